@@ -1,0 +1,23 @@
+# Installs into .venv. The CPU build of torch is installed first and pinned, so no step ever pulls a CUDA torch.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH ?= torch==2.13.0
+
+.PHONY: install test run clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+install: $(BIN)/python
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e '.[test]' $(TORCH)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+run: install
+	$(BIN)/sparsecast train --data ETTh1 --features S --seq-len 96 --label-len 48 --pred-len 24 --out runs/etth1-S-24
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info

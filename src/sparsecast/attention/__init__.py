@@ -1,0 +1,15 @@
+"""Attention kernels behind one interface: ``attn(q, k, v, causal=False)`` on (B, H, L, D) tensors."""
+
+from .base import Attention
+from .fixed import FixedAttention
+from .full import FullAttention
+from .patterns import causal_mask, dense_attention, fixed_mask, strided_mask
+from .probsparse import ProbSparseAttention, uniform_output
+from .registry import ATTENTION, attention_params, build_attention
+from .strided import StridedAttention
+
+__all__ = [
+    "ATTENTION", "Attention", "FixedAttention", "FullAttention", "ProbSparseAttention", "StridedAttention",
+    "attention_params", "build_attention", "causal_mask", "dense_attention", "fixed_mask", "strided_mask",
+    "uniform_output",
+]

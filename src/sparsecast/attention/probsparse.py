@@ -1,0 +1,187 @@
+"""ProbSparse self-attention (Informer, Zhou et al. 2021, Section 3.1).
+
+Notation: B batch, H heads, L query length, S key length, D head dim, U sampled keys per query, u active queries.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .base import Attention, check_qkv
+
+SAMPLINGS = ("per_query", "shared")
+# Elements of the (B, H, Lc, U, D) key gather per chunk in per-query sampling: bounds its memory.
+_GATHER_CHUNK = 1 << 24
+
+
+def sample_size(factor: int, n: int) -> int:
+    """c * ceil(ln n), clipped to [1, n]: U for n keys, u for n queries."""
+    return max(1, min(n, factor * math.ceil(math.log(n)))) if n > 1 else 1
+
+
+def uniform_output(v: Tensor, L: int, causal: bool) -> Tensor:
+    """Output of uniform attention: the mean of the values each query may see.
+
+    Non-causal: mean over all S values. Causal: query i gets mean(v_0 .. v_min(i, S-1)).
+
+    Shape:
+        v: (B, H, S, D); returns (B, H, L, D).
+    """
+    B, H, S, D = v.shape
+    if not causal:
+        return v.mean(dim=-2, keepdim=True).expand(B, H, L, D)
+    counts = torch.arange(1, S + 1, device=v.device, dtype=v.dtype).unsqueeze(-1)  # (S, 1)
+    cummean = v.cumsum(dim=-2) / counts  # (B, H, S, D)
+    if L == S:
+        return cummean
+    last = torch.arange(L, device=v.device).clamp(max=S - 1)  # (L,)
+    return cummean[:, :, last]
+
+
+def prefix_top(m: Tensor, u: int, chunk: int = 64) -> Tensor:
+    """Causal top-u: query i is selected iff m_i is among the u largest of m_0 .. m_i (ties count for i).
+
+    Computed chunk by chunk against a running top-u of the prefix, in O(L (u + chunk)) comparisons.
+
+    Shape:
+        m: (B, H, L); returns bool (B, H, L).
+    """
+    L = m.shape[-1]
+    w = max(chunk, u)
+    tri = torch.ones(w, w, dtype=torch.bool, device=m.device).tril(-1)  # (w, w): j < i
+    best = m[..., :0]  # running u largest of the prefix, (B, H, <=u)
+    selected = []
+    for a in range(0, L, w):
+        part = m[..., a:a + w]  # (B, H, n)
+        n = part.shape[-1]
+        above_prefix = (best.unsqueeze(-2) > part.unsqueeze(-1)).sum(-1)  # (B, H, n)
+        above_chunk = ((part.unsqueeze(-2) > part.unsqueeze(-1)) & tri[:n, :n]).sum(-1)  # (B, H, n)
+        selected.append(above_prefix + above_chunk < u)
+        both = torch.cat([best, part], dim=-1)
+        best = both.topk(min(u, both.shape[-1]), dim=-1).values
+    return torch.cat(selected, dim=-1)
+
+
+class ProbSparseAttention(Attention):
+    """ProbSparse attention: the u queries with the largest sparsity measurement attend exactly; the rest are lazy.
+
+    For each query the sparsity measurement is eq. (4) of the paper, evaluated on U sampled keys:
+
+        M̄(q_i, K) = max_j (q_i k_j^T / sqrt(D)) - mean_j (q_i k_j^T / sqrt(D)),
+
+    with U = factor * ceil(ln S) and u = factor * ceil(ln L). The top-u queries get exact softmax attention over every
+    key they may see; every other query gets the output of *uniform* attention, the mean of the values it may see:
+    mean(V) without a mask, mean(v_0 .. v_i) with ``causal=True``. The official code fills masked lazy queries with
+    the cumulative *sum* of V instead; we use the mean, which is what uniform attention is. When u >= L every query is
+    active and the kernel is exactly full attention.
+
+    Causal selection: the paper takes the global top-u of the decoder's queries, so a change to a later query can
+    change which earlier queries are active, and future inputs leak into past outputs. With ``causal=True`` we select
+    query i iff its M̄ is among the u largest of M̄_0 .. M̄_i (``prefix_top``), which is strictly causal; about
+    u (1 + ln(L / u)) queries are then active instead of u. A causal query also samples only keys it may see.
+
+    Memory is O(L log L + u S): no (L, S) score matrix is built. The measurement is computed without autograd: it only
+    chooses the active queries, and that choice has no gradient.
+
+    Args:
+        factor: the sampling factor c.
+        sampling: "per_query" samples U keys independently for every query, as in the paper (a gather, processed in
+            chunks); "shared" samples one set of U keys per call, shared by all queries and heads (a matmul).
+        seed: seeds the sampling. In ``eval()`` mode every call restarts from this seed (default 0), so the same
+            input gives the same output; in training mode a generator seeded once with it runs on across calls
+            (with no seed and no generator, the global torch RNG is used).
+        generator: a CPU ``torch.Generator`` for training-mode sampling; overrides ``seed`` in training.
+    """
+
+    def __init__(self, factor: int = 5, sampling: str = "per_query", seed: int | None = None,
+                 generator: torch.Generator | None = None):
+        super().__init__()
+        if factor < 1:
+            raise ValueError(f"factor must be >= 1, got {factor}")
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+        self.factor = factor
+        self.sampling = sampling
+        self.seed = seed
+        self._train_generator = generator
+        if generator is None and seed is not None:
+            self._train_generator = torch.Generator().manual_seed(seed)
+        # (B, H, n) indices of the active queries of the last call; -1 pads rows with fewer active queries.
+        self.last_active: Tensor | None = None
+
+    def extra_repr(self) -> str:
+        return f"factor={self.factor}, sampling={self.sampling!r}, seed={self.seed}"
+
+    def _generator(self) -> torch.Generator | None:
+        if self.training:
+            return self._train_generator
+        return torch.Generator().manual_seed(0 if self.seed is None else self.seed)
+
+    @torch.no_grad()
+    def measurement(self, q: Tensor, k: Tensor, causal: bool) -> Tensor:
+        """M̄(q_i, K) of every query over its sampled keys, shape (B, H, L)."""
+        B, H, L, D = q.shape
+        S = k.shape[2]
+        U = sample_size(self.factor, S)
+        gen = self._generator()
+        scale = 1.0 / math.sqrt(D)
+        if self.sampling == "shared":
+            idx = torch.randperm(S, generator=gen)[:U].sort().values.to(q.device)  # (U,)
+            scores = (q @ k[:, :, idx].transpose(-2, -1)) * scale  # (B, H, L, U)
+            if not causal:
+                return scores.amax(-1) - scores.mean(-1)
+            visible = idx.unsqueeze(0) <= torch.arange(L, device=q.device).unsqueeze(1)  # (L, U)
+            n_visible = visible.sum(-1)  # (L,)
+            top = scores.masked_fill(~visible, float("-inf")).amax(-1)
+            mean = scores.masked_fill(~visible, 0.0).sum(-1) / n_visible.clamp(min=1)
+            # A query that sees none of the sampled keys cannot be measured: it stays lazy.
+            return torch.where(n_visible > 0, top - mean, torch.full_like(mean, float("-inf")))
+        # Per-query sampling with replacement; a causal query samples only among the keys it may see.
+        if causal:
+            limit = torch.arange(L).clamp(max=S - 1).add(1).unsqueeze(1)  # (L, 1)
+            idx = (torch.rand(L, U, generator=gen) * limit).long()  # (L, U)
+        else:
+            idx = torch.randint(S, (L, U), generator=gen)  # (L, U)
+        idx = idx.to(q.device)
+        chunk = max(1, _GATHER_CHUNK // max(1, B * H * U * D))
+        out = []
+        for start in range(0, L, chunk):
+            sel = idx[start:start + chunk]  # (Lc, U)
+            k_sample = k[:, :, sel]  # (B, H, Lc, U, D)
+            s = torch.einsum("bhld,bhlud->bhlu", q[:, :, start:start + chunk], k_sample) * scale  # (B, H, Lc, U)
+            out.append(s.amax(-1) - s.mean(-1))
+        return torch.cat(out, dim=-1)
+
+    def forward(self, q: Tensor, k: Tensor, v: Tensor, causal: bool = False) -> Tensor:
+        check_qkv(q, k, v)
+        B, H, L, D = q.shape
+        S = k.shape[2]
+        u = sample_size(self.factor, L)
+        if u >= L:
+            self.last_active = torch.arange(L, device=q.device).expand(B, H, L)
+            return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        m = self.measurement(q, k, causal)  # (B, H, L)
+        context = uniform_output(v, L, causal)  # (B, H, L, D)
+        if causal:
+            selected = prefix_top(m, u)  # (B, H, L)
+            n = int(selected.sum(-1).max())
+            # Rows with fewer than n selected queries pad with lazy ones, which keep their uniform output below.
+            active = selected.to(q.dtype).topk(n, dim=-1, sorted=False).indices  # (B, H, n)
+            valid = selected.gather(-1, active).unsqueeze(-1)  # (B, H, n, 1)
+        else:
+            n = u
+            active = m.topk(u, dim=-1, sorted=False).indices  # (B, H, u)
+            valid = None
+        self.last_active = active if valid is None else active.masked_fill(~valid.squeeze(-1), -1)
+        gather_idx = active.unsqueeze(-1).expand(B, H, n, D)
+        q_active = q.gather(2, gather_idx)  # (B, H, n, D)
+        scores = q_active @ k.transpose(-2, -1) / math.sqrt(D)  # (B, H, n, S)
+        if causal:
+            future = torch.arange(S, device=q.device) > active.unsqueeze(-1)  # (B, H, n, S)
+            scores = scores.masked_fill(future, float("-inf"))
+        out_active = torch.softmax(scores, dim=-1) @ v  # (B, H, n, D)
+        if valid is not None:
+            out_active = torch.where(valid, out_active, context.gather(2, gather_idx))
+        return context.scatter(2, gather_idx, out_active)

@@ -1,0 +1,90 @@
+"""Configuration of the Informer model (paper defaults)."""
+
+from dataclasses import asdict, dataclass
+
+from ...attention import ATTENTION, attention_params
+from ...nn import EMBEDDINGS
+from ...timefeatures import freq_family
+
+ACTIVATIONS = ("gelu", "relu")
+
+
+@dataclass(frozen=True)
+class InformerConfig:
+    """Informer hyperparameters; defaults are the paper's (Zhou et al. 2021, main_informer.py).
+
+    Attributes:
+        enc_in, dec_in, c_out: channels of the encoder input, decoder input and output.
+        seq_len, label_len, pred_len: encoder window, known decoder prefix, forecast horizon.
+        attn: encoder and decoder self-attention kernel, any registered name ("probsparse", "full" = Informer‡,
+            "strided", "fixed"); cross-attention is always full.
+        factor: ProbSparse sampling factor c. sampling: ProbSparse key sampling ("per_query" or "shared").
+        stride, c: strided/fixed block length (None: ceil(sqrt(L)) per layer) and summary positions.
+        embed: time-stamp embedding, "timeF", "fixed" or "learned". freq: data frequency (pandas alias).
+        distil: self-attention distilling between encoder layers.
+        stack: encoder layer counts of Informer† (e.g. (3, 2, 1): encoders on the whole, half and quarter input);
+            None for the single encoder of ``e_layers`` layers.
+        output_attention: forward also returns, per encoder layer, the active-query indices of ProbSparse layers.
+    """
+
+    enc_in: int = 7
+    dec_in: int = 7
+    c_out: int = 7
+    seq_len: int = 96
+    label_len: int = 48
+    pred_len: int = 24
+    d_model: int = 512
+    n_heads: int = 8
+    e_layers: int = 2
+    d_layers: int = 1
+    d_ff: int = 2048
+    factor: int = 5
+    sampling: str = "per_query"
+    stride: int | None = None
+    c: int = 1
+    dropout: float = 0.05
+    attn: str = "probsparse"
+    embed: str = "timeF"
+    freq: str = "h"
+    activation: str = "gelu"
+    distil: bool = True
+    stack: tuple[int, ...] | None = None
+    output_attention: bool = False
+
+    def __post_init__(self):
+        for name in ("enc_in", "dec_in", "c_out", "seq_len", "pred_len", "d_model", "n_heads", "e_layers",
+                     "d_layers", "d_ff", "factor", "c"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.label_len <= self.seq_len:
+            raise ValueError(f"label_len must be in [0, seq_len={self.seq_len}], got {self.label_len}")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.attn not in ATTENTION:
+            raise ValueError(f"attn must be one of {sorted(ATTENTION)}, got {self.attn!r}")
+        if self.embed not in EMBEDDINGS:
+            raise ValueError(f"embed must be one of {EMBEDDINGS}, got {self.embed!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+        if self.stride is not None and self.stride < 1:
+            raise ValueError(f"stride must be >= 1 or None, got {self.stride}")
+        if self.stack is not None:
+            if isinstance(self.stack, list):
+                object.__setattr__(self, "stack", tuple(self.stack))
+            if not self.stack or min(self.stack) < 1:
+                raise ValueError(f"stack must be a non-empty tuple of layer counts >= 1, got {self.stack}")
+        freq_family(self.freq)  # raises ValueError for an unknown frequency
+
+    def attention_kwargs(self) -> dict:
+        """The settings of this config that the kernel ``attn`` takes."""
+        settings = {"factor": self.factor, "sampling": self.sampling, "stride": self.stride, "c": self.c}
+        return {k: v for k, v in settings.items() if k in attention_params(self.attn)}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "InformerConfig":
+        return cls(**{**d, "stack": tuple(d["stack"]) if d.get("stack") else None})

@@ -1,0 +1,84 @@
+"""The Informer model (Zhou et al., AAAI 2021) for long-sequence time-series forecasting.
+
+Notation: B batch, C channels, T time features, E model width; seq_len, label_len, pred_len as in the config.
+"""
+
+import torch
+from torch import Tensor, nn
+
+from ...attention import ProbSparseAttention, build_attention
+from ...nn import AttentionLayer, DataEmbedding
+from .config import InformerConfig
+from .decoder import Decoder, DecoderLayer
+from .encoder import DistilLayer, Encoder, EncoderLayer, EncoderStack
+
+
+def decoder_input(x: Tensor, x_mark: Tensor, future_mark: Tensor, label_len: int) -> tuple[Tensor, Tensor]:
+    """The generative decoder's input: the last ``label_len`` known steps, then zero placeholders for the horizon.
+
+    The one place this is built. The time stamps are the known steps' stamps followed by the horizon's.
+
+    Shape:
+        x: (B, seq_len, C), x_mark: (B, seq_len, T), future_mark: (B, pred_len, T);
+        returns values (B, label_len + pred_len, C) and stamps (B, label_len + pred_len, T).
+    """
+    B, _, C = x.shape
+    pred_len = future_mark.shape[1]
+    known = x[:, x.shape[1] - label_len:]  # (B, label_len, C)
+    values = torch.cat([known, x.new_zeros(B, pred_len, C)], dim=1)
+    stamps = torch.cat([x_mark[:, x_mark.shape[1] - label_len:], future_mark], dim=1)
+    return values, stamps
+
+
+class Informer(nn.Module):
+    """Informer: ProbSparse (or any registered) self-attention encoder with distilling, generative decoder.
+
+    Args:
+        config: the model's hyperparameters.
+
+    Shape:
+        x: (B, seq_len, enc_in), x_mark: (B, seq_len, T), future_mark: (B, pred_len, T);
+        returns the forecast (B, pred_len, c_out).
+    """
+
+    def __init__(self, config: InformerConfig):
+        super().__init__()
+        self.config = cfg = config
+        self.enc_embedding = DataEmbedding(cfg.enc_in, cfg.d_model, cfg.embed, cfg.freq, cfg.dropout)
+        self.dec_embedding = DataEmbedding(cfg.dec_in, cfg.d_model, cfg.embed, cfg.freq, cfg.dropout)
+        if cfg.stack:
+            self.encoder = EncoderStack([self._encoder(n) for n in cfg.stack])
+        else:
+            self.encoder = self._encoder(cfg.e_layers)
+        self.decoder = Decoder([
+            DecoderLayer(self._attention(cfg.attn), self._attention("full"), cfg.d_model, cfg.d_ff, cfg.dropout,
+                         cfg.activation)
+            for _ in range(cfg.d_layers)
+        ], cfg.d_model)
+        self.projection = nn.Linear(cfg.d_model, cfg.c_out)
+
+    def _attention(self, name: str) -> AttentionLayer:
+        kwargs = self.config.attention_kwargs() if name == self.config.attn else {}
+        return AttentionLayer(build_attention(name, **kwargs), self.config.d_model, self.config.n_heads)
+
+    def _encoder(self, n_layers: int) -> Encoder:
+        cfg = self.config
+        layers = [EncoderLayer(self._attention(cfg.attn), cfg.d_model, cfg.d_ff, cfg.dropout, cfg.activation)
+                  for _ in range(n_layers)]
+        distils = [DistilLayer(cfg.d_model) for _ in range(n_layers - 1)] if cfg.distil else None
+        return Encoder(layers, distils, cfg.d_model)
+
+    def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor):
+        cfg = self.config
+        memory = self.encoder(self.enc_embedding(x, x_mark))  # (B, S, E)
+        dec_x, dec_mark = decoder_input(x, x_mark, future_mark, cfg.label_len)
+        h = self.decoder(self.dec_embedding(dec_x, dec_mark), memory)  # (B, label_len + pred_len, E)
+        forecast = self.projection(h[:, -future_mark.shape[1]:])  # (B, pred_len, c_out)
+        if not cfg.output_attention:
+            return forecast
+        return forecast, self.active_queries()
+
+    def active_queries(self) -> list[Tensor | None]:
+        """Per encoder self-attention layer, the (B, H, u) active queries of its last call (None if not ProbSparse)."""
+        return [m.kernel.last_active if isinstance(m.kernel, ProbSparseAttention) else None
+                for name, m in self.named_modules() if isinstance(m, AttentionLayer) and name.startswith("encoder")]

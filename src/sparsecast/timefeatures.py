@@ -1,0 +1,83 @@
+"""Calendar features of timestamps, for the time-stamp embedding.
+
+"timeF" features are continuous, GluonTS-style, each scaled to [-0.5, 0.5], chosen by the data's frequency.
+"fixed"/"learned" embeddings take integer calendar indices: month, day, weekday, hour, minute // 15.
+"""
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+
+# Continuous features, each x -> value in [-0.5, 0.5].
+_FEATURES = {
+    "second_of_minute": lambda d: d.second / 59.0 - 0.5,
+    "minute_of_hour": lambda d: d.minute / 59.0 - 0.5,
+    "hour_of_day": lambda d: d.hour / 23.0 - 0.5,
+    "day_of_week": lambda d: d.dayofweek / 6.0 - 0.5,
+    "day_of_month": lambda d: (d.day - 1) / 30.0 - 0.5,
+    "day_of_year": lambda d: (d.dayofyear - 1) / 365.0 - 0.5,
+    "week_of_year": lambda d: (d.isocalendar().week.to_numpy() - 1) / 52.0 - 0.5,
+    "month_of_year": lambda d: (d.month - 1) / 11.0 - 0.5,
+}
+
+# Frequency family -> features, finest first (as GluonTS/Informer choose them).
+_BY_FAMILY = {
+    "s": ["second_of_minute", "minute_of_hour", "hour_of_day", "day_of_week", "day_of_month", "day_of_year"],
+    "t": ["minute_of_hour", "hour_of_day", "day_of_week", "day_of_month", "day_of_year"],
+    "h": ["hour_of_day", "day_of_week", "day_of_month", "day_of_year"],
+    "d": ["day_of_week", "day_of_month", "day_of_year"],
+    "b": ["day_of_week", "day_of_month", "day_of_year"],
+    "w": ["day_of_month", "week_of_year"],
+    "m": ["month_of_year"],
+    "q": ["month_of_year"],
+    "a": ["month_of_year"],
+}
+
+# pandas offset name prefix -> family
+_OFFSET_FAMILY = {
+    "Second": "s", "Minute": "t", "Hour": "h", "Day": "d", "BusinessDay": "b", "CustomBusinessDay": "b",
+    "Week": "w", "MonthEnd": "m", "MonthBegin": "m", "BusinessMonthEnd": "m", "BusinessMonthBegin": "m",
+    "QuarterEnd": "q", "QuarterBegin": "q", "YearEnd": "a", "YearBegin": "a",
+}
+
+CALENDAR_FIELDS = ("month", "day", "weekday", "hour", "minute")  # integer features of fixed/learned embeddings
+
+
+def normalize_freq(freq: str) -> str:
+    """A pandas offset alias from a user's frequency ('h', '15min', 't', 'D', 'W', 'M', 'B', ...)."""
+    alias = {"t": "min", "m": "ME", "a": "YE", "q": "QE"}.get(freq.lower(), freq) if freq.isalpha() else freq
+    if alias.isalpha() and alias.lower() in {"h", "d", "b", "w", "s"}:
+        alias = alias.lower() if alias.lower() in {"h", "s"} else alias.upper()
+    try:
+        to_offset(alias)
+    except ValueError as e:
+        raise ValueError(f"unknown frequency {freq!r}: use a pandas offset alias such as h, 15min, D, B, W, ME") from e
+    return alias
+
+
+def freq_family(freq: str) -> str:
+    """The feature family of a frequency: one of s, t, h, d, b, w, m, q, a."""
+    name = type(to_offset(normalize_freq(freq))).__name__
+    if name not in _OFFSET_FAMILY:
+        raise ValueError(f"frequency {freq!r} ({name}) has no time features; use h, min, s, D, B, W, ME, QE or YE")
+    return _OFFSET_FAMILY[name]
+
+
+def n_time_features(freq: str, embed: str) -> int:
+    """Number of columns ``time_features`` returns."""
+    return len(_BY_FAMILY[freq_family(freq)]) if embed == "timeF" else len(CALENDAR_FIELDS)
+
+
+def time_features(dates, freq: str, embed: str) -> np.ndarray:
+    """Time-stamp features of ``dates`` for the embedding ``embed`` ("timeF", "fixed" or "learned").
+
+    Returns:
+        float32 array (N, n_time_features(freq, embed)).
+    """
+    d = pd.DatetimeIndex(dates)
+    if embed == "timeF":
+        cols = [np.asarray(_FEATURES[name](d), dtype=np.float64) for name in _BY_FAMILY[freq_family(freq)]]
+    else:
+        cols = [d.month, d.day, d.dayofweek, d.hour, d.minute // 15]
+        cols = [np.asarray(c, dtype=np.float64) for c in cols]
+    return np.stack(cols, axis=1).astype(np.float32)

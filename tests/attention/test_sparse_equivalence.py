@@ -1,0 +1,64 @@
+"""Strided and fixed kernels equal dense masked attention under their pattern, in values and gradients."""
+
+import pytest
+import torch
+
+from sparsecast.attention import build_attention, dense_attention, fixed_mask, strided_mask
+
+CASES = [  # (B, H, L, D, l)
+    (1, 1, 1, 4, 1), (2, 3, 16, 4, 4), (1, 2, 33, 8, 5), (2, 1, 64, 4, 8), (1, 2, 10, 4, 16), (3, 2, 24, 2, 1),
+]
+
+
+def _qkv(B, H, L, D, requires_grad=False):
+    return [torch.randn(B, H, L, D, dtype=torch.float64, requires_grad=requires_grad) for _ in range(3)]
+
+
+def _check(kernel, mask, B, H, L, D, causal):
+    q, k, v = _qkv(B, H, L, D, requires_grad=True)
+    out = kernel(q, k, v, causal=causal)
+    ref = dense_attention(q, k, v, mask)
+    torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
+    g = torch.randn_like(out)
+    grads = torch.autograd.grad(out, (q, k, v), g)
+    ref_grads = torch.autograd.grad(ref, (q, k, v), g)
+    for a, b in zip(grads, ref_grads):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("B,H,L,D,l", CASES)
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("part", ["union", "local", "stride"])
+def test_strided_equals_dense(B, H, L, D, l, causal, part):
+    _check(build_attention("strided", stride=l, part=part), strided_mask(L, l, causal, part), B, H, L, D, causal)
+
+
+@pytest.mark.parametrize("B,H,L,D,l", CASES)
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("part", ["union", "block", "summary"])
+@pytest.mark.parametrize("c_frac", [0.0, 0.5, 1.0])
+def test_fixed_equals_dense(B, H, L, D, l, causal, part, c_frac):
+    c = max(1, round(c_frac * l))
+    _check(build_attention("fixed", stride=l, c=c, part=part), fixed_mask(L, l, c, causal, part), B, H, L, D, causal)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_full_equals_dense(causal):
+    from sparsecast.attention import causal_mask
+    q, k, v = (torch.randn(2, 3, 12, 8, dtype=torch.float64) for _ in range(3))
+    k, v = k[:, :, :9], v[:, :, :9]  # cross attention, L != S
+    ref = dense_attention(q, k, v, causal_mask(12, 9) if causal else None)
+    torch.testing.assert_close(build_attention("full")(q, k, v, causal=causal), ref)
+
+
+def test_auto_stride_uses_sqrt_length():
+    q, k, v = _qkv(1, 2, 50, 4)
+    torch.testing.assert_close(build_attention("strided")(q, k, v, causal=True),
+                               dense_attention(q, k, v, strided_mask(50, 8, True)))
+
+
+@pytest.mark.parametrize("name,params", [("strided", {"stride": 3}), ("fixed", {"stride": 4, "c": 2})])
+def test_gradcheck(name, params):
+    q, k, v = _qkv(1, 2, 11, 3, requires_grad=True)
+    kernel = build_attention(name, **params)
+    assert torch.autograd.gradcheck(lambda q, k, v: kernel(q, k, v, causal=True), (q, k, v))

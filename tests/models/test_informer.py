@@ -1,0 +1,114 @@
+"""Informer: shapes for M/S/MS, distilling lengths, decoder causality, determinism, overfitting one batch."""
+
+import pytest
+import torch
+
+from sparsecast.models import Informer, InformerConfig, decoder_input
+from sparsecast.models.informer.encoder import DistilLayer
+
+KERNELS = ["probsparse", "full", "strided", "fixed"]
+
+
+def tiny(**kw) -> InformerConfig:
+    base = dict(enc_in=3, dec_in=3, c_out=3, seq_len=32, label_len=16, pred_len=8, d_model=16, n_heads=2,
+                e_layers=2, d_layers=1, d_ff=32, dropout=0.0, factor=2)
+    return InformerConfig(**{**base, **kw})
+
+
+def batch(cfg: InformerConfig, B=4, T=4):
+    return (torch.randn(B, cfg.seq_len, cfg.enc_in), torch.rand(B, cfg.seq_len, T) - 0.5,
+            torch.rand(B, cfg.pred_len, T) - 0.5)
+
+
+@pytest.mark.parametrize("L,expected", [(96, [48, 24]), (25, [13, 7]), (1, [1, 1])])
+def test_distilling_halves_the_length(L, expected):
+    layer = DistilLayer(8).eval()
+    x = torch.randn(2, L, 8)
+    lengths = []
+    for _ in expected:
+        x = layer(x)
+        lengths.append(x.shape[1])
+    assert lengths == expected
+
+
+@pytest.mark.parametrize("attn", KERNELS)
+@pytest.mark.parametrize("features,c_in,c_out", [("M", 3, 3), ("S", 1, 1), ("MS", 3, 1)])
+def test_output_shape(attn, features, c_in, c_out):
+    cfg = tiny(attn=attn, enc_in=c_in, dec_in=c_in, c_out=c_out)
+    assert Informer(cfg)(*batch(cfg)).shape == (4, cfg.pred_len, c_out)
+
+
+@pytest.mark.parametrize("embed", ["timeF", "fixed", "learned"])
+@pytest.mark.parametrize("stack", [None, (3, 2, 1)])
+def test_embeddings_and_stack(embed, stack):
+    cfg = tiny(embed=embed, stack=stack)
+    x, xm, fm = batch(cfg, T=4 if embed == "timeF" else 5)
+    if embed != "timeF":
+        xm, fm = torch.randint(0, 4, xm.shape).float(), torch.randint(0, 4, fm.shape).float()
+    assert Informer(cfg)(x, xm, fm).shape == (4, 8, 3)
+
+
+def test_decoder_input_is_known_steps_then_zeros():
+    x = torch.arange(10.0).view(1, 10, 1)
+    xm, fm = torch.zeros(1, 10, 2), torch.ones(1, 3, 2)
+    values, stamps = decoder_input(x, xm, fm, label_len=4)
+    assert values.flatten().tolist() == [6, 7, 8, 9, 0, 0, 0]
+    assert stamps[0, :, 0].tolist() == [0, 0, 0, 0, 1, 1, 1]
+
+
+@pytest.mark.parametrize("attn", KERNELS)
+def test_decoder_is_causal(attn):
+    cfg = tiny(attn=attn)
+    model = Informer(cfg).eval()
+    x = torch.randn(2, 24, cfg.d_model)
+    memory = torch.randn(2, 16, cfg.d_model)
+    out = model.decoder(x, memory)
+    t = 10
+    x2 = x.clone()
+    x2[:, t + 1:] = torch.randn_like(x2[:, t + 1:])
+    torch.testing.assert_close(model.decoder(x2, memory)[:, : t + 1], out[:, : t + 1], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("attn", KERNELS)
+def test_eval_is_deterministic(attn):
+    cfg = tiny(attn=attn, dropout=0.1)
+    model = Informer(cfg).eval()
+    inputs = batch(cfg)
+    torch.testing.assert_close(model(*inputs), model(*inputs), rtol=0, atol=0)
+
+
+def test_output_attention_reports_active_queries():
+    cfg = tiny(output_attention=True, seq_len=64)
+    forecast, active = Informer(cfg).eval()(*batch(cfg))
+    assert forecast.shape == (4, 8, 3)
+    assert [a.shape[-1] for a in active] == [2 * 5, 2 * 4]  # factor * ceil(ln L) for L = 64, 32
+
+
+@pytest.mark.parametrize("attn", KERNELS)
+def test_overfits_one_batch(attn):
+    cfg = tiny(attn=attn)
+    model = Informer(cfg)
+    x, xm, fm = batch(cfg, B=8)
+    y = torch.randn(8, cfg.pred_len, cfg.c_out)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(300):
+        loss = torch.nn.functional.mse_loss(model(x, xm, fm), y)
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.02 * first, (first, loss.item())
+
+
+@pytest.mark.parametrize("field,value", [("d_model", 0), ("label_len", 99), ("attn", "dense"), ("embed", "x"),
+                                         ("n_heads", 3), ("dropout", 1.0), ("freq", "fortnightly"), ("stack", ())])
+def test_config_rejects_bad_values(field, value):
+    with pytest.raises(ValueError, match=field if field != "n_heads" else "divisible"):
+        tiny(**{field: value})
+
+
+def test_config_round_trips_through_dict():
+    cfg = tiny(stack=(2, 1), attn="fixed", stride=4, c=2)
+    assert InformerConfig.from_dict(cfg.to_dict()) == cfg
+    assert cfg.attention_kwargs() == {"stride": 4, "c": 2}
