@@ -1,0 +1,10 @@
+"""Data: reading CSVs, the paper's splits, scaling, time features and sliding windows."""
+
+from .batch import ForecastBatch
+from .datasets import BUILTIN, DataConfig, PreparedData, prepare_data
+from .scaler import StandardScaler
+from .splits import split_borders
+from .windows import WindowLoader, WindowSet
+
+__all__ = ["BUILTIN", "DataConfig", "ForecastBatch", "PreparedData", "StandardScaler", "WindowLoader", "WindowSet",
+           "prepare_data", "split_borders"]

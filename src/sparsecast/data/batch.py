@@ -1,0 +1,45 @@
+"""Named batches of forecasting windows.
+
+Notation: B batch, C input channels, C_out forecast channels, T time features.
+"""
+
+from dataclasses import dataclass, fields
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class ForecastBatch:
+    """One batch of windows.
+
+    Attributes:
+        x: (B, seq_len, C) scaled history. x_mark: (B, seq_len, T) its time features.
+        future_mark: (B, pred_len, T) time features of the horizon.
+        y: (B, pred_len, C_out) scaled truth of the horizon (absent when forecasting the real future).
+    """
+
+    x: Tensor
+    x_mark: Tensor
+    future_mark: Tensor
+    y: Tensor | None = None
+
+    def inputs(self) -> dict[str, Tensor]:
+        """The model's keyword arguments."""
+        return {"x": self.x, "x_mark": self.x_mark, "future_mark": self.future_mark}
+
+    @property
+    def target(self) -> Tensor:
+        return self.y
+
+    def to(self, device) -> "ForecastBatch":
+        return ForecastBatch(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(device)
+                                for f in fields(self)})
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+
+def stack_windows(series: Tensor, starts: Tensor, length: int) -> Tensor:
+    """Rows [s, s + length) of ``series`` (N, F) for each start s: (len(starts), length, F), by one gather."""
+    return series[starts.unsqueeze(1) + torch.arange(length)]

@@ -1,0 +1,139 @@
+"""Built-in datasets (the paper's protocol per name) and preparing any CSV into scaled train/val/test windows."""
+
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from ..timefeatures import freq_family, normalize_freq, time_features
+from .frame import read_table, select_columns
+from .scaler import StandardScaler
+from .splits import SPLITS, n_windows, split_borders
+from .windows import WindowSet
+
+
+@dataclass(frozen=True)
+class BuiltinDataset:
+    file: str
+    split: str
+    target: str
+    freq: str
+
+
+BUILTIN = {
+    "ETTh1": BuiltinDataset("ETTh1.csv", "ett_hour", "OT", "h"),
+    "ETTh2": BuiltinDataset("ETTh2.csv", "ett_hour", "OT", "h"),
+    "ETTm1": BuiltinDataset("ETTm1.csv", "ett_minute", "OT", "15min"),
+    "ETTm2": BuiltinDataset("ETTm2.csv", "ett_minute", "OT", "15min"),
+    "WTH": BuiltinDataset("WTH.csv", "custom", "WetBulbCelsius", "h"),
+    "weather": BuiltinDataset("weather.csv", "custom", "OT", "10min"),
+    "exchange_rate": BuiltinDataset("exchange_rate.csv", "custom", "OT", "D"),
+    "national_illness": BuiltinDataset("national_illness.csv", "custom", "OT", "W"),
+}
+BUNDLED = {"ETTh1"}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the data is and how windows are cut from it.
+
+    Attributes:
+        data: a built-in name (ETTh1, ETTh2, ETTm1, ETTm2, WTH, ...) or the path of a CSV.
+        root_path: folder holding built-in files other than the bundled ETTh1 (e.g. ../shared/data).
+        features: M (all -> all), S (target -> target), MS (all -> target).
+        target: forecast column; None takes the built-in's (OT, WetBulbCelsius) or "OT".
+        freq: pandas frequency alias; None takes the built-in's or infers it from the timestamps.
+        embed: time-stamp embedding the features are made for ("timeF", "fixed", "learned").
+    """
+
+    data: str = "ETTh1"
+    root_path: str | None = None
+    features: str = "S"
+    target: str | None = None
+    freq: str | None = None
+    date_col: str = "date"
+    seq_len: int = 96
+    label_len: int = 48
+    pred_len: int = 24
+    embed: str = "timeF"
+
+    def __post_init__(self):
+        if self.pred_len < 1:
+            raise DataError(f"pred_len must be >= 1, got {self.pred_len}")
+        if self.seq_len < 1:
+            raise DataError(f"seq_len must be >= 1, got {self.seq_len}")
+        if not 0 <= self.label_len <= self.seq_len:
+            raise DataError(f"label_len must be between 0 and seq_len ({self.seq_len}), got {self.label_len}")
+        if self.features not in ("M", "S", "MS"):
+            raise DataError(f"features must be M, S or MS, got {self.features!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class PreparedData:
+    """Scaled windows of each split, with what is needed to undo the scaling and describe the columns."""
+
+    splits: dict[str, WindowSet]
+    scaler: StandardScaler
+    columns: list[str]  # input columns in model order (target last)
+    target_columns: list[str]  # forecast columns
+    freq: str
+    dates: pd.DatetimeIndex
+    borders: dict[str, tuple[int, int]]
+
+    @property
+    def target_index(self) -> list[int]:
+        return [self.columns.index(c) for c in self.target_columns]
+
+
+def resolve_path(cfg: DataConfig) -> tuple[Path, BuiltinDataset | None]:
+    if cfg.data in BUILTIN:
+        spec = BUILTIN[cfg.data]
+        if cfg.root_path:
+            return Path(cfg.root_path) / spec.file, spec
+        if cfg.data in BUNDLED:
+            return Path(str(resources.files("sparsecast.data") / "bundled" / spec.file)), spec
+        raise DataError(f"{cfg.data} is not bundled; give --root-path, the folder holding {spec.file}")
+    return Path(cfg.data), None
+
+
+def infer_freq(dates: pd.DatetimeIndex, source: str) -> str:
+    freq = pd.infer_freq(dates[: min(len(dates), 1000)]) if len(dates) >= 3 else None
+    if freq is None:
+        raise DataError(f"cannot infer the time frequency of {source}; give it with --freq (e.g. h, 15min, D, W)")
+    return freq
+
+
+def prepare_data(cfg: DataConfig) -> PreparedData:
+    """Read, split chronologically, fit the scaler on the train rows only, and cut windows of every split."""
+    path, builtin = resolve_path(cfg)
+    df = read_table(path, cfg.date_col)
+    target = cfg.target or (builtin.target if builtin else "OT")
+    values = select_columns(df, target, cfg.features, source=str(path))
+    dates = pd.DatetimeIndex(df["date"])
+    freq = normalize_freq(cfg.freq or (builtin.freq if builtin else infer_freq(dates, str(path))))
+    freq_family(freq)
+    borders = split_borders(builtin.split if builtin else "custom", len(df), cfg.seq_len)
+    if borders["test"][1] > len(df):
+        raise DataError(f"{path} has {len(df)} rows but the {cfg.data} protocol needs {borders['test'][1]}")
+    for name, (start, end) in borders.items():
+        if n_windows(end - start, cfg.seq_len, cfg.pred_len) < 1:
+            raise DataError(f"the {name} split of {path} has {end - start} rows, fewer than seq_len + pred_len = "
+                            f"{cfg.seq_len + cfg.pred_len}; use a shorter --seq-len/--pred-len or more data")
+    arr = values.to_numpy()
+    train_start, train_end = borders["train"]
+    scaler = StandardScaler.fit(arr[train_start:train_end])
+    scaled = scaler.transform(arr)
+    columns = list(values.columns)
+    target_columns = columns if cfg.features == "M" else [target]
+    tgt = [columns.index(c) for c in target_columns]
+    marks = time_features(dates, freq, cfg.embed)
+    splits = {name: WindowSet(scaled[s:e], scaled[s:e][:, tgt], marks[s:e], cfg.seq_len, cfg.pred_len)
+              for name, (s, e) in borders.items()}
+    return PreparedData(splits=splits, scaler=scaler, columns=columns, target_columns=target_columns, freq=freq,
+                        dates=dates, borders=borders)

@@ -1,0 +1,29 @@
+"""Train / validation / test borders of the paper's protocol, as pure functions of row counts."""
+
+SPLITS = ("train", "val", "test")
+
+# ETT borders in rows of hourly data: 12 months train, 4 val, 4 test (30-day months).
+_ETT_MONTH_HOURS = 30 * 24
+
+
+def split_borders(kind: str, n_rows: int, seq_len: int) -> dict[str, tuple[int, int]]:
+    """Row ranges [start, end) of each split. Val and test start seq_len early so their first window has history.
+
+    Args:
+        kind: "ett_hour" (ETTh*), "ett_minute" (ETTm*, 15-minute rows) or "custom" (70% / 10% / 20%, chronological).
+    """
+    if kind in ("ett_hour", "ett_minute"):
+        m = _ETT_MONTH_HOURS * (4 if kind == "ett_minute" else 1)
+        ends = (12 * m, 16 * m, 20 * m)
+    elif kind == "custom":
+        n_train, n_test = int(n_rows * 0.7), int(n_rows * 0.2)
+        ends = (n_train, n_rows - n_test, n_rows)
+    else:
+        raise ValueError(f"unknown split kind {kind!r}")
+    starts = (0, ends[0] - seq_len, ends[1] - seq_len)
+    return {name: (max(0, s), e) for name, s, e in zip(SPLITS, starts, ends)}
+
+
+def n_windows(n_rows: int, seq_len: int, pred_len: int) -> int:
+    """Number of (seq_len + pred_len) windows in n_rows rows at stride 1."""
+    return max(0, n_rows - seq_len - pred_len + 1)

@@ -1,0 +1,65 @@
+"""Sliding windows over one split, served as ForecastBatch objects.
+
+Notation: N rows, C input channels, C_out forecast channels, T time features.
+"""
+
+import math
+
+import numpy as np
+import torch
+
+from .batch import ForecastBatch, stack_windows
+from .splits import n_windows
+
+
+class WindowSet:
+    """All windows of a split: window i has history rows [i, i + seq_len) and horizon [i + seq_len, + pred_len).
+
+    Args:
+        values: (N, C) scaled inputs. targets: (N, C_out) scaled forecast channels. marks: (N, T) time features.
+    """
+
+    def __init__(self, values: np.ndarray, targets: np.ndarray, marks: np.ndarray, seq_len: int, pred_len: int):
+        self.values = torch.as_tensor(values, dtype=torch.float32)
+        self.targets = torch.as_tensor(targets, dtype=torch.float32)
+        self.marks = torch.as_tensor(marks, dtype=torch.float32)
+        self.seq_len, self.pred_len = seq_len, pred_len
+
+    def __len__(self) -> int:
+        return n_windows(len(self.values), self.seq_len, self.pred_len)
+
+    def batch(self, starts: torch.Tensor) -> ForecastBatch:
+        s, p = self.seq_len, self.pred_len
+        return ForecastBatch(x=stack_windows(self.values, starts, s), x_mark=stack_windows(self.marks, starts, s),
+                             future_mark=stack_windows(self.marks, starts + s, p),
+                             y=stack_windows(self.targets, starts + s, p))
+
+    def loader(self, batch_size: int, shuffle: bool = False, seed: int = 0) -> "WindowLoader":
+        return WindowLoader(self, batch_size, shuffle, seed)
+
+
+class WindowLoader:
+    """Batches of a WindowSet; every window once per pass (the last batch may be smaller: nothing is dropped).
+
+    With ``shuffle`` the order of pass e is a permutation drawn from a generator seeded with ``seed + e``, so a run is
+    repeatable and can resume at any epoch.
+    """
+
+    def __init__(self, windows: WindowSet, batch_size: int, shuffle: bool = False, seed: int = 0):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.windows, self.batch_size, self.shuffle, self.seed = windows, batch_size, shuffle, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.windows) / self.batch_size)
+
+    def __iter__(self):
+        n = len(self.windows)
+        if self.shuffle:
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + self.epoch))
+        else:
+            order = torch.arange(n)
+        self.epoch += 1
+        for start in range(0, n, self.batch_size):
+            yield self.windows.batch(order[start:start + self.batch_size])

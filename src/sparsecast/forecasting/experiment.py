@@ -1,0 +1,125 @@
+"""Train, evaluate and save one forecasting run; re-score a saved run."""
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data import DataConfig, PreparedData, prepare_data
+from ..errors import DataError
+from ..models import model_classes
+from ..reference import paper_row
+from ..training import TrainConfig, fit, forecast_metrics, predict, seed_everything
+from . import plots
+from .run_dir import HISTORY, METRICS, load_run, save_run, write_json
+
+
+def model_config(model_name: str, params: dict, data_cfg: DataConfig, prepared: PreparedData):
+    """The model's config: what the data fixes (channels, lengths, frequency) plus the user's ``params``."""
+    _, cfg_cls = model_classes(model_name)
+    n_in, n_out = len(prepared.columns), len(prepared.target_columns)
+    from_data = {"enc_in": n_in, "dec_in": n_in, "c_out": n_out, "seq_len": data_cfg.seq_len,
+                 "label_len": data_cfg.label_len, "pred_len": data_cfg.pred_len, "freq": prepared.freq,
+                 "embed": data_cfg.embed}
+    names = {f.name for f in dataclasses.fields(cfg_cls)}
+    unknown = set(params) - names
+    if unknown:
+        raise ValueError(f"model {model_name!r} has no setting(s) {sorted(unknown)}")
+    return cfg_cls(**{k: v for k, v in from_data.items() if k in names}, **params)
+
+
+def score(model, prepared: PreparedData, split: str, batch_size: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Metrics of every window of a split, normalized and in original units; also the predictions and truth."""
+    pred, true = predict(model, prepared.splits[split].loader(batch_size))
+    cols = prepared.target_index
+    units = forecast_metrics(prepared.scaler.inverse(pred, cols), prepared.scaler.inverse(true, cols))
+    return {**forecast_metrics(pred, true), "original_units": units, "windows": len(pred)}, pred, true
+
+
+def paper_comparison(data_cfg: DataConfig) -> dict | None:
+    row = paper_row(data_cfg.data, data_cfg.features, data_cfg.pred_len)
+    if row is None:
+        return None
+    same = (row["seq_len"], row["label_len"]) == (data_cfg.seq_len, data_cfg.label_len)
+    return {"mse": row["paper_mse"], "mae": row["paper_mae"], "seq_len": row["seq_len"],
+            "label_len": row["label_len"], "same_setting": same}
+
+
+def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_cfg: TrainConfig, out: str | Path,
+              log=print) -> dict:
+    """Train a model on ``data_cfg``, write the run folder ``out`` and return its metrics."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise DataError(f"cannot write to the output folder {out}: {e.strerror}") from e
+    seed_everything(train_cfg.seed)
+    if train_cfg.threads:
+        torch.set_num_threads(train_cfg.threads)
+    prepared = prepare_data(data_cfg)
+    model_cfg = model_config(model_name, model_params, data_cfg, prepared)
+    model_cls, _ = model_classes(model_name)
+    model = model_cls(model_cfg)
+    data_dict = {**data_cfg.to_dict(), "freq": prepared.freq, "target": prepared.target_columns[-1]}
+    if Path(data_cfg.data).is_file():
+        data_dict["data"] = str(Path(data_cfg.data).resolve())
+    run_config = {"model_name": model_name, "model": model_cfg.to_dict(), "data": data_dict,
+                  "train": train_cfg.to_dict(), "columns": prepared.columns,
+                  "target_columns": prepared.target_columns}
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"{model_name} ({n_params / 1e6:.2f}M parameters) on {data_cfg.data} features {data_cfg.features}, "
+        f"seq/label/pred {data_cfg.seq_len}/{data_cfg.label_len}/{data_cfg.pred_len}; "
+        f"windows train/val/test {len(prepared.splits['train'])}/{len(prepared.splits['val'])}/"
+        f"{len(prepared.splits['test'])}")
+    start = time.perf_counter()
+    history = None
+    if n_params:
+        train = prepared.splits["train"].loader(train_cfg.batch_size, shuffle=True, seed=train_cfg.seed)
+        val = prepared.splits["val"].loader(train_cfg.eval_batch_size)
+        history = fit(model, train, val, train_cfg)
+    train_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    test, pred, true = score(model, prepared, "test", train_cfg.eval_batch_size)
+    test_seconds = time.perf_counter() - start
+    save_run(out, model, run_config, prepared.scaler)
+    metrics = {
+        "test": {k: test[k] for k in ("mse", "mae", "rmse", "mape", "mspe")},
+        "test_original_units": test["original_units"],
+        "test_windows": test["windows"],
+        "val_loss": history.val_loss if history else None,
+        "best_epoch": history.best_epoch + 1 if history else None,
+        "seconds": {"train_and_val": train_seconds, "test": test_seconds,
+                    "per_epoch": history.epoch_seconds if history else []},
+        "paper": paper_comparison(data_cfg),
+    }
+    write_json(out / METRICS, metrics)
+    if history:
+        write_json(out / HISTORY, dataclasses.asdict(history))
+        plots.plot_losses(out / "loss.png", history.train_loss, history.val_loss)
+    _plot_test(out / "forecasts.png", prepared, pred, true)
+    return metrics
+
+
+def _plot_test(path: Path, prepared: PreparedData, pred: np.ndarray, true: np.ndarray) -> None:
+    cols = prepared.target_index
+    windows = prepared.splits["test"]
+    n = len(pred)
+    rows = torch.arange(n).unsqueeze(1) + torch.arange(windows.seq_len)  # (N, seq_len)
+    history = windows.values[rows, cols[-1]].numpy()
+    scaler = prepared.scaler
+    plots.plot_forecasts(path, scaler.inverse(history, cols[-1]), scaler.inverse(true[..., -1], cols[-1]),
+                         scaler.inverse(pred[..., -1], cols[-1]), prepared.target_columns[-1])
+
+
+def evaluate_run(run_dir: str | Path, batch_size: int = 256) -> dict:
+    """Re-score a saved run on its test split."""
+    model, config, scaler = load_run(Path(run_dir))
+    prepared = prepare_data(DataConfig(**config["data"]))
+    test, _, _ = score(model, prepared, "test", batch_size)
+    return {"test": {k: test[k] for k in ("mse", "mae", "rmse", "mape", "mspe")},
+            "test_original_units": test["original_units"], "test_windows": test["windows"]}

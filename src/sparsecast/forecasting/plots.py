@@ -1,0 +1,41 @@
+"""Pictures of a run: forecasts against the truth, and loss curves."""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def plot_forecasts(path: Path, history: np.ndarray, truth: np.ndarray, pred: np.ndarray, name: str,
+                   n_windows: int = 4) -> None:
+    """One panel per window: the history, the truth and the forecast of one channel (arrays (N, T) in units)."""
+    n = min(n_windows, len(pred))
+    picks = np.linspace(0, len(pred) - 1, n).astype(int)
+    fig, axes = plt.subplots(n, 1, figsize=(9, 2.4 * n), squeeze=False)
+    for ax, i in zip(axes[:, 0], picks):
+        h, p = len(history[i]), len(pred[i])
+        ax.plot(np.arange(h), history[i], color="0.4", lw=1, label="history")
+        ax.plot(np.arange(h, h + p), truth[i], color="k", lw=1.2, label="truth")
+        ax.plot(np.arange(h, h + p), pred[i], color="tab:red", lw=1.2, label="forecast")
+        ax.set_title(f"test window {i}", fontsize=9)
+        ax.set_ylabel(name)
+    axes[0, 0].legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_losses(path: Path, train_loss: list[float], val_loss: list[float]) -> None:
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    epochs = np.arange(1, len(train_loss) + 1)
+    ax.plot(epochs, train_loss, marker="o", label="train")
+    ax.plot(epochs, val_loss, marker="o", label="validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE (normalized)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

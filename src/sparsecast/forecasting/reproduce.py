@@ -1,0 +1,78 @@
+"""Re-run the paper's tables: per dataset and horizon, the paper's settings for Informer, Informer‡ (full attention),
+DLinear and repeat-last-value on the same splits; a Markdown table of ours beside the paper's numbers."""
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from ..data import DataConfig
+from ..reference import paper_table
+from ..training import TrainConfig
+from .experiment import train_run
+
+TABLES = {"univariate": "S", "multivariate": "M"}
+ROWS = [("Informer", "informer", {"attn": "probsparse"}), ("Informer‡ (full attn)", "informer", {"attn": "full"}),
+        ("DLinear", "dlinear", {}), ("repeat last", "repeat_last", {})]
+
+
+def _fmt(m: dict | None) -> str:
+    return f"{m['mse']:.3f} / {m['mae']:.3f}" if m else "not run"
+
+
+def reproduce(table: str, data: str, out: Path, root_path: str | None, horizons: list[int] | None,
+              train_cfg: TrainConfig, models: list[str] | None = None, model_params: dict | None = None,
+              log=print) -> Path:
+    """Run the cells of one table and write ``out/<data>_<table>.md`` (rewritten after every cell)."""
+    features = TABLES[table]
+    cells = [r for r in paper_table() if r["data"] == data and r["features"] == features]
+    if not cells:
+        raise ValueError(f"the paper has no {table} table for {data!r}")
+    if horizons:
+        cells = [r for r in cells if r["pred_len"] in horizons]
+    rows = [r for r in ROWS if models is None or r[0] in models or r[1] in models]
+    out.mkdir(parents=True, exist_ok=True)
+    results_path = out / f"{data}_{table}.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    for cell in cells:
+        dcfg = DataConfig(data=data, root_path=root_path, features=features, seq_len=cell["seq_len"],
+                          label_len=cell["label_len"], pred_len=cell["pred_len"])
+        for label, model_name, params in rows:
+            key = f"{cell['pred_len']}|{label}"
+            if key in results:
+                continue
+            if model_name == "informer":
+                params = {**params, "e_layers": cell["e_layers"], "d_layers": cell["d_layers"],
+                          "factor": cell["factor"], **(model_params or {})}
+            log(f"== {data} {features} h{cell['pred_len']} {label}")
+            start = time.perf_counter()
+            run_dir = out / "runs" / f"{data}_{features}_{cell['pred_len']}_{label.split()[0].strip('‡')}" \
+                f"{'_full' if params.get('attn') == 'full' else ''}"
+            metrics = train_run(dcfg, model_name, params, train_cfg, run_dir, log=log)
+            results[key] = {"test": metrics["test"], "seconds": time.perf_counter() - start,
+                            "epochs": len(metrics["seconds"]["per_epoch"])}
+            results_path.write_text(json.dumps(results, indent=2))
+            write_markdown(out / f"{data}_{table}.md", data, table, cells, rows, results, train_cfg)
+    write_markdown(out / f"{data}_{table}.md", data, table, cells, rows, results, train_cfg)
+    return out / f"{data}_{table}.md"
+
+
+def write_markdown(path: Path, data: str, table: str, cells, rows, results, train_cfg: TrainConfig) -> None:
+    lines = [f"# {data}, {table} (features {TABLES[table]}): test MSE / MAE on the normalized scale", "",
+             f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+             f"torch {torch.__version__}. Training: epochs {train_cfg.epochs}, batch {train_cfg.batch_size}, "
+             f"lr {train_cfg.lr}, patience {train_cfg.patience}, seed {train_cfg.seed}.", "",
+             "| horizon | setting (seq/label, e/d layers, factor) | paper Informer | "
+             + " | ".join(r[0] for r in rows) + " | wall time |",
+             "|---|---|---|" + "---|" * len(rows) + "---|"]
+    for cell in cells:
+        h = cell["pred_len"]
+        cell_results = [results.get(f"{h}|{r[0]}") for r in rows]
+        secs = sum(r["seconds"] for r in cell_results if r)
+        setting = f"{cell['seq_len']}/{cell['label_len']}, {cell['e_layers']}/{cell['d_layers']}, {cell['factor']}"
+        lines.append(f"| {h} | {setting} | {cell['paper_mse']:.3f} / {cell['paper_mae']:.3f} | "
+                     + " | ".join(_fmt(r["test"] if r else None) for r in cell_results)
+                     + f" | {secs / 60:.1f} min |")
+    path.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,89 @@
+"""A run folder: config.json, scaler.json, model.safetensors, metrics.json, history.json and plots.
+
+Loading never unpickles: weights come from safetensors, everything else from JSON.
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ..data import StandardScaler
+from ..errors import CheckpointError
+from ..models import model_classes
+
+WEIGHTS, CONFIG, SCALER, METRICS, HISTORY = "model.safetensors", "config.json", "scaler.json", "metrics.json", \
+    "history.json"
+
+
+def write_json(path: Path, obj) -> None:
+    """Write atomically: a temporary file in the same folder, then rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, indent=2)
+    os.replace(tmp, path)
+
+
+def read_json(path: Path):
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError as e:
+        raise CheckpointError(f"{path} not found: is {Path(path).parent} a sparsecast run folder?") from e
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path} is not valid JSON (truncated?): {e}") from e
+
+
+def save_weights(model: nn.Module, run_dir: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=f".{WEIGHTS}.")
+    os.close(fd)
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, tmp)
+    os.replace(tmp, Path(run_dir) / WEIGHTS)
+
+
+def save_run(run_dir: Path, model: nn.Module, config: dict, scaler: StandardScaler) -> None:
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / CONFIG, config)
+    write_json(run_dir / SCALER, scaler.to_dict())
+    save_weights(model, run_dir)
+
+
+def build_model(config: dict) -> nn.Module:
+    model_cls, cfg_cls = model_classes(config["model_name"])
+    return model_cls(cfg_cls.from_dict(config["model"]))
+
+
+def load_run(run_dir: Path) -> tuple[nn.Module, dict, StandardScaler]:
+    """The trained model (in eval mode), its run config and the scaler of a run folder.
+
+    Raises:
+        CheckpointError: missing or truncated files, or weights that do not fit the configured model.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"run folder not found: {run_dir}")
+    config = read_json(run_dir / CONFIG)
+    scaler = StandardScaler.from_dict(read_json(run_dir / SCALER))
+    try:
+        model = build_model(config)
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{run_dir / CONFIG} does not describe a model sparsecast can build: {e}") from e
+    weights = run_dir / WEIGHTS
+    if not weights.is_file():
+        raise CheckpointError(f"{weights} not found")
+    try:
+        state = load_file(weights)
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"cannot read {weights} (truncated or not safetensors): {e}") from e
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise CheckpointError(f"{weights} does not match the model in {run_dir / CONFIG} "
+                              f"(a checkpoint from another model or config): {str(e).splitlines()[0]}") from e
+    return model.eval(), config, scaler

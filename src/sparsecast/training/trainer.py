@@ -1,0 +1,141 @@
+"""A small training loop that knows nothing about the model: ``loss_fn(model(**batch.inputs()), batch.target)``."""
+
+import copy
+import math
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .schedules import SCHEDULES
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings; defaults are the Informer paper's.
+
+    Attributes:
+        lradj: learning-rate schedule name in SCHEDULES ("type1" halves every epoch after the first).
+        eval_batch_size: batch size of validation and test passes (they run under no_grad, so larger is faster).
+        threads: torch CPU threads (0 leaves torch's default).
+    """
+
+    epochs: int = 6
+    batch_size: int = 32
+    eval_batch_size: int = 256
+    lr: float = 1e-4
+    patience: int = 3
+    lradj: str = "type1"
+    seed: int = 0
+    threads: int = 0
+    progress: bool = True
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "eval_batch_size", "patience"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.lradj not in SCHEDULES:
+            raise ValueError(f"lradj must be one of {sorted(SCHEDULES)}, got {self.lradj!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class History:
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+    best_epoch: int = -1
+    stopped_early: bool = False
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _first(out):
+    return out[0] if isinstance(out, tuple) else out
+
+
+@torch.no_grad()
+def evaluate_loss(model: nn.Module, batches: Iterable, loss_fn: Callable = F.mse_loss) -> float:
+    """Mean loss over every window (weighted by batch size), in eval mode without autograd."""
+    model.eval()
+    total, count = 0.0, 0
+    for batch in batches:
+        total += loss_fn(_first(model(**batch.inputs())), batch.target).item() * len(batch)
+        count += len(batch)
+    return total / max(count, 1)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, batches: Iterable) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions and targets of every window, concatenated: two arrays (N, pred_len, C_out)."""
+    model.eval()
+    preds, trues = [], []
+    for batch in batches:
+        preds.append(_first(model(**batch.inputs())).float().numpy())
+        trues.append(batch.target.numpy())
+    return np.concatenate(preds), np.concatenate(trues)
+
+
+def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss_fn: Callable = F.mse_loss,
+        on_epoch_end: Callable[[int, History], None] | None = None) -> History:
+    """Adam with the chosen schedule, early stopping on validation loss; the best weights are restored at the end."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    schedule = SCHEDULES[cfg.lradj]
+    history = History()
+    best_loss, best_state, bad_epochs = math.inf, None, 0
+    for epoch in range(cfg.epochs):
+        lr = cfg.lr * schedule(epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        model.train()
+        start, total, count = time.perf_counter(), 0.0, 0
+        bar = tqdm(train, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not cfg.progress, leave=False,
+                   dynamic_ncols=True)
+        for batch in bar:
+            loss = loss_fn(_first(model(**batch.inputs())), batch.target)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}, step {count}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+            count += len(batch)
+            bar.set_postfix(loss=f"{total / count:.4f}")
+        val_loss = evaluate_loss(model, val, loss_fn)
+        history.train_loss.append(total / max(count, 1))
+        history.val_loss.append(val_loss)
+        history.lr.append(lr)
+        history.epoch_seconds.append(time.perf_counter() - start)
+        if val_loss < best_loss:
+            best_loss, best_state, bad_epochs = val_loss, copy.deepcopy(model.state_dict()), 0
+            history.best_epoch = epoch
+        else:
+            bad_epochs += 1
+        if cfg.progress:
+            tqdm.write(f"epoch {epoch + 1}: train {history.train_loss[-1]:.4f}  val {val_loss:.4f}  lr {lr:.2e}  "
+                       f"{history.epoch_seconds[-1]:.0f}s")
+        if on_epoch_end:
+            on_epoch_end(epoch, history)
+        if bad_epochs >= cfg.patience:
+            history.stopped_early = True
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return history
