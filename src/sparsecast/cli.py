@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="ETTh1")
     p.add_argument("--root-path", default=None)
     p.add_argument("--horizons", default=None, help="comma-separated subset, e.g. 24,48")
-    p.add_argument("--models", default=None, help="comma-separated subset of: informer, full, dlinear, repeat_last")
+    p.add_argument("--models", default=None, help="comma-separated subset of: informer, full (Informer‡), dlinear, repeat_last")
     p.add_argument("--out", default="benchmarks/results/paper")
     _add_train_flags(p)
     p.set_defaults(func=cmd_reproduce)

@@ -13,9 +13,9 @@ _FEATURES = {
     "second_of_minute": lambda d: d.second / 59.0 - 0.5,
     "minute_of_hour": lambda d: d.minute / 59.0 - 0.5,
     "hour_of_day": lambda d: d.hour / 23.0 - 0.5,
-    "day_of_week": lambda d: d.dayofweek / 6.0 - 0.5,
+    "day_of_week": lambda d: d.day_of_week / 6.0 - 0.5,
     "day_of_month": lambda d: (d.day - 1) / 30.0 - 0.5,
-    "day_of_year": lambda d: (d.dayofyear - 1) / 365.0 - 0.5,
+    "day_of_year": lambda d: (d.day_of_year - 1) / 365.0 - 0.5,
     "week_of_year": lambda d: (d.isocalendar().week.to_numpy() - 1) / 52.0 - 0.5,
     "month_of_year": lambda d: (d.month - 1) / 11.0 - 0.5,
 }
@@ -78,6 +78,6 @@ def time_features(dates, freq: str, embed: str) -> np.ndarray:
     if embed == "timeF":
         cols = [np.asarray(_FEATURES[name](d), dtype=np.float64) for name in _BY_FAMILY[freq_family(freq)]]
     else:
-        cols = [d.month, d.day, d.dayofweek, d.hour, d.minute // 15]
+        cols = [d.month, d.day, d.day_of_week, d.hour, d.minute // 15]
         cols = [np.asarray(c, dtype=np.float64) for c in cols]
     return np.stack(cols, axis=1).astype(np.float32)

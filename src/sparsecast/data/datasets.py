@@ -1,5 +1,6 @@
 """Built-in datasets (the paper's protocol per name) and preparing any CSV into scaled train/val/test windows."""
 
+import warnings
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -103,7 +104,10 @@ def resolve_path(cfg: DataConfig) -> tuple[Path, BuiltinDataset | None]:
 
 
 def infer_freq(dates: pd.DatetimeIndex, source: str) -> str:
-    freq = pd.infer_freq(dates[: min(len(dates), 1000)]) if len(dates) >= 3 else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas 3 announces infer_freq returning an offset; we accept both
+        freq = pd.infer_freq(dates[: min(len(dates), 1000)]) if len(dates) >= 3 else None
+    freq = getattr(freq, "freqstr", freq)
     if freq is None:
         raise DataError(f"cannot infer the time frequency of {source}; give it with --freq (e.g. h, 15min, D, W)")
     return freq

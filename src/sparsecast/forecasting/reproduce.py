@@ -14,8 +14,10 @@ from ..training import TrainConfig
 from .experiment import train_run
 
 TABLES = {"univariate": "S", "multivariate": "M"}
-ROWS = [("Informer", "informer", {"attn": "probsparse"}), ("Informer‡ (full attn)", "informer", {"attn": "full"}),
-        ("DLinear", "dlinear", {}), ("repeat last", "repeat_last", {})]
+# (key for --models, column label, model name, model settings)
+ROWS = [("informer", "Informer", "informer", {"attn": "probsparse"}),
+        ("full", "Informer‡ (full attn)", "informer", {"attn": "full"}),
+        ("dlinear", "DLinear", "dlinear", {}), ("repeat_last", "repeat last", "repeat_last", {})]
 
 
 def _fmt(m: dict | None) -> str:
@@ -32,15 +34,18 @@ def reproduce(table: str, data: str, out: Path, root_path: str | None, horizons:
         raise ValueError(f"the paper has no {table} table for {data!r}")
     if horizons:
         cells = [r for r in cells if r["pred_len"] in horizons]
-    rows = [r for r in ROWS if models is None or r[0] in models or r[1] in models]
+    unknown = set(models or []) - {r[0] for r in ROWS}
+    if unknown:
+        raise ValueError(f"unknown model(s) {sorted(unknown)}; choose from {[r[0] for r in ROWS]}")
+    rows = [r for r in ROWS if models is None or r[0] in models]
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / f"{data}_{table}.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     for cell in cells:
         dcfg = DataConfig(data=data, root_path=root_path, features=features, seq_len=cell["seq_len"],
                           label_len=cell["label_len"], pred_len=cell["pred_len"])
-        for label, model_name, params in rows:
-            key = f"{cell['pred_len']}|{label}"
+        for row_key, label, model_name, params in rows:
+            key = f"{cell['pred_len']}|{row_key}"
             if key in results:
                 continue
             if model_name == "informer":
@@ -48,28 +53,28 @@ def reproduce(table: str, data: str, out: Path, root_path: str | None, horizons:
                           "factor": cell["factor"], **(model_params or {})}
             log(f"== {data} {features} h{cell['pred_len']} {label}")
             start = time.perf_counter()
-            run_dir = out / "runs" / f"{data}_{features}_{cell['pred_len']}_{label.split()[0].strip('‡')}" \
-                f"{'_full' if params.get('attn') == 'full' else ''}"
+            run_dir = out / "runs" / f"{data}_{features}_{cell['pred_len']}_{row_key}"
             metrics = train_run(dcfg, model_name, params, train_cfg, run_dir, log=log)
             results[key] = {"test": metrics["test"], "seconds": time.perf_counter() - start,
                             "epochs": len(metrics["seconds"]["per_epoch"])}
             results_path.write_text(json.dumps(results, indent=2))
-            write_markdown(out / f"{data}_{table}.md", data, table, cells, rows, results, train_cfg)
-    write_markdown(out / f"{data}_{table}.md", data, table, cells, rows, results, train_cfg)
+            write_markdown(out / f"{data}_{table}.md", data, table, cells, results, train_cfg)
+    write_markdown(out / f"{data}_{table}.md", data, table, cells, results, train_cfg)
     return out / f"{data}_{table}.md"
 
 
-def write_markdown(path: Path, data: str, table: str, cells, rows, results, train_cfg: TrainConfig) -> None:
+def write_markdown(path: Path, data: str, table: str, cells, results, train_cfg: TrainConfig) -> None:
+    """The table of every row of ROWS; cells not run yet say so."""
     lines = [f"# {data}, {table} (features {TABLES[table]}): test MSE / MAE on the normalized scale", "",
              f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
              f"torch {torch.__version__}. Training: epochs {train_cfg.epochs}, batch {train_cfg.batch_size}, "
              f"lr {train_cfg.lr}, patience {train_cfg.patience}, seed {train_cfg.seed}.", "",
              "| horizon | setting (seq/label, e/d layers, factor) | paper Informer | "
-             + " | ".join(r[0] for r in rows) + " | wall time |",
-             "|---|---|---|" + "---|" * len(rows) + "---|"]
+             + " | ".join(r[1] for r in ROWS) + " | wall time |",
+             "|---|---|---|" + "---|" * len(ROWS) + "---|"]
     for cell in cells:
         h = cell["pred_len"]
-        cell_results = [results.get(f"{h}|{r[0]}") for r in rows]
+        cell_results = [results.get(f"{h}|{r[0]}") for r in ROWS]
         secs = sum(r["seconds"] for r in cell_results if r)
         setting = f"{cell['seq_len']}/{cell['label_len']}, {cell['e_layers']}/{cell['d_layers']}, {cell['factor']}"
         lines.append(f"| {h} | {setting} | {cell['paper_mse']:.3f} / {cell['paper_mae']:.3f} | "

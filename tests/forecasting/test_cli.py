@@ -1,0 +1,125 @@
+"""The command line on temporary CSVs: a real tiny training run, re-evaluation, and clear errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import write_csv
+from sparsecast.cli import main
+
+TINY = ["--d-model", "16", "--n-heads", "2", "--d-ff", "32", "--e-layers", "2", "--epochs", "2", "--no-progress",
+        "--seq-len", "24", "--label-len", "12", "--pred-len", "6", "--batch-size", "16"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli")
+    csv = write_csv(tmp / "series.csv", n=600, columns=("load", "temp", "OT"))
+    out = tmp / "run"
+    assert main(["train", "--data", str(csv), "--features", "MS", "--out", str(out), *TINY]) == 0
+    return out
+
+
+def test_train_writes_a_complete_run_folder(run):
+    for name in ("config.json", "metrics.json", "model.safetensors", "scaler.json", "history.json",
+                 "forecasts.png", "loss.png"):
+        assert (run / name).is_file(), name
+    metrics = json.loads((run / "metrics.json").read_text())
+    for block in ("test", "test_original_units"):
+        assert set(metrics[block]) == {"mse", "mae", "rmse", "mape", "mspe"}
+    # test rows: the last 20% (120) plus seq_len of history; every window of them is scored
+    assert metrics["test_windows"] == (120 + 24) - 24 - 6 + 1
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["enc_in"] == 3 and config["model"]["c_out"] == 1 and config["data"]["freq"] == "h"
+
+
+def test_original_units_are_the_inverse_scaled_errors(run):
+    metrics = json.loads((run / "metrics.json").read_text())
+    std = json.loads((run / "scaler.json").read_text())["std"][-1]
+    assert metrics["test_original_units"]["mse"] == pytest.approx(metrics["test"]["mse"] * std ** 2, rel=1e-5)
+    assert metrics["test_original_units"]["mae"] == pytest.approx(metrics["test"]["mae"] * std, rel=1e-5)
+
+
+def test_evaluate_rescoring_matches_training(run, capsys):
+    assert main(["evaluate", str(run)]) == 0
+    again = json.loads(capsys.readouterr().out)
+    saved = json.loads((run / "metrics.json").read_text())
+    assert again["test"] == pytest.approx(saved["test"], rel=1e-6)
+
+
+def test_same_seed_same_metrics(run, tmp_path):
+    config = json.loads((run / "config.json").read_text())
+    out = tmp_path / "again"
+    assert main(["train", "--data", config["data"]["data"], "--features", "MS", "--out", str(out), *TINY]) == 0
+    first = json.loads((run / "metrics.json").read_text())["test"]
+    assert json.loads((out / "metrics.json").read_text())["test"] == first
+
+
+def test_baseline_models_train(tmp_path):
+    csv = write_csv(tmp_path / "s.csv", n=300)
+    for model in ("dlinear", "repeat_last"):
+        args = ["train", "--data", str(csv), "--model", model, "--out", str(tmp_path / model), "--epochs", "1",
+                "--seq-len", "24", "--label-len", "12", "--pred-len", "6", "--no-progress"]
+        assert main(args) == 0
+        assert json.loads((tmp_path / model / "metrics.json").read_text())["test"]["mse"] > 0
+
+
+def _bad_inputs(tmp):
+    ok = write_csv(tmp / "ok.csv", n=300)
+    empty = tmp / "empty.csv"
+    empty.write_text("")
+    nodate = tmp / "nodate.csv"
+    pd.read_csv(ok).rename(columns={"date": "timestamp"}).to_csv(nodate, index=False)
+    text = tmp / "text.csv"
+    write_csv(text, n=300, site=["north"] * 300)
+    short = write_csv(tmp / "short.csv", n=60)
+    baddate = tmp / "baddate.csv"
+    df = pd.read_csv(ok)
+    df.loc[5, "date"] = "not a date"
+    df.to_csv(baddate, index=False)
+    nan = tmp / "nan.csv"
+    df = pd.read_csv(ok)
+    df.loc[7, "OT"] = np.nan
+    df.to_csv(nan, index=False)
+    return [
+        (["--data", str(tmp / "missing.csv")], "not found"),
+        (["--data", str(empty)], "empty"),
+        (["--data", str(nodate)], "no 'date' column"),
+        (["--data", str(ok), "--target", "price"], "target column 'price'"),
+        (["--data", str(text), "--features", "M"], "non-numeric"),
+        (["--data", str(short), "--seq-len", "96"], "fewer than seq_len + pred_len"),
+        (["--data", str(baddate)], "cannot parse date"),
+        (["--data", str(nan)], "missing or infinite value"),
+        (["--data", str(ok), "--seq-len", "24", "--label-len", "48"], "label_len"),
+        (["--data", str(ok), "--pred-len", "0"], "pred_len"),
+        (["--data", "ETTm1"], "--root-path"),
+    ]
+
+
+def test_bad_input_gives_one_line_and_exit_2(tmp_path, capsys):
+    for args, message in _bad_inputs(tmp_path):
+        code = main(["train", *args, "--out", str(tmp_path / "out"), "--no-progress", "--epochs", "1"])
+        err = capsys.readouterr().err.strip()
+        assert code == 2, args
+        assert message in err and len(err.splitlines()) == 1, (args, err)
+
+
+def test_console_script_exit_code_and_no_traceback(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "sparsecast.cli", "train", "--data", str(tmp_path / "nope.csv")],
+                         capture_output=True, text=True)
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr and "data file not found" in res.stderr
+
+
+def test_evaluate_rejects_a_truncated_checkpoint(run, tmp_path, capsys):
+    import shutil
+    broken = tmp_path / "broken"
+    shutil.copytree(run, broken)
+    data = (broken / "model.safetensors").read_bytes()
+    (broken / "model.safetensors").write_bytes(data[: len(data) // 2])
+    assert main(["evaluate", str(broken)]) == 2
+    assert "truncated" in capsys.readouterr().err
