@@ -1,6 +1,7 @@
 """Train, evaluate and save one forecasting run; re-score a saved run."""
 
 import dataclasses
+import functools
 import time
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def paper_comparison(data_cfg: DataConfig) -> dict | None:
 
 
 def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_cfg: TrainConfig, out: str | Path,
-              log=print) -> dict:
+              log=functools.partial(print, flush=True)) -> dict:
     """Train a model on ``data_cfg``, write the run folder ``out`` and return its metrics."""
     out = Path(out)
     try:
@@ -81,7 +82,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     if n_params:
         train = prepared.splits["train"].loader(train_cfg.batch_size, shuffle=True, seed=train_cfg.seed)
         val = prepared.splits["val"].loader(train_cfg.eval_batch_size)
-        history = fit(model, train, val, train_cfg)
+        history = fit(model, train, val, train_cfg, log=log)
     train_seconds = time.perf_counter() - start
     start = time.perf_counter()
     test, pred, true = score(model, prepared, "test", train_cfg.eval_batch_size)

@@ -1,6 +1,7 @@
 """Re-run the paper's tables: per dataset and horizon, the paper's settings for Informer, Informer‡ (full attention),
 DLinear and repeat-last-value on the same splits; a Markdown table of ours beside the paper's numbers."""
 
+import functools
 import json
 import platform
 import time
@@ -26,7 +27,7 @@ def _fmt(m: dict | None) -> str:
 
 def reproduce(table: str, data: str, out: Path, root_path: str | None, horizons: list[int] | None,
               train_cfg: TrainConfig, models: list[str] | None = None, model_params: dict | None = None,
-              log=print) -> Path:
+              log=functools.partial(print, flush=True)) -> Path:
     """Run the cells of one table and write ``out/<data>_<table>.md`` (rewritten after every cell)."""
     features = TABLES[table]
     cells = [r for r in paper_table() if r["data"] == data and r["features"] == features]

@@ -92,8 +92,11 @@ def predict(model: nn.Module, batches: Iterable) -> tuple[np.ndarray, np.ndarray
 
 
 def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss_fn: Callable = F.mse_loss,
-        on_epoch_end: Callable[[int, History], None] | None = None) -> History:
-    """Adam with the chosen schedule, early stopping on validation loss; the best weights are restored at the end."""
+        on_epoch_end: Callable[[int, History], None] | None = None, log: Callable[[str], None] = tqdm.write) -> History:
+    """Adam with the chosen schedule, early stopping on validation loss; the best weights are restored at the end.
+
+    ``cfg.progress`` shows a progress bar per epoch; a one-line summary of every epoch goes to ``log`` regardless.
+    """
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -128,9 +131,8 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
             history.best_epoch = epoch
         else:
             bad_epochs += 1
-        if cfg.progress:
-            tqdm.write(f"epoch {epoch + 1}: train {history.train_loss[-1]:.4f}  val {val_loss:.4f}  lr {lr:.2e}  "
-                       f"{history.epoch_seconds[-1]:.0f}s")
+        log(f"epoch {epoch + 1}: train {history.train_loss[-1]:.4f}  val {val_loss:.4f}  lr {lr:.2e}  "
+            f"{history.epoch_seconds[-1]:.0f}s")
         if on_epoch_end:
             on_epoch_end(epoch, history)
         if bad_epochs >= cfg.patience:
