@@ -60,16 +60,21 @@ def build_model(config: dict) -> nn.Module:
 
 
 def load_run(run_dir: Path) -> tuple[nn.Module, dict, StandardScaler]:
-    """The trained model (in eval mode), its run config and the scaler of a run folder.
+    """The trained forecaster (in eval mode), its run config and the scaler of a run folder.
 
     Raises:
         CheckpointError: missing or truncated files, or weights that do not fit the configured model.
     """
+    model, config = load_model(run_dir)
+    return model, config, StandardScaler.from_dict(read_json(Path(run_dir) / SCALER))
+
+
+def load_model(run_dir: Path) -> tuple[nn.Module, dict]:
+    """The trained model of a run folder (in eval mode) and its run config."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"run folder not found: {run_dir}")
     config = read_json(run_dir / CONFIG)
-    scaler = StandardScaler.from_dict(read_json(run_dir / SCALER))
     try:
         model = build_model(config)
     except (KeyError, TypeError, ValueError) as e:
@@ -86,4 +91,4 @@ def load_run(run_dir: Path) -> tuple[nn.Module, dict, StandardScaler]:
     except RuntimeError as e:
         raise CheckpointError(f"{weights} does not match the model in {run_dir / CONFIG} "
                               f"(a checkpoint from another model or config): {str(e).splitlines()[0]}") from e
-    return model.eval(), config, scaler
+    return model.eval(), config

@@ -1,12 +1,14 @@
-"""Forecasting models by name, each with its frozen config class."""
+"""Models by name, each with its frozen config class."""
 
 from .baselines import BaselineConfig, DLinear, RepeatLast
 from .informer import Informer, InformerConfig
+from .sparse_transformer import SparseTransformer, SparseTransformerConfig
 
 MODELS = {
     "informer": (Informer, InformerConfig),
     "dlinear": (DLinear, BaselineConfig),
     "repeat_last": (RepeatLast, BaselineConfig),
+    "sparse_transformer": (SparseTransformer, SparseTransformerConfig),
 }
 
 

@@ -1,0 +1,96 @@
+"""A step-based training loop for long runs: warm-up then cosine decay, gradient clipping, optional bf16 autocast.
+
+Like ``trainer.fit`` it knows nothing of the model: ``loss_fn(model(**batch.inputs()), batch.target)``.
+"""
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+
+def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float = 0.1) -> float:
+    """Multiplier of the base rate: linear warm-up over ``warmup`` steps, then cosine down to ``min_ratio``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+@dataclass(frozen=True)
+class StepConfig:
+    steps: int = 1000
+    lr: float = 3e-4
+    warmup: int = 100
+    min_lr_ratio: float = 0.1
+    grad_clip: float = 1.0
+    weight_decay: float = 0.0
+    bf16: bool = False
+    eval_every: int = 250
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.warmup < 0 or self.eval_every < 1:
+            raise ValueError(f"warmup must be >= 0 and eval_every >= 1, got {self.warmup}, {self.eval_every}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class StepHistory:
+    step: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def autocast(enabled: bool):
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled)
+
+
+def train_steps(model: nn.Module, batches: Iterator, cfg: StepConfig, loss_fn: Callable,
+                evaluate: Callable[[], float] | None = None, log: Callable[[str], None] = tqdm.write) -> StepHistory:
+    """Run ``cfg.steps`` optimizer steps; every ``eval_every`` steps (and at the end) record ``evaluate()``."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    history = StepHistory()
+    start, running = time.perf_counter(), 0.0
+    bar = tqdm(range(cfg.steps), disable=not cfg.progress, dynamic_ncols=True)
+    model.train()
+    for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = cfg.lr * warmup_cosine(step, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
+        batch = next(batches)
+        with autocast(cfg.bf16):
+            loss = loss_fn(model(**batch.inputs()), batch.target)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at step {step}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        running += loss.item()
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+        if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
+            n = (step % cfg.eval_every) + 1
+            history.step.append(step + 1)
+            history.train_loss.append(running / n)
+            running = 0.0
+            if evaluate:
+                history.val_loss.append(evaluate())
+                model.train()
+            log(f"step {step + 1}: train {history.train_loss[-1]:.4f}"
+                + (f"  val {history.val_loss[-1]:.4f}" if evaluate else "")
+                + f"  {time.perf_counter() - start:.0f}s")
+    history.seconds = time.perf_counter() - start
+    return history
