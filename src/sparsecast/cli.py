@@ -119,7 +119,7 @@ def cmd_lm_train(a) -> None:
     cfg = StepConfig(steps=a.steps, lr=a.lr, warmup=a.warmup, grad_clip=a.grad_clip, bf16=a.bf16,
                      eval_every=a.eval_every, seed=a.seed, progress=not a.no_progress)
     metrics = train_lm(a.data, params, cfg, a.batch_size, a.out, root_path=a.root_path, context=a.context,
-                       eval_batches=a.eval_batches)
+                       eval_batches=a.eval_batches, flat_positions=a.flat_positions)
     print(json.dumps(metrics["test"]))
 
 
@@ -145,6 +145,7 @@ def _add_lm_parsers(sub) -> None:
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--recompute", action="store_true", help="recompute blocks in the backward pass")
     p.add_argument("--pattern-position", action="store_true", help="embed the position within the pattern")
+    p.add_argument("--flat-positions", action="store_true", help="images: one 1-D position embedding, not row+col")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--lr", type=float, default=1e-3)

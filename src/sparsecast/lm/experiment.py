@@ -50,13 +50,18 @@ def bits(model, tokens: TokenData, split: str, batch_size: int, max_batches: int
 
 def train_lm(data: str, model_params: dict, cfg: StepConfig, batch_size: int, out: str | Path,
              root_path: str | None = None, context: int = 256, eval_batches: int | None = 20,
-             log=functools.partial(print, flush=True)) -> dict:
-    """Train, write ``out`` (config.json, model.safetensors, metrics.json, history.json) and return the metrics."""
+             flat_positions: bool = False, log=functools.partial(print, flush=True)) -> dict:
+    """Train, write ``out`` (config.json, model.safetensors, metrics.json, history.json) and return the metrics.
+
+    ``flat_positions`` embeds image positions as one 1-D index instead of one embedding per dimension.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed)
     tokens = load_tokens(data, context, root_path)
     shape = tokens.shape if tokens.kind == "images" else (context,)
+    if flat_positions:
+        shape = (math.prod(shape),)
     model_cfg = SparseTransformerConfig(vocab_size=tokens.vocab_size, shape=shape, **model_params)
     model = SparseTransformer(model_cfg)
     n_params = sum(p.numel() for p in model.parameters())
