@@ -1,4 +1,4 @@
-"""The ``sparsecast`` command line: train, evaluate, reproduce (forecasting); lm train, lm sample."""
+"""The ``sparsecast`` command line: train, evaluate, predict, reproduce (forecasting); lm train, lm sample."""
 
 import argparse
 import json
@@ -98,6 +98,21 @@ def cmd_evaluate(a) -> None:
     print(json.dumps(metrics, indent=2))
 
 
+def cmd_predict(a) -> None:
+    from .data import read_table
+    from .forecasting.plots import plot_history_forecast
+    from .forecasting.predict import ForecastSpec, forecast_future
+    from .forecasting.run_dir import load_run
+    model, config, scaler = load_run(a.run_dir)
+    spec = ForecastSpec.from_run(config, scaler)
+    frame = read_table(a.input, spec.data.date_col)
+    forecast = forecast_future(model, spec, frame)
+    forecast.to_csv(a.out, index=False)
+    if a.plot:
+        plot_history_forecast(a.plot, frame, forecast, spec.target_columns[-1], spec.data.seq_len)
+    print(f"wrote {len(forecast)} steps from {forecast['date'].iloc[0]} to {forecast['date'].iloc[-1]} to {a.out}")
+
+
 def cmd_reproduce(a) -> None:
     from .forecasting.reproduce import reproduce
     horizons = [int(h) for h in a.horizons.split(",")] if a.horizons else None
@@ -181,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="re-score a saved run on its test split")
     p.add_argument("run_dir")
     p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("predict", help="forecast the steps after the last row of a CSV, in original units")
+    p.add_argument("run_dir")
+    p.add_argument("--input", required=True, help="CSV of recent history (at least seq_len rows, same columns)")
+    p.add_argument("--out", default="forecast.csv")
+    p.add_argument("--plot", default=None, help="PNG of the history and the forecast")
+    p.set_defaults(func=cmd_predict)
     p = sub.add_parser("reproduce", help="run one of the paper's tables with its per-horizon settings")
     p.add_argument("--table", required=True, choices=["univariate", "multivariate"])
     p.add_argument("--data", default="ETTh1")

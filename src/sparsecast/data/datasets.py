@@ -114,20 +114,28 @@ def infer_freq(dates: pd.DatetimeIndex, source: str) -> str:
 
 
 def prepare_data(cfg: DataConfig) -> PreparedData:
-    """Read, split chronologically, fit the scaler on the train rows only, and cut windows of every split."""
+    """Read the file of ``cfg.data`` and prepare it with its protocol (see ``prepare_frame``)."""
     path, builtin = resolve_path(cfg)
     df = read_table(path, cfg.date_col)
+    return prepare_frame(df, cfg, builtin.split if builtin else "custom", str(path), builtin)
+
+
+def prepare_frame(df: pd.DataFrame, cfg: DataConfig, split: str = "custom", source: str = "the data",
+                  builtin: BuiltinDataset | None = None) -> PreparedData:
+    """Split a normalized frame chronologically, fit the scaler on the train rows only, and cut windows of every
+    split. ``df`` has a first column ``date`` (see ``normalize_frame``) and the value columns."""
     target = cfg.target or (builtin.target if builtin else "OT")
-    values = select_columns(df, target, cfg.features, source=str(path))
+    values = select_columns(df, target, cfg.features, source=source)
     dates = pd.DatetimeIndex(df["date"])
-    freq = normalize_freq(cfg.freq or (builtin.freq if builtin else infer_freq(dates, str(path))))
+    freq = normalize_freq(cfg.freq or (builtin.freq if builtin else infer_freq(dates, source)))
     freq_family(freq)
-    borders = split_borders(builtin.split if builtin else "custom", len(df), cfg.seq_len)
-    if borders["test"][1] > len(df):
-        raise DataError(f"{path} has {len(df)} rows but the {cfg.data} protocol needs {borders['test'][1]}")
+    borders = split_borders(split, len(df), cfg.seq_len)
+    last = max(end for _, end in borders.values())
+    if last > len(df):
+        raise DataError(f"{source} has {len(df)} rows but the {cfg.data} protocol needs {last}")
     for name, (start, end) in borders.items():
         if n_windows(end - start, cfg.seq_len, cfg.pred_len) < 1:
-            raise DataError(f"the {name} split of {path} has {end - start} rows, fewer than seq_len + pred_len = "
+            raise DataError(f"the {name} split of {source} has {end - start} rows, fewer than seq_len + pred_len = "
                             f"{cfg.seq_len + cfg.pred_len}; use a shorter --seq-len/--pred-len or more data")
     arr = values.to_numpy()
     train_start, train_end = borders["train"]

@@ -1,5 +1,6 @@
 """Reading a CSV of timestamps and measurements into a clean, validated frame."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,19 +23,45 @@ def read_table(path: str | Path, date_col: str = "date") -> pd.DataFrame:
         df = pd.read_csv(path, encoding="utf-8-sig", encoding_errors="replace")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read {path} as CSV: {str(e).splitlines()[0]}") from e
+    return normalize_frame(df, date_col, source=str(path))
+
+
+def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the data") -> pd.DataFrame:
+    """A copy of ``df`` with its timestamps parsed into a first column named ``date``, in time order.
+
+    The timestamps come from ``date_col`` or, if there is no such column, a DatetimeIndex. Unsorted rows are sorted
+    (with a warning); a timestamp repeated with different values is refused, an exactly repeated row is kept with
+    a warning.
+    """
+    df = df.copy()
     df.columns = [str(c).strip() for c in df.columns]
     if df.empty:
-        raise DataError(f"data file has a header but no rows: {path}")
+        raise DataError(f"{source} has a header but no rows")
+    if date_col not in df.columns and isinstance(df.index, pd.DatetimeIndex):
+        df = df.rename_axis(date_col).reset_index()
     if date_col not in df.columns:
-        raise DataError(f"no '{date_col}' column in {path}; columns are {list(df.columns)[:10]} "
+        raise DataError(f"no '{date_col}' column in {source}; columns are {list(df.columns)[:10]} "
                         f"(name the time column with --date-col)")
     dates = pd.to_datetime(df[date_col], errors="coerce")
     if dates.isna().any():
         bad = df[date_col][dates.isna()].iloc[0]
-        raise DataError(f"cannot parse date {bad!r} in column '{date_col}' of {path} "
-                        f"(row {int(dates.isna().to_numpy().argmax()) + 2} of the file)")
+        raise DataError(f"cannot parse date {bad!r} in column '{date_col}' of {source} "
+                        f"(data row {int(dates.isna().to_numpy().argmax()) + 1})")
     df = df.drop(columns=[date_col])
     df.insert(0, "date", dates)
+    repeated = df.duplicated("date", keep=False)
+    if repeated.any():
+        conflicting = repeated & ~df.duplicated(keep=False)
+        if conflicting.any():
+            when = df["date"][conflicting].iloc[0]
+            raise DataError(f"timestamp {when} appears more than once in {source} with different values; "
+                            f"keep one row per time")
+        # Identical repeated rows are kept so that published protocols (e.g. weather.csv) keep their row borders.
+        warnings.warn(f"{int(df.duplicated().sum())} row(s) of {source} repeat an earlier row exactly; kept",
+                      stacklevel=2)
+    if not dates.is_monotonic_increasing:
+        warnings.warn(f"rows of {source} are not in time order; sorting them by '{date_col}'", stacklevel=2)
+        df = df.sort_values("date", kind="stable").reset_index(drop=True)
     return df
 
 

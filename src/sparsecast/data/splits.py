@@ -10,8 +10,12 @@ def split_borders(kind: str, n_rows: int, seq_len: int) -> dict[str, tuple[int, 
     """Row ranges [start, end) of each split. Val and test start seq_len early so their first window has history.
 
     Args:
-        kind: "ett_hour" (ETTh*), "ett_minute" (ETTm*, 15-minute rows) or "custom" (70% / 10% / 20%, chronological).
+        kind: "ett_hour" (ETTh*), "ett_minute" (ETTm*, 15-minute rows), "custom" (70% / 10% / 20%, chronological)
+            or "fit" (90% train / 10% validation, no test: for fitting a forecaster of the real future).
     """
+    if kind == "fit":
+        n_train = int(n_rows * 0.9)
+        return {"train": (0, n_train), "val": (max(0, n_train - seq_len), n_rows)}
     if kind in ("ett_hour", "ett_minute"):
         m = _ETT_MONTH_HOURS * (4 if kind == "ett_minute" else 1)
         ends = (12 * m, 16 * m, 20 * m)

@@ -39,3 +39,18 @@ def plot_losses(path: Path, train_loss: list[float], val_loss: list[float]) -> N
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_history_forecast(path: Path, frame, forecast, column: str, n_history: int) -> None:
+    """The last ``n_history`` rows of ``column`` and its forecast, against time."""
+    hist = frame.tail(n_history)
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    ax.plot(hist["date"], hist[column], color="0.3", lw=1.2, label="history")
+    ax.plot(forecast["date"], forecast[column], color="tab:red", lw=1.4, label="forecast")
+    ax.axvline(hist["date"].iloc[-1], color="0.7", ls="--", lw=1)
+    ax.set_ylabel(column)
+    ax.legend(loc="upper left")
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,83 @@
+"""Forecasts of the real future (and of past origins, for backtests) in original units.
+
+Notation: N origins, C input columns, C_out forecast columns, T time features.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ..data import DataConfig, StandardScaler
+from ..data.batch import ForecastBatch
+from ..errors import DataError
+from ..timefeatures import normalize_freq, time_features
+
+
+@dataclass(frozen=True)
+class ForecastSpec:
+    """What a trained forecaster needs to turn a frame of history into forecasts."""
+
+    data: DataConfig
+    columns: list[str]
+    target_columns: list[str]
+    scaler: StandardScaler
+
+    @classmethod
+    def from_run(cls, config: dict, scaler: StandardScaler) -> "ForecastSpec":
+        return cls(DataConfig(**config["data"]), config["columns"], config["target_columns"], scaler)
+
+
+def future_dates(last: pd.Timestamp, freq: str, n: int) -> pd.DatetimeIndex:
+    """The ``n`` timestamps after ``last`` at frequency ``freq``."""
+    return pd.date_range(last, periods=n + 1, freq=normalize_freq(freq))[1:]
+
+
+def _values(frame: pd.DataFrame, spec: ForecastSpec) -> np.ndarray:
+    missing = [c for c in spec.columns if c not in frame.columns]
+    if missing:
+        raise DataError(f"the input lacks column(s) {missing} the model was trained on ({spec.columns})")
+    values = frame[spec.columns].to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        row = int(np.argwhere(~np.isfinite(values))[0, 0])
+        raise DataError(f"missing or infinite value at {frame['date'].iloc[row]} in the input; fill it first")
+    return values
+
+
+@torch.no_grad()
+def forecast_at(model: nn.Module, spec: ForecastSpec, frame: pd.DataFrame, ends: list[int]) -> np.ndarray:
+    """Forecasts from the seq_len rows before each index in ``ends`` (row ``end`` is the first forecast step, which
+    may lie beyond the frame). Only rows before ``end`` are read.
+
+    Returns:
+        (N, pred_len, C_out) in original units.
+    """
+    cfg = spec.data
+    if min(ends) < cfg.seq_len:
+        raise DataError(f"the input has {min(ends)} rows of history before a forecast, fewer than seq_len "
+                        f"({cfg.seq_len})")
+    scaled = torch.as_tensor(spec.scaler.transform(_values(frame, spec)), dtype=torch.float32)  # (rows, C)
+    dates = pd.DatetimeIndex(frame["date"])
+    xs, x_marks, f_marks = [], [], []
+    for end in ends:
+        hist = dates[end - cfg.seq_len:end]
+        future = future_dates(hist[-1], cfg.freq, cfg.pred_len)
+        marks = torch.as_tensor(time_features(hist.append(future), cfg.freq, cfg.embed))  # (seq + pred, T)
+        xs.append(scaled[end - cfg.seq_len:end])
+        x_marks.append(marks[:cfg.seq_len])
+        f_marks.append(marks[cfg.seq_len:])
+    batch = ForecastBatch(x=torch.stack(xs), x_mark=torch.stack(x_marks), future_mark=torch.stack(f_marks))
+    model.eval()
+    out = model(**batch.inputs())
+    pred = (out[0] if isinstance(out, tuple) else out).numpy()  # (N, pred_len, C_out)
+    cols = [spec.columns.index(c) for c in spec.target_columns]
+    return spec.scaler.inverse(pred, cols)
+
+
+def forecast_future(model: nn.Module, spec: ForecastSpec, frame: pd.DataFrame) -> pd.DataFrame:
+    """The next pred_len steps after the frame's last row: a 'date' column, then one column per forecast variable."""
+    pred = forecast_at(model, spec, frame, [len(frame)])[0]  # (pred_len, C_out)
+    dates = future_dates(pd.Timestamp(frame["date"].iloc[-1]), spec.data.freq, spec.data.pred_len)
+    return pd.DataFrame({"date": dates, **{c: pred[:, k] for k, c in enumerate(spec.target_columns)}})

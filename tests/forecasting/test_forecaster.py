@@ -1,0 +1,97 @@
+"""The Python API: future timestamps, original units, save/load, backtests that never see the future."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import write_csv
+from sparsecast import DataError, Forecaster
+from sparsecast.cli import main
+from sparsecast.forecasting.predict import forecast_at
+
+TINY = dict(seq_len=24, label_len=12, pred_len=6, d_model=16, n_heads=2, d_ff=32, epochs=1, progress=False)
+
+
+def _frame(freq, n=300, **kw):
+    dates = pd.date_range("2021-01-04", periods=n, freq=freq)
+    t = np.arange(n)
+    return pd.DataFrame({"date": dates, "x": np.cos(t / 5.0), "OT": 100 + 10 * np.sin(t / 7.0), **kw})
+
+
+@pytest.mark.parametrize("freq", ["h", "15min", "D", "W-MON", "B", "MS"])
+def test_predict_continues_the_frequency(freq):
+    df = _frame(freq)
+    fc = Forecaster(features="MS", **TINY).fit(df)
+    future = fc.predict()
+    expected = pd.date_range(df["date"].iloc[-1], periods=7, freq=freq)[1:]
+    assert list(future["date"]) == list(expected)
+    assert list(future.columns) == ["date", "OT"]
+
+
+def test_forecasts_are_in_original_units_and_inverse_scaling_round_trips():
+    df = _frame("h")
+    fc = Forecaster(model="repeat_last", features="S", seq_len=24, label_len=12, pred_len=6).fit(df)
+    future = fc.predict()
+    np.testing.assert_allclose(future["OT"], df["OT"].iloc[-1], rtol=1e-6)  # repeat-last in original units
+
+
+def test_datetime_index_and_predict_after_other_history():
+    df = _frame("h").set_index("date")
+    fc = Forecaster(features="M", **TINY).fit(df)
+    recent = df.iloc[:100]
+    future = fc.predict(recent)
+    assert future["date"].iloc[0] == recent.index[-1] + pd.Timedelta(hours=1)
+    assert list(future.columns) == ["date", "x", "OT"]
+
+
+def test_save_load_gives_identical_predictions(tmp_path):
+    df = _frame("h")
+    fc = Forecaster(features="MS", attn="probsparse", **TINY).fit(df)
+    fc.save(tmp_path / "fc")
+    loaded = Forecaster.load(tmp_path / "fc")
+    pd.testing.assert_frame_equal(loaded.predict(), fc.predict())
+    pd.testing.assert_frame_equal(loaded.predict(df.iloc[:150]), fc.predict(df.iloc[:150]))
+    assert not list(tmp_path.glob("fc/*.pt")) and not list(tmp_path.glob("fc/*.pkl"))
+
+
+def test_backtest_windows_never_see_the_future():
+    df = _frame("h")
+    fc = Forecaster(features="MS", **TINY).fit(df.iloc[:200])
+    result = fc.backtest(df, windows=4, stride=10)
+    assert len(result) == 4 and (result["mse"] >= 0).all()
+    origins = list(result["origin"])
+    assert origins[-1] == df["date"].iloc[-6] and origins[1] - origins[0] == pd.Timedelta(hours=10)
+    # changing everything from an origin on leaves that window's forecast unchanged
+    poisoned = df.copy()
+    first = df.index[df["date"] == origins[0]][0]
+    poisoned.loc[first:, ["x", "OT"]] = 1e6
+    again = fc.backtest(poisoned, windows=4, stride=10)
+    before = fc.backtest(df, windows=4, stride=10)
+    a = forecast_at(fc.model, fc.spec, df, [first])
+    b = forecast_at(fc.model, fc.spec, poisoned, [first])
+    np.testing.assert_allclose(a, b)
+    assert again["mse"].iloc[0] != before["mse"].iloc[0]  # the truth changed, the forecast did not
+
+
+def test_unfitted_and_short_history_errors():
+    with pytest.raises(DataError, match="not fitted"):
+        Forecaster().predict()
+    fc = Forecaster(features="MS", **TINY).fit(_frame("h"))
+    with pytest.raises(DataError, match="fewer than seq_len"):
+        fc.predict(_frame("h", n=10))
+    with pytest.raises(DataError, match="lacks column"):
+        fc.predict(_frame("h").drop(columns=["x"]))
+
+
+def test_cli_predict_writes_future_rows_and_a_plot(tmp_path):
+    csv = write_csv(tmp_path / "s.csv", n=400)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(csv), "--features", "S", "--seq-len", "24", "--label-len", "12",
+                 "--pred-len", "6", "--d-model", "16", "--n-heads", "2", "--d-ff", "32", "--epochs", "1",
+                 "--no-progress", "--out", str(run)]) == 0
+    out, plot = tmp_path / "f.csv", tmp_path / "f.png"
+    assert main(["predict", str(run), "--input", str(csv), "--out", str(out), "--plot", str(plot)]) == 0
+    forecast = pd.read_csv(out, parse_dates=["date"])
+    last = pd.read_csv(csv, parse_dates=["date"])["date"].iloc[-1]
+    assert len(forecast) == 6 and forecast["date"].iloc[0] == last + pd.Timedelta(hours=1)
+    assert plot.stat().st_size > 1000
