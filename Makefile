@@ -11,7 +11,7 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e '.[test,images]' $(TORCH)
+	$(BIN)/pip install -q -e '.[test,images,onnx]' $(TORCH)
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -1,4 +1,4 @@
-"""The ``sparsecast`` command line: train, evaluate, predict, reproduce (forecasting); lm train, lm sample."""
+"""The ``sparsecast`` command line: train, evaluate, predict, export, reproduce (forecasting); lm train, lm sample."""
 
 import argparse
 import json
@@ -113,6 +113,12 @@ def cmd_predict(a) -> None:
     print(f"wrote {len(forecast)} steps from {forecast['date'].iloc[0]} to {forecast['date'].iloc[-1]} to {a.out}")
 
 
+def cmd_export(a) -> None:
+    from .forecasting.export import export_onnx
+    diff = export_onnx(a.run_dir, a.onnx)
+    print(f"wrote {a.onnx}; onnxruntime matches PyTorch within {diff:.1e}")
+
+
 def cmd_reproduce(a) -> None:
     from .forecasting.reproduce import reproduce
     horizons = [int(h) for h in a.horizons.split(",")] if a.horizons else None
@@ -202,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="forecast.csv")
     p.add_argument("--plot", default=None, help="PNG of the history and the forecast")
     p.set_defaults(func=cmd_predict)
+    p = sub.add_parser("export", help="export a trained forecaster to ONNX, checked in onnxruntime")
+    p.add_argument("run_dir")
+    p.add_argument("--onnx", required=True, help="path of the .onnx file to write")
+    p.set_defaults(func=cmd_export)
     p = sub.add_parser("reproduce", help="run one of the paper's tables with its per-horizon settings")
     p.add_argument("--table", required=True, choices=["univariate", "multivariate"])
     p.add_argument("--data", default="ETTh1")

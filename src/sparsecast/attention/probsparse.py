@@ -110,6 +110,9 @@ class ProbSparseAttention(Attention):
             self._train_generator = torch.Generator().manual_seed(seed)
         # (B, H, n) indices of the active queries of the last call; -1 pads rows with fewer active queries.
         self.last_active: Tensor | None = None
+        # Eval-mode samples are a pure function of (L, S, causal) for a seed; cached so that tracing and export see
+        # a constant instead of a random-number generator.
+        self._eval_samples: dict[tuple, Tensor] = {}
 
     def extra_repr(self) -> str:
         return f"factor={self.factor}, sampling={self.sampling!r}, seed={self.seed}"
@@ -119,16 +122,33 @@ class ProbSparseAttention(Attention):
             return self._train_generator
         return torch.Generator().manual_seed(0 if self.seed is None else self.seed)
 
+    def _sample(self, L: int, S: int, U: int, causal: bool) -> Tensor:
+        """Key indices to measure with: U keys without replacement ("shared"), or U keys per query with replacement
+        ("per_query"; a causal query samples only among the keys it may see)."""
+        key = (L, S, U, causal)
+        if not self.training and key in self._eval_samples:
+            return self._eval_samples[key]
+        gen = self._generator()
+        if self.sampling == "shared":
+            idx = torch.randperm(S, generator=gen)[:U].sort().values  # (U,)
+        elif causal:
+            limit = torch.arange(L).clamp(max=S - 1).add(1).unsqueeze(1)  # (L, 1)
+            idx = (torch.rand(L, U, generator=gen) * limit).long()  # (L, U)
+        else:
+            idx = torch.randint(S, (L, U), generator=gen)  # (L, U)
+        if not self.training:
+            self._eval_samples[key] = idx
+        return idx
+
     @torch.no_grad()
     def measurement(self, q: Tensor, k: Tensor, causal: bool) -> Tensor:
         """M̄(q_i, K) of every query over its sampled keys, shape (B, H, L)."""
         B, H, L, D = q.shape
         S = k.shape[2]
         U = sample_size(self.factor, S)
-        gen = self._generator()
         scale = 1.0 / math.sqrt(D)
+        idx = self._sample(L, S, U, causal).to(q.device)  # (U,) shared, or (L, U) per query
         if self.sampling == "shared":
-            idx = torch.randperm(S, generator=gen)[:U].sort().values.to(q.device)  # (U,)
             scores = (q @ k[:, :, idx].transpose(-2, -1)) * scale  # (B, H, L, U)
             if not causal:
                 return scores.amax(-1) - scores.mean(-1)
@@ -138,13 +158,6 @@ class ProbSparseAttention(Attention):
             mean = scores.masked_fill(~visible, 0.0).sum(-1) / n_visible.clamp(min=1)
             # A query that sees none of the sampled keys cannot be measured: it stays lazy.
             return torch.where(n_visible > 0, top - mean, torch.full_like(mean, float("-inf")))
-        # Per-query sampling with replacement; a causal query samples only among the keys it may see.
-        if causal:
-            limit = torch.arange(L).clamp(max=S - 1).add(1).unsqueeze(1)  # (L, 1)
-            idx = (torch.rand(L, U, generator=gen) * limit).long()  # (L, U)
-        else:
-            idx = torch.randint(S, (L, U), generator=gen)  # (L, U)
-        idx = idx.to(q.device)
         chunk = max(1, _GATHER_CHUNK // max(1, B * H * U * D))
         out = []
         for start in range(0, L, chunk):
@@ -166,7 +179,8 @@ class ProbSparseAttention(Attention):
         context = uniform_output(v, L, causal)  # (B, H, L, D)
         if causal:
             selected = prefix_top(m, u)  # (B, H, L)
-            n = int(selected.sum(-1).max())
+            # Exported graphs need a static size: there every query is gathered and the lazy ones masked below.
+            n = L if torch.compiler.is_exporting() else int(selected.sum(-1).max())
             # Rows with fewer than n selected queries pad with lazy ones, which keep their uniform output below.
             active = selected.to(q.dtype).topk(n, dim=-1, sorted=False).indices  # (B, H, n)
             valid = selected.gather(-1, active).unsqueeze(-1)  # (B, H, n, 1)

@@ -1,0 +1,50 @@
+"""Export a trained forecaster to ONNX and check it against PyTorch in onnxruntime."""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import SparsecastError
+from ..timefeatures import n_time_features
+from .run_dir import load_run
+
+INPUTS = ("x", "x_mark", "future_mark")
+
+
+def example_inputs(config: dict, batch: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """Random inputs of the run's shapes: x (B, seq_len, C), x_mark (B, seq_len, T), future_mark (B, pred_len, T)."""
+    data = config["data"]
+    n_marks = n_time_features(data["freq"], data["embed"])
+    gen = torch.Generator().manual_seed(seed)
+    if data["embed"] == "timeF":
+        mark = lambda n: torch.rand(batch, n, n_marks, generator=gen) - 0.5  # noqa: E731
+    else:
+        mark = lambda n: torch.randint(0, 4, (batch, n, n_marks), generator=gen).float()  # noqa: E731
+    x = torch.randn(batch, data["seq_len"], len(config["columns"]), generator=gen)
+    return x, mark(data["seq_len"]), mark(data["pred_len"])
+
+
+def export_onnx(run_dir: str | Path, path: str | Path, atol: float = 1e-4) -> float:
+    """Write the run's model (eval mode, dynamic batch) to ``path``; return the largest absolute difference between
+    onnxruntime and PyTorch on a fresh batch. Raises SparsecastError above ``atol``."""
+    try:
+        import onnxruntime as ort
+    except ImportError as e:
+        raise SparsecastError("ONNX export needs onnx, onnxscript and onnxruntime: pip install 'sparsecast[onnx]'") \
+            from e
+    model, config, _ = load_run(Path(run_dir))
+    inputs = example_inputs(config, batch=2)
+    with torch.no_grad():
+        model(*inputs)  # fixes eval-mode samples of ProbSparse layers as constants
+        batch_dim = torch.export.Dim("batch", min=1)
+        torch.onnx.export(model, inputs, str(path), input_names=list(INPUTS), output_names=["forecast"],
+                          dynamo=True, dynamic_shapes={name: {0: batch_dim} for name in INPUTS}, verbose=False)
+        check = example_inputs(config, batch=3, seed=1)
+        expected = model(*check)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {name: t.numpy() for name, t in zip(INPUTS, check)})[0]
+    diff = float(np.abs(got - expected.numpy()).max())
+    if diff > atol:
+        raise SparsecastError(f"ONNX output differs from PyTorch by {diff:.2e} (> {atol:.0e})")
+    return diff

@@ -1,0 +1,29 @@
+"""ONNX export of trained forecasters matches PyTorch in onnxruntime."""
+
+import json
+import warnings
+
+import pytest
+
+from helpers import write_csv
+from sparsecast.cli import main
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+
+@pytest.mark.parametrize("attn,embed", [("probsparse", "timeF"), ("full", "fixed"), ("strided", "timeF"),
+                                        ("fixed", "learned")])
+def test_export_matches_pytorch(tmp_path, capsys, attn, embed):
+    csv = write_csv(tmp_path / "s.csv", n=300)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(csv), "--features", "M", "--seq-len", "24", "--label-len", "12",
+                 "--pred-len", "6", "--d-model", "16", "--n-heads", "2", "--d-ff", "32", "--epochs", "1",
+                 "--attn", attn, "--embed", embed, "--no-progress", "--out", str(run)]) == 0
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["export", str(run), "--onnx", str(tmp_path / "m.onnx")]) == 0
+    out = capsys.readouterr().out
+    assert "matches PyTorch within" in out and (tmp_path / "m.onnx").stat().st_size > 10_000
+    assert json.loads((run / "config.json").read_text())["model"]["attn"] == attn
