@@ -80,7 +80,14 @@ def _data_config(a):
 
 def cmd_train(a) -> None:
     from .forecasting import train_run
-    metrics = train_run(_data_config(a), a.model, _model_params(a), _train_config(a), a.out)
+    from .training.distributed import Distributed
+    dist = Distributed.from_env() if a.ddp else Distributed()
+    try:
+        metrics = train_run(_data_config(a), a.model, _model_params(a), _train_config(a), a.out, dist=dist)
+    finally:
+        dist.close()
+    if not dist.is_main:
+        return
     t, u = metrics["test"], metrics["test_original_units"]
     print(f"test ({metrics['test_windows']} windows)  MSE {t['mse']:.4f}  MAE {t['mae']:.4f}  (normalized)")
     print(f"test in original units   MSE {u['mse']:.4f}  MAE {u['mae']:.4f}")
@@ -198,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_flags(p)
     _add_train_flags(p)
     p.add_argument("--out", default="runs/latest", help="run folder to write")
+    p.add_argument("--ddp", action="store_true",
+                   help="data-parallel training under torchrun (e.g. torchrun --nproc-per-node 2 -m sparsecast.cli "
+                        "train --ddp ...)")
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("evaluate", help="re-score a saved run on its test split")
     p.add_argument("run_dir")

@@ -110,6 +110,7 @@ class ProbSparseAttention(Attention):
             self._train_generator = torch.Generator().manual_seed(seed)
         # (B, H, n) indices of the active queries of the last call; -1 pads rows with fewer active queries.
         self.last_active: Tensor | None = None
+        self.last_length = 0  # L of the last call
         # Eval-mode samples are a pure function of (L, S, causal) for a seed; cached so that tracing and export see
         # a constant instead of a random-number generator.
         self._eval_samples: dict[tuple, Tensor] = {}
@@ -172,6 +173,7 @@ class ProbSparseAttention(Attention):
         B, H, L, D = q.shape
         S = k.shape[2]
         u = sample_size(self.factor, L)
+        self.last_length = L
         if u >= L:
             self.last_active = torch.arange(L, device=q.device).expand(B, H, L)
             return F.scaled_dot_product_attention(q, k, v, is_causal=causal)

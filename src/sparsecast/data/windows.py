@@ -34,8 +34,9 @@ class WindowSet:
                              future_mark=stack_windows(self.marks, starts + s, p),
                              y=stack_windows(self.targets, starts + s, p))
 
-    def loader(self, batch_size: int, shuffle: bool = False, seed: int = 0) -> "WindowLoader":
-        return WindowLoader(self, batch_size, shuffle, seed)
+    def loader(self, batch_size: int, shuffle: bool = False, seed: int = 0, rank: int = 0,
+               world_size: int = 1) -> "WindowLoader":
+        return WindowLoader(self, batch_size, shuffle, seed, rank, world_size)
 
 
 class WindowLoader:
@@ -43,16 +44,26 @@ class WindowLoader:
 
     With ``shuffle`` the order of pass e is a permutation drawn from a generator seeded with ``seed + e``, so a run is
     repeatable and can resume at any epoch.
+
+    Distributed (``world_size`` > 1): every rank draws the same order and takes its share of each global batch of
+    ``batch_size`` windows (windows rank, rank + world_size, ...), so the ranks' averaged gradient is that of the
+    global batch. A last global batch smaller than ``world_size`` is skipped, so every rank steps equally often.
     """
 
-    def __init__(self, windows: WindowSet, batch_size: int, shuffle: bool = False, seed: int = 0):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    def __init__(self, windows: WindowSet, batch_size: int, shuffle: bool = False, seed: int = 0, rank: int = 0,
+                 world_size: int = 1):
+        if batch_size < world_size:
+            raise ValueError(f"batch_size ({batch_size}) must be >= the number of processes ({world_size})")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in [0, {world_size}), got {rank}")
         self.windows, self.batch_size, self.shuffle, self.seed = windows, batch_size, shuffle, seed
+        self.rank, self.world_size = rank, world_size
         self.epoch = 0
 
     def __len__(self) -> int:
-        return math.ceil(len(self.windows) / self.batch_size)
+        n = len(self.windows)
+        full, rest = divmod(n, self.batch_size)
+        return full + (rest >= self.world_size if self.world_size > 1 else rest > 0)
 
     def __iter__(self):
         n = len(self.windows)
@@ -62,4 +73,9 @@ class WindowLoader:
             order = torch.arange(n)
         self.epoch += 1
         for start in range(0, n, self.batch_size):
-            yield self.windows.batch(order[start:start + self.batch_size])
+            batch = order[start:start + self.batch_size]
+            if self.world_size > 1:
+                if len(batch) < self.world_size:
+                    return
+                batch = batch[self.rank::self.world_size]
+            yield self.windows.batch(batch)

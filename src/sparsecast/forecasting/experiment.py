@@ -13,6 +13,7 @@ from ..errors import DataError
 from ..models import model_classes
 from ..reference import paper_row
 from ..training import TrainConfig, fit, forecast_metrics, predict, seed_everything
+from ..training.distributed import Distributed
 from . import plots
 from .run_dir import HISTORY, METRICS, load_run, save_run, write_json
 
@@ -39,6 +40,10 @@ def score(model, prepared: PreparedData, split: str, batch_size: int) -> tuple[d
     return {**forecast_metrics(pred, true), "original_units": units, "windows": len(pred)}, pred, true
 
 
+def _quiet(*args, **kwargs) -> None:
+    pass
+
+
 def paper_comparison(data_cfg: DataConfig) -> dict | None:
     row = paper_row(data_cfg.data, data_cfg.features, data_cfg.pred_len)
     if row is None:
@@ -49,16 +54,24 @@ def paper_comparison(data_cfg: DataConfig) -> dict | None:
 
 
 def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_cfg: TrainConfig, out: str | Path,
-              log=functools.partial(print, flush=True)) -> dict:
-    """Train a model on ``data_cfg``, write the run folder ``out`` and return its metrics."""
+              log=functools.partial(print, flush=True), dist: Distributed | None = None) -> dict:
+    """Train a model on ``data_cfg``, write the run folder ``out`` and return its metrics.
+
+    With ``dist`` (a process of a torchrun job) the model trains under DistributedDataParallel, each process on its
+    share of every batch; the first process alone evaluates the test split and writes the run folder.
+    """
     out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as e:
-        raise DataError(f"cannot write to the output folder {out}: {e.strerror}") from e
+    dist = dist or Distributed()
+    if dist.is_main:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            probe = out / ".write-test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as e:
+            raise DataError(f"cannot write to the output folder {out}: {e.strerror}") from e
+    else:
+        log = _quiet
     seed_everything(train_cfg.seed)
     if train_cfg.threads:
         torch.set_num_threads(train_cfg.threads)
@@ -80,10 +93,13 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     start = time.perf_counter()
     history = None
     if n_params:
-        train = prepared.splits["train"].loader(train_cfg.batch_size, shuffle=True, seed=train_cfg.seed)
+        train = prepared.splits["train"].loader(train_cfg.batch_size, shuffle=True, seed=train_cfg.seed,
+                                                rank=dist.rank, world_size=dist.world_size)
         val = prepared.splits["val"].loader(train_cfg.eval_batch_size)
-        history = fit(model, train, val, train_cfg, log=log)
+        history = fit(dist.wrap(model), train, val, train_cfg, log=log)
     train_seconds = time.perf_counter() - start
+    if not dist.is_main:
+        return {}
     start = time.perf_counter()
     test, pred, true = score(model, prepared, "test", train_cfg.eval_batch_size)
     test_seconds = time.perf_counter() - start
@@ -103,7 +119,22 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
         write_json(out / HISTORY, dataclasses.asdict(history))
         plots.plot_losses(out / "loss.png", history.train_loss, history.val_loss)
     _plot_test(out / "forecasts.png", prepared, pred, true)
+    _plot_sparsity(out / "active_queries.png", model, prepared)
     return metrics
+
+
+@torch.no_grad()
+def _plot_sparsity(path: Path, model, prepared: PreparedData) -> None:
+    """For models with ProbSparse encoder layers: which queries were active on the first test window."""
+    if not hasattr(model, "active_queries"):
+        return
+    model.eval()
+    model(**prepared.splits["test"].batch(torch.tensor([0])).inputs())
+    active = model.active_queries()
+    if not active or any(a is None for a in active):
+        return
+    lengths = [kernel.last_length for kernel in model.encoder_kernels()]
+    plots.plot_active_queries(path, [a[0].numpy() for a in active], lengths)
 
 
 def _plot_test(path: Path, prepared: PreparedData, pred: np.ndarray, true: np.ndarray) -> None:

@@ -54,3 +54,20 @@ def plot_history_forecast(path: Path, frame, forecast, column: str, n_history: i
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_active_queries(path: Path, active: list, lengths: list[int]) -> None:
+    """ProbSparse's choice for one window: per encoder layer, which query positions (columns) each head (rows) let
+    attend in full; the rest took the uniform output. ``active``: per layer a (H, n) index array (-1 = none)."""
+    fig, axes = plt.subplots(len(active), 1, figsize=(9, 1.2 + 0.9 * len(active)), squeeze=False)
+    for ax, idx, L, n in zip(axes[:, 0], active, lengths, range(len(active))):
+        grid = np.zeros((idx.shape[0], L))
+        for h, row in enumerate(idx):
+            grid[h, row[row >= 0]] = 1
+        ax.imshow(grid, aspect="auto", cmap="Greys", interpolation="nearest", vmin=0, vmax=1)
+        ax.set_ylabel(f"layer {n + 1}\nheads", fontsize=8)
+        ax.set_title(f"encoder layer {n + 1}: {int(grid.sum(1).mean())} of {L} queries active per head", fontsize=9)
+    axes[-1, 0].set_xlabel("query position")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

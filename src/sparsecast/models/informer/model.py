@@ -78,7 +78,11 @@ class Informer(nn.Module):
             return forecast
         return forecast, self.active_queries()
 
+    def encoder_kernels(self) -> list:
+        """The attention kernels of the encoder's self-attention layers, in order."""
+        return [m.kernel for name, m in self.named_modules()
+                if isinstance(m, AttentionLayer) and name.startswith("encoder")]
+
     def active_queries(self) -> list[Tensor | None]:
         """Per encoder self-attention layer, the (B, H, u) active queries of its last call (None if not ProbSparse)."""
-        return [m.kernel.last_active if isinstance(m.kernel, ProbSparseAttention) else None
-                for name, m in self.named_modules() if isinstance(m, AttentionLayer) and name.startswith("encoder")]
+        return [k.last_active if isinstance(k, ProbSparseAttention) else None for k in self.encoder_kernels()]

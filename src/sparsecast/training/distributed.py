@@ -1,0 +1,46 @@
+"""Data-parallel training across processes started by torchrun (gloo on CPU, nccl on GPU)."""
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as torch_dist
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """This process's place in a job: rank and world size (1 for a plain single-process run)."""
+
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_env(cls) -> "Distributed":
+        """Join the job torchrun started (RANK, WORLD_SIZE, MASTER_ADDR, ... in the environment)."""
+        if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) < 2:
+            return cls()
+        if not torch_dist.is_initialized():
+            torch_dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        return cls(torch_dist.get_rank(), torch_dist.get_world_size())
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        """DistributedDataParallel around ``model`` when there are peers.
+
+        On GPU, BatchNorm statistics are synchronised across processes; PyTorch's SyncBatchNorm is GPU-only, so on CPU
+        each process normalises over its own share of the batch (Informer's distilling layers), which makes the loss
+        curve close to, not equal to, the single-process one.
+        """
+        if self.world_size == 1:
+            return model
+        if torch.cuda.is_available():
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return nn.parallel.DistributedDataParallel(model)
+
+    def close(self) -> None:
+        if self.world_size > 1 and torch_dist.is_initialized():
+            torch_dist.destroy_process_group()
