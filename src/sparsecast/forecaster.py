@@ -1,8 +1,11 @@
 """The Python API: a forecaster fit on a pandas frame that forecasts the real future in original units.
 
     fc = Forecaster(seq_len=96, label_len=48, pred_len=24, features="MS", target="OT")
-    fc.fit(df)             # a 'date' column (or DatetimeIndex) + numeric columns
+    fc.fit(df)             # wide: a 'date' column (or DatetimeIndex) + numeric columns
     fc.predict()           # the next pred_len timestamps after df's last row
+
+Long format (columns unique_id, ds, y; many series) fits one univariate model on all series, each scaled on its own,
+and predicts every series.
 """
 
 import dataclasses
@@ -11,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import DataConfig, normalize_frame, prepare_frame
+from .data import DataConfig, StandardScaler, normalize_frame, prepare_frame
+from .data.windows import ConcatWindows
 from .errors import CheckpointError, DataError
 from .forecasting.experiment import model_config
 from .forecasting.predict import ForecastSpec, forecast_at, forecast_future
@@ -19,10 +23,15 @@ from .forecasting.run_dir import load_run, read_json, save_run, write_json
 from .models import model_classes
 from .training import TrainConfig, fit, forecast_metrics, seed_everything
 
-RECENT = "recent.json"
+SERIES = "series.json"
+LONG_COLUMNS = ("unique_id", "ds", "y")
 _DATA_FIELDS = {f.name for f in dataclasses.fields(DataConfig)} - {"data", "root_path"}
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 _FROM_DATA = {"enc_in", "dec_in", "c_out", "seq_len", "label_len", "pred_len", "freq", "embed"}
+
+
+def is_long(df: pd.DataFrame) -> bool:
+    return set(LONG_COLUMNS) <= set(df.columns)
 
 
 class Forecaster:
@@ -32,7 +41,7 @@ class Forecaster:
     features, target, freq, date_col, embed), training settings (epochs, batch_size, lr, patience, lradj, seed,
     ...) and model settings (d_model, n_heads, e_layers, attn, factor, ...).
 
-    ``fit`` holds out the last 10% of the rows for early stopping; the scaler is fit on the first 90%.
+    ``fit`` holds out the last 10% of each series' rows for early stopping; scalers are fit on the first 90%.
     """
 
     def __init__(self, model: str = "informer", *, seq_len: int = 96, label_len: int = 48, pred_len: int = 24,
@@ -45,66 +54,110 @@ class Forecaster:
                                    embed=embed)
         self.train_cfg = TrainConfig(**{k: v for k, v in settings.items() if k in _TRAIN_FIELDS})
         self.model_params = {k: v for k, v in settings.items() if k not in _TRAIN_FIELDS}
-        self.model, self.spec, self.recent, self.history = None, None, None, None
+        self.model, self.history = None, None
+        self.series: dict = {}  # series id (None for a wide frame) -> (ForecastSpec, recent rows)
+
+    # -- frames in, per series -------------------------------------------------------------------------------------
+    def _frames(self, df: pd.DataFrame, long: bool) -> dict:
+        """Normalized frames per series id, with the date column named 'date'."""
+        if not long:
+            return {None: normalize_frame(df, self.data_cfg.date_col, "the DataFrame")}
+        frames = {}
+        for uid, group in df.groupby("unique_id", sort=False):
+            frames[uid] = normalize_frame(group[["ds", "y"]].reset_index(drop=True), "ds", f"series {uid!r}")
+        return frames
 
     def fit(self, df: pd.DataFrame) -> "Forecaster":
-        frame = normalize_frame(df, self.data_cfg.date_col, "the DataFrame")
+        long = is_long(df)
+        if long:
+            self.data_cfg = dataclasses.replace(self.data_cfg, features="S", target="y", date_col="ds")
         seed_everything(self.train_cfg.seed)
-        prepared = prepare_frame(frame, self.data_cfg, split="fit", source="the DataFrame")
-        self.data_cfg = dataclasses.replace(self.data_cfg, freq=prepared.freq)
+        frames = self._frames(df, long)
+        prepared = {uid: prepare_frame(f, self.data_cfg, split="fit", source="the DataFrame" if uid is None
+                                       else f"series {uid!r}") for uid, f in frames.items()}
+        freqs = {p.freq for p in prepared.values()}
+        if len(freqs) > 1:
+            raise DataError(f"the series have different frequencies {sorted(freqs)}; give freq= or resample them")
+        first = next(iter(prepared.values()))
+        self.data_cfg = dataclasses.replace(self.data_cfg, freq=first.freq)
         model_cls, _ = model_classes(self.model_name)
-        self.model = model_cls(model_config(self.model_name, self.model_params, self.data_cfg, prepared))
+        self.model = model_cls(model_config(self.model_name, self.model_params, self.data_cfg, first))
         if any(p.requires_grad for p in self.model.parameters()):
-            self.history = fit(self.model, prepared.splits["train"].loader(self.train_cfg.batch_size, True,
-                                                                           self.train_cfg.seed),
-                               prepared.splits["val"].loader(self.train_cfg.eval_batch_size), self.train_cfg)
+            train = ConcatWindows([p.splits["train"] for p in prepared.values()])
+            val = ConcatWindows([p.splits["val"] for p in prepared.values()])
+            self.history = fit(self.model, train.loader(self.train_cfg.batch_size, True, self.train_cfg.seed),
+                               val.loader(self.train_cfg.eval_batch_size), self.train_cfg)
         self.model.eval()
-        self.spec = ForecastSpec(self.data_cfg, prepared.columns, prepared.target_columns, prepared.scaler)
-        self.recent = frame.tail(self.data_cfg.seq_len).reset_index(drop=True)
+        self.series = {uid: (ForecastSpec(self.data_cfg, p.columns, p.target_columns, p.scaler),
+                             frames[uid].tail(self.data_cfg.seq_len).reset_index(drop=True))
+                       for uid, p in prepared.items()}
         return self
 
     def _check_fitted(self):
         if self.model is None:
             raise DataError("this Forecaster is not fitted yet: call fit(df) or Forecaster.load(path)")
 
+    def _spec(self, uid) -> ForecastSpec:
+        if uid not in self.series:
+            raise DataError(f"series {uid!r} was not in the data given to fit; its scale is unknown")
+        return self.series[uid][0]
+
+    @property
+    def long(self) -> bool:
+        return None not in self.series
+
+    # -- forecasts ----------------------------------------------------------------------------------------------------
     def predict(self, df: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Forecast the pred_len steps after the last row of ``df`` (default: the data given to ``fit``)."""
+        """Forecast the pred_len steps after the last row of ``df`` (default: the data given to ``fit``).
+
+        Returns a 'date' column and one column per forecast variable; for long input, columns unique_id, ds, y.
+        """
         self._check_fitted()
-        frame = self.recent if df is None else normalize_frame(df, self.data_cfg.date_col, "the DataFrame")
-        return forecast_future(self.model, self.spec, frame)
+        frames = {uid: recent for uid, (_, recent) in self.series.items()} if df is None else \
+            self._frames(df, self.long)
+        out = {uid: forecast_future(self.model, self._spec(uid), frame) for uid, frame in frames.items()}
+        if not self.long:
+            return out[None]
+        return pd.concat([f.rename(columns={"date": "ds"}).assign(unique_id=uid) for uid, f in out.items()],
+                         ignore_index=True)[list(LONG_COLUMNS)]
 
     def backtest(self, df: pd.DataFrame, windows: int = 10, stride: int | None = None) -> pd.DataFrame:
         """Rolling-origin evaluation: ``windows`` forecasts whose horizons end ``stride`` rows apart, the last one at
-        the frame's end; each reads only the rows before its origin. Metrics are in original units.
+        the end of each series; each reads only the rows before its origin. Metrics are in original units.
 
         For an honest score, fit on data that ends before the first origin.
         """
         self._check_fitted()
-        frame = normalize_frame(df, self.data_cfg.date_col, "the DataFrame")
         cfg = self.data_cfg
         stride = stride or cfg.pred_len
-        origins = [len(frame) - cfg.pred_len - k * stride for k in reversed(range(windows))]
-        if origins[0] < cfg.seq_len:
-            raise DataError(f"{windows} windows {stride} rows apart need {cfg.seq_len + cfg.pred_len + (windows - 1) * stride}"
-                            f" rows; the frame has {len(frame)}")
-        preds = forecast_at(self.model, self.spec, frame, origins)  # (N, pred_len, C_out)
-        truth = frame[self.spec.target_columns].to_numpy(dtype=np.float64)
         rows = []
-        for origin, pred in zip(origins, preds):
-            m = forecast_metrics(pred, truth[origin:origin + cfg.pred_len])
-            rows.append({"origin": frame["date"].iloc[origin], "mse": m["mse"], "mae": m["mae"], "rmse": m["rmse"]})
+        for uid, frame in self._frames(df, self.long).items():
+            spec = self._spec(uid)
+            origins = [len(frame) - cfg.pred_len - k * stride for k in reversed(range(windows))]
+            if origins[0] < cfg.seq_len:
+                raise DataError(f"{windows} windows {stride} rows apart need "
+                                f"{cfg.seq_len + cfg.pred_len + (windows - 1) * stride} rows; {len(frame)} given")
+            preds = forecast_at(self.model, spec, frame, origins)  # (N, pred_len, C_out)
+            truth = frame[spec.target_columns].to_numpy(dtype=np.float64)
+            for origin, pred in zip(origins, preds):
+                m = forecast_metrics(pred, truth[origin:origin + cfg.pred_len])
+                rows.append({**({"unique_id": uid} if self.long else {}), "origin": frame["date"].iloc[origin],
+                             "mse": m["mse"], "mae": m["mae"], "rmse": m["rmse"]})
         return pd.DataFrame(rows)
 
+    # -- persistence --------------------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        """A run folder: safetensors weights, JSON config and scaler, and the recent history for ``predict()``."""
+        """A run folder: safetensors weights, JSON config and scalers, and each series' recent rows for predict()."""
         self._check_fitted()
         path = Path(path)
+        spec = next(iter(self.series.values()))[0]
         config = {"model_name": self.model_name, "model": self.model.config.to_dict(),
                   "data": self.data_cfg.to_dict(), "train": self.train_cfg.to_dict(),
-                  "columns": self.spec.columns, "target_columns": self.spec.target_columns}
-        save_run(path, self.model, config, self.spec.scaler)
-        recent = self.recent.assign(date=self.recent["date"].astype(str))
-        write_json(path / RECENT, recent.to_dict(orient="list"))
+                  "columns": spec.columns, "target_columns": spec.target_columns}
+        save_run(path, self.model, config, spec.scaler)
+        write_json(path / SERIES, [{"unique_id": uid, "scaler": s.scaler.to_dict(),
+                                    "recent": recent.assign(date=recent["date"].astype(str)).to_dict(orient="list")}
+                                   for uid, (s, recent) in self.series.items()])
 
     @classmethod
     def load(cls, path: str | Path) -> "Forecaster":
@@ -116,16 +169,19 @@ class Forecaster:
             fc = cls(config["model_name"], **{k: data[k] for k in _DATA_FIELDS}, **config["train"], **model_settings)
         except (KeyError, TypeError) as e:
             raise CheckpointError(f"{path} is not a forecaster run folder: {e}") from e
-        fc.model, fc.spec = model, ForecastSpec.from_run(config, scaler)
-        if (path / RECENT).exists():
-            recent = pd.DataFrame(read_json(path / RECENT))
-            fc.recent = recent.assign(date=pd.to_datetime(recent["date"]))
+        fc.model = model
+        spec = ForecastSpec.from_run(config, scaler)
+        if not (path / SERIES).exists():  # a run folder of `sparsecast train`: predict(df) needs history
+            fc.series = {None: (spec, None)}
+            return fc
+        for entry in read_json(path / SERIES):
+            recent = pd.DataFrame(entry["recent"])
+            fc.series[entry["unique_id"]] = (dataclasses.replace(spec, scaler=StandardScaler.from_dict(entry["scaler"])),
+                                             recent.assign(date=pd.to_datetime(recent["date"])))
         return fc
 
     def __repr__(self) -> str:
         cfg = self.data_cfg
-        state = "fitted" if self.model is not None else "not fitted"
+        state = f"fitted on {len(self.series)} series" if self.model is not None else "not fitted"
         return (f"Forecaster({self.model_name!r}, seq_len={cfg.seq_len}, label_len={cfg.label_len}, "
                 f"pred_len={cfg.pred_len}, features={cfg.features!r}, target={cfg.target!r}; {state})")
-
-

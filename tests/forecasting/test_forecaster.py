@@ -67,8 +67,9 @@ def test_backtest_windows_never_see_the_future():
     poisoned.loc[first:, ["x", "OT"]] = 1e6
     again = fc.backtest(poisoned, windows=4, stride=10)
     before = fc.backtest(df, windows=4, stride=10)
-    a = forecast_at(fc.model, fc.spec, df, [first])
-    b = forecast_at(fc.model, fc.spec, poisoned, [first])
+    spec = fc.series[None][0]
+    a = forecast_at(fc.model, spec, df, [first])
+    b = forecast_at(fc.model, spec, poisoned, [first])
     np.testing.assert_allclose(a, b)
     assert again["mse"].iloc[0] != before["mse"].iloc[0]  # the truth changed, the forecast did not
 
@@ -95,3 +96,32 @@ def test_cli_predict_writes_future_rows_and_a_plot(tmp_path):
     last = pd.read_csv(csv, parse_dates=["date"])["date"].iloc[-1]
     assert len(forecast) == 6 and forecast["date"].iloc[0] == last + pd.Timedelta(hours=1)
     assert plot.stat().st_size > 1000
+
+
+def _long(n=200, ids=("a", "b", "c")):
+    t = np.arange(n)
+    return pd.concat([pd.DataFrame({"unique_id": uid, "ds": pd.date_range("2022-01-01", periods=n, freq="h"),
+                                    "y": 10 * (k + 1) + (k + 1) * np.sin(t / 6.0 + k)})
+                      for k, uid in enumerate(ids)], ignore_index=True)
+
+
+def test_long_format_fits_one_model_and_predicts_every_series(tmp_path):
+    df = _long()
+    fc = Forecaster(model="repeat_last", seq_len=24, label_len=12, pred_len=6).fit(df)
+    future = fc.predict()
+    assert list(future.columns) == ["unique_id", "ds", "y"] and len(future) == 18
+    for uid, group in df.groupby("unique_id"):
+        mine = future[future["unique_id"] == uid]
+        np.testing.assert_allclose(mine["y"], group["y"].iloc[-1], rtol=1e-6)  # each series in its own units
+        assert mine["ds"].iloc[0] == group["ds"].iloc[-1] + pd.Timedelta(hours=1)
+    fc.save(tmp_path / "long")
+    pd.testing.assert_frame_equal(Forecaster.load(tmp_path / "long").predict(), future)
+
+
+def test_long_format_trains_a_model_and_backtests_each_series():
+    fc = Forecaster(**TINY).fit(_long())
+    assert len(fc.predict(_long(n=100, ids=("b",)))) == 6
+    result = fc.backtest(_long(), windows=2, stride=6)
+    assert list(result["unique_id"]) == ["a", "a", "b", "b", "c", "c"]
+    with pytest.raises(DataError, match="not in the data given to fit"):
+        fc.predict(_long(ids=("zzz",)))

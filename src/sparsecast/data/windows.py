@@ -39,6 +39,31 @@ class WindowSet:
         return WindowLoader(self, batch_size, shuffle, seed, rank, world_size)
 
 
+class ConcatWindows:
+    """The windows of several series as one set; a window never crosses from one series into the next."""
+
+    def __init__(self, parts: list[WindowSet]):
+        self.parts = parts
+        self.offsets = torch.tensor([0] + [len(p) for p in parts]).cumsum(0)  # (n_parts + 1,)
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def batch(self, starts: torch.Tensor) -> ForecastBatch:
+        part = torch.searchsorted(self.offsets, starts, right=True) - 1  # (N,) series of each window
+        pieces, order = [], []
+        for k in part.unique().tolist():
+            chosen = (part == k).nonzero().flatten()
+            pieces.append(self.parts[k].batch(starts[chosen] - self.offsets[k]))
+            order.append(chosen)
+        inverse = torch.cat(order).argsort()  # back to the order of ``starts``
+        return ForecastBatch(**{f: torch.cat([getattr(p, f) for p in pieces])[inverse]
+                                for f in ("x", "x_mark", "future_mark", "y")})
+
+    def loader(self, batch_size: int, shuffle: bool = False, seed: int = 0) -> "WindowLoader":
+        return WindowLoader(self, batch_size, shuffle, seed)
+
+
 class WindowLoader:
     """Batches of a WindowSet; every window once per pass (the last batch may be smaller: nothing is dropped).
 
@@ -50,7 +75,8 @@ class WindowLoader:
     global batch. A last global batch smaller than ``world_size`` is skipped, so every rank steps equally often.
     """
 
-    def __init__(self, windows: WindowSet, batch_size: int, shuffle: bool = False, seed: int = 0, rank: int = 0,
+    def __init__(self, windows: "WindowSet | ConcatWindows", batch_size: int, shuffle: bool = False, seed: int = 0,
+                 rank: int = 0,
                  world_size: int = 1):
         if batch_size < world_size:
             raise ValueError(f"batch_size ({batch_size}) must be >= the number of processes ({world_size})")
