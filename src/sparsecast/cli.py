@@ -81,13 +81,17 @@ def _data_config(a):
 def cmd_train(a) -> None:
     from .forecasting import train_run
     from .training.distributed import Distributed
-    dist = Distributed.from_env() if a.ddp else Distributed()
-    try:
-        metrics = train_run(_data_config(a), a.model, _model_params(a), _train_config(a), a.out, dist=dist)
-    finally:
-        dist.close()
-    if not dist.is_main:
-        return
+    if a.resume:
+        from .forecasting.experiment import resume_run
+        metrics, a.out = resume_run(a.resume), a.resume
+    else:
+        dist = Distributed.from_env() if a.ddp else Distributed()
+        try:
+            metrics = train_run(_data_config(a), a.model, _model_params(a), _train_config(a), a.out, dist=dist)
+        finally:
+            dist.close()
+        if not dist.is_main:
+            return
     t, u = metrics["test"], metrics["test_original_units"]
     print(f"test ({metrics['test_windows']} windows)  MSE {t['mse']:.4f}  MAE {t['mae']:.4f}  (normalized)")
     print(f"test in original units   MSE {u['mse']:.4f}  MAE {u['mae']:.4f}")
@@ -205,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_flags(p)
     _add_train_flags(p)
     p.add_argument("--out", default="runs/latest", help="run folder to write")
+    p.add_argument("--resume", default=None, metavar="RUN_DIR",
+                   help="continue a killed run from its last epoch checkpoint, with its own settings")
     p.add_argument("--ddp", action="store_true",
                    help="data-parallel training under torchrun (e.g. torchrun --nproc-per-node 2 -m sparsecast.cli "
                         "train --ddp ...)")

@@ -91,6 +91,10 @@ class WindowLoader:
         full, rest = divmod(n, self.batch_size)
         return full + (rest >= self.world_size if self.world_size > 1 else rest > 0)
 
+    def set_epoch(self, epoch: int) -> None:
+        """Serve the order of pass ``epoch`` next (for resuming a run)."""
+        self.epoch = epoch
+
     def __iter__(self):
         n = len(self.windows)
         if self.shuffle:

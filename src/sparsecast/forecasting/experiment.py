@@ -9,13 +9,13 @@ import numpy as np
 import torch
 
 from ..data import DataConfig, PreparedData, prepare_data
-from ..errors import DataError
+from ..errors import CheckpointError, DataError
 from ..models import model_classes
 from ..reference import paper_row
 from ..training import TrainConfig, fit, forecast_metrics, predict, seed_everything
 from ..training.distributed import Distributed
 from . import plots
-from .run_dir import HISTORY, METRICS, load_run, save_run, write_json
+from .run_dir import CHECKPOINT, CONFIG, HISTORY, METRICS, load_run, read_json, save_run, write_json
 
 
 def model_config(model_name: str, params: dict, data_cfg: DataConfig, prepared: PreparedData):
@@ -54,11 +54,13 @@ def paper_comparison(data_cfg: DataConfig) -> dict | None:
 
 
 def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_cfg: TrainConfig, out: str | Path,
-              log=functools.partial(print, flush=True), dist: Distributed | None = None) -> dict:
+              log=functools.partial(print, flush=True), dist: Distributed | None = None, resume: bool = False) -> dict:
     """Train a model on ``data_cfg``, write the run folder ``out`` and return its metrics.
 
-    With ``dist`` (a process of a torchrun job) the model trains under DistributedDataParallel, each process on its
-    share of every batch; the first process alone evaluates the test split and writes the run folder.
+    ``config.json`` is written first and a checkpoint after every epoch (removed when the run completes), so a run
+    that was killed continues with ``resume=True`` and ends as it would have. With ``dist`` (a process of a
+    torchrun job) the model trains under DistributedDataParallel, each process on its share of every batch; the
+    first process alone checkpoints, evaluates the test split and writes the run folder.
     """
     out = Path(out)
     dist = dist or Distributed()
@@ -85,6 +87,8 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     run_config = {"model_name": model_name, "model": model_cfg.to_dict(), "data": data_dict,
                   "train": train_cfg.to_dict(), "columns": prepared.columns,
                   "target_columns": prepared.target_columns}
+    if dist.is_main and not resume:
+        write_json(out / CONFIG, run_config)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"{model_name} ({n_params / 1e6:.2f}M parameters) on {data_cfg.data} features {data_cfg.features}, "
         f"seq/label/pred {data_cfg.seq_len}/{data_cfg.label_len}/{data_cfg.pred_len}; "
@@ -96,7 +100,15 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
         train = prepared.splits["train"].loader(train_cfg.batch_size, shuffle=True, seed=train_cfg.seed,
                                                 rank=dist.rank, world_size=dist.world_size)
         val = prepared.splits["val"].loader(train_cfg.eval_batch_size)
-        history = fit(dist.wrap(model), train, val, train_cfg, log=log)
+        ckpt = out / CHECKPOINT
+        if resume and not ckpt.is_file():
+            raise CheckpointError(f"no checkpoint to resume from in {out} (it is removed when a run completes)")
+        try:
+            history = fit(dist.wrap(model), train, val, train_cfg, log=log,
+                          checkpoint=ckpt if dist.is_main else None, resume=resume)
+        except FloatingPointError as e:
+            kept = f"; the last good epoch is in {ckpt} (sparsecast train --resume {out})" if ckpt.is_file() else ""
+            raise FloatingPointError(f"{e}{kept}") from e
     train_seconds = time.perf_counter() - start
     if not dist.is_main:
         return {}
@@ -118,6 +130,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     if history:
         write_json(out / HISTORY, dataclasses.asdict(history))
         plots.plot_losses(out / "loss.png", history.train_loss, history.val_loss)
+        (out / CHECKPOINT).unlink(missing_ok=True)
     _plot_test(out / "forecasts.png", prepared, pred, true)
     _plot_sparsity(out / "active_queries.png", model, prepared)
     return metrics
@@ -146,6 +159,16 @@ def _plot_test(path: Path, prepared: PreparedData, pred: np.ndarray, true: np.nd
     scaler = prepared.scaler
     plots.plot_forecasts(path, scaler.inverse(history, cols[-1]), scaler.inverse(true[..., -1], cols[-1]),
                          scaler.inverse(pred[..., -1], cols[-1]), prepared.target_columns[-1])
+
+
+def resume_run(run_dir: str | Path, log=functools.partial(print, flush=True)) -> dict:
+    """Continue a killed ``train_run`` from its last checkpoint, with the settings in its config.json."""
+    run_dir = Path(run_dir)
+    config = read_json(run_dir / CONFIG)
+    from_data = {"enc_in", "dec_in", "c_out", "seq_len", "label_len", "pred_len", "freq", "embed"}
+    params = {k: v for k, v in config["model"].items() if k not in from_data}
+    return train_run(DataConfig(**config["data"]), config["model_name"], params, TrainConfig(**config["train"]),
+                     run_dir, log=log, resume=True)
 
 
 def evaluate_run(run_dir: str | Path, batch_size: int = 256) -> dict:

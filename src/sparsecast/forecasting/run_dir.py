@@ -18,6 +18,7 @@ from ..models import model_classes
 
 WEIGHTS, CONFIG, SCALER, METRICS, HISTORY = "model.safetensors", "config.json", "scaler.json", "metrics.json", \
     "history.json"
+CHECKPOINT = "checkpoint.safetensors"
 
 
 def write_json(path: Path, obj) -> None:

@@ -5,7 +5,8 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -13,6 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .checkpoint import TrainState, load_checkpoint, save_checkpoint
+from .history import History
 from .schedules import SCHEDULES
 
 
@@ -49,16 +52,6 @@ class TrainConfig:
         return asdict(self)
 
 
-@dataclass
-class History:
-    train_loss: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    epoch_seconds: list[float] = field(default_factory=list)
-    best_epoch: int = -1
-    stopped_early: bool = False
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -92,8 +85,13 @@ def predict(model: nn.Module, batches: Iterable) -> tuple[np.ndarray, np.ndarray
 
 
 def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss_fn: Callable = F.mse_loss,
-        on_epoch_end: Callable[[int, History], None] | None = None, log: Callable[[str], None] = tqdm.write) -> History:
+        log: Callable[[str], None] = tqdm.write, checkpoint: Path | None = None, resume: bool = False) -> History:
     """Adam with the chosen schedule, early stopping on validation loss; the best weights are restored at the end.
+
+    Args:
+        checkpoint: a file written atomically after every epoch with the model, the best weights, the optimizer,
+            the RNGs and the early-stopping state.
+        resume: continue from ``checkpoint``: the rest of the run is the same as if it had never stopped.
 
     ``cfg.progress`` shows a progress bar per epoch; a one-line summary of every epoch goes to ``log`` regardless.
     """
@@ -101,9 +99,15 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         torch.set_num_threads(cfg.threads)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     schedule = SCHEDULES[cfg.lradj]
-    history = History()
-    best_loss, best_state, bad_epochs = math.inf, None, 0
-    for epoch in range(cfg.epochs):
+    state = load_checkpoint(checkpoint, model, optimizer) if resume else TrainState()
+    history = state.history
+    if resume:
+        log(f"resuming after epoch {state.epoch} of {cfg.epochs}")
+    for epoch in range(state.epoch, cfg.epochs):
+        if history.stopped_early:
+            break
+        if hasattr(train, "set_epoch"):
+            train.set_epoch(epoch)
         lr = cfg.lr * schedule(epoch)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -111,10 +115,10 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         start, total, count = time.perf_counter(), 0.0, 0
         bar = tqdm(train, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not cfg.progress, leave=False,
                    dynamic_ncols=True)
-        for batch in bar:
+        for step, batch in enumerate(bar):
             loss = loss_fn(_first(model(**batch.inputs())), batch.target)
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}, step {count}")
+                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -126,18 +130,17 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         history.val_loss.append(val_loss)
         history.lr.append(lr)
         history.epoch_seconds.append(time.perf_counter() - start)
-        if val_loss < best_loss:
-            best_loss, best_state, bad_epochs = val_loss, copy.deepcopy(model.state_dict()), 0
+        if val_loss < state.best_loss:
+            state.best_loss, state.best_state, state.bad_epochs = val_loss, copy.deepcopy(model.state_dict()), 0
             history.best_epoch = epoch
         else:
-            bad_epochs += 1
+            state.bad_epochs += 1
+        history.stopped_early = state.bad_epochs >= cfg.patience
+        state.epoch = epoch + 1
         log(f"epoch {epoch + 1}: train {history.train_loss[-1]:.4f}  val {val_loss:.4f}  lr {lr:.2e}  "
             f"{history.epoch_seconds[-1]:.0f}s")
-        if on_epoch_end:
-            on_epoch_end(epoch, history)
-        if bad_epochs >= cfg.patience:
-            history.stopped_early = True
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, model, optimizer, state)
+    if state.best_state is not None:
+        model.load_state_dict(state.best_state)
     return history

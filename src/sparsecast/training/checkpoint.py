@@ -1,0 +1,99 @@
+"""Training checkpoints: model, best weights, optimizer, RNG and early-stopping state in one safetensors file.
+
+Tensors go in the safetensors body, everything else in its JSON metadata; nothing is pickled. Writes are atomic
+(temporary file, then rename), so a process killed mid-write leaves the previous checkpoint intact.
+"""
+
+import json
+import math
+import os
+import random
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from ..errors import CheckpointError
+from .history import History
+
+
+@dataclass
+class TrainState:
+    """Where an epoch-based run stands: epochs done, curves so far, and the early-stopping bookkeeping."""
+
+    epoch: int = 0
+    history: History = field(default_factory=History)
+    best_loss: float = math.inf
+    best_state: dict | None = None
+    bad_epochs: int = 0
+
+
+def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, state: TrainState) -> None:
+    path = Path(path)
+    tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
+    if state.best_state is not None:
+        tensors.update({f"best.{k}": v.detach().clone() for k, v in state.best_state.items()})  # may alias model
+    opt = optimizer.state_dict()
+    extra = {}
+    for idx, entries in opt["state"].items():
+        for name, value in entries.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim.{idx}.{name}"] = value.detach().contiguous()
+            else:
+                extra[f"{idx}.{name}"] = value
+    tensors["rng.torch"] = torch.get_rng_state()
+    np_state = np.random.get_state()
+    tensors["rng.numpy"] = torch.from_numpy(np_state[1].astype(np.int64))
+    meta = {
+        "epoch": state.epoch, "history": asdict(state.history), "best_loss": state.best_loss,
+        "bad_epochs": state.bad_epochs, "param_groups": opt["param_groups"], "optim_extra": extra,
+        "rng_numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
+        "rng_python": _jsonable(random.getstate()),
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    save_file(tensors, tmp, metadata={"state": json.dumps(meta)})
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> TrainState:
+    """Restore ``model``, ``optimizer`` and the RNGs from ``path``; return the training state to continue from."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads(f.metadata()["state"])
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"cannot read the checkpoint {path} (missing or truncated): {e}") from e
+    try:
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    except RuntimeError as e:
+        raise CheckpointError(f"{path} holds weights of another model: {str(e).splitlines()[0]}") from e
+    best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")} or None
+    opt_state: dict = {}
+    for k, v in tensors.items():
+        if k.startswith("optim."):
+            _, idx, name = k.split(".", 2)
+            opt_state.setdefault(int(idx), {})[name] = v
+    for key, value in meta["optim_extra"].items():
+        idx, name = key.split(".", 1)
+        opt_state.setdefault(int(idx), {})[name] = value
+    optimizer.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
+    torch.set_rng_state(tensors["rng.torch"])
+    kind, pos, has_gauss, cached = meta["rng_numpy"]
+    np.random.set_state((kind, tensors["rng.numpy"].numpy().astype(np.uint32), pos, has_gauss, cached))
+    random.setstate(_tupled(meta["rng_python"]))
+    return TrainState(epoch=meta["epoch"], history=History(**meta["history"]), best_loss=meta["best_loss"],
+                      best_state=best, bad_epochs=meta["bad_epochs"])
+
+
+def _jsonable(x):
+    return [_jsonable(v) for v in x] if isinstance(x, (tuple, list)) else x
+
+
+def _tupled(x):
+    return tuple(_tupled(v) for v in x) if isinstance(x, list) else x
