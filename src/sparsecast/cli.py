@@ -32,6 +32,8 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--label-len", type=int, default=48)
     g.add_argument("--pred-len", type=int, default=24)
     g.add_argument("--embed", default="timeF", choices=["timeF", "fixed", "learned"])
+    g.add_argument("--fill", default=None, choices=["ffill", "interpolate"],
+                   help="fill missing timestamps (default: refuse data with gaps)")
 
 
 def _add_model_flags(p: argparse.ArgumentParser) -> None:
@@ -75,7 +77,7 @@ def _data_config(a):
     from .data import DataConfig
     return DataConfig(data=a.data, root_path=a.root_path, features=a.features, target=a.target, freq=a.freq,
                       date_col=a.date_col, seq_len=a.seq_len, label_len=a.label_len, pred_len=a.pred_len,
-                      embed=a.embed)
+                      embed=a.embed, fill=a.fill)
 
 
 def cmd_train(a) -> None:
