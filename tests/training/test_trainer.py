@@ -41,3 +41,32 @@ def test_early_stopping_restores_the_best_weights():
 def test_metrics_values():
     m = forecast_metrics(torch.tensor([1.0, 3.0]).numpy(), torch.tensor([2.0, 2.0]).numpy())
     assert m == {"mse": 1.0, "mae": 1.0, "rmse": 1.0, "mape": 0.5, "mspe": 0.25}
+
+
+class BlowsUp(Scale):
+    """Returns NaN from its third training call on."""
+
+    calls = 0
+
+    def forward(self, x, x_mark, future_mark):
+        self.calls += self.training
+        out = super().forward(x, x_mark, future_mark)
+        return out * float("nan") if self.calls >= 3 else out
+
+
+def test_non_finite_loss_stops_with_the_step(tmp_path):
+    import pytest
+    batches = _batches(1.0) * 4
+    ckpt = tmp_path / "ckpt.safetensors"
+    with pytest.raises(FloatingPointError, match="at epoch 1, step 3"):
+        fit(BlowsUp(), batches, batches, TrainConfig(epochs=2, progress=False), checkpoint=ckpt)
+    assert not ckpt.exists()  # no epoch finished, so no checkpoint claims to be good
+
+
+def test_nothing_is_ever_unpickled():
+    """Weights load through safetensors and metadata through JSON: no torch.load or pickle in the package."""
+    from pathlib import Path
+    src = Path(__file__).resolve().parents[2] / "src" / "sparsecast"
+    offenders = [p.name for p in src.rglob("*.py")
+                 if any(word in p.read_text() for word in ("torch.load(", "import pickle", "pickle.load"))]
+    assert offenders == []
