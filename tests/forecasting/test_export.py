@@ -12,8 +12,9 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 
-@pytest.mark.parametrize("attn,embed", [("probsparse", "timeF"), ("full", "fixed"), ("strided", "timeF"),
-                                        ("fixed", "learned")])
+@pytest.mark.parametrize("attn,embed", [("probsparse", "timeF"), ("fixed", "learned"),
+                                        pytest.param("full", "fixed", marks=pytest.mark.slow),
+                                        pytest.param("strided", "timeF", marks=pytest.mark.slow)])
 def test_export_matches_pytorch(tmp_path, capsys, attn, embed):
     csv = write_csv(tmp_path / "s.csv", n=300)
     run = tmp_path / "run"

@@ -84,6 +84,7 @@ def test_output_projections_are_scaled_for_depth():
     assert std == pytest.approx(0.02 / (2 * 64) ** 0.5, rel=0.1)
 
 
+@pytest.mark.slow
 def test_deep_stack_trains_without_diverging():
     model = SparseTransformer(tiny(n_layers=64, d_model=16, n_heads=2))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)

@@ -30,7 +30,7 @@ def _train(csv, out, *extra, ddp=False):
 
 
 @pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun not available")
-@pytest.mark.parametrize("distil,rtol", [(False, 1e-3), (True, 0.05)])
+@pytest.mark.parametrize("distil,rtol", [(False, 1e-3), pytest.param(True, 0.05, marks=pytest.mark.slow)])
 def test_two_process_run_matches_single_process(tmp_path, distil, rtol):
     csv = write_csv(tmp_path / "s.csv", n=499)  # 320 training windows: 20 full batches of 16, nothing skipped
     flag = "--distil" if distil else "--no-distil"
