@@ -123,3 +123,14 @@ def test_evaluate_rejects_a_truncated_checkpoint(run, tmp_path, capsys):
     (broken / "model.safetensors").write_bytes(data[: len(data) // 2])
     assert main(["evaluate", str(broken)]) == 2
     assert "truncated" in capsys.readouterr().err
+
+
+def test_reproduce_table_keeps_every_horizon(tmp_path, capsys):
+    out = tmp_path / "paper"
+    for h in ("24", "48"):
+        assert main(["reproduce", "--table", "multivariate", "--data", "ETTh1", "--horizons", h,
+                     "--models", "repeat_last", "--out", str(out), "--no-progress"]) == 0
+    table = (out / "ETTh1_multivariate.md").read_text()
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| ")}
+    assert "1.222 / 0.671" in rows["24"] and "1.267 / 0.695" in rows["48"]  # repeat-last on the paper's splits
+    assert "0.577 / 0.549" in rows["24"] and "not run" in rows["720"]

@@ -30,11 +30,10 @@ def reproduce(table: str, data: str, out: Path, root_path: str | None, horizons:
               log=functools.partial(print, flush=True)) -> Path:
     """Run the cells of one table and write ``out/<data>_<table>.md`` (rewritten after every cell)."""
     features = TABLES[table]
-    cells = [r for r in paper_table() if r["data"] == data and r["features"] == features]
-    if not cells:
+    all_cells = [r for r in paper_table() if r["data"] == data and r["features"] == features]
+    if not all_cells:
         raise ValueError(f"the paper has no {table} table for {data!r}")
-    if horizons:
-        cells = [r for r in cells if r["pred_len"] in horizons]
+    cells = [r for r in all_cells if not horizons or r["pred_len"] in horizons]
     unknown = set(models or []) - {r[0] for r in ROWS}
     if unknown:
         raise ValueError(f"unknown model(s) {sorted(unknown)}; choose from {[r[0] for r in ROWS]}")
@@ -59,8 +58,8 @@ def reproduce(table: str, data: str, out: Path, root_path: str | None, horizons:
             results[key] = {"test": metrics["test"], "seconds": time.perf_counter() - start,
                             "epochs": len(metrics["seconds"]["per_epoch"])}
             results_path.write_text(json.dumps(results, indent=2))
-            write_markdown(out / f"{data}_{table}.md", data, table, cells, results, train_cfg)
-    write_markdown(out / f"{data}_{table}.md", data, table, cells, results, train_cfg)
+            write_markdown(out / f"{data}_{table}.md", data, table, all_cells, results, train_cfg)
+    write_markdown(out / f"{data}_{table}.md", data, table, all_cells, results, train_cfg)
     return out / f"{data}_{table}.md"
 
 
@@ -80,5 +79,5 @@ def write_markdown(path: Path, data: str, table: str, cells, results, train_cfg:
         setting = f"{cell['seq_len']}/{cell['label_len']}, {cell['e_layers']}/{cell['d_layers']}, {cell['factor']}"
         lines.append(f"| {h} | {setting} | {cell['paper_mse']:.3f} / {cell['paper_mae']:.3f} | "
                      + " | ".join(_fmt(r["test"] if r else None) for r in cell_results)
-                     + f" | {secs / 60:.1f} min |")
+                     + (f" | {secs / 60:.1f} min |" if any(cell_results) else " | - |"))
     path.write_text("\n".join(lines) + "\n")
