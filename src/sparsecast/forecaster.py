@@ -17,7 +17,7 @@ import pandas as pd
 from .data import DataConfig, StandardScaler, normalize_frame, prepare_frame
 from .data.windows import ConcatWindows
 from .errors import CheckpointError, DataError
-from .forecasting.experiment import model_config
+from .forecasting.experiment import model_config, user_settings
 from .forecasting.predict import ForecastSpec, forecast_at, forecast_future
 from .forecasting.run_dir import load_run, read_json, save_run, write_json
 from .models import model_classes
@@ -27,7 +27,6 @@ SERIES = "series.json"
 LONG_COLUMNS = ("unique_id", "ds", "y")
 _DATA_FIELDS = {f.name for f in dataclasses.fields(DataConfig)} - {"data", "root_path"}
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
-_FROM_DATA = {"enc_in", "dec_in", "c_out", "seq_len", "label_len", "pred_len", "freq", "embed"}
 
 
 def is_long(df: pd.DataFrame) -> bool:
@@ -164,9 +163,9 @@ class Forecaster:
         path = Path(path)
         model, config, scaler = load_run(path)
         data = config["data"]
-        model_settings = {k: v for k, v in config["model"].items() if k not in _FROM_DATA}
         try:
-            fc = cls(config["model_name"], **{k: data[k] for k in _DATA_FIELDS}, **config["train"], **model_settings)
+            fc = cls(config["model_name"], **{k: data[k] for k in _DATA_FIELDS}, **config["train"],
+                     **user_settings(config["model"]))
         except (KeyError, TypeError) as e:
             raise CheckpointError(f"{path} is not a forecaster run folder: {e}") from e
         fc.model = model

@@ -6,8 +6,16 @@ Notation: B batch, H heads, L length, D head dim, l stride, nb = ceil(L / l) blo
 from torch import Tensor
 
 from .base import Attention, check_qkv
-from .blocks import (auto_stride, from_blocks, joint_softmax, masked_scores, neighbour_blocks, neighbour_positions,
-                     query_positions, to_blocks)
+from .blocks import (
+    auto_stride,
+    from_blocks,
+    joint_softmax,
+    masked_scores,
+    neighbour_blocks,
+    neighbour_positions,
+    query_positions,
+    to_blocks,
+)
 from .patterns import STRIDED_PARTS
 
 

@@ -13,7 +13,7 @@ from ..errors import DataError
 from ..timefeatures import freq_family, normalize_freq, time_features
 from .frame import read_table, select_columns
 from .scaler import StandardScaler
-from .splits import SPLITS, n_windows, split_borders
+from .splits import n_windows, split_borders
 from .windows import WindowSet
 
 

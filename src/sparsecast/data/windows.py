@@ -3,7 +3,6 @@
 Notation: N rows, C input channels, C_out forecast channels, T time features.
 """
 
-import math
 
 import numpy as np
 import torch

@@ -1,13 +1,13 @@
 """Train, evaluate and save one forecasting run; re-score a saved run."""
 
 import dataclasses
-import functools
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..console import say
 from ..data import DataConfig, PreparedData, prepare_data
 from ..errors import CheckpointError, DataError
 from ..models import model_classes
@@ -18,13 +18,21 @@ from . import plots
 from .run_dir import CHECKPOINT, CONFIG, HISTORY, METRICS, load_run, read_json, save_run, write_json
 
 
+# Model settings fixed by the data rather than chosen by the user.
+FROM_DATA = ("enc_in", "dec_in", "c_out", "seq_len", "label_len", "pred_len", "freq", "embed")
+
+
+def user_settings(model_config: dict) -> dict:
+    """The settings of a saved model config that the user chose (everything the data does not fix)."""
+    return {k: v for k, v in model_config.items() if k not in FROM_DATA}
+
+
 def model_config(model_name: str, params: dict, data_cfg: DataConfig, prepared: PreparedData):
     """The model's config: what the data fixes (channels, lengths, frequency) plus the user's ``params``."""
     _, cfg_cls = model_classes(model_name)
     n_in, n_out = len(prepared.columns), len(prepared.target_columns)
-    from_data = {"enc_in": n_in, "dec_in": n_in, "c_out": n_out, "seq_len": data_cfg.seq_len,
-                 "label_len": data_cfg.label_len, "pred_len": data_cfg.pred_len, "freq": prepared.freq,
-                 "embed": data_cfg.embed}
+    from_data = dict(zip(FROM_DATA, (n_in, n_in, n_out, data_cfg.seq_len, data_cfg.label_len, data_cfg.pred_len,
+                                     prepared.freq, data_cfg.embed)))
     names = {f.name for f in dataclasses.fields(cfg_cls)}
     unknown = set(params) - names
     if unknown:
@@ -54,7 +62,7 @@ def paper_comparison(data_cfg: DataConfig) -> dict | None:
 
 
 def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_cfg: TrainConfig, out: str | Path,
-              log=functools.partial(print, flush=True), dist: Distributed | None = None, resume: bool = False) -> dict:
+              log=say, dist: Distributed | None = None, resume: bool = False) -> dict:
     """Train a model on ``data_cfg``, write the run folder ``out`` and return its metrics.
 
     ``config.json`` is written first and a checkpoint after every epoch (removed when the run completes), so a run
@@ -161,14 +169,12 @@ def _plot_test(path: Path, prepared: PreparedData, pred: np.ndarray, true: np.nd
                          scaler.inverse(pred[..., -1], cols[-1]), prepared.target_columns[-1])
 
 
-def resume_run(run_dir: str | Path, log=functools.partial(print, flush=True)) -> dict:
+def resume_run(run_dir: str | Path, log=say) -> dict:
     """Continue a killed ``train_run`` from its last checkpoint, with the settings in its config.json."""
     run_dir = Path(run_dir)
     config = read_json(run_dir / CONFIG)
-    from_data = {"enc_in", "dec_in", "c_out", "seq_len", "label_len", "pred_len", "freq", "embed"}
-    params = {k: v for k, v in config["model"].items() if k not in from_data}
-    return train_run(DataConfig(**config["data"]), config["model_name"], params, TrainConfig(**config["train"]),
-                     run_dir, log=log, resume=True)
+    return train_run(DataConfig(**config["data"]), config["model_name"], user_settings(config["model"]),
+                     TrainConfig(**config["train"]), run_dir, log=log, resume=True)
 
 
 def evaluate_run(run_dir: str | Path, batch_size: int = 256) -> dict:

@@ -1,7 +1,6 @@
 """Re-run the paper's tables: per dataset and horizon, the paper's settings for Informer, Informer‡ (full attention),
 DLinear and repeat-last-value on the same splits; a Markdown table of ours beside the paper's numbers."""
 
-import functools
 import json
 import platform
 import time
@@ -9,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from ..console import say
 from ..data import DataConfig
 from ..reference import paper_table
 from ..training import TrainConfig
@@ -27,7 +27,7 @@ def _fmt(m: dict | None) -> str:
 
 def reproduce(table: str, data: str, out: Path, root_path: str | None, horizons: list[int] | None,
               train_cfg: TrainConfig, models: list[str] | None = None, model_params: dict | None = None,
-              log=functools.partial(print, flush=True)) -> Path:
+              log=say) -> Path:
     """Run the cells of one table and write ``out/<data>_<table>.md`` (rewritten after every cell)."""
     features = TABLES[table]
     all_cells = [r for r in paper_table() if r["data"] == data and r["features"] == features]

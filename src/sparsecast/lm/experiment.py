@@ -1,13 +1,13 @@
 """Train a Sparse Transformer on bytes or digit images, report bits per byte / per dimension, and sample from it."""
 
 import dataclasses
-import functools
 import math
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from ..console import say
 from ..data.tokens import TokenData, byte_data, digits_data
 from ..errors import DataError
 from ..forecasting.run_dir import CONFIG, HISTORY, METRICS, load_model, read_json, save_weights, write_json
@@ -50,7 +50,7 @@ def bits(model, tokens: TokenData, split: str, batch_size: int, max_batches: int
 
 def train_lm(data: str, model_params: dict, cfg: StepConfig, batch_size: int, out: str | Path,
              root_path: str | None = None, context: int = 256, eval_batches: int | None = 20,
-             flat_positions: bool = False, log=functools.partial(print, flush=True)) -> dict:
+             flat_positions: bool = False, log=say) -> dict:
     """Train, write ``out`` (config.json, model.safetensors, metrics.json, history.json) and return the metrics.
 
     ``flat_positions`` embeds image positions as one 1-D index instead of one embedding per dimension.

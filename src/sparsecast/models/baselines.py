@@ -5,7 +5,6 @@ Notation: B batch, L seq_len, P pred_len, C channels.
 
 from dataclasses import asdict, dataclass
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 

@@ -1,7 +1,6 @@
 """A small training loop that knows nothing about the model: ``loss_fn(model(**batch.inputs()), batch.target)``."""
 
 import copy
-import math
 import random
 import time
 from collections.abc import Callable, Iterable
