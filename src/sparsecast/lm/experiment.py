@@ -67,16 +67,21 @@ def train_lm(data: str, model_params: dict, cfg: StepConfig, batch_size: int, ou
     n_params = sum(p.numel() for p in model.parameters())
     log(f"sparse transformer ({n_params / 1e6:.2f}M parameters, attn {model_cfg.attn}, combine {model_cfg.combine},"
         f" stride {model_cfg.block}) on {data}: context {model_cfg.context}, batch {batch_size}, {cfg.steps} steps")
+    run_config = {"model_name": "sparse_transformer", "model": model_cfg.to_dict(), "data": data,
+                  "root_path": root_path, "kind": tokens.kind, "train": cfg.to_dict(), "batch_size": batch_size}
+    write_json(out / CONFIG, run_config)
+
+    def evaluate() -> float:
+        save_weights(model, out)  # a checkpoint at every evaluation
+        return bits(model, tokens, "val", batch_size, eval_batches, cfg.bf16)
+
     history = train_steps(model, tokens.random_batches("train", batch_size, cfg.seed), cfg, lm_loss,
-                          evaluate=lambda: bits(model, tokens, "val", batch_size, eval_batches, cfg.bf16), log=log)
+                          evaluate=evaluate, log=log)
     key = f"bits_per_{tokens.unit}"
     metrics = {"test": {key: bits(model, tokens, "test", batch_size, bf16=cfg.bf16)},
                "val": {key: bits(model, tokens, "val", batch_size, bf16=cfg.bf16)},
                "train_seconds": history.seconds, "seconds_per_step": history.seconds / cfg.steps,
                "parameters": n_params}
-    write_json(out / CONFIG, {"model_name": "sparse_transformer", "model": model_cfg.to_dict(), "data": data,
-                              "root_path": root_path, "kind": tokens.kind, "train": cfg.to_dict(),
-                              "batch_size": batch_size})
     save_weights(model, out)
     write_json(out / METRICS, metrics)
     write_json(out / HISTORY, dataclasses.asdict(history))
