@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (SparsecastError, ValueError, FloatingPointError) as e:
+    except (SparsecastError, ValueError, FloatingPointError, OSError) as e:  # OSError: e.g. the disk filled up
         print(f"sparsecast: error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -126,3 +126,18 @@ def test_python_api_raises_the_same_error_class():
 def test_date_col_names_the_time_column(tmp_path):
     data = _edit(tmp_path, lambda d: d.rename(columns={"date": "timestamp"}))
     assert main(["train", "--data", str(data), *SMALL, "--date-col", "timestamp", "--out", str(tmp_path / "r")]) == 0
+
+
+def test_disk_full_while_saving_is_one_line(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import sparsecast.forecasting.run_dir as run_dir
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(run_dir, "save_file", full)
+    data = write_csv(tmp_path / "d.csv", n=300)
+    assert main(["train", "--data", str(data), *SMALL, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "No space left on device" in err and len(err.splitlines()) == 1
