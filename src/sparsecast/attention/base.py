@@ -9,12 +9,10 @@ from torch import Tensor, nn
 class Attention(nn.Module):
     """Base class of attention kernels.
 
-    A kernel maps queries (B, H, L, D) and keys/values (B, H, S, D) to outputs (B, H, L, D). Its variant settings
-    (factor, stride, c, ...) are constructor arguments; ``forward`` takes only the tensors and ``causal``.
+    A kernel maps queries (B, H, L, D) and keys/values (B, H, S, D) to outputs (B, H, L, D) through
+    ``forward(q, k, v, causal=False) -> Tensor``. Its variant settings (factor, stride, c, ...) are constructor
+    arguments; ``forward`` takes only the tensors and ``causal``. Subclasses define ``forward``.
     """
-
-    def forward(self, q: Tensor, k: Tensor, v: Tensor, causal: bool = False) -> Tensor:  # pragma: no cover
-        raise NotImplementedError("Attention is abstract; build a kernel with build_attention(name)")
 
 
 def check_qkv(q: Tensor, k: Tensor, v: Tensor, self_attention: bool = False) -> None:

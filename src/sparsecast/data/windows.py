@@ -11,7 +11,15 @@ from .batch import ForecastBatch, stack_windows
 from .splits import n_windows
 
 
-class WindowSet:
+class Windows:
+    """Something that serves windows by index: ``len`` and ``batch(starts)``; ``loader`` batches them."""
+
+    def loader(self, batch_size: int, shuffle: bool = False, seed: int = 0, rank: int = 0,
+               world_size: int = 1) -> "WindowLoader":
+        return WindowLoader(self, batch_size, shuffle, seed, rank, world_size)
+
+
+class WindowSet(Windows):
     """All windows of a split: window i has history rows [i, i + seq_len) and horizon [i + seq_len, + pred_len).
 
     Args:
@@ -33,12 +41,8 @@ class WindowSet:
                              future_mark=stack_windows(self.marks, starts + s, p),
                              y=stack_windows(self.targets, starts + s, p))
 
-    def loader(self, batch_size: int, shuffle: bool = False, seed: int = 0, rank: int = 0,
-               world_size: int = 1) -> "WindowLoader":
-        return WindowLoader(self, batch_size, shuffle, seed, rank, world_size)
 
-
-class ConcatWindows:
+class ConcatWindows(Windows):
     """The windows of several series as one set; a window never crosses from one series into the next."""
 
     def __init__(self, parts: list[WindowSet]):
@@ -59,9 +63,6 @@ class ConcatWindows:
         return ForecastBatch(**{f: torch.cat([getattr(p, f) for p in pieces])[inverse]
                                 for f in ("x", "x_mark", "future_mark", "y")})
 
-    def loader(self, batch_size: int, shuffle: bool = False, seed: int = 0) -> "WindowLoader":
-        return WindowLoader(self, batch_size, shuffle, seed)
-
 
 class WindowLoader:
     """Batches of a WindowSet; every window once per pass (the last batch may be smaller: nothing is dropped).
@@ -74,7 +75,7 @@ class WindowLoader:
     global batch. A last global batch smaller than ``world_size`` is skipped, so every rank steps equally often.
     """
 
-    def __init__(self, windows: "WindowSet | ConcatWindows", batch_size: int, shuffle: bool = False, seed: int = 0,
+    def __init__(self, windows: Windows, batch_size: int, shuffle: bool = False, seed: int = 0,
                  rank: int = 0,
                  world_size: int = 1):
         if batch_size < world_size:

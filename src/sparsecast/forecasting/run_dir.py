@@ -4,14 +4,13 @@ Loading never unpickles: weights come from safetensors, everything else from JSO
 """
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from ..atomic import atomic_path
 from ..data import StandardScaler
 from ..errors import CheckpointError
 from ..models import model_classes
@@ -23,11 +22,8 @@ CHECKPOINT = "checkpoint.safetensors"
 
 def write_json(path: Path, obj) -> None:
     """Write atomically: a temporary file in the same folder, then rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
         json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
 
 
 def read_json(path: Path):
@@ -40,11 +36,9 @@ def read_json(path: Path):
 
 
 def save_weights(model: nn.Module, run_dir: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=f".{WEIGHTS}.")
-    os.close(fd)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, tmp)
-    os.replace(tmp, Path(run_dir) / WEIGHTS)
+    with atomic_path(Path(run_dir) / WEIGHTS) as tmp:
+        save_file(state, tmp)
 
 
 def save_run(run_dir: Path, model: nn.Module, config: dict, scaler: StandardScaler) -> None:

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from ..console import say
 from ..data.tokens import TokenData, byte_data, digits_data
 from ..errors import DataError
-from ..forecasting.run_dir import CONFIG, HISTORY, METRICS, load_model, read_json, save_weights, write_json
+from ..forecasting.run_dir import CONFIG, HISTORY, METRICS, load_model, save_weights, write_json
 from ..models import SparseTransformer, SparseTransformerConfig
 from ..training import seed_everything
 from ..training.steps import StepConfig, autocast, train_steps
@@ -92,7 +92,7 @@ def sample_lm(run_dir: str | Path, prompt: str = "", n_tokens: int = 500, temper
               top_k: int | None = None, seed: int = 0) -> str:
     """Text sampled from a byte-level run after ``prompt``."""
     model, config = load_model(Path(run_dir))
-    if read_json(Path(run_dir) / CONFIG).get("kind") != "stream":
+    if config.get("kind") != "stream":
         raise DataError(f"{run_dir} models images, not text: sampling a text prompt needs a byte-level run")
     start = list(prompt.encode()) or [ord("\n")]
     out = model.generate(torch.tensor([start]), n_tokens, temperature, top_k, seed)

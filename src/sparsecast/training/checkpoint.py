@@ -6,9 +6,7 @@ Tensors go in the safetensors body, everything else in its JSON metadata; nothin
 
 import json
 import math
-import os
 import random
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from ..atomic import atomic_path
 from ..errors import CheckpointError
 from .history import History
 
@@ -55,10 +54,8 @@ def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
         "rng_numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
         "rng_python": _jsonable(random.getstate()),
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    save_file(tensors, tmp, metadata={"state": json.dumps(meta)})
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, tmp, metadata={"state": json.dumps(meta)})
 
 
 def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> TrainState:
