@@ -29,17 +29,19 @@ def _check(kernel, mask, B, H, L, D, causal):
 @pytest.mark.parametrize("B,H,L,D,l", CASES)
 @pytest.mark.parametrize("causal", [True, False])
 @pytest.mark.parametrize("part", ["union", "local", "stride"])
-def test_strided_equals_dense(B, H, L, D, l, causal, part):
-    _check(build_attention("strided", stride=l, part=part), strided_mask(L, l, causal, part), B, H, L, D, causal)
+@pytest.mark.parametrize("backend", ["fused", "matmul"])
+def test_strided_equals_dense(B, H, L, D, l, causal, part, backend):
+    _check(build_attention("strided", stride=l, part=part, backend=backend), strided_mask(L, l, causal, part), B, H, L, D, causal)
 
 
 @pytest.mark.parametrize("B,H,L,D,l", CASES)
 @pytest.mark.parametrize("causal", [True, False])
 @pytest.mark.parametrize("part", ["union", "block", "summary"])
 @pytest.mark.parametrize("c_frac", [0.0, 0.5, 1.0])
-def test_fixed_equals_dense(B, H, L, D, l, causal, part, c_frac):
+@pytest.mark.parametrize("backend", ["fused", "matmul"])
+def test_fixed_equals_dense(B, H, L, D, l, causal, part, c_frac, backend):
     c = max(1, round(c_frac * l))
-    _check(build_attention("fixed", stride=l, c=c, part=part), fixed_mask(L, l, c, causal, part), B, H, L, D, causal)
+    _check(build_attention("fixed", stride=l, c=c, part=part, backend=backend), fixed_mask(L, l, c, causal, part), B, H, L, D, causal)
 
 
 @pytest.mark.parametrize("causal", [True, False])
@@ -58,7 +60,8 @@ def test_auto_stride_uses_sqrt_length():
 
 
 @pytest.mark.parametrize("name,params", [("strided", {"stride": 3}), ("fixed", {"stride": 4, "c": 2})])
-def test_gradcheck(name, params):
+@pytest.mark.parametrize("backend", ["fused", "matmul"])
+def test_gradcheck(name, params, backend):
     q, k, v = _qkv(1, 2, 11, 3, requires_grad=True)
-    kernel = build_attention(name, **params)
+    kernel = build_attention(name, backend=backend, **params)
     assert torch.autograd.gradcheck(lambda q, k, v: kernel(q, k, v, causal=True), (q, k, v))

@@ -1,9 +1,7 @@
 """Helpers shared by the block-structured sparse kernels (strided, fixed).
 
 The sequence is cut into nb = ceil(L / l) blocks of length l (zero-padded at the end). A query's keys are gathered
-into a few dense "parts", each a batch of small matmuls; the parts' scores are concatenated along the key axis and
-normalised by one softmax, so a query's weights over all its keys sum to one, exactly as in dense masked attention.
-The parts are disjoint (a key shared by two halves of a pattern is kept in one part only), so nothing is counted twice.
+into a few dense "parts" (``attention.parts``), each a batch of small dense attentions, combined by one softmax.
 
 Notation: B batch, H heads, L length, D head dim, l block length, nb number of blocks, P = nb * l padded length.
 """
@@ -19,14 +17,10 @@ def to_blocks(x: Tensor, l: int) -> Tensor:
     """(B, H, L, D) -> (B, H, nb, l, D), zero-padding the end."""
     B, H, L, D = x.shape
     nb = math.ceil(L / l)
-    x = F.pad(x, (0, 0, 0, nb * l - L))  # (B, H, P, D)
-    return x.view(B, H, nb, l, D)
+    if nb * l != L:
+        x = F.pad(x, (0, 0, 0, nb * l - L))  # (B, H, P, D)
+    return x.reshape(B, H, nb, l, D)
 
-
-def from_blocks(x: Tensor, L: int) -> Tensor:
-    """(B, H, nb, l, D) -> (B, H, L, D), dropping the padding."""
-    B, H, nb, l, D = x.shape
-    return x.reshape(B, H, nb * l, D)[:, :, :L]
 
 
 def shift_blocks(x: Tensor, offset: int) -> Tensor:
@@ -61,24 +55,7 @@ def query_positions(nb: int, l: int, device=None) -> Tensor:
     return torch.arange(nb * l, device=device).view(nb, l, 1)
 
 
-def masked_scores(q: Tensor, k: Tensor, mask: Tensor) -> Tensor:
-    """q k^T / sqrt(D) with masked-out entries at -inf. q: (..., n, D), k: (..., m, D), mask: broadcast to (..., n, m)."""
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
-    return scores.masked_fill(~mask, float("-inf"))
 
-
-def safe_softmax(scores: Tensor) -> Tensor:
-    """Softmax over the last axis; a row whose entries are all -inf (a query with no key) gets all-zero weights."""
-    empty = torch.isneginf(scores).all(dim=-1, keepdim=True)  # no data-dependent branch: the kernels stay exportable
-    return torch.softmax(scores.masked_fill(empty, 0.0), dim=-1).masked_fill(empty, 0.0)
-
-
-def joint_softmax(parts: list[Tensor]) -> list[Tensor]:
-    """Softmax over the concatenated last axes of several score tensors; returns the weights split back per part."""
-    if len(parts) == 1:
-        return [safe_softmax(parts[0])]
-    sizes = [p.shape[-1] for p in parts]
-    return list(safe_softmax(torch.cat(parts, dim=-1)).split(sizes, dim=-1))
 
 
 def auto_stride(L: int) -> int:

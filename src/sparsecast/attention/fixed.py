@@ -6,7 +6,8 @@ Notation: B batch, H heads, L length, D head dim, l block length, c summary posi
 from torch import Tensor
 
 from .base import Attention, check_qkv
-from .blocks import auto_stride, from_blocks, joint_softmax, masked_scores, query_positions, to_blocks
+from .blocks import auto_stride, query_positions, to_blocks
+from .parts import Grid, Part, attend_parts
 from .patterns import FIXED_PARTS
 
 
@@ -16,15 +17,16 @@ class FixedAttention(Attention):
     Causal (j <= i) by default; with ``causal=False`` a query sees its whole block and every summary position.
     Computed without any (L, L) matrix: A1 is attention within each block (l keys per query); A2 is attention to the
     gathered nb * c summary positions, skipping those of the query's own block in the union (A1 holds them).
-    Memory per head O(L (l + c L / l)).
+    Time per head O(L (l + c L / l) D); the fused backend of ``attention.parts`` stores no score matrix at all.
 
     Args:
         stride: the block length l; ``None`` takes ceil(sqrt(L)) at each call.
         c: summary positions at the end of each block, 1 <= c <= l.
         part: "union" (A1 and A2), "block" (A1 alone) or "summary" (A2 alone).
+        backend: "auto", "fused" or "matmul" (see ``attention.parts``); all compute the same function.
     """
 
-    def __init__(self, stride: int | None = None, c: int = 1, part: str = "union"):
+    def __init__(self, stride: int | None = None, c: int = 1, part: str = "union", backend: str = "auto"):
         super().__init__()
         if stride is not None and stride < 1:
             raise ValueError(f"stride must be >= 1, got {stride}")
@@ -32,10 +34,10 @@ class FixedAttention(Attention):
             raise ValueError(f"c must be in [1, stride], got c={c}, stride={stride}")
         if part not in FIXED_PARTS:
             raise ValueError(f"part must be one of {FIXED_PARTS}, got {part!r}")
-        self.stride, self.c, self.part = stride, c, part
+        self.stride, self.c, self.part, self.backend = stride, c, part, backend
 
     def extra_repr(self) -> str:
-        return f"stride={self.stride}, c={self.c}, part={self.part!r}"
+        return f"stride={self.stride}, c={self.c}, part={self.part!r}, backend={self.backend!r}"
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, causal: bool = False) -> Tensor:
         check_qkv(q, k, v, self_attention=True)
@@ -44,25 +46,23 @@ class FixedAttention(Attention):
         c = min(self.c, l)
         qb, kb, vb = to_blocks(q, l), to_blocks(k, l), to_blocks(v, l)  # (B, H, nb, l, D)
         nb = qb.shape[2]
+        grid = Grid(B, H, nb, l)
         i = query_positions(nb, l, q.device)  # (nb, l, 1)
-        scores, values = [], []
+        parts = []
         if self.part in ("union", "block"):
             j = i.transpose(1, 2)  # (nb, 1, l): keys of the same block
             mask = j < L
             if causal:
                 mask = mask & (j <= i)
-            scores.append(masked_scores(qb, kb, mask))  # (B, H, nb, l, l)
-            values.append(vb)
+            parts.append(Part(*(x.flatten(0, 1) for x in (qb, kb, vb)), mask.unsqueeze(0), "blocks"))
         if self.part in ("union", "summary"):
-            ks = kb[:, :, :, l - c:].reshape(B, H, 1, nb * c, D)  # (B, H, 1, nb*c, D)
-            vs = vb[:, :, :, l - c:].reshape(B, H, 1, nb * c, D)
-            j = query_positions(nb, l, q.device)[:, l - c:].reshape(1, 1, nb * c)  # (1, 1, nb*c)
+            ks, vs = (x[:, :, :, l - c:].reshape(B, H, nb * c, D) for x in (kb, vb))  # (B, H, nb*c, D)
+            j = query_positions(nb, l, q.device)[:, l - c:].reshape(1, nb * c)  # (1, nb*c)
+            i = i.view(nb * l, 1)  # (P, 1)
             mask = j < L
             if causal:
                 mask = mask & (j <= i)
             if self.part == "union":
                 mask = mask & (j // l != i // l)
-            scores.append(masked_scores(qb, ks, mask))  # (B, H, nb, l, nb*c)
-            values.append(vs)
-        out = sum(w @ val for w, val in zip(joint_softmax(scores), values))  # (B, H, nb, l, D)
-        return from_blocks(out, L)
+            parts.append(Part(qb.flatten(2, 3), ks, vs, mask, "flat"))  # mask (P, nb*c)
+        return attend_parts(grid, parts, self.backend)[:, :, :L]  # (B, H, L, D)
