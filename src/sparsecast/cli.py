@@ -55,6 +55,10 @@ def _add_train_flags(p: argparse.ArgumentParser, epochs: int = 6) -> None:
     g.add_argument("--lradj", default="type1")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    g.add_argument("--bf16", action="store_true",
+                   help="bfloat16 autocast in training and validation (test metrics stay fp32); fast only where the "
+                        "CPU has bf16 matmul instructions (AVX512-BF16/AMX) or on a GPU")
+    g.add_argument("--compile", action="store_true", help="torch.compile the model for training and validation")
     g.add_argument("--no-progress", action="store_true")
 
 
@@ -69,8 +73,8 @@ def _model_params(a) -> dict:
 def _train_config(a):
     from .training import TrainConfig
     return TrainConfig(epochs=a.epochs, batch_size=a.batch_size, eval_batch_size=a.eval_batch_size, lr=a.lr,
-                       patience=a.patience, lradj=a.lradj, seed=a.seed, threads=a.threads,
-                       progress=not a.no_progress)
+                       patience=a.patience, lradj=a.lradj, seed=a.seed, threads=a.threads, bf16=a.bf16,
+                       compile=a.compile, progress=not a.no_progress)
 
 
 def _data_config(a):

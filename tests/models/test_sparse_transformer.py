@@ -128,7 +128,7 @@ def test_config_rejects_bad_values(field, value):
 
 @pytest.mark.parametrize("attn", ["full", "strided", "fixed"])
 def test_bf16_autocast_loss_stays_close_to_fp32(attn):
-    from sparsecast.training.steps import autocast
+    from sparsecast.training.trainer import autocast
     model = SparseTransformer(tiny(attn=attn, c=2 if attn == "fixed" else None, d_model=32))
     x = torch.randint(0, 11, (4, 33))
     fp32 = F.cross_entropy(model(x[:, :-1]).flatten(0, 1), x[:, 1:].flatten())

@@ -123,7 +123,7 @@ class _FusedParts(torch.autograd.Function):
             lses.append(grid.unfold(lse.unsqueeze(-1), layout))  # (B, H, P, 1)
         lse = torch.logsumexp(torch.cat(lses, dim=-1), dim=-1, keepdim=True)  # (B, H, P, 1)
         lse = lse.masked_fill(torch.isneginf(lse), 0.0)  # no key at all: zero weights everywhere, output 0
-        out = sum(torch.exp(l - lse) * o for o, l in zip(outs, lses))  # (B, H, P, D)
+        out = sum(torch.exp(l - lse) * o for o, l in zip(outs, lses)).to(tensors[0].dtype)  # (B, H, P, D)
         ctx.grid, ctx.layouts, ctx.masks = grid, [layout for _, layout in specs], masks
         ctx.save_for_backward(out, lse, *tensors)
         return out

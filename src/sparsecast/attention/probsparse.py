@@ -193,11 +193,9 @@ class ProbSparseAttention(Attention):
         self.last_active = active if valid is None else active.masked_fill(~valid.squeeze(-1), -1)
         gather_idx = active.unsqueeze(-1).expand(B, H, n, D)
         q_active = q.gather(2, gather_idx)  # (B, H, n, D)
-        scores = q_active @ k.transpose(-2, -1) / math.sqrt(D)  # (B, H, n, S)
-        if causal:
-            future = torch.arange(S, device=q.device) > active.unsqueeze(-1)  # (B, H, n, S)
-            scores = scores.masked_fill(future, float("-inf"))
-        out_active = torch.softmax(scores, dim=-1) @ v  # (B, H, n, D)
+        # Fused SDPA for the active queries: no (n, S) weights are kept for the backward pass.
+        visible = torch.arange(S, device=q.device) <= active.unsqueeze(-1) if causal else None  # (B, H, n, S)
+        out_active = F.scaled_dot_product_attention(q_active, k, v, attn_mask=visible)  # (B, H, n, D)
         if valid is not None:
             out_active = torch.where(valid, out_active, context.gather(2, gather_idx))
         return context.scatter(2, gather_idx, out_active)

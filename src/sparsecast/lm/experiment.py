@@ -13,7 +13,8 @@ from ..errors import DataError
 from ..forecasting.run_dir import CONFIG, HISTORY, METRICS, load_model, save_weights, write_json
 from ..models import SparseTransformer, SparseTransformerConfig
 from ..training import seed_everything
-from ..training.steps import StepConfig, autocast, train_steps
+from ..training.steps import StepConfig, train_steps
+from ..training.trainer import autocast
 
 NAMED = {"tinyshakespeare": "tinyshakespeare.txt"}
 

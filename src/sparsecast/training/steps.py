@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .trainer import autocast
+
 
 def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float = 0.1) -> float:
     """Multiplier of the base rate: linear warm-up over ``warmup`` steps, then cosine down to ``min_ratio``."""
@@ -54,10 +56,6 @@ class StepHistory:
     seconds: float = 0.0
 
 
-def autocast(enabled: bool):
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled)
-
-
 def train_steps(model: nn.Module, batches: Iterator, cfg: StepConfig, loss_fn: Callable,
                 evaluate: Callable[[], float] | None = None, log: Callable[[str], None] = tqdm.write) -> StepHistory:
     """Run ``cfg.steps`` optimizer steps; every ``eval_every`` steps (and at the end) record ``evaluate()``."""
@@ -70,7 +68,7 @@ def train_steps(model: nn.Module, batches: Iterator, cfg: StepConfig, loss_fn: C
         for group in optimizer.param_groups:
             group["lr"] = cfg.lr * warmup_cosine(step, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
         batch = next(batches)
-        with autocast(cfg.bf16):
+        with autocast(cfg.bf16, next(model.parameters()).device):
             loss = loss_fn(model(**batch.inputs()), batch.target)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at step {step}")

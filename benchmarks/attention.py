@@ -1,0 +1,166 @@
+"""Time and peak memory of every attention kernel against PyTorch's fused SDPA, over sequence length.
+
+For each kernel and length a fresh subprocess builds q, k, v (B, H, L, D) fp32, warms the code paths up at a tiny
+length, then runs forward+backward ``--repeats`` times, timing the forward and the whole step separately, and reports
+the medians and the peak RSS above the inputs' (ru_maxrss, so the worst of the repeats). Ratios are against SDPA
+(causal for the causal kernels, non-causal for the others) measured in the same run. A cell whose SDPA step would
+take longer than ``--max-seconds`` per repeat (estimated from the previous length) or whose memory would not fit is
+skipped and reported as such.
+
+    THP_MEM_ALLOC_ENABLE=1 python benchmarks/attention.py --out benchmarks/results/attention
+
+writes attention.json, attention.md and attention.png (log-log time and memory against L) under --out.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+KERNELS = {  # label: (registry name, params, causal, SDPA baseline label)
+    "SDPA": ("full", {}, False, None),
+    "SDPA causal": ("full", {}, True, None),
+    "probsparse per_query": ("probsparse", {"sampling": "per_query"}, False, "SDPA"),
+    "probsparse shared": ("probsparse", {"sampling": "shared"}, False, "SDPA"),
+    "strided causal": ("strided", {}, True, "SDPA causal"),
+    "fixed causal (c=8)": ("fixed", {"c": 8}, True, "SDPA causal"),
+}
+
+CHILD = r"""
+import json, resource, statistics, sys, time, torch
+from sparsecast.attention import build_attention
+name, params, causal, B, H, L, D, repeats, threads = json.loads(sys.argv[1])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+kernel = build_attention(name, **params)
+def step(L):
+    q, k, v = (torch.randn(B, H, L, D, requires_grad=True) for _ in range(3))
+    t0 = time.perf_counter()
+    out = kernel(q, k, v, causal=causal)
+    t1 = time.perf_counter()
+    out.backward(torch.ones_like(out))
+    return t1 - t0, time.perf_counter() - t0
+step(64)  # warm up lazily loaded code paths
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+inputs_mib = 3 * B * H * L * D * 4 / 2**20
+times = [step(L) for _ in range(repeats)]
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"forward_s": statistics.median(t[0] for t in times),
+                  "fwd_bwd_s": statistics.median(t[1] for t in times),
+                  "fwd_bwd_all_s": [t[1] for t in times],
+                  "peak_mib": (peak - base) / 1024 - 2 * inputs_mib}))
+"""
+
+
+def measure(name, params, causal, B, H, L, D, repeats, threads, timeout):
+    arg = json.dumps([name, params, causal, B, H, L, D, repeats, threads])
+    try:
+        res = subprocess.run([sys.executable, "-c", CHILD, arg], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"skipped": f"over {timeout:.0f} s"}
+    if res.returncode:
+        return {"skipped": (res.stderr.strip().splitlines() or ["failed"])[-1][:200]}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def markdown(results, lengths, meta) -> str:
+    lines = [f"B={meta['B']} H={meta['H']} D={meta['D']} fp32, {meta['threads']} threads, median of "
+             f"{meta['repeats']} forward+backward steps after a warm-up; THP_MEM_ALLOC_ENABLE="
+             f"{meta['thp']}; {meta['machine']}; torch {meta['torch']}; {meta['wall_s']:.0f} s in all.",
+             "Time: forward / forward+backward; x: SDPA's forward+backward time over the kernel's (causal kernels "
+             "against causal SDPA); memory: peak RSS above the inputs and their gradients, forward+backward.", "",
+             "| kernel | " + " | ".join(f"L={L}" for L in lengths) + " |",
+             "|---|" + "---|" * len(lengths)]
+    for label, (_, _, _, base) in KERNELS.items():
+        cells = []
+        for L in lengths:
+            r, b = results[label].get(str(L)), results[base].get(str(L)) if base else None
+            if r is None or "skipped" in r:
+                cells.append(f"skipped ({r['skipped']})" if r else "-")
+                continue
+            cell = f"{r['forward_s']*1e3:.0f} / {r['fwd_bwd_s']*1e3:.0f} ms, {r['peak_mib']:.0f} MiB"
+            if b and "skipped" not in b:
+                cell += f", **{b['fwd_bwd_s'] / r['fwd_bwd_s']:.1f}x**, mem {r['peak_mib'] / max(b['peak_mib'], 1):.1f}x"
+            cells.append(cell)
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(results, lengths, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for label in KERNELS:
+        pts = [(L, results[label][str(L)]) for L in lengths
+               if str(L) in results[label] and "skipped" not in results[label][str(L)]]
+        if not pts:
+            continue
+        style = "--" if label.startswith("SDPA") else "-"
+        axes[0].plot([L for L, _ in pts], [r["fwd_bwd_s"] for _, r in pts], style, marker="o", label=label)
+        axes[1].plot([L for L, _ in pts], [max(r["peak_mib"], 1) for _, r in pts], style, marker="o", label=label)
+    for ax, ylabel in zip(axes, ["forward+backward seconds", "peak MiB above inputs"]):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("sequence length L")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--lengths", default="96,512,2048,8192,16384")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--heads", type=int, default=8)
+    p.add_argument("--head-dim", type=int, default=64)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--max-seconds", type=float, default=300.0, help="skip a cell whose step would take longer")
+    p.add_argument("--kernels", default=",".join(KERNELS), help="comma-separated labels (default: all)")
+    p.add_argument("--out", default="benchmarks/results/attention")
+    a = p.parse_args()
+    lengths = [int(x) for x in a.lengths.split(",")]
+    labels = a.kernels.split(",")
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / "attention.json"
+    import torch
+    meta = {"B": a.batch, "H": a.heads, "D": a.head_dim, "threads": a.threads, "repeats": a.repeats,
+            "thp": os.environ.get("THP_MEM_ALLOC_ENABLE", "unset"), "torch": torch.__version__,
+            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"}
+    results = {label: {} for label in KERNELS}
+    if json_path.exists():  # keep cells of other kernels from an earlier run
+        results.update({k: v for k, v in json.loads(json_path.read_text())["results"].items() if k not in labels})
+    start = time.perf_counter()
+    for label in labels:
+        name, params, causal, _ = KERNELS[label]
+        previous = None
+        for L in lengths:
+            expected = previous and previous["fwd_bwd_s"] * (L / previous["L"]) ** 2
+            if expected and expected > a.max_seconds:
+                r = {"skipped": f"about {expected:.0f} s per step by the L^2 trend"}
+            else:
+                r = measure(name, params, causal, a.batch, a.heads, L, a.head_dim, a.repeats, a.threads,
+                            timeout=max(60.0, 3 * a.max_seconds * (a.repeats + 1)))
+            if "skipped" not in r:
+                previous = {**r, "L": L}
+            results[label][str(L)] = r
+            print(f"{label:24s} L={L:6d} " + (f"fwd {r['forward_s']:.3f} s  fwd+bwd {r['fwd_bwd_s']:.3f} s  "
+                  f"peak {r['peak_mib']:.0f} MiB" if "skipped" not in r else f"skipped: {r['skipped']}"), flush=True)
+    meta["wall_s"] = time.perf_counter() - start
+    json_path.write_text(json.dumps({"meta": meta, "lengths": lengths, "results": results}, indent=1))
+    (out / "attention.md").write_text(markdown(results, lengths, meta))
+    plot(results, lengths, out / "attention.png")
+    print(markdown(results, lengths, meta))
+
+
+if __name__ == "__main__":
+    main()

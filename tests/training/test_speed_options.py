@@ -1,0 +1,51 @@
+"""Speed options of the trainer (bf16 autocast, torch.compile) keep the loss within tolerance of plain fp32."""
+
+import math
+
+import pytest
+import torch
+
+from sparsecast.data import ForecastBatch
+from sparsecast.models import Informer, InformerConfig
+from sparsecast.training import TrainConfig, evaluate_loss, fit
+
+
+def _data(n_batches=6, B=8, seed=1):
+    """Windows of a noisy sine: learnable, so the loss falls over the epochs."""
+    g = torch.Generator().manual_seed(seed)
+    batches = []
+    for _ in range(n_batches):
+        phase = torch.rand(B, 1, 1, generator=g) * 2 * math.pi
+        t = torch.arange(40).view(1, 40, 1) * 0.3 + phase
+        series = torch.sin(t) + 0.05 * torch.randn(B, 40, 1, generator=g)
+        marks = torch.rand(B, 40, 4, generator=g) - 0.5
+        batches.append(ForecastBatch(x=series[:, :32], x_mark=marks[:, :32], future_mark=marks[:, 32:],
+                                     y=series[:, 32:]))
+    return batches
+
+
+def _train(**options):
+    torch.manual_seed(0)
+    model = Informer(InformerConfig(enc_in=1, dec_in=1, c_out=1, seq_len=32, label_len=16, pred_len=8, d_model=32,
+                                    n_heads=2, e_layers=2, d_layers=1, d_ff=64, dropout=0.0, factor=3))
+    data = _data()
+    hist = fit(model, data[:4], data[4:], TrainConfig(epochs=3, lr=1e-3, lradj="constant", progress=False, **options))
+    return hist, evaluate_loss(model, data[4:])
+
+
+def test_bf16_autocast_keeps_the_loss_close_to_fp32():
+    fp32, fp32_val = _train()
+    bf16, bf16_val = _train(bf16=True)
+    assert fp32.train_loss[-1] < fp32.train_loss[0]  # it learns
+    for a, b in zip(fp32.train_loss + fp32.val_loss, bf16.train_loss + bf16.val_loss):
+        assert abs(a - b) <= 0.05 * a + 1e-3, (fp32.train_loss, bf16.train_loss, fp32.val_loss, bf16.val_loss)
+    assert abs(fp32_val - bf16_val) <= 0.05 * fp32_val + 1e-3  # the restored weights score in fp32 alike
+
+
+@pytest.mark.slow
+def test_compile_keeps_the_loss_of_eager():
+    eager, eager_val = _train()
+    compiled, compiled_val = _train(compile=True)
+    torch.testing.assert_close(compiled.train_loss + compiled.val_loss, eager.train_loss + eager.val_loss,
+                               rtol=1e-3, atol=1e-5)
+    assert abs(compiled_val - eager_val) <= 1e-3 * eager_val
