@@ -58,6 +58,11 @@ def query_positions(nb: int, l: int, device=None) -> Tensor:
 
 
 
-def auto_stride(L: int) -> int:
-    """Default block length l = ceil(sqrt(L)), which makes both the local and the long-range parts O(L sqrt(L))."""
-    return max(1, math.ceil(math.sqrt(L)))
+def auto_stride(L: int, c: int = 1) -> int:
+    """Default block length: the power of two nearest sqrt(c * L) (geometrically).
+
+    sqrt(L) balances a strided query's local and long-range keys (about 2l and L / l); sqrt(c L) balances a fixed
+    query's block and summary keys (l and c L / l). A power of two makes blocks tile the usual power-of-two lengths
+    without padding.
+    """
+    return 1 << max(0, round(math.log2(max(1, c * L)) / 2))

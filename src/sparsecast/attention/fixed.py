@@ -10,6 +10,8 @@ from .blocks import auto_stride, query_positions, to_blocks
 from .parts import Grid, Part, attend_parts
 from .patterns import FIXED_PARTS
 
+_CHUNKS = 8  # causal summary part: query chunks, each against the summary keys it can see (~56% of all scores)
+
 
 class FixedAttention(Attention):
     """Attention over the fixed pattern: A1 = {j : floor(j/l) = floor(i/l)}, A2 = {j : j mod l >= l - c}.
@@ -20,7 +22,7 @@ class FixedAttention(Attention):
     Time per head O(L (l + c L / l) D); the fused backend of ``attention.parts`` stores no score matrix at all.
 
     Args:
-        stride: the block length l; ``None`` takes ceil(sqrt(L)) at each call.
+        stride: the block length l; ``None`` takes the power of two nearest sqrt(c L) at each call.
         c: summary positions at the end of each block, 1 <= c <= l.
         part: "union" (A1 and A2), "block" (A1 alone) or "summary" (A2 alone).
         backend: "auto", "fused" or "matmul" (see ``attention.parts``); all compute the same function.
@@ -42,7 +44,7 @@ class FixedAttention(Attention):
     def forward(self, q: Tensor, k: Tensor, v: Tensor, causal: bool = False) -> Tensor:
         check_qkv(q, k, v, self_attention=True)
         B, H, L, D = q.shape
-        l = self.stride or auto_stride(L)
+        l = self.stride or auto_stride(L, self.c)
         c = min(self.c, l)
         qb, kb, vb = to_blocks(q, l), to_blocks(k, l), to_blocks(v, l)  # (B, H, nb, l, D)
         nb = qb.shape[2]
@@ -64,5 +66,9 @@ class FixedAttention(Attention):
                 mask = mask & (j <= i)
             if self.part == "union":
                 mask = mask & (j // l != i // l)
-            parts.append(Part(qb.flatten(2, 3), ks, vs, mask, "flat"))  # mask (P, nb*c)
+            chunks = ()
+            if causal:  # rows of blocks [b0, b1) see no summary key of block b1 or later
+                bounds = [round(g * nb / min(nb, _CHUNKS)) for g in range(min(nb, _CHUNKS) + 1)]
+                chunks = tuple((b0 * l, b1 * l, b1 * c) for b0, b1 in zip(bounds, bounds[1:]))
+            parts.append(Part(qb.flatten(2, 3), ks, vs, mask, "flat", chunks))  # mask (P, nb*c)
         return attend_parts(grid, parts, self.backend)[:, :, :L]  # (B, H, L, D)

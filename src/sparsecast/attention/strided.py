@@ -23,7 +23,7 @@ class StridedAttention(Attention):
     O(L (3l + L / l) D), O(L sqrt(L) D) for l ~ sqrt(L); the fused backend stores no score matrix at all.
 
     Args:
-        stride: l; ``None`` takes ceil(sqrt(L)) at each call.
+        stride: l; ``None`` takes the power of two nearest sqrt(L) at each call.
         part: "union" (A1 and A2), "local" (A1 alone) or "stride" (A2 alone): the paper's two heads.
         backend: "auto", "fused" or "matmul" (see ``attention.parts``); all compute the same function.
     """

@@ -19,7 +19,7 @@ class InformerConfig:
         attn: encoder and decoder self-attention kernel, any registered name ("probsparse", "full" = Informer‡,
             "strided", "fixed"); cross-attention is always full.
         factor: ProbSparse sampling factor c. sampling: ProbSparse key sampling ("per_query" or "shared").
-        stride, c: strided/fixed block length (None: ceil(sqrt(L)) per layer) and summary positions.
+        stride, c: strided/fixed block length (None: a power of two near sqrt(L) per layer) and summary positions.
         embed: time-stamp embedding, "timeF", "fixed" or "learned". freq: data frequency (pandas alias).
         distil: self-attention distilling between encoder layers.
         stack: encoder layer counts of Informer† (e.g. (3, 2, 1): encoders on the whole, half and quarter input);
