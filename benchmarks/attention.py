@@ -7,10 +7,10 @@ the medians and the peak RSS above the inputs' (ru_maxrss, so the worst of the r
 take longer than ``--max-seconds`` per repeat (estimated from the previous length) or whose memory would not fit is
 skipped and reported as such.
 
-    python benchmarks/attention.py --out benchmarks/results/attention
+    THP_MEM_ALLOC_ENABLE=1 python benchmarks/attention.py --out benchmarks/results/attention
 
-Like the library, it runs with THP_MEM_ALLOC_ENABLE=1 (transparent huge pages for large tensors) unless the
-environment says otherwise; the setting applies to SDPA and the sparse kernels alike and is recorded.
+THP_MEM_ALLOC_ENABLE=1 makes PyTorch's CPU allocator back large tensors with transparent huge pages (fewer page
+faults); it applies to SDPA and the sparse kernels alike and is recorded with the results.
 
 writes attention.json, attention.md and attention.png (log-log time and memory against L) under --out.
 """
@@ -135,7 +135,6 @@ def main():
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / "attention.json"
-    import sparsecast  # noqa: F401  (sets THP_MEM_ALLOC_ENABLE's default, inherited by the measuring processes)
     import torch
     meta = {"B": a.batch, "H": a.heads, "D": a.head_dim, "threads": a.threads, "repeats": a.repeats,
             "thp": os.environ.get("THP_MEM_ALLOC_ENABLE", "unset"), "torch": torch.__version__,

@@ -72,7 +72,6 @@ def main():
     p.add_argument("--features", default="M")
     p.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated labels (default: all)")
     a = p.parse_args()
-    import sparsecast  # noqa: F401  (sets THP_MEM_ALLOC_ENABLE's default, inherited by the measuring processes)
     print(f"ETTh1 {a.features}, seq/label/pred 96/48/24, paper default model (d_model 512, 8 heads, 2+1 layers, "
           f"d_ff 2048), batch 32, eval batch 256 under no_grad, {a.threads} threads, median of {a.steps} steps, "
           f"THP_MEM_ALLOC_ENABLE={os.environ.get('THP_MEM_ALLOC_ENABLE', 'unset')}")
