@@ -24,10 +24,10 @@ def _data(n_batches=6, B=8, seed=1):
     return batches
 
 
-def _train(**options):
+def _train(attn="probsparse", **options):
     torch.manual_seed(0)
     model = Informer(InformerConfig(enc_in=1, dec_in=1, c_out=1, seq_len=32, label_len=16, pred_len=8, d_model=32,
-                                    n_heads=2, e_layers=2, d_layers=1, d_ff=64, dropout=0.0, factor=3))
+                                    n_heads=2, e_layers=2, d_layers=1, d_ff=64, dropout=0.0, factor=3, attn=attn))
     data = _data()
     hist = fit(model, data[:4], data[4:], TrainConfig(epochs=3, lr=1e-3, lradj="constant", progress=False, **options))
     return hist, evaluate_loss(model, data[4:])
@@ -43,9 +43,12 @@ def test_bf16_autocast_keeps_the_loss_close_to_fp32():
 
 
 @pytest.mark.slow
-def test_compile_keeps_the_loss_of_eager():
-    eager, eager_val = _train()
-    compiled, compiled_val = _train(compile=True)
+@pytest.mark.parametrize("attn,rtol", [("full", 1e-3), ("probsparse", 0.05)])
+def test_compile_keeps_the_loss_of_eager(attn, rtol):
+    """Full attention is deterministic: compiled losses match eager closely. ProbSparse samples keys in training,
+    and compiled code draws other random numbers than eager code, so its losses agree only statistically."""
+    eager, eager_val = _train(attn)
+    compiled, compiled_val = _train(attn, compile=True)
     torch.testing.assert_close(compiled.train_loss + compiled.val_loss, eager.train_loss + eager.val_loss,
-                               rtol=1e-3, atol=1e-5)
-    assert abs(compiled_val - eager_val) <= 1e-3 * eager_val
+                               rtol=rtol, atol=1e-5)
+    assert abs(compiled_val - eager_val) <= rtol * eager_val
