@@ -71,3 +71,5 @@ def test_registry_errors_name_the_problem():
         build_attention("strided")(torch.randn(1, 1, 4, 2), torch.randn(1, 1, 5, 2), torch.randn(1, 1, 5, 2))
     with pytest.raises(ValueError, match="c must be"):
         build_attention("fixed", stride=4, c=5)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        build_attention("strided", backend="flex")

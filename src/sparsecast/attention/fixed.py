@@ -7,7 +7,7 @@ from torch import Tensor
 
 from .base import Attention, check_qkv
 from .blocks import auto_stride, query_positions, to_blocks
-from .parts import Grid, Part, attend_parts
+from .parts import Grid, Part, attend_parts, check_backend
 from .patterns import FIXED_PARTS
 
 _CHUNKS = 8  # causal summary part: query chunks, each against the summary keys it can see (~56% of all scores)
@@ -36,7 +36,7 @@ class FixedAttention(Attention):
             raise ValueError(f"c must be in [1, stride], got c={c}, stride={stride}")
         if part not in FIXED_PARTS:
             raise ValueError(f"part must be one of {FIXED_PARTS}, got {part!r}")
-        self.stride, self.c, self.part, self.backend = stride, c, part, backend
+        self.stride, self.c, self.part, self.backend = stride, c, part, check_backend(backend)
 
     def extra_repr(self) -> str:
         return f"stride={self.stride}, c={self.c}, part={self.part!r}, backend={self.backend!r}"

@@ -30,7 +30,13 @@ from torch import Tensor
 
 _FLASH = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
 _FLASH_BACKWARD = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
-LAYOUTS = ("flat", "blocks", "columns")
+BACKENDS = ("auto", "fused", "matmul")
+
+
+def check_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    return backend
 
 
 @dataclass(frozen=True)
@@ -87,10 +93,8 @@ def attend_parts(grid: Grid, parts: list[Part], backend: str = "auto") -> Tensor
     if backend == "auto":
         exporting = torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
         backend = "fused" if parts[0].q.device.type == "cpu" and not exporting else "matmul"
-    if backend == "matmul":
+    if check_backend(backend) == "matmul":
         return _attend_matmul(grid, parts)
-    if backend != "fused":
-        raise ValueError(f"backend must be 'auto', 'fused' or 'matmul', got {backend!r}")
     tensors = [t for p in parts for t in (p.q, p.k, p.v)]
     return _FusedParts.apply(grid, [(p.mask, p.layout, p.chunks) for p in parts], *tensors)
 

@@ -7,7 +7,7 @@ from torch import Tensor
 
 from .base import Attention, check_qkv
 from .blocks import auto_stride, neighbour_blocks, neighbour_positions, query_positions, to_blocks
-from .parts import Grid, Part, attend_parts
+from .parts import Grid, Part, attend_parts, check_backend
 from .patterns import STRIDED_PARTS
 
 
@@ -36,7 +36,7 @@ class StridedAttention(Attention):
             raise ValueError(f"part must be one of {STRIDED_PARTS}, got {part!r}")
         self.stride = stride
         self.part = part
-        self.backend = backend
+        self.backend = check_backend(backend)
 
     def extra_repr(self) -> str:
         return f"stride={self.stride}, part={self.part!r}, backend={self.backend!r}"
