@@ -19,8 +19,8 @@ class InformerConfig:
         attn: encoder and decoder self-attention kernel, any registered name ("probsparse", "full" = Informer‡,
             "strided", "fixed"); cross-attention is always full.
         factor: ProbSparse sampling factor c. sampling: ProbSparse key sampling: "shared" (default: one sample of U
-            keys per call; as fast as full attention at seq 96 and 5-6x faster than "per_query" at long L, with the
-            same ETTh1 accuracy) or "per_query" (the paper's and the official code's).
+            keys per call; as fast as full attention at seq 96 and 5-6x faster than "per_query" at long L; ETTh1 M/24
+            test MSE 0.532 against per_query's 0.524, one seed each) or "per_query" (the paper's and the official code's).
         stride, c: strided/fixed block length (None: a power of two near sqrt(L) per layer) and summary positions.
         embed: time-stamp embedding, "timeF", "fixed" or "learned". freq: data frequency (pandas alias).
         distil: self-attention distilling between encoder layers.
