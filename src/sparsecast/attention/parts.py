@@ -140,10 +140,10 @@ class _FusedParts(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor):
         out, lse, *tensors = ctx.saved_tensors
-        grid, grads = ctx.grid, []
+        grid, grads, grad = ctx.grid, [], grad.contiguous()
         for (layout, chunks), bias, i in zip(ctx.specs, ctx.biases, range(0, len(tensors), 3)):
             q, k, v = tensors[i: i + 3]
-            g, o, l = (grid.fold(x, layout) for x in (grad.contiguous(), out, lse))
+            g, o, l = (grid.fold(x, layout) for x in (grad, out, lse))
             l = l.squeeze(-1)
             if not chunks:
                 grads += _FLASH_BACKWARD(g, q, k, v, o, l, 0.0, False, attn_mask=bias)

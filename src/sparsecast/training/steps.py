@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .trainer import autocast
+from .trainer import autocast, model_device
 
 
 def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float = 0.1) -> float:
@@ -68,7 +68,7 @@ def train_steps(model: nn.Module, batches: Iterator, cfg: StepConfig, loss_fn: C
         for group in optimizer.param_groups:
             group["lr"] = cfg.lr * warmup_cosine(step, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
         batch = next(batches)
-        with autocast(cfg.bf16, next(model.parameters()).device):
+        with autocast(cfg.bf16, model_device(model)):
             loss = loss_fn(model(**batch.inputs()), batch.target)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at step {step}")

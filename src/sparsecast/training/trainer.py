@@ -71,7 +71,8 @@ def autocast(enabled: bool, device: torch.device | str = "cpu"):
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=enabled)
 
 
-def _device(model: nn.Module) -> torch.device:
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's (first) parameter."""
     return next(model.parameters()).device
 
 
@@ -79,9 +80,9 @@ def _device(model: nn.Module) -> torch.device:
 def evaluate_loss(model: nn.Module, batches: Iterable, loss_fn: Callable = F.mse_loss, bf16: bool = False) -> float:
     """Mean loss over every window (weighted by batch size), in eval mode without autograd."""
     model.eval()
-    total, count = 0.0, 0
+    total, count, device = 0.0, 0, model_device(model)
     for batch in batches:
-        with autocast(bf16, _device(model)):
+        with autocast(bf16, device):
             total += loss_fn(_first(model(**batch.inputs())).float(), batch.target).item() * len(batch)
         count += len(batch)
     return total / max(count, 1)
@@ -112,6 +113,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     runner = torch.compile(model) if cfg.compile else model  # shares the parameters of ``model``
+    device = model_device(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     schedule = SCHEDULES[cfg.lradj]
     state = load_checkpoint(checkpoint, model, optimizer) if resume else TrainState()
@@ -131,7 +133,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         bar = tqdm(train, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not cfg.progress, leave=False,
                    dynamic_ncols=True)
         for step, batch in enumerate(bar):
-            with autocast(cfg.bf16, _device(model)):
+            with autocast(cfg.bf16, device):
                 loss = loss_fn(_first(runner(**batch.inputs())).float(), batch.target)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}")
