@@ -134,3 +134,12 @@ def test_reproduce_table_keeps_every_horizon(tmp_path, capsys):
     rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| ")}
     assert "1.222 / 0.671" in rows["24"] and "1.267 / 0.695" in rows["48"]  # repeat-last on the paper's splits
     assert "0.577 / 0.549" in rows["24"] and "not run" in rows["720"]
+
+
+def test_reproduce_records_how_each_cell_trained(tmp_path, capsys):
+    out = tmp_path / "paper"
+    assert main(["reproduce", "--table", "multivariate", "--data", "ETTh1", "--horizons", "24", "--models", "dlinear",
+                 "--epochs", "2", "--out", str(out), "--no-progress"]) == 0
+    cell = json.loads((out / "ETTh1_multivariate.json").read_text())["24|dlinear"]
+    assert cell["epochs"] == 2 and len(cell["seconds_per_epoch"]) == 2 and cell["best_epoch"] in (1, 2)
+    assert "- h24 DLinear: 2 epochs" in (out / "ETTh1_multivariate.md").read_text()

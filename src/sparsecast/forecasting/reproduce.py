@@ -25,6 +25,16 @@ def _fmt(m: dict | None) -> str:
     return f"{m['mse']:.3f} / {m['mae']:.3f}" if m else "not run"
 
 
+def _run_facts(run_dir: Path, metrics: dict) -> dict:
+    """What a cell's result needs beside its metrics: the attention it ran, its epochs' times, its best epoch."""
+    model = json.loads((run_dir / "config.json").read_text())["model"]
+    facts = {"attn": model.get("attn"), "seconds_per_epoch": metrics["seconds"]["per_epoch"],
+             "best_epoch": metrics.get("best_epoch")}
+    if model.get("attn") == "probsparse":
+        facts["sampling"] = model["sampling"]
+    return facts
+
+
 def reproduce(table: str, data: str, out: Path, root_path: str | None, horizons: list[int] | None,
               train_cfg: TrainConfig, models: list[str] | None = None, model_params: dict | None = None,
               log=say) -> Path:
@@ -56,7 +66,7 @@ def reproduce(table: str, data: str, out: Path, root_path: str | None, horizons:
             run_dir = out / "runs" / f"{data}_{features}_{cell['pred_len']}_{row_key}"
             metrics = train_run(dcfg, model_name, params, train_cfg, run_dir, log=log)
             results[key] = {"test": metrics["test"], "seconds": time.perf_counter() - start,
-                            "epochs": len(metrics["seconds"]["per_epoch"])}
+                            "epochs": len(metrics["seconds"]["per_epoch"]), **_run_facts(run_dir, metrics)}
             results_path.write_text(json.dumps(results, indent=2))
             write_markdown(out / f"{data}_{table}.md", data, table, all_cells, results, train_cfg)
     write_markdown(out / f"{data}_{table}.md", data, table, all_cells, results, train_cfg)
@@ -80,4 +90,16 @@ def write_markdown(path: Path, data: str, table: str, cells, results, train_cfg:
         lines.append(f"| {h} | {setting} | {cell['paper_mse']:.3f} / {cell['paper_mae']:.3f} | "
                      + " | ".join(_fmt(r["test"] if r else None) for r in cell_results)
                      + (f" | {secs / 60:.1f} min |" if any(cell_results) else " | - |"))
+    details = [_detail(cell["pred_len"], label, results[f"{cell['pred_len']}|{key}"]) for cell in cells
+               for key, label, _, _ in ROWS if results.get(f"{cell['pred_len']}|{key}", {}).get("seconds_per_epoch")]
+    if details:
+        lines += ["", "Trained cells (epoch = training + validation, in seconds; the machine may have been shared):", ""]
+        lines += details
     path.write_text("\n".join(lines) + "\n")
+
+
+def _detail(horizon: int, label: str, r: dict) -> str:
+    epochs = sorted(r["seconds_per_epoch"])
+    sampling = f", ProbSparse sampling {r['sampling']}" if r.get("sampling") else ""
+    return (f"- h{horizon} {label}{sampling}: {r['epochs']} epochs (best {r.get('best_epoch')}), "
+            f"median epoch {epochs[len(epochs) // 2]:.0f} s (fastest {epochs[0]:.0f} s)")
