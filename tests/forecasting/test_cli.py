@@ -143,3 +143,26 @@ def test_reproduce_records_how_each_cell_trained(tmp_path, capsys):
     cell = json.loads((out / "ETTh1_multivariate.json").read_text())["24|dlinear"]
     assert cell["epochs"] == 2 and len(cell["seconds_per_epoch"]) == 2 and cell["best_epoch"] in (1, 2)
     assert "- h24 DLinear: 2 epochs" in (out / "ETTh1_multivariate.md").read_text()
+
+
+def test_reproduce_continues_an_interrupted_cell(tmp_path):
+    from sparsecast.forecasting.reproduce import reproduce
+    from sparsecast.training import TrainConfig
+    cfg = TrainConfig(epochs=3, patience=5, progress=False)
+    run = lambda out, log: reproduce("multivariate", "ETTh1", out, None, [24], cfg, ["dlinear"], log=log)  # noqa: E731
+
+    def stop_in_epoch_two(line):
+        if line.startswith("epoch 2:"):
+            raise KeyboardInterrupt  # killed before epoch 2's checkpoint: the checkpoint holds epoch 1
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "killed", stop_in_epoch_two)
+    assert (tmp_path / "killed" / "runs" / "ETTh1_M_24_dlinear" / "checkpoint.safetensors").is_file()
+    lines = []
+    run(tmp_path / "killed", lines.append)
+    run(tmp_path / "whole", lambda line: None)
+    assert any("continuing the interrupted run" in line for line in lines)
+    assert any(line.startswith("resuming after epoch 1") for line in lines)
+    killed, whole = (json.loads((tmp_path / d / "ETTh1_multivariate.json").read_text())["24|dlinear"]
+                     for d in ("killed", "whole"))
+    assert killed["resumed"] and not whole["resumed"]
+    assert killed["test"] == whole["test"] and killed["epochs"] == whole["epochs"] == 3

@@ -13,6 +13,7 @@ from ..data import DataConfig
 from ..reference import paper_table
 from ..training import TrainConfig
 from .experiment import train_run
+from .run_dir import CHECKPOINT, CONFIG
 
 TABLES = {"univariate": "S", "multivariate": "M"}
 # (key for --models, column label, model name, model settings)
@@ -23,6 +24,18 @@ ROWS = [("informer", "Informer", "informer", {"attn": "probsparse"}),
 
 def _fmt(m: dict | None) -> str:
     return f"{m['mse']:.3f} / {m['mae']:.3f}" if m else "not run"
+
+
+def _interrupted(run_dir: Path, data_cfg: DataConfig, train_cfg: TrainConfig) -> bool:
+    """Whether ``run_dir`` holds a checkpoint of a killed run of this cell with these settings, to continue."""
+    if not (run_dir / CHECKPOINT).is_file() or not (run_dir / CONFIG).is_file():
+        return False
+    config = json.loads((run_dir / CONFIG).read_text())
+    data = {k: config["data"].get(k) for k in ("data", "features", "seq_len", "label_len", "pred_len")}
+    display = ("progress", "threads")  # how a run shows and where it runs, not what it computes
+    same_train = ({k: v for k, v in config["train"].items() if k not in display}
+                  == {k: v for k, v in train_cfg.to_dict().items() if k not in display})
+    return same_train and data == {k: getattr(data_cfg, k) for k in data}
 
 
 def _run_facts(run_dir: Path, metrics: dict) -> dict:
@@ -64,8 +77,14 @@ def reproduce(table: str, data: str, out: Path, root_path: str | None, horizons:
             log(f"== {data} {features} h{cell['pred_len']} {label}")
             start = time.perf_counter()
             run_dir = out / "runs" / f"{data}_{features}_{cell['pred_len']}_{row_key}"
-            metrics = train_run(dcfg, model_name, params, train_cfg, run_dir, log=log)
-            results[key] = {"test": metrics["test"], "seconds": time.perf_counter() - start,
+            resume = _interrupted(run_dir, dcfg, train_cfg)
+            if resume:
+                log(f"continuing the interrupted run in {run_dir} from its last checkpoint")
+            metrics = train_run(dcfg, model_name, params, train_cfg, run_dir, log=log, resume=resume)
+            seconds = time.perf_counter() - start
+            if resume:  # this call trained only the epochs after the checkpoint
+                seconds = sum(metrics["seconds"]["per_epoch"]) + metrics["seconds"]["test"]
+            results[key] = {"test": metrics["test"], "seconds": seconds, "resumed": resume,
                             "epochs": len(metrics["seconds"]["per_epoch"]), **_run_facts(run_dir, metrics)}
             results_path.write_text(json.dumps(results, indent=2))
             write_markdown(out / f"{data}_{table}.md", data, table, all_cells, results, train_cfg)
