@@ -3,6 +3,7 @@ DLinear and repeat-last-value on the same splits; a Markdown table of ours besid
 
 import json
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -118,7 +119,11 @@ def write_markdown(path: Path, data: str, table: str, cells, results, train_cfg:
 
 
 def _detail(horizon: int, label: str, r: dict) -> str:
-    epochs = sorted(r["seconds_per_epoch"])
+    epochs = r["seconds_per_epoch"]
     sampling = f", ProbSparse sampling {r['sampling']}" if r.get("sampling") else ""
     return (f"- h{horizon} {label}{sampling}: {r['epochs']} epochs (best {r.get('best_epoch')}), "
-            f"median epoch {epochs[len(epochs) // 2]:.0f} s (fastest {epochs[0]:.0f} s)")
+            f"median epoch {_secs(statistics.median(epochs))} s (fastest {_secs(min(epochs))} s)")
+
+
+def _secs(x: float) -> str:
+    return f"{x:.0f}" if x >= 10 else f"{x:.2g}"
