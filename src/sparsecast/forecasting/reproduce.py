@@ -41,7 +41,7 @@ def _interrupted(run_dir: Path, data_cfg: DataConfig, train_cfg: TrainConfig) ->
 
 def _run_facts(run_dir: Path, metrics: dict) -> dict:
     """What a cell's result needs beside its metrics: the attention it ran, its epochs' times, its best epoch."""
-    model = json.loads((run_dir / "config.json").read_text())["model"]
+    model = json.loads((run_dir / CONFIG).read_text())["model"]
     facts = {"attn": model.get("attn"), "seconds_per_epoch": metrics["seconds"]["per_epoch"],
              "best_epoch": metrics.get("best_epoch")}
     if model.get("attn") == "probsparse":
