@@ -102,6 +102,7 @@ def write_markdown(path: Path, data: str, table: str, cells, results, train_cfg:
              "| horizon | setting (seq/label, e/d layers, factor) | paper Informer | "
              + " | ".join(r[1] for r in ROWS) + " | wall time |",
              "|---|---|---|" + "---|" * len(ROWS) + "---|"]
+    details = []
     for cell in cells:
         h = cell["pred_len"]
         cell_results = [results.get(f"{h}|{r[0]}") for r in ROWS]
@@ -110,8 +111,7 @@ def write_markdown(path: Path, data: str, table: str, cells, results, train_cfg:
         lines.append(f"| {h} | {setting} | {cell['paper_mse']:.3f} / {cell['paper_mae']:.3f} | "
                      + " | ".join(_fmt(r["test"] if r else None) for r in cell_results)
                      + (f" | {secs / 60:.1f} min |" if any(cell_results) else " | - |"))
-    details = [_detail(cell["pred_len"], label, results[f"{cell['pred_len']}|{key}"]) for cell in cells
-               for key, label, _, _ in ROWS if results.get(f"{cell['pred_len']}|{key}", {}).get("seconds_per_epoch")]
+        details += [_detail(h, row[1], r) for row, r in zip(ROWS, cell_results) if r and r.get("seconds_per_epoch")]
     if details:
         lines += ["", "Trained cells (epoch = training + validation, in seconds; the machine may have been shared):", ""]
         lines += details
