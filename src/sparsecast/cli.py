@@ -59,6 +59,9 @@ def _add_train_flags(p: argparse.ArgumentParser, epochs: int = 6) -> None:
                    help="bfloat16 autocast in training and validation (test metrics stay fp32); fast only where the "
                         "CPU has bf16 matmul instructions (AVX512-BF16/AMX) or on a GPU")
     g.add_argument("--compile", action="store_true", help="torch.compile the model for training and validation")
+    g.add_argument("--checkpoint-minutes", type=float, default=10.0,
+                   help="write the run's checkpoint inside an epoch this often, so a killed run loses at most this "
+                        "much training (continue it with --resume RUN_DIR); 0: after every step")
     g.add_argument("--no-progress", action="store_true")
 
 
@@ -74,7 +77,7 @@ def _train_config(a):
     from .training import TrainConfig
     return TrainConfig(epochs=a.epochs, batch_size=a.batch_size, eval_batch_size=a.eval_batch_size, lr=a.lr,
                        patience=a.patience, lradj=a.lradj, seed=a.seed, threads=a.threads, bf16=a.bf16,
-                       compile=a.compile, progress=not a.no_progress)
+                       compile=a.compile, progress=not a.no_progress, checkpoint_minutes=a.checkpoint_minutes)
 
 
 def _data_config(a):
@@ -216,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_flags(p)
     p.add_argument("--out", default="runs/latest", help="run folder to write")
     p.add_argument("--resume", default=None, metavar="RUN_DIR",
-                   help="continue a killed run from its last epoch checkpoint, with its own settings")
+                   help="continue a killed run from its last checkpoint, with its own settings")
     p.add_argument("--ddp", action="store_true",
                    help="data-parallel training under torchrun (e.g. torchrun --nproc-per-node 2 -m sparsecast.cli "
                         "train --ddp ...)")

@@ -82,3 +82,49 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path, capsys):
                  "--out", str(out)]) == 0
     assert main(["train", "--resume", str(out)]) == 2
     assert "no checkpoint to resume from" in capsys.readouterr().err
+
+
+class DropoutNet(nn.Module):
+    """A forecaster whose result depends on the dropout RNG; ``stop_at`` raises in that training call (a kill)."""
+
+    def __init__(self, stop_at: int | None = None):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(8, 16), nn.Dropout(0.3), nn.Linear(16, 2))
+        self.calls, self.stop_at = 0, stop_at
+
+    def forward(self, x, x_mark, future_mark):
+        if self.training:
+            self.calls += 1
+            if self.calls == self.stop_at:
+                raise KeyboardInterrupt
+        return self.net(x[..., 0]).unsqueeze(-1)  # (B, 2, 1)
+
+
+def _fit_windows(model, checkpoint, resume=False, log=None):
+    from sparsecast.data.windows import WindowSet
+    from sparsecast.training import TrainConfig, fit
+    g = torch.Generator().manual_seed(1)
+    series = torch.randn(60, 1, generator=g).cumsum(0)
+    windows = [WindowSet(series, series, series, seq_len=8, pred_len=2) for _ in range(2)]
+    cfg = TrainConfig(epochs=3, batch_size=5, lr=1e-2, patience=5, progress=False, checkpoint_minutes=0)
+    return fit(model, windows[0].loader(5, shuffle=True, seed=3), windows[1].loader(16), cfg,
+               log=log or (lambda _: None), checkpoint=checkpoint, resume=resume)
+
+
+def test_killed_inside_an_epoch_resumes_at_that_step_and_ends_the_same(tmp_path):
+    torch.manual_seed(0)
+    whole = DropoutNet()
+    expected = _fit_windows(whole, tmp_path / "whole.safetensors")
+
+    torch.manual_seed(0)
+    ckpt = tmp_path / "killed.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        _fit_windows(DropoutNet(stop_at=16), ckpt)  # 11 batches per epoch: killed at step 5 of epoch 2
+    logs = []
+    torch.manual_seed(123)  # the resumed run takes its RNG from the checkpoint, not from here
+    resumed_model = DropoutNet()
+    resumed = _fit_windows(resumed_model, ckpt, resume=True, log=logs.append)
+    assert logs[0] == "resuming at step 5 of epoch 2 of 3"
+    assert resumed.train_loss == expected.train_loss and resumed.val_loss == expected.val_loss
+    for a, b in zip(resumed_model.parameters(), whole.parameters()):
+        assert torch.equal(a, b)

@@ -65,10 +65,11 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
               log=say, dist: Distributed | None = None, resume: bool = False) -> dict:
     """Train a model on ``data_cfg``, write the run folder ``out`` and return its metrics.
 
-    ``config.json`` is written first and a checkpoint after every epoch (removed when the run completes), so a run
-    that was killed continues with ``resume=True`` and ends as it would have. With ``dist`` (a process of a
-    torchrun job) the model trains under DistributedDataParallel, each process on its share of every batch; the
-    first process alone checkpoints, evaluates the test split and writes the run folder.
+    ``config.json`` is written first and a checkpoint after every epoch and every ``train_cfg.checkpoint_minutes``
+    inside one (removed when the run completes), so a run that was killed continues with ``resume=True`` and ends as
+    it would have. With ``dist`` (a process of a torchrun job) the model trains under DistributedDataParallel, each
+    process on its share of every batch; the first process alone checkpoints, evaluates the test split and writes
+    the run folder.
     """
     out = Path(out)
     dist = dist or Distributed()

@@ -33,7 +33,7 @@ def _interrupted(run_dir: Path, data_cfg: DataConfig, train_cfg: TrainConfig) ->
         return False
     config = json.loads((run_dir / CONFIG).read_text())
     data = {k: config["data"].get(k) for k in ("data", "features", "seq_len", "label_len", "pred_len")}
-    display = ("progress", "threads")  # how a run shows and where it runs, not what it computes
+    display = ("progress", "threads", "checkpoint_minutes")  # how a run shows, runs and saves, not what it computes
     same_train = ({k: v for k, v in config["train"].items() if k not in display}
                   == {k: v for k, v in train_cfg.to_dict().items() if k not in display})
     return same_train and data == {k: getattr(data_cfg, k) for k in data}

@@ -23,13 +23,21 @@ from .history import History
 
 @dataclass
 class TrainState:
-    """Where an epoch-based run stands: epochs done, curves so far, and the early-stopping bookkeeping."""
+    """Where an epoch-based run stands: epochs done, curves so far, and the early-stopping bookkeeping.
+
+    A checkpoint taken inside an epoch also says how far into epoch ``epoch`` (0-based) the run got: ``step`` batches
+    done, the sum and count of their losses, and the seconds spent on them.
+    """
 
     epoch: int = 0
     history: History = field(default_factory=History)
     best_loss: float = math.inf
     best_state: dict | None = None
     bad_epochs: int = 0
+    step: int = 0
+    loss_sum: float = 0.0
+    loss_count: int = 0
+    epoch_seconds: float = 0.0
 
 
 def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, state: TrainState) -> None:
@@ -50,7 +58,8 @@ def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
     tensors["rng.numpy"] = torch.from_numpy(np_state[1].astype(np.int64))
     meta = {
         "epoch": state.epoch, "history": asdict(state.history), "best_loss": state.best_loss,
-        "bad_epochs": state.bad_epochs, "param_groups": opt["param_groups"], "optim_extra": extra,
+        "bad_epochs": state.bad_epochs, "step": state.step, "loss_sum": state.loss_sum,
+        "loss_count": state.loss_count, "epoch_seconds": state.epoch_seconds, "param_groups": opt["param_groups"], "optim_extra": extra,
         "rng_numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
         "rng_python": _jsonable(random.getstate()),
     }
@@ -85,7 +94,9 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
     np.random.set_state((kind, tensors["rng.numpy"].numpy().astype(np.uint32), pos, has_gauss, cached))
     random.setstate(_tupled(meta["rng_python"]))
     return TrainState(epoch=meta["epoch"], history=History(**meta["history"]), best_loss=meta["best_loss"],
-                      best_state=best, bad_epochs=meta["bad_epochs"])
+                      best_state=best, bad_epochs=meta["bad_epochs"], step=meta.get("step", 0),
+                      loss_sum=meta.get("loss_sum", 0.0), loss_count=meta.get("loss_count", 0),
+                      epoch_seconds=meta.get("epoch_seconds", 0.0))
 
 
 def _jsonable(x):

@@ -3,7 +3,7 @@
 import copy
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,6 +29,9 @@ class TrainConfig:
         bf16: bfloat16 autocast in training and evaluation (a speed option: fast only on CPUs with bf16 matmul
             instructions such as AVX512-BF16/AMX, and on GPUs).
         compile: run the model through ``torch.compile`` (the weights stay those of the model passed in).
+        checkpoint_minutes: inside an epoch, write the checkpoint (when ``fit`` has one) whenever this much training
+            time passed since the last write, so a killed run loses at most this much; 0 writes after every step.
+            The results do not depend on it.
     """
 
     epochs: int = 6
@@ -42,11 +45,14 @@ class TrainConfig:
     bf16: bool = False
     compile: bool = False
     progress: bool = True
+    checkpoint_minutes: float = 10.0
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "eval_batch_size", "patience"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.checkpoint_minutes < 0:
+            raise ValueError(f"checkpoint_minutes must be >= 0, got {self.checkpoint_minutes}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.lradj not in SCHEDULES:
@@ -104,9 +110,11 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
     """Adam with the chosen schedule, early stopping on validation loss; the best weights are restored at the end.
 
     Args:
-        checkpoint: a file written atomically after every epoch with the model, the best weights, the optimizer,
-            the RNGs and the early-stopping state.
-        resume: continue from ``checkpoint``: the rest of the run is the same as if it had never stopped.
+        checkpoint: a file written atomically after every epoch, and inside an epoch every
+            ``cfg.checkpoint_minutes`` of training, with the model, the best weights, the optimizer, the RNGs, the
+            early-stopping state and the position in the epoch.
+        resume: continue from ``checkpoint``: the rest of the run is the same as if it had never stopped (``train``
+            must serve the same batches in the same order per epoch, as WindowLoader does).
 
     ``cfg.progress`` shows a progress bar per epoch; a one-line summary of every epoch goes to ``log`` regardless.
     """
@@ -119,7 +127,8 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
     state = load_checkpoint(checkpoint, model, optimizer) if resume else TrainState()
     history = state.history
     if resume:
-        log(f"resuming after epoch {state.epoch} of {cfg.epochs}")
+        where = f"at step {state.step + 1} of epoch {state.epoch + 1}" if state.step else f"after epoch {state.epoch}"
+        log(f"resuming {where} of {cfg.epochs}")
     for epoch in range(state.epoch, cfg.epochs):
         if history.stopped_early:
             break
@@ -129,10 +138,12 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         for group in optimizer.param_groups:
             group["lr"] = lr
         model.train()
-        start, total, count = time.perf_counter(), 0.0, 0
         bar = tqdm(train, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not cfg.progress, leave=False,
                    dynamic_ncols=True)
-        for step, batch in enumerate(bar):
+        batches = _skip(iter(bar), state.step)  # the batches a mid-epoch checkpoint already trained on
+        last_save = time.perf_counter()
+        start = last_save - state.epoch_seconds  # a resumed epoch counts the seconds it had before
+        for step, batch in enumerate(batches, start=state.step):
             with autocast(cfg.bf16, device):
                 loss = loss_fn(_first(runner(**batch.inputs())).float(), batch.target)
             if not torch.isfinite(loss):
@@ -140,14 +151,19 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(batch)
-            count += len(batch)
-            bar.set_postfix(loss=f"{total / count:.4f}")
+            state.loss_sum += loss.item() * len(batch)
+            state.loss_count += len(batch)
+            bar.set_postfix(loss=f"{state.loss_sum / state.loss_count:.4f}")
+            if checkpoint is not None and time.perf_counter() - last_save >= 60 * cfg.checkpoint_minutes:
+                state.step, state.epoch_seconds = step + 1, time.perf_counter() - start
+                save_checkpoint(checkpoint, model, optimizer, state)
+                last_save = time.perf_counter()
         val_loss = evaluate_loss(runner, val, loss_fn, cfg.bf16)
-        history.train_loss.append(total / max(count, 1))
+        history.train_loss.append(state.loss_sum / max(state.loss_count, 1))
         history.val_loss.append(val_loss)
         history.lr.append(lr)
         history.epoch_seconds.append(time.perf_counter() - start)
+        state.step, state.loss_sum, state.loss_count, state.epoch_seconds = 0, 0.0, 0, 0.0
         if val_loss < state.best_loss:
             state.best_loss, state.best_state, state.bad_epochs = val_loss, copy.deepcopy(model.state_dict()), 0
             history.best_epoch = epoch
@@ -162,3 +178,15 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
     if state.best_state is not None:
         model.load_state_dict(state.best_state)
     return history
+
+
+def _skip(batches: Iterator, n: int) -> Iterator:
+    """``batches`` after its first ``n``; the RNGs are left as they were, so skipping does not change what follows."""
+    if n:
+        rng = torch.get_rng_state(), np.random.get_state(), random.getstate()
+        for _ in range(n):
+            next(batches)
+        torch.set_rng_state(rng[0])
+        np.random.set_state(rng[1])
+        random.setstate(rng[2])
+    return batches
