@@ -13,6 +13,7 @@ run multivariate 24 informer
 run multivariate 48 informer
 run multivariate 24 full
 run multivariate 48 full
-# seq_len 720: about an hour per epoch on a 2-core CPU
+# seq_len 720: about an hour per epoch on a 2-core CPU. A killed run continues from its last checkpoint (written
+# after every epoch and every 10 minutes inside one) when the script runs again.
 run univariate 24 informer
 run univariate 24 full
