@@ -59,7 +59,8 @@ def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
     meta = {
         "epoch": state.epoch, "history": asdict(state.history), "best_loss": state.best_loss,
         "bad_epochs": state.bad_epochs, "step": state.step, "loss_sum": state.loss_sum,
-        "loss_count": state.loss_count, "epoch_seconds": state.epoch_seconds, "param_groups": opt["param_groups"], "optim_extra": extra,
+        "loss_count": state.loss_count, "epoch_seconds": state.epoch_seconds,
+        "param_groups": opt["param_groups"], "optim_extra": extra,
         "rng_numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
         "rng_python": _jsonable(random.getstate()),
     }
