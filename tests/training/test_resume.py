@@ -105,9 +105,9 @@ def _fit_windows(model, checkpoint, resume=False, log=None):
     from sparsecast.training import TrainConfig, fit
     g = torch.Generator().manual_seed(1)
     series = torch.randn(60, 1, generator=g).cumsum(0)
-    windows = [WindowSet(series, series, series, seq_len=8, pred_len=2) for _ in range(2)]
+    windows = WindowSet(series, series, series, seq_len=8, pred_len=2)
     cfg = TrainConfig(epochs=3, batch_size=5, lr=1e-2, patience=5, progress=False, checkpoint_minutes=0)
-    return fit(model, windows[0].loader(5, shuffle=True, seed=3), windows[1].loader(16), cfg,
+    return fit(model, windows.loader(5, shuffle=True, seed=3), windows.loader(16), cfg,
                log=log or (lambda _: None), checkpoint=checkpoint, resume=resume)
 
 

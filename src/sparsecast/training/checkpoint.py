@@ -40,6 +40,18 @@ class TrainState:
     epoch_seconds: float = 0.0
 
 
+def rng_states() -> tuple:
+    """The states of the RNGs a training run draws from (torch's, NumPy's, Python's), for ``set_rng_states``."""
+    return torch.get_rng_state(), np.random.get_state(), random.getstate()
+
+
+def set_rng_states(states: tuple) -> None:
+    torch_state, np_state, python_state = states
+    torch.set_rng_state(torch_state)
+    np.random.set_state(np_state)
+    random.setstate(python_state)
+
+
 def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, state: TrainState) -> None:
     path = Path(path)
     tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
@@ -53,8 +65,7 @@ def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
                 tensors[f"optim.{idx}.{name}"] = value.detach().contiguous()
             else:
                 extra[f"{idx}.{name}"] = value
-    tensors["rng.torch"] = torch.get_rng_state()
-    np_state = np.random.get_state()
+    tensors["rng.torch"], np_state, python_state = rng_states()
     tensors["rng.numpy"] = torch.from_numpy(np_state[1].astype(np.int64))
     meta = {
         "epoch": state.epoch, "history": asdict(state.history), "best_loss": state.best_loss,
@@ -62,7 +73,7 @@ def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
         "loss_count": state.loss_count, "epoch_seconds": state.epoch_seconds,
         "param_groups": opt["param_groups"], "optim_extra": extra,
         "rng_numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
-        "rng_python": _jsonable(random.getstate()),
+        "rng_python": _jsonable(python_state),
     }
     with atomic_path(path) as tmp:
         save_file(tensors, tmp, metadata={"state": json.dumps(meta)})
@@ -90,10 +101,9 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
         idx, name = key.split(".", 1)
         opt_state.setdefault(int(idx), {})[name] = value
     optimizer.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
-    torch.set_rng_state(tensors["rng.torch"])
     kind, pos, has_gauss, cached = meta["rng_numpy"]
-    np.random.set_state((kind, tensors["rng.numpy"].numpy().astype(np.uint32), pos, has_gauss, cached))
-    random.setstate(_tupled(meta["rng_python"]))
+    np_state = (kind, tensors["rng.numpy"].numpy().astype(np.uint32), pos, has_gauss, cached)
+    set_rng_states((tensors["rng.torch"], np_state, _tupled(meta["rng_python"])))
     return TrainState(epoch=meta["epoch"], history=History(**meta["history"]), best_loss=meta["best_loss"],
                       best_state=best, bad_epochs=meta["bad_epochs"], step=meta.get("step", 0),
                       loss_sum=meta.get("loss_sum", 0.0), loss_count=meta.get("loss_count", 0),

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .checkpoint import TrainState, load_checkpoint, save_checkpoint
+from .checkpoint import TrainState, load_checkpoint, rng_states, save_checkpoint, set_rng_states
 from .history import History
 from .schedules import SCHEDULES
 
@@ -183,10 +183,8 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
 def _skip(batches: Iterator, n: int) -> Iterator:
     """``batches`` after its first ``n``; the RNGs are left as they were, so skipping does not change what follows."""
     if n:
-        rng = torch.get_rng_state(), np.random.get_state(), random.getstate()
+        rngs = rng_states()
         for _ in range(n):
             next(batches)
-        torch.set_rng_state(rng[0])
-        np.random.set_state(rng[1])
-        random.setstate(rng[2])
+        set_rng_states(rngs)
     return batches
