@@ -85,18 +85,19 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path, capsys):
 
 
 class DropoutNet(nn.Module):
-    """A forecaster whose result depends on the dropout RNG; ``stop_at`` raises in that training call (a kill)."""
+    """A forecaster whose result depends on the dropout RNG; ``stop_at`` raises in that training call (a kill),
+    ``stop_at_eval`` in that evaluation call."""
 
-    def __init__(self, stop_at: int | None = None):
+    def __init__(self, stop_at: int | None = None, stop_at_eval: int | None = None):
         super().__init__()
         self.net = nn.Sequential(nn.Linear(8, 16), nn.Dropout(0.3), nn.Linear(16, 2))
-        self.calls, self.stop_at = 0, stop_at
+        self.calls = {True: 0, False: 0}  # by self.training
+        self.stop_at = {True: stop_at, False: stop_at_eval}
 
     def forward(self, x, x_mark, future_mark):
-        if self.training:
-            self.calls += 1
-            if self.calls == self.stop_at:
-                raise KeyboardInterrupt
+        self.calls[self.training] += 1
+        if self.calls[self.training] == self.stop_at[self.training]:
+            raise KeyboardInterrupt
         return self.net(x[..., 0]).unsqueeze(-1)  # (B, 2, 1)
 
 
@@ -111,7 +112,11 @@ def _fit_windows(model, checkpoint, resume=False, log=None):
                log=log or (lambda _: None), checkpoint=checkpoint, resume=resume)
 
 
-def test_killed_inside_an_epoch_resumes_at_that_step_and_ends_the_same(tmp_path):
+@pytest.mark.parametrize("kill, resumed_at", [
+    ({"stop_at": 16}, "at step 5 of epoch 2"),  # 11 training batches per epoch
+    ({"stop_at_eval": 5}, "at the validation of epoch 2"),  # 4 validation batches per epoch
+])
+def test_killed_inside_an_epoch_resumes_at_that_step_and_ends_the_same(tmp_path, kill, resumed_at):
     torch.manual_seed(0)
     whole = DropoutNet()
     expected = _fit_windows(whole, tmp_path / "whole.safetensors")
@@ -119,12 +124,12 @@ def test_killed_inside_an_epoch_resumes_at_that_step_and_ends_the_same(tmp_path)
     torch.manual_seed(0)
     ckpt = tmp_path / "killed.safetensors"
     with pytest.raises(KeyboardInterrupt):
-        _fit_windows(DropoutNet(stop_at=16), ckpt)  # 11 batches per epoch: killed at step 5 of epoch 2
+        _fit_windows(DropoutNet(**kill), ckpt)
     logs = []
     torch.manual_seed(123)  # the resumed run takes its RNG from the checkpoint, not from here
     resumed_model = DropoutNet()
     resumed = _fit_windows(resumed_model, ckpt, resume=True, log=logs.append)
-    assert logs[0] == "resuming at step 5 of epoch 2 of 3"
+    assert logs[0] == f"resuming {resumed_at} of 3"
     assert resumed.train_loss == expected.train_loss and resumed.val_loss == expected.val_loss
     for a, b in zip(resumed_model.parameters(), whole.parameters()):
         assert torch.equal(a, b)

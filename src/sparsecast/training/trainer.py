@@ -127,8 +127,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
     state = load_checkpoint(checkpoint, model, optimizer) if resume else TrainState()
     history = state.history
     if resume:
-        where = f"at step {state.step + 1} of epoch {state.epoch + 1}" if state.step else f"after epoch {state.epoch}"
-        log(f"resuming {where} of {cfg.epochs}")
+        log(f"resuming {_resume_point(state, train)} of {cfg.epochs}")
     for epoch in range(state.epoch, cfg.epochs):
         if history.stopped_early:
             break
@@ -178,6 +177,15 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
     if state.best_state is not None:
         model.load_state_dict(state.best_state)
     return history
+
+
+def _resume_point(state: TrainState, train: Iterable) -> str:
+    """Where a resumed run picks up, in words for the log."""
+    if not state.step:
+        return f"after epoch {state.epoch}"
+    if hasattr(train, "__len__") and state.step == len(train):  # killed while validating
+        return f"at the validation of epoch {state.epoch + 1}"
+    return f"at step {state.step + 1} of epoch {state.epoch + 1}"
 
 
 def _skip(batches: Iterator, n: int) -> Iterator:
