@@ -49,6 +49,7 @@ def test_kill_minus_nine_then_resume_is_bit_identical(tmp_path):
     assert resumed["test"] == whole["test"]
     history = [json.loads((d / "history.json").read_text()) for d in (tmp_path / "whole", run)]
     assert history[0]["val_loss"] == history[1]["val_loss"]
+    assert resumed["seconds"]["train_and_val"] == sum(history[1]["epoch_seconds"])  # all epochs, not only this call's
     assert not (run / "checkpoint.safetensors").exists()  # removed once the run completed
 
 

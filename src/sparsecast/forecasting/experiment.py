@@ -119,6 +119,8 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
             kept = f"; the last good epoch is in {ckpt} (sparsecast train --resume {out})" if ckpt.is_file() else ""
             raise FloatingPointError(f"{e}{kept}") from e
     train_seconds = time.perf_counter() - start
+    if resume and history:  # the epochs before the checkpoint ran in an earlier process
+        train_seconds = sum(history.epoch_seconds)
     if not dist.is_main:
         return {}
     start = time.perf_counter()

@@ -84,7 +84,7 @@ def reproduce(table: str, data: str, out: Path, root_path: str | None, horizons:
             metrics = train_run(dcfg, model_name, params, train_cfg, run_dir, log=log, resume=resume)
             seconds = time.perf_counter() - start
             if resume:  # this call trained only the epochs after the checkpoint
-                seconds = sum(metrics["seconds"]["per_epoch"]) + metrics["seconds"]["test"]
+                seconds = metrics["seconds"]["train_and_val"] + metrics["seconds"]["test"]
             results[key] = {"test": metrics["test"], "seconds": seconds, "resumed": resume,
                             "epochs": len(metrics["seconds"]["per_epoch"]), **_run_facts(run_dir, metrics)}
             results_path.write_text(json.dumps(results, indent=2))
