@@ -141,7 +141,7 @@ class Forecaster:
             for origin, pred in zip(origins, preds):
                 m = forecast_metrics(pred, truth[origin:origin + cfg.pred_len])
                 rows.append({**({"unique_id": uid} if self.long else {}), "origin": frame["date"].iloc[origin],
-                             "mse": m["mse"], "mae": m["mae"], "rmse": m["rmse"]})
+                             "mse": m["mse"], "mae": m["mae"], "rmse": m["rmse"], "wape": m["wape"]})
         return pd.DataFrame(rows)
 
     # -- persistence --------------------------------------------------------------------------------------------------

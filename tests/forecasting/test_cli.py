@@ -30,7 +30,7 @@ def test_train_writes_a_complete_run_folder(run):
         assert (run / name).is_file(), name
     metrics = json.loads((run / "metrics.json").read_text())
     for block in ("test", "test_original_units"):
-        assert set(metrics[block]) == {"mse", "mae", "rmse", "mape", "mspe"}
+        assert set(metrics[block]) == {"mse", "mae", "rmse", "mape", "mspe", "wape"}
     # test rows: the last 20% (120) plus seq_len of history; every window of them is scored
     assert metrics["test_windows"] == (120 + 24) - 24 - 6 + 1
     config = json.loads((run / "config.json").read_text())

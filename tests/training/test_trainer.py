@@ -1,5 +1,7 @@
 """The training loop: early stopping restores the best weights, schedules, repeatable seeds."""
 
+import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -40,7 +42,14 @@ def test_early_stopping_restores_the_best_weights():
 
 def test_metrics_values():
     m = forecast_metrics(torch.tensor([1.0, 3.0]).numpy(), torch.tensor([2.0, 2.0]).numpy())
-    assert m == {"mse": 1.0, "mae": 1.0, "rmse": 1.0, "mape": 0.5, "mspe": 0.25}
+    assert m == {"mse": 1.0, "mae": 1.0, "rmse": 1.0, "mape": 0.5, "mspe": 0.25, "wape": 0.5}
+
+
+def test_wape_stays_readable_where_a_truth_is_near_zero():
+    m = forecast_metrics(np.array([0.101, 10.1]), np.array([0.001, 10.0]))
+    assert m["mape"] == pytest.approx((100 + 0.01) / 2)  # one error of 0.1 on a truth of 0.001
+    assert m["wape"] == pytest.approx(0.2 / 10.001)
+    assert np.isnan(forecast_metrics(np.ones(3), np.zeros(3))["wape"])
 
 
 class BlowsUp(Scale):

@@ -12,7 +12,7 @@ from ..data import DataConfig, PreparedData, prepare_data
 from ..errors import CheckpointError, DataError
 from ..models import model_classes
 from ..reference import paper_row
-from ..training import TrainConfig, fit, forecast_metrics, predict, seed_everything
+from ..training import METRIC_NAMES, TrainConfig, fit, forecast_metrics, predict, seed_everything
 from ..training.distributed import Distributed
 from . import plots
 from .run_dir import CHECKPOINT, CONFIG, HISTORY, METRICS, load_run, read_json, save_run, write_json
@@ -128,7 +128,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     test_seconds = time.perf_counter() - start
     save_run(out, model, run_config, prepared.scaler)
     metrics = {
-        "test": {k: test[k] for k in ("mse", "mae", "rmse", "mape", "mspe")},
+        "test": {k: test[k] for k in METRIC_NAMES},
         "test_original_units": test["original_units"],
         "test_windows": test["windows"],
         "val_loss": history.val_loss if history else None,
@@ -185,5 +185,5 @@ def evaluate_run(run_dir: str | Path, batch_size: int = 256) -> dict:
     model, config, scaler = load_run(Path(run_dir))
     prepared = prepare_data(DataConfig(**config["data"]))
     test, _, _ = score(model, prepared, "test", batch_size)
-    return {"test": {k: test[k] for k in ("mse", "mae", "rmse", "mape", "mspe")},
+    return {"test": {k: test[k] for k in METRIC_NAMES},
             "test_original_units": test["original_units"], "test_windows": test["windows"]}

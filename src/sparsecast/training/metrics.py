@@ -3,10 +3,15 @@
 import numpy as np
 
 
-def forecast_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
-    """MSE, MAE, RMSE, MAPE and MSPE of ``pred`` against ``true``.
+METRIC_NAMES = ("mse", "mae", "rmse", "mape", "mspe", "wape")
 
-    MAPE/MSPE divide by the truth; on the normalized scale values near zero make them large (as in the paper's code).
+
+def forecast_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    """MSE, MAE, RMSE, MAPE, MSPE and WAPE of ``pred`` against ``true``.
+
+    MAPE/MSPE divide each error by its truth (as in the paper's code): truths near zero make them huge, on the
+    normalized scale and in series that cross zero. WAPE, the sum of absolute errors over the sum of absolute truths,
+    stays readable there (ours; not in the paper).
     """
     err = pred.astype(np.float64) - true.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -15,4 +20,5 @@ def forecast_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     mse = float(np.mean(err ** 2))
     return {"mse": mse, "mae": float(np.mean(np.abs(err))), "rmse": float(np.sqrt(mse)),
             "mape": float(np.mean(np.abs(rel))) if rel.size else float("nan"),
-            "mspe": float(np.mean(rel ** 2)) if rel.size else float("nan")}
+            "mspe": float(np.mean(rel ** 2)) if rel.size else float("nan"),
+            "wape": float(np.abs(err).sum() / scale) if (scale := np.abs(true).sum()) else float("nan")}
