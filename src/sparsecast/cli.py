@@ -6,11 +6,14 @@ import sys
 from pathlib import Path
 
 from .errors import SparsecastError
+from .models.registry import FORECASTERS
 
 # Model flags: argparse name -> config field. Left unset, the model's config default (the paper's) applies.
 MODEL_FLAGS = {"d_model": int, "n_heads": int, "e_layers": int, "d_layers": int, "d_ff": int, "factor": int,
                "dropout": float, "attn": str, "activation": str, "sampling": str, "stride": int, "c": int,
-               "moving_avg": int}
+               "moving_avg": int, "patch_len": int, "patch_stride": int, "head_dropout": float}
+# On/off model and series settings (--revin / --no-revin, ...); unset, the model's default applies.
+SWITCHES = ("distil", "linear_skip", "revin", "revin_affine", "channel_independent")
 
 
 def _stack(text: str) -> tuple[int, ...]:
@@ -29,7 +32,8 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--freq", default=None, help="pandas frequency (h, 15min, D, W, ...); inferred when not given")
     g.add_argument("--date-col", default="date")
     g.add_argument("--seq-len", type=int, default=96)
-    g.add_argument("--label-len", type=int, default=48)
+    g.add_argument("--label-len", type=int, default=None,
+                   help="known steps the Informer decoder starts from (default 48, at most --seq-len)")
     g.add_argument("--pred-len", type=int, default=24)
     g.add_argument("--embed", default="timeF", choices=["timeF", "fixed", "learned"])
     g.add_argument("--fill", default=None, choices=["ffill", "interpolate"],
@@ -38,10 +42,11 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
 
 def _add_model_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model (unset flags take the paper's defaults)")
-    g.add_argument("--model", default="informer", choices=["informer", "dlinear", "repeat_last"])
+    g.add_argument("--model", default="informer", choices=list(FORECASTERS))
     for name, typ in MODEL_FLAGS.items():
         g.add_argument("--" + name.replace("_", "-"), type=typ, default=None)
-    g.add_argument("--distil", action=argparse.BooleanOptionalAction, default=None)
+    for name in SWITCHES:
+        g.add_argument("--" + name.replace("_", "-"), action=argparse.BooleanOptionalAction, default=None)
     g.add_argument("--stack", type=_stack, default=None, help="Informer† encoder stack, e.g. 3,2,1")
 
 
@@ -67,7 +72,7 @@ def _add_train_flags(p: argparse.ArgumentParser, epochs: int = 6) -> None:
 
 def _model_params(a) -> dict:
     params = {k: getattr(a, k) for k in MODEL_FLAGS if getattr(a, k) is not None}
-    for k in ("distil", "stack"):
+    for k in (*SWITCHES, "stack"):
         if getattr(a, k) is not None:
             params[k] = getattr(a, k)
     return params
@@ -83,7 +88,8 @@ def _train_config(a):
 def _data_config(a):
     from .data import DataConfig
     return DataConfig(data=a.data, root_path=a.root_path, features=a.features, target=a.target, freq=a.freq,
-                      date_col=a.date_col, seq_len=a.seq_len, label_len=a.label_len, pred_len=a.pred_len,
+                      date_col=a.date_col, seq_len=a.seq_len, pred_len=a.pred_len,
+                      label_len=min(48, a.seq_len) if a.label_len is None else a.label_len,
                       embed=a.embed, fill=a.fill)
 
 
@@ -145,6 +151,27 @@ def cmd_reproduce(a) -> None:
     models = a.models.split(",") if a.models else None
     path = reproduce(a.table, a.data, Path(a.out), a.root_path, horizons, _train_config(a), models)
     print(path.read_text())
+
+
+def cmd_benchmark_ltsf(a) -> None:
+    from .forecasting.ltsf import HORIZONS, ltsf_table
+    horizons = [int(h) for h in a.horizons.split(",")] if a.horizons else list(HORIZONS)
+    seeds = [int(s) for s in a.seeds.split(",")]
+    path = ltsf_table(a.data, _split_models(a.models), horizons, seeds,
+                      Path(a.out), a.root_path, _train_config(a))
+    print(path.read_text())
+
+
+def _split_models(text: str) -> list[str]:
+    """Split a --models list at commas that start a new model (``longpatch:attn=full,seq_len=336,dlinear``)."""
+    from .forecasting.ltsf import RECIPES
+    out = []
+    for part in text.split(","):
+        if out and part.partition(":")[0] not in RECIPES:
+            out[-1] += "," + part
+        else:
+            out.append(part)
+    return out
 
 
 def cmd_lm_train(a) -> None:
@@ -242,10 +269,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="ETTh1")
     p.add_argument("--root-path", default=None)
     p.add_argument("--horizons", default=None, help="comma-separated subset, e.g. 24,48")
-    p.add_argument("--models", default=None, help="comma-separated subset of: informer, full (Informer‡), dlinear, repeat_last")
+    p.add_argument("--models", default=None,
+                   help="comma-separated subset of: informer, full (Informer‡), informer_revin, dlinear, repeat_last")
     p.add_argument("--out", default="benchmarks/results/paper")
     _add_train_flags(p)
     p.set_defaults(func=cmd_reproduce)
+    p = sub.add_parser("benchmark", help="run a benchmark table")
+    bench = p.add_subparsers(dest="benchmark", required=True)
+    p = bench.add_parser("ltsf", help="the LTSF protocol (features M, horizons 96-720) for several models and seeds")
+    p.add_argument("--data", default="ETTh1")
+    p.add_argument("--root-path", default=None)
+    p.add_argument("--models", default="longpatch,patchtst,dlinear,repeat_last",
+                   help="models of the table, each with optional overrides: longpatch:attn=full,seq_len=336")
+    p.add_argument("--horizons", default=None, help="comma-separated (default 96,192,336,720)")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--out", default="benchmarks/results/ltsf")
+    _add_train_flags(p)
+    p.set_defaults(func=cmd_benchmark_ltsf, no_progress=True)
     _add_lm_parsers(sub)
     return parser
 

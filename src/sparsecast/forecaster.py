@@ -17,10 +17,10 @@ import pandas as pd
 from .data import DataConfig, StandardScaler, normalize_frame, prepare_frame
 from .data.windows import ConcatWindows
 from .errors import CheckpointError, DataError
-from .forecasting.experiment import model_config, user_settings
+from .forecasting.experiment import build_forecaster, user_settings
 from .forecasting.predict import ForecastSpec, forecast_at, forecast_future
 from .forecasting.run_dir import load_run, read_json, save_run, write_json
-from .models import model_classes
+from .models import SeriesConfig, model_classes
 from .training import TrainConfig, fit, forecast_metrics, seed_everything
 
 SERIES = "series.json"
@@ -53,7 +53,7 @@ class Forecaster:
                                    embed=embed)
         self.train_cfg = TrainConfig(**{k: v for k, v in settings.items() if k in _TRAIN_FIELDS})
         self.model_params = {k: v for k, v in settings.items() if k not in _TRAIN_FIELDS}
-        self.model, self.history = None, None
+        self.model, self.history, self.series_cfg = None, None, None
         self.series: dict = {}  # series id (None for a wide frame) -> (ForecastSpec, recent rows)
 
     # -- frames in, per series -------------------------------------------------------------------------------------
@@ -79,8 +79,7 @@ class Forecaster:
             raise DataError(f"the series have different frequencies {sorted(freqs)}; give freq= or resample them")
         first = next(iter(prepared.values()))
         self.data_cfg = dataclasses.replace(self.data_cfg, freq=first.freq)
-        model_cls, _ = model_classes(self.model_name)
-        self.model = model_cls(model_config(self.model_name, self.model_params, self.data_cfg, first))
+        self.model, _, self.series_cfg = build_forecaster(self.model_name, self.model_params, self.data_cfg, first)
         if any(p.requires_grad for p in self.model.parameters()):
             train = ConcatWindows([p.splits["train"] for p in prepared.values()])
             val = ConcatWindows([p.splits["val"] for p in prepared.values()])
@@ -151,6 +150,7 @@ class Forecaster:
         path = Path(path)
         spec = next(iter(self.series.values()))[0]
         config = {"model_name": self.model_name, "model": self.model.config.to_dict(),
+                  "series": self.series_cfg.to_dict(),
                   "data": self.data_cfg.to_dict(), "train": self.train_cfg.to_dict(),
                   "columns": spec.columns, "target_columns": spec.target_columns}
         save_run(path, self.model, config, spec.scaler)
@@ -165,10 +165,10 @@ class Forecaster:
         data = config["data"]
         try:
             fc = cls(config["model_name"], **{k: data[k] for k in _DATA_FIELDS}, **config["train"],
-                     **user_settings(config["model"]))
+                     **user_settings(config))
         except (KeyError, TypeError) as e:
             raise CheckpointError(f"{path} is not a forecaster run folder: {e}") from e
-        fc.model = model
+        fc.model, fc.series_cfg = model, SeriesConfig(**config.get("series", {}))
         spec = ForecastSpec.from_run(config, scaler)
         if not (path / SERIES).exists():  # a run folder of `sparsecast train`: predict(df) needs history
             fc.series = {None: (spec, None)}

@@ -10,7 +10,7 @@ import torch
 from ..console import say
 from ..data import DataConfig, PreparedData, prepare_data
 from ..errors import CheckpointError, DataError
-from ..models import model_classes
+from ..models import SERIES_FIELDS, model_classes, series_config, unwrap, wrap
 from ..reference import paper_row
 from ..training import METRIC_NAMES, TrainConfig, fit, forecast_metrics, predict, seed_everything
 from ..training.distributed import Distributed
@@ -22,15 +22,20 @@ from .run_dir import CHECKPOINT, CONFIG, HISTORY, METRICS, load_run, read_json, 
 FROM_DATA = ("enc_in", "dec_in", "c_out", "seq_len", "label_len", "pred_len", "freq", "embed")
 
 
-def user_settings(model_config: dict) -> dict:
-    """The settings of a saved model config that the user chose (everything the data does not fix)."""
-    return {k: v for k, v in model_config.items() if k not in FROM_DATA}
+def user_settings(config: dict) -> dict:
+    """The settings of a saved run config that the user chose: the model's (everything the data does not fix) and
+    the series wrappers'."""
+    return {**{k: v for k, v in config["model"].items() if k not in FROM_DATA}, **config.get("series", {})}
 
 
-def model_config(model_name: str, params: dict, data_cfg: DataConfig, prepared: PreparedData):
-    """The model's config: what the data fixes (channels, lengths, frequency) plus the user's ``params``."""
+def model_config(model_name: str, params: dict, data_cfg: DataConfig, prepared: PreparedData,
+                 channel_independent: bool = False):
+    """The model's config: what the data fixes (channels, lengths, frequency) plus the user's ``params``.
+
+    A channel-independent model is built for one channel in and out (``models/series.py`` feeds it each channel).
+    """
     _, cfg_cls = model_classes(model_name)
-    n_in, n_out = len(prepared.columns), len(prepared.target_columns)
+    n_in, n_out = (1, 1) if channel_independent else (len(prepared.columns), len(prepared.target_columns))
     from_data = dict(zip(FROM_DATA, (n_in, n_in, n_out, data_cfg.seq_len, data_cfg.label_len, data_cfg.pred_len,
                                      prepared.freq, data_cfg.embed)))
     names = {f.name for f in dataclasses.fields(cfg_cls)}
@@ -38,6 +43,20 @@ def model_config(model_name: str, params: dict, data_cfg: DataConfig, prepared: 
     if unknown:
         raise ValueError(f"model {model_name!r} has no setting(s) {sorted(unknown)}")
     return cfg_cls(**{k: v for k, v in from_data.items() if k in names}, **params)
+
+
+def build_forecaster(model_name: str, settings: dict, data_cfg: DataConfig, prepared: PreparedData):
+    """The model for these data with the user's ``settings`` (model and series ones), wrapped as they ask.
+
+    Returns:
+        the model (a SeriesModel when RevIN or channel independence apply), its config and the SeriesConfig.
+    """
+    series = series_config(model_name, {k: settings[k] for k in SERIES_FIELDS if k in settings})
+    params = {k: v for k, v in settings.items() if k not in SERIES_FIELDS}
+    cfg = model_config(model_name, params, data_cfg, prepared, series.channel_independent)
+    model_cls, _ = model_classes(model_name)
+    model = wrap(model_cls(cfg), series, len(prepared.columns), len(prepared.target_columns))
+    return model, cfg, series
 
 
 def score(model, prepared: PreparedData, split: str, batch_size: int) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -87,19 +106,19 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     if train_cfg.threads:
         torch.set_num_threads(train_cfg.threads)
     prepared = prepare_data(data_cfg)
-    model_cfg = model_config(model_name, model_params, data_cfg, prepared)
-    model_cls, _ = model_classes(model_name)
-    model = model_cls(model_cfg)
+    model, model_cfg, series = build_forecaster(model_name, model_params, data_cfg, prepared)
     data_dict = {**data_cfg.to_dict(), "freq": prepared.freq, "target": prepared.target_columns[-1]}
     if Path(data_cfg.data).is_file():
         data_dict["data"] = str(Path(data_cfg.data).resolve())
-    run_config = {"model_name": model_name, "model": model_cfg.to_dict(), "data": data_dict,
+    run_config = {"model_name": model_name, "model": model_cfg.to_dict(), "series": series.to_dict(), "data": data_dict,
                   "train": train_cfg.to_dict(), "columns": prepared.columns,
                   "target_columns": prepared.target_columns}
     if dist.is_main and not resume:
         write_json(out / CONFIG, run_config)
     n_params = sum(p.numel() for p in model.parameters())
-    log(f"{model_name} ({n_params / 1e6:.2f}M parameters) on {data_cfg.data} features {data_cfg.features}, "
+    wrappers = "".join(f", {w}" for w, on in (("RevIN", series.revin), ("channel-independent",
+                                                                          series.channel_independent)) if on)
+    log(f"{model_name}{wrappers} ({n_params / 1e6:.2f}M parameters) on {data_cfg.data} features {data_cfg.features}, "
         f"seq/label/pred {data_cfg.seq_len}/{data_cfg.label_len}/{data_cfg.pred_len}; "
         f"windows train/val/test {len(prepared.splits['train'])}/{len(prepared.splits['val'])}/"
         f"{len(prepared.splits['test'])}")
@@ -150,14 +169,15 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
 @torch.no_grad()
 def _plot_sparsity(path: Path, model, prepared: PreparedData) -> None:
     """For models with ProbSparse encoder layers: which queries were active on the first test window."""
-    if not hasattr(model, "active_queries"):
+    inner = unwrap(model)
+    if not hasattr(inner, "active_queries"):
         return
     model.eval()
     model(**prepared.splits["test"].batch(torch.tensor([0])).inputs())
-    active = model.active_queries()
+    active = inner.active_queries()
     if not active or any(a is None for a in active):
         return
-    lengths = [kernel.last_length for kernel in model.encoder_kernels()]
+    lengths = [kernel.last_length for kernel in inner.encoder_kernels()]
     plots.plot_active_queries(path, [a[0].numpy() for a in active], lengths)
 
 
@@ -176,7 +196,7 @@ def resume_run(run_dir: str | Path, log=say) -> dict:
     """Continue a killed ``train_run`` from its last checkpoint, with the settings in its config.json."""
     run_dir = Path(run_dir)
     config = read_json(run_dir / CONFIG)
-    return train_run(DataConfig(**config["data"]), config["model_name"], user_settings(config["model"]),
+    return train_run(DataConfig(**config["data"]), config["model_name"], user_settings(config),
                      TrainConfig(**config["train"]), run_dir, log=log, resume=True)
 
 

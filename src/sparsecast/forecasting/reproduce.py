@@ -20,6 +20,7 @@ TABLES = {"univariate": "S", "multivariate": "M"}
 # (key for --models, column label, model name, model settings)
 ROWS = [("informer", "Informer", "informer", {"attn": "probsparse"}),
         ("full", "Informer‡ (full attn)", "informer", {"attn": "full"}),
+        ("informer_revin", "Informer + RevIN", "informer", {"attn": "probsparse", "revin": True}),
         ("dlinear", "DLinear", "dlinear", {}), ("repeat_last", "repeat last", "repeat_last", {})]
 
 

@@ -13,7 +13,7 @@ from torch import nn
 from ..atomic import atomic_path
 from ..data import StandardScaler
 from ..errors import CheckpointError
-from ..models import model_classes
+from ..models import SeriesConfig, model_classes, wrap
 
 WEIGHTS, CONFIG, SCALER, METRICS, HISTORY = "model.safetensors", "config.json", "scaler.json", "metrics.json", \
     "history.json"
@@ -50,8 +50,13 @@ def save_run(run_dir: Path, model: nn.Module, config: dict, scaler: StandardScal
 
 
 def build_model(config: dict) -> nn.Module:
+    """The (untrained) model a run config describes, with its series wrappers (absent in older runs: none)."""
     model_cls, cfg_cls = model_classes(config["model_name"])
-    return model_cls(cfg_cls.from_dict(config["model"]))
+    model = model_cls(cfg_cls.from_dict(config["model"]))
+    if "series" not in config:  # a language model's run, or a forecasting run from before the wrappers
+        return model
+    return wrap(model, SeriesConfig(**config.get("series", {})), len(config["columns"]),
+                len(config["target_columns"]))
 
 
 def load_run(run_dir: Path) -> tuple[nn.Module, dict, StandardScaler]:

@@ -1,9 +1,15 @@
-"""Models: Informer for forecasting with simple baselines, and the Sparse Transformer for discrete sequences."""
+"""Models: Informer, LongPatch and PatchTST for forecasting with simple baselines, and the Sparse Transformer for
+discrete sequences."""
 
 from .baselines import BaselineConfig, DLinear, RepeatLast
 from .informer import Informer, InformerConfig, decoder_input
-from .registry import MODELS, model_classes
+from .longpatch import LongPatch, LongPatchConfig
+from .patchtst import PatchTST, PatchTSTConfig
+from .registry import FORECASTERS, MODELS, model_classes, series_config
+from .series import SERIES_FIELDS, SeriesConfig, SeriesModel, unwrap, wrap
 from .sparse_transformer import SparseTransformer, SparseTransformerConfig
 
-__all__ = ["BaselineConfig", "DLinear", "Informer", "InformerConfig", "MODELS", "RepeatLast", "SparseTransformer", "SparseTransformerConfig", "decoder_input",
-           "model_classes"]
+__all__ = ["BaselineConfig", "DLinear", "FORECASTERS", "Informer", "InformerConfig", "LongPatch", "LongPatchConfig",
+           "MODELS", "PatchTST", "PatchTSTConfig", "RepeatLast", "SERIES_FIELDS", "SeriesConfig", "SeriesModel",
+           "SparseTransformer", "SparseTransformerConfig", "decoder_input", "model_classes", "series_config",
+           "unwrap", "wrap"]

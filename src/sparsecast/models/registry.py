@@ -1,18 +1,33 @@
-"""Models by name, each with its frozen config class."""
+"""Models by name, each with its frozen config class and the series wrappers it gets unless told otherwise."""
 
 from .baselines import BaselineConfig, DLinear, RepeatLast
 from .informer import Informer, InformerConfig
+from .longpatch import LongPatch, LongPatchConfig
+from .patchtst import PatchTST, PatchTSTConfig
+from .series import SeriesConfig
 from .sparse_transformer import SparseTransformer, SparseTransformerConfig
 
 MODELS = {
     "informer": (Informer, InformerConfig),
+    "longpatch": (LongPatch, LongPatchConfig),
+    "patchtst": (PatchTST, PatchTSTConfig),
     "dlinear": (DLinear, BaselineConfig),
     "repeat_last": (RepeatLast, BaselineConfig),
     "sparse_transformer": (SparseTransformer, SparseTransformerConfig),
 }
+FORECASTERS = ("informer", "longpatch", "patchtst", "dlinear", "repeat_last")
+# Series wrappers by model when the run does not choose (models/series.py): the patch models are built around
+# instance normalization, as in PatchTST; the paper's Informer and the baselines run on the data as it is.
+SERIES_DEFAULTS = {"longpatch": SeriesConfig(revin=True), "patchtst": SeriesConfig(revin=True)}
 
 
 def model_classes(name: str):
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
     return MODELS[name]
+
+
+def series_config(name: str, settings: dict) -> SeriesConfig:
+    """The model's default series wrappers, overridden by the given ``settings`` (revin, channel_independent...)."""
+    base = SERIES_DEFAULTS.get(name, SeriesConfig()).to_dict()
+    return SeriesConfig(**{**base, **{k: v for k, v in settings.items() if v is not None}})

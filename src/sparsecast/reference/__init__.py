@@ -1,4 +1,5 @@
-"""The Informer paper's per-horizon settings and results, kept as data (informer_paper.csv)."""
+"""Published settings and results kept as data: the Informer paper's (informer_paper.csv) and the LTSF anchors'
+(ltsf_published.csv)."""
 
 import csv
 from functools import cache
@@ -23,3 +24,11 @@ def paper_row(data: str, features: str, pred_len: int) -> dict | None:
         if (row["data"], row["features"], row["pred_len"]) == (data, features, pred_len):
             return row
     return None
+
+
+@cache
+def ltsf_published() -> list[dict]:
+    """Rows of ltsf_published.csv: data, model, seq_len, pred_len, mse, mae (None where unpublished), source."""
+    text = (resources.files("sparsecast.reference") / "ltsf_published.csv").read_text()
+    return [{**row, "seq_len": int(row["seq_len"]), "pred_len": int(row["pred_len"]), "mse": float(row["mse"]),
+             "mae": float(row["mae"]) if row["mae"] else None} for row in csv.DictReader(text.splitlines())]

@@ -9,5 +9,6 @@ class History:
     val_loss: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)
-    best_epoch: int = -1
+    best_epoch: int = -1  # -1: no epoch beat the starting weights (or none ran)
+    initial_val_loss: float | None = None  # of a model fitted to the data before training (init_from_data)
     stopped_early: bool = False

@@ -128,6 +128,13 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
     history = state.history
     if resume:
         log(f"resuming {_resume_point(state, train)} of {cfg.epochs}")
+    elif hasattr(model, "init_from_data"):
+        # A model with a closed-form start (LongPatch's least-squares linear skip) fits it on the training windows
+        # first; those weights are the first candidate of early stopping, so training keeps them unless it helps.
+        model.init_from_data((batch.x, batch.target) for batch in train)
+        history.initial_val_loss = state.best_loss = evaluate_loss(runner, val, loss_fn, cfg.bf16)
+        state.best_state = copy.deepcopy(model.state_dict())
+        log(f"fitted to the training windows before training: val {state.best_loss:.4f}")
     for epoch in range(state.epoch, cfg.epochs):
         if history.stopped_early:
             break

@@ -5,8 +5,7 @@ Notation: B batch, L decoder length, S encoder length, E model width.
 
 from torch import Tensor, nn
 
-from ...nn import AttentionLayer
-from .encoder import FeedForward
+from ...nn import AttentionLayer, FeedForward
 
 
 class DecoderLayer(nn.Module):

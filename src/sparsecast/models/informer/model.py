@@ -7,10 +7,10 @@ import torch
 from torch import Tensor, nn
 
 from ...attention import ProbSparseAttention, build_attention
-from ...nn import AttentionLayer, DataEmbedding
+from ...nn import AttentionLayer, DataEmbedding, EncoderLayer
 from .config import InformerConfig
 from .decoder import Decoder, DecoderLayer
-from .encoder import DistilLayer, Encoder, EncoderLayer, EncoderStack
+from .encoder import DistilLayer, Encoder, EncoderStack
 
 
 def decoder_input(x: Tensor, x_mark: Tensor, future_mark: Tensor, label_len: int) -> tuple[Tensor, Tensor]:

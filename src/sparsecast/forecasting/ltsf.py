@@ -1,0 +1,235 @@
+"""The long-term forecasting (LTSF) protocol of DLinear, PatchTST and iTransformer, as one resumable table.
+
+Features M, horizons 96 / 192 / 336 / 720, the Informer protocol's splits and training-split scaling, every test
+window scored, MSE / MAE on the normalized scale. Each column of the table is a *variant*: a model with the
+settings its own paper trains it with (``RECIPES``), optionally changed by ``key=value`` overrides, e.g.
+``longpatch:attn=full`` or ``patchtst:seq_len=96`` for an ablation. Every (horizon, variant, seed) cell is one
+``train_run``; finished cells are kept in ``<data>_ltsf.json`` and skipped when the command runs again.
+"""
+
+import json
+import math
+
+try:
+    import fcntl
+except ImportError:  # Windows: one process per table
+    fcntl = None
+import platform
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..console import say
+from ..data import DataConfig
+from ..reference import ltsf_published
+from ..training import TrainConfig
+from .experiment import train_run
+from .run_dir import write_json
+
+HORIZONS = (96, 192, 336, 720)
+# Dataset families that share one configuration (PatchTST's scripts use a small model on the small ETTh sets).
+SMALL = {"ETTh1", "ETTh2", "exchange_rate", "national_illness"}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one model is trained in the table: its lookback, settings and optimisation, per dataset family."""
+
+    model: str
+    seq_len: int
+    settings: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+    label_len: int | None = None  # None: seq_len // 2 (only the Informer decoder reads it)
+    small: dict = field(default_factory=dict)  # settings for the SMALL family
+    large: dict = field(default_factory=dict)  # settings for the others
+
+    def for_data(self, data: str) -> tuple[dict, dict]:
+        """The model settings and TrainConfig fields of this recipe on ``data``."""
+        return {**self.settings, **(self.small if data in SMALL else self.large)}, dict(self.train)
+
+
+_PATCH_SMALL = {"d_model": 16, "n_heads": 4, "d_ff": 128, "dropout": 0.3}
+_PATCH_LARGE = {"d_model": 128, "n_heads": 16, "d_ff": 256, "dropout": 0.2}
+RECIPES = {
+    # Ours: lookback, attention and learning rate chosen on ETTh1's validation split at horizons 96 and 336
+    # (benchmarks/results/ltsf/README.md); one configuration per dataset family.
+    "longpatch": Recipe("longpatch", 336, {"e_layers": 3, "attn": "probsparse"},
+                        {"epochs": 10, "batch_size": 128, "lr": 1e-4, "patience": 3, "lradj": "type3"},
+                        small=_PATCH_SMALL, large=_PATCH_LARGE),
+    # PatchTST/42's scripts: lookback 336, patch 16 / 8, RevIN, 3 layers, Adam 1e-4, batch 128, one-cycle schedule
+    # over up to 100 epochs there; here the same epoch budget and early stopping as ours (10, patience 3) on CPU.
+    "patchtst": Recipe("patchtst", 336, {"e_layers": 3},
+                       {"epochs": 10, "batch_size": 128, "lr": 1e-4, "patience": 3, "lradj": "type3"},
+                       small=_PATCH_SMALL, large=_PATCH_LARGE),
+    # LTSF-Linear's DLinear scripts: lookback 336, kernel 25, shared weights, batch 8, Adam 1e-4, 10 epochs.
+    "dlinear": Recipe("dlinear", 336, {"moving_avg": 25},
+                      {"epochs": 10, "batch_size": 8, "lr": 1e-4, "patience": 3, "lradj": "type1"}),
+    # The paper's Informer at the LTSF protocol's lookback 96 (label 48).
+    "informer": Recipe("informer", 96, {}, {"epochs": 6, "batch_size": 32, "lr": 1e-4, "patience": 3,
+                                            "lradj": "type1"}, label_len=48),
+    "repeat_last": Recipe("repeat_last", 96),
+}
+
+
+def _value(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
+def parse_variant(spec: str) -> tuple[str, Recipe, dict]:
+    """``name`` or ``name:key=value,key=value`` -> (label, recipe, overrides).
+
+    ``seq_len``, ``label_len`` and TrainConfig fields (lr, epochs, batch_size, ...) in the overrides change the
+    recipe's; anything else is a model or series setting (attn, revin, patch_len, ...).
+    """
+    name, _, rest = spec.partition(":")
+    if name not in RECIPES:
+        raise ValueError(f"unknown model {name!r} in {spec!r}; choose from {sorted(RECIPES)}")
+    overrides = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise ValueError(f"override {item!r} in {spec!r} is not key=value")
+        overrides[key.strip()] = _value(value.strip())
+    return spec, RECIPES[name], overrides
+
+
+def cell_setup(data: str, recipe: Recipe, overrides: dict, pred_len: int, root_path: str | None,
+               base_train: TrainConfig, seed: int) -> tuple[DataConfig, dict, TrainConfig]:
+    """The data, model settings and training settings of one cell."""
+    settings, train = recipe.for_data(data)
+    train_fields = set(TrainConfig.__dataclass_fields__)
+    seq_len = overrides.get("seq_len", recipe.seq_len)
+    label_len = overrides.get("label_len", recipe.label_len if recipe.label_len is not None else seq_len // 2)
+    for key, value in overrides.items():
+        if key in train_fields:
+            train[key] = value
+        elif key not in ("seq_len", "label_len"):
+            settings[key] = value
+    dcfg = DataConfig(data=data, root_path=root_path, features="M", seq_len=seq_len,
+                      label_len=min(label_len, seq_len), pred_len=pred_len)
+    tcfg = TrainConfig(**{**base_train.to_dict(), **train, "seed": seed})
+    return dcfg, settings, tcfg
+
+
+def ltsf_table(data: str, variants: list[str], horizons: list[int], seeds: list[int], out: Path,
+               root_path: str | None, base_train: TrainConfig, log=say) -> Path:
+    """Run every (horizon, variant, seed) cell not yet in ``out/<data>_ltsf.json``; write the JSON and Markdown."""
+    parsed = [parse_variant(v) for v in variants]
+    out.mkdir(parents=True, exist_ok=True)
+    name = Path(data).stem if Path(data).suffix else data  # a CSV's tables are named for the file
+    results_path = out / f"{name}_ltsf.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    for h in horizons:
+        for label, recipe, overrides in parsed:
+            for seed in seeds:
+                key = f"{h}|{label}|{seed}"
+                if key in results:
+                    continue
+                dcfg, settings, tcfg = cell_setup(data, recipe, overrides, h, root_path, base_train, seed)
+                log(f"== {data} M lookback {dcfg.seq_len} -> {h}: {label}, seed {seed}")
+                run_dir = out / "runs" / f"{name}_{h}_{_slug(label)}_s{seed}"
+                start = time.perf_counter()
+                metrics = train_run(dcfg, recipe.model, settings, tcfg, run_dir, log=log)
+                results[key] = {"horizon": h, "variant": label, "seed": seed, "seq_len": dcfg.seq_len,
+                                "test": {k: metrics["test"][k] for k in ("mse", "mae")},
+                                "val_loss": min(metrics["val_loss"]) if metrics["val_loss"] else None,
+                                "best_epoch": metrics["best_epoch"],
+                                "epochs": len(metrics["seconds"]["per_epoch"]),
+                                "seconds": time.perf_counter() - start, "test_windows": metrics["test_windows"],
+                                "settings": settings, "train": {k: tcfg.to_dict()[k] for k in
+                                                                ("epochs", "batch_size", "lr", "patience", "lradj")}}
+                results = _record(results_path, key, results[key])
+                write_markdown(out / f"{name}_ltsf.md", name, results)
+    write_markdown(out / f"{name}_ltsf.md", name, results)
+    return out / f"{name}_ltsf.md"
+
+
+def _record(path: Path, key: str, value: dict) -> dict:
+    """Add one cell to the results file, merged with what other processes wrote meanwhile (the table's columns
+    may run as separate processes); returns the merged results."""
+    with open(path.with_suffix(".lock"), "w") as lock:
+        if fcntl:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        results = json.loads(path.read_text()) if path.exists() else {}
+        results[key] = value
+        write_json(path, results)
+    return results
+
+
+def _slug(label: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in label)
+
+
+def _mean_std(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+
+
+def summarize(results: dict) -> dict:
+    """Per (horizon, variant): mean test MSE / MAE, mean best validation loss, seeds, mean seconds."""
+    cells: dict = {}
+    for r in results.values():
+        cells.setdefault((r["horizon"], r["variant"]), []).append(r)
+    return {key: {"mse": [r["test"]["mse"] for r in rs], "mae": [r["test"]["mae"] for r in rs],
+                  "val": [r["val_loss"] for r in rs if r["val_loss"] is not None],
+                  "seconds": statistics.mean(r["seconds"] for r in rs), "seq_len": rs[0]["seq_len"],
+                  "epochs": [r["epochs"] for r in rs]}
+            for key, rs in cells.items()}
+
+
+def write_markdown(path: Path, data: str, results: dict) -> None:
+    """Test MSE / MAE (mean ± std over seeds) per horizon and variant, beside the published anchors; then the
+    validation losses (what settings are chosen on) and the seconds per cell."""
+    cells = summarize(results)
+    horizons = sorted({h for h, _ in cells})
+    variants = list(dict.fromkeys(v for _, v in cells))
+    published = [r for r in ltsf_published() if r["data"] == data]
+    anchors = list(dict.fromkeys((r["model"], r["seq_len"]) for r in published))
+    lines = [f"# {data}, LTSF protocol (features M): test MSE / MAE on the normalized scale", "",
+             f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+             f"torch {torch.__version__}. Every test window scored; mean ± std over the seeds run (n in the "
+             f"seconds table). Published anchors (as printed; their test loaders drop the last partial batch) in "
+             f"the last columns.", "",
+             "| horizon | " + " | ".join(f"{v} (L={cells[(horizons[0], v)]['seq_len']})"
+                                        if (horizons[0], v) in cells else v for v in variants)
+             + "".join(f" | {m} L={L} (published)" for m, L in anchors) + " |",
+             "|---|" + "---|" * (len(variants) + len(anchors))]
+    for h in horizons:
+        row = []
+        best = min((statistics.mean(cells[(h, v)]["mse"]) for v in variants if (h, v) in cells), default=None)
+        for v in variants:
+            c = cells.get((h, v))
+            if c is None:
+                row.append("not run")
+                continue
+            mse = statistics.mean(c["mse"])
+            text = f"{_mean_std(c['mse'])} / {statistics.mean(c['mae']):.3f}"
+            row.append(f"**{text}**" if math.isclose(mse, best) else text)
+        for m, L in anchors:
+            hit = [r for r in published if (r["model"], r["seq_len"], r["pred_len"]) == (m, L, h)]
+            row.append(f"{hit[0]['mse']:.3f} / {hit[0]['mae']:.3f}" if hit and hit[0]["mae"] is not None
+                       else f"{hit[0]['mse']:.3f}" if hit else "-")
+        lines.append(f"| {h} | " + " | ".join(row) + " |")
+    lines += ["", "Best validation loss (mean over seeds; settings are chosen on this, never on test) and seconds "
+              "per cell (training + validation + test, mean over seeds; n = seeds, epochs run):", "",
+              "| horizon | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
+    for h in horizons:
+        row = []
+        for v in variants:
+            c = cells.get((h, v))
+            if c is None:
+                row.append("-")
+                continue
+            val = f"{statistics.mean(c['val']):.4f}" if c["val"] else "-"
+            row.append(f"{val}; {c['seconds']:.0f} s (n={len(c['mse'])}, epochs {','.join(map(str, c['epochs']))})")
+        lines.append(f"| {h} | " + " | ".join(row) + " |")
+    path.write_text("\n".join(lines) + "\n")

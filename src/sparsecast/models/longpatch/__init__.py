@@ -1,0 +1,4 @@
+from .config import LongPatchConfig
+from .model import LongPatch
+
+__all__ = ["LongPatch", "LongPatchConfig"]

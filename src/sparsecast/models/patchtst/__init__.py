@@ -1,0 +1,4 @@
+from .config import PatchTSTConfig
+from .model import PatchTST
+
+__all__ = ["PatchTST", "PatchTSTConfig"]

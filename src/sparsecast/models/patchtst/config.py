@@ -1,0 +1,71 @@
+"""Configuration of the PatchTST-style baseline (defaults: PatchTST/42's ETTh1 script)."""
+
+from dataclasses import asdict, dataclass
+
+from ...attention import ATTENTION, attention_params
+
+ACTIVATIONS = ("gelu", "relu")
+
+
+@dataclass(frozen=True)
+class PatchTSTConfig:
+    """Hyperparameters of a channel-independent patch Transformer with a flatten + linear head.
+
+    Attributes:
+        enc_in, c_out: input channels and forecast channels (the last ``c_out`` of the input).
+        seq_len, pred_len: lookback and horizon.
+        patch_len, patch_stride: patch length and the step between patch starts (16 and 8 in the paper).
+        d_model, n_heads, e_layers, d_ff, dropout: the encoder; defaults are PatchTST's small ETTh1 setting.
+        head_dropout: dropout before the flatten head.
+        attn: encoder attention, any registered kernel; factor, stride, c its settings (as for Informer).
+    """
+
+    enc_in: int = 7
+    c_out: int = 7
+    seq_len: int = 336
+    pred_len: int = 96
+    patch_len: int = 16
+    patch_stride: int = 8
+    d_model: int = 16
+    n_heads: int = 4
+    e_layers: int = 3
+    d_ff: int = 128
+    dropout: float = 0.3
+    head_dropout: float = 0.0
+    attn: str = "full"
+    factor: int = 5
+    sampling: str = "shared"
+    stride: int | None = None
+    c: int = 1
+    activation: str = "gelu"
+
+    def __post_init__(self):
+        for name in ("enc_in", "c_out", "seq_len", "pred_len", "patch_len", "patch_stride", "d_model", "n_heads",
+                     "e_layers", "d_ff", "factor", "c"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.patch_len > self.seq_len:
+            raise ValueError(f"patch_len ({self.patch_len}) is longer than the lookback seq_len ({self.seq_len}); "
+                             f"use a shorter --patch-len or a longer --seq-len")
+        if self.c_out > self.enc_in:
+            raise ValueError(f"c_out ({self.c_out}) cannot exceed enc_in ({self.enc_in})")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
+        for name in ("dropout", "head_dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.attn not in ATTENTION:
+            raise ValueError(f"attn must be one of {sorted(ATTENTION)}, got {self.attn!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+
+    def attention_kwargs(self) -> dict:
+        settings = {"factor": self.factor, "sampling": self.sampling, "stride": self.stride, "c": self.c}
+        return {k: v for k, v in settings.items() if k in attention_params(self.attn)}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PatchTSTConfig":
+        return cls(**d)

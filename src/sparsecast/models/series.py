@@ -1,0 +1,118 @@
+"""How a forecasting model sees its channels: instance normalization and channel independence, for any model.
+
+Notation: B batch, L seq_len, P pred_len, C input channels, C_out forecast channels (the last C_out of C), T time
+features.
+"""
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import Tensor, nn
+
+from ..nn import RevIN
+
+
+@dataclass(frozen=True)
+class SeriesConfig:
+    """Wrappers around a forecasting model, chosen per run (``--revin``, ``--channel-independent``).
+
+    Attributes:
+        revin: standardize every input window per channel and restore the forecast to its scale (RevIN).
+        revin_affine: RevIN's learnable per-channel scale and shift.
+        channel_independent: every channel is a univariate series through the same weights: the model is built
+            for one channel and sees the B x C series of a batch as one batch of B * C.
+    """
+
+    revin: bool = False
+    revin_affine: bool = False
+    channel_independent: bool = False
+
+    def __post_init__(self):
+        if self.revin_affine and not self.revin:
+            raise ValueError("revin_affine needs revin=True")
+
+    @property
+    def wraps(self) -> bool:
+        return self.revin or self.channel_independent
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+SERIES_FIELDS = tuple(f.name for f in fields(SeriesConfig))
+
+
+class SeriesModel(nn.Module):
+    """A forecasting model wrapped by instance normalization and/or channel independence.
+
+    Args:
+        model: the inner model, built with 1 channel in and out when ``config.channel_independent``.
+        config: which wrappers apply.
+        n_channels, c_out: the data's input channels C and forecast channels C_out.
+
+    Shape:
+        x: (B, L, C), x_mark: (B, L, T), future_mark: (B, P, T); returns (B, P, C_out).
+    """
+
+    def __init__(self, model: nn.Module, config: SeriesConfig, n_channels: int, c_out: int):
+        super().__init__()
+        self.inner = model
+        self.series = config
+        self.n_channels, self.c_out = n_channels, c_out
+        self.revin = RevIN(n_channels, affine=config.revin_affine) if config.revin else None
+        if hasattr(model, "init_from_data"):  # only then does the trainer find one
+            self.init_from_data = self._init_from_data
+
+    @property
+    def config(self):
+        """The inner model's config (what a run folder saves as ``model``)."""
+        return self.inner.config
+
+    def seen(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """A window and its truth as the inner model sees and must predict them (normalized, per channel).
+
+        Shape:
+            x: (B, L, C), y: (B, P, C_out) -> (B', L, C'), (B', P, C_out'); under channel independence only the
+            forecast channels' series, B' = B * C_out and C' = C_out' = 1, else unchanged shapes.
+        """
+        B, L, C = x.shape
+        if self.revin is not None:
+            x, (mean, std) = self.revin.normalize(x)
+            y = (y - mean[..., C - self.c_out:]) / std[..., C - self.c_out:]
+            if self.revin.affine:
+                y = y * self.revin.weight[C - self.c_out:] + self.revin.bias[C - self.c_out:]
+        if self.series.channel_independent:
+            x = x[..., C - self.c_out:].transpose(1, 2).reshape(B * self.c_out, L, 1)
+            y = y.transpose(1, 2).reshape(B * self.c_out, -1, 1)
+        return x, y
+
+    def _init_from_data(self, pairs) -> None:
+        """The inner model's ``init_from_data`` on the training windows as it sees them."""
+        self.inner.init_from_data(self.seen(x, y) for x, y in pairs)
+
+    def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor) -> Tensor:
+        B, L, C = x.shape
+        if self.revin is not None:
+            x, stats = self.revin.normalize(x)
+        if self.series.channel_independent:
+            flat = x.transpose(1, 2).reshape(B * C, L, 1)  # (B * C, L, 1)
+            out = _first(self.inner(flat, x_mark.repeat_interleave(C, 0), future_mark.repeat_interleave(C, 0)))
+            out = out.reshape(B, C, -1).transpose(1, 2)[..., C - self.c_out:]  # (B, P, C_out)
+        else:
+            out = _first(self.inner(x, x_mark, future_mark))  # (B, P, C_out)
+        if self.revin is not None:
+            out = self.revin.restore(out, stats, slice(C - self.c_out, C))
+        return out
+
+
+def _first(out):
+    return out[0] if isinstance(out, tuple) else out
+
+
+def wrap(model: nn.Module, config: SeriesConfig, n_channels: int, c_out: int) -> nn.Module:
+    """``model`` itself when no wrapper is chosen, else its SeriesModel."""
+    return SeriesModel(model, config, n_channels, c_out) if config.wraps else model
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    return model.inner if isinstance(model, SeriesModel) else model

@@ -1,0 +1,86 @@
+"""The LTSF table harness and the new models through the command line, on a tiny CSV."""
+
+import json
+
+import pytest
+
+from helpers import write_csv
+from sparsecast.cli import main
+from sparsecast.forecasting.ltsf import cell_setup, parse_variant
+from sparsecast.training import TrainConfig
+
+PATCH = "d_model=8,n_heads=2,d_ff=16,e_layers=1,patch_len=8,patch_stride=4,epochs=2,batch_size=32"
+
+
+def test_variant_overrides_split_into_data_model_and_training_settings():
+    label, recipe, overrides = parse_variant("longpatch:attn=full,seq_len=48,lr=1e-3,revin=false")
+    dcfg, settings, tcfg = cell_setup("ETTh1", recipe, overrides, 96, None, TrainConfig(), seed=2)
+    assert (dcfg.seq_len, dcfg.pred_len, dcfg.features) == (48, 96, "M")
+    assert settings["attn"] == "full" and settings["revin"] is False and settings["d_model"] == 16  # small family
+    assert (tcfg.lr, tcfg.seed, tcfg.batch_size) == (1e-3, 2, 128)
+    with pytest.raises(ValueError, match="unknown model 'nope'"):
+        parse_variant("nope")
+
+
+def test_ltsf_table_runs_resumes_and_reports(tmp_path, capsys):
+    csv = write_csv(tmp_path / "s.csv", n=500, columns=("a", "OT"))
+    out = tmp_path / "table"
+    args = ["benchmark", "ltsf", "--data", str(csv), "--horizons", "8", "--seeds", "0,1", "--out", str(out),
+            "--models", f"longpatch:seq_len=32,{PATCH},patchtst:seq_len=32,{PATCH},dlinear:seq_len=32,epochs=1,"
+                        "repeat_last:seq_len=32"]
+    assert main(args) == 0
+    results = json.loads((out / "s_ltsf.json").read_text())
+    assert len(results) == 8  # 1 horizon x 4 variants x 2 seeds
+    cell = results[f"8|longpatch:seq_len=32,{PATCH}|0"]
+    assert cell["test_windows"] == (100 + 32) - 32 - 8 + 1 and cell["settings"]["attn"] == "probsparse"
+    assert cell["val_loss"] is not None and cell["seq_len"] == 32
+    md = (out / "s_ltsf.md").read_text()
+    assert "repeat_last:seq_len=32 (L=32)" in md and " ± " in md
+    capsys.readouterr()
+    assert main(args) == 0  # every cell done: nothing trains again
+    assert "==" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("model", ["longpatch", "patchtst"])
+def test_train_and_predict_with_the_patch_models(tmp_path, model):
+    csv = write_csv(tmp_path / "s.csv", n=400)
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(csv), "--features", "M", "--model", model, "--seq-len", "32",
+                 "--pred-len", "8", "--d-model", "8", "--n-heads", "2", "--d-ff", "16", "--e-layers", "1",
+                 "--patch-len", "8", "--patch-stride", "4", "--epochs", "1", "--no-progress", "--out",
+                 str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["series"]["revin"] is True and config["model"]["enc_in"] == 3
+    assert main(["evaluate", str(out)]) == 0
+    assert main(["predict", str(out), "--input", str(csv), "--out", str(tmp_path / "f.csv")]) == 0
+
+
+def test_informer_with_revin_and_channel_independence_from_the_cli(tmp_path):
+    csv = write_csv(tmp_path / "s.csv", n=400)
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(csv), "--features", "M", "--revin", "--channel-independent",
+                 "--seq-len", "24", "--label-len", "12", "--pred-len", "6", "--d-model", "16", "--n-heads", "2",
+                 "--d-ff", "16", "--e-layers", "1", "--epochs", "1", "--no-progress", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["series"] == {"revin": True, "revin_affine": False, "channel_independent": True}
+    assert config["model"]["enc_in"] == 1 and config["model"]["c_out"] == 1
+    first = json.loads((out / "metrics.json").read_text())["test"]["mse"]
+    again = json.loads(json.dumps(__import__("sparsecast").forecasting.evaluate_run(out)))["test"]["mse"]
+    assert again == pytest.approx(first, rel=1e-6)  # the saved wrapper loads back the same model
+
+
+def test_patch_longer_than_lookback_stops_with_one_line(tmp_path, capsys):
+    csv = write_csv(tmp_path / "s.csv", n=400)
+    code = main(["train", "--data", str(csv), "--model", "patchtst", "--seq-len", "12", "--pred-len", "4",
+                 "--patch-len", "16", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "patch_len (16) is longer than the lookback seq_len (12)" in err
+
+
+def test_lookback_plus_horizon_longer_than_a_split_stops_with_one_line(tmp_path, capsys):
+    csv = write_csv(tmp_path / "s.csv", n=400)
+    code = main(["train", "--data", str(csv), "--model", "longpatch", "--seq-len", "336", "--pred-len", "96",
+                 "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "fewer than seq_len + pred_len" in err
