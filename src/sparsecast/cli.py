@@ -50,14 +50,14 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--stack", type=_stack, default=None, help="Informer† encoder stack, e.g. 3,2,1")
 
 
-def _add_train_flags(p: argparse.ArgumentParser, epochs: int = 6) -> None:
-    g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=int, default=epochs)
-    g.add_argument("--batch-size", type=int, default=32)
+def _add_train_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("training (unset: the model's defaults, the paper's for Informer and the baselines)")
+    g.add_argument("--epochs", type=int, default=None)
+    g.add_argument("--batch-size", type=int, default=None)
     g.add_argument("--eval-batch-size", type=int, default=256)
-    g.add_argument("--lr", type=float, default=1e-4)
-    g.add_argument("--patience", type=int, default=3)
-    g.add_argument("--lradj", default="type1")
+    g.add_argument("--lr", type=float, default=None)
+    g.add_argument("--patience", type=int, default=None)
+    g.add_argument("--lradj", default=None, help="learning-rate schedule: type1 (halve every epoch), type3, ...")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     g.add_argument("--bf16", action="store_true",
@@ -78,11 +78,14 @@ def _model_params(a) -> dict:
     return params
 
 
-def _train_config(a):
+def _train_config(a, model: str | None = None):
+    """The run's TrainConfig: the flags given, else ``model``'s training defaults, else TrainConfig's."""
+    from .models.registry import train_defaults
     from .training import TrainConfig
-    return TrainConfig(epochs=a.epochs, batch_size=a.batch_size, eval_batch_size=a.eval_batch_size, lr=a.lr,
-                       patience=a.patience, lradj=a.lradj, seed=a.seed, threads=a.threads, bf16=a.bf16,
-                       compile=a.compile, progress=not a.no_progress, checkpoint_minutes=a.checkpoint_minutes)
+    given = {k: getattr(a, k) for k in ("epochs", "batch_size", "lr", "patience", "lradj") if getattr(a, k) is not None}
+    return TrainConfig(**{**train_defaults(model), **given}, eval_batch_size=a.eval_batch_size, seed=a.seed,
+                       threads=a.threads, bf16=a.bf16, compile=a.compile, progress=not a.no_progress,
+                       checkpoint_minutes=a.checkpoint_minutes)
 
 
 def _data_config(a):
@@ -102,7 +105,8 @@ def cmd_train(a) -> None:
     else:
         dist = Distributed.from_env() if a.ddp else Distributed()
         try:
-            metrics = train_run(_data_config(a), a.model, _model_params(a), _train_config(a), a.out, dist=dist)
+            metrics = train_run(_data_config(a), a.model, _model_params(a), _train_config(a, a.model), a.out,
+                                dist=dist)
         finally:
             dist.close()
         if not dist.is_main:

@@ -21,6 +21,7 @@ from .forecasting.experiment import build_forecaster, user_settings
 from .forecasting.predict import ForecastSpec, forecast_at, forecast_future
 from .forecasting.run_dir import load_run, read_json, save_run, write_json
 from .models import SeriesConfig, model_classes
+from .models.registry import train_defaults
 from .training import TrainConfig, fit, forecast_metrics, seed_everything
 
 SERIES = "series.json"
@@ -51,7 +52,8 @@ class Forecaster:
         self.data_cfg = DataConfig(data="<DataFrame>", features=features, target=target, freq=freq,
                                    date_col=date_col, seq_len=seq_len, label_len=label_len, pred_len=pred_len,
                                    embed=embed)
-        self.train_cfg = TrainConfig(**{k: v for k, v in settings.items() if k in _TRAIN_FIELDS})
+        self.train_cfg = TrainConfig(**{**train_defaults(model),
+                                        **{k: v for k, v in settings.items() if k in _TRAIN_FIELDS}})
         self.model_params = {k: v for k, v in settings.items() if k not in _TRAIN_FIELDS}
         self.model, self.history, self.series_cfg = None, None, None
         self.series: dict = {}  # series id (None for a wide frame) -> (ForecastSpec, recent rows)

@@ -151,6 +151,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
         "test_original_units": test["original_units"],
         "test_windows": test["windows"],
         "val_loss": history.val_loss if history else None,
+        "initial_val_loss": history.initial_val_loss if history else None,
         "best_epoch": history.best_epoch + 1 if history else None,
         "seconds": {"train_and_val": train_seconds, "test": test_seconds,
                     "per_epoch": history.epoch_seconds if history else []},

@@ -9,11 +9,6 @@ settings its own paper trains it with (``RECIPES``), optionally changed by ``key
 
 import json
 import math
-
-try:
-    import fcntl
-except ImportError:  # Windows: one process per table
-    fcntl = None
 import platform
 import statistics
 import time
@@ -24,10 +19,16 @@ import torch
 
 from ..console import say
 from ..data import DataConfig
+from ..models.registry import train_defaults
 from ..reference import ltsf_published
 from ..training import TrainConfig
 from .experiment import train_run
 from .run_dir import write_json
+
+try:
+    import fcntl
+except ImportError:  # Windows: run a table's columns in one process
+    fcntl = None
 
 HORIZONS = (96, 192, 336, 720)
 # Dataset families that share one configuration (PatchTST's scripts use a small model on the small ETTh sets).
@@ -56,13 +57,11 @@ _PATCH_LARGE = {"d_model": 128, "n_heads": 16, "d_ff": 256, "dropout": 0.2}
 RECIPES = {
     # Ours: lookback, attention and learning rate chosen on ETTh1's validation split at horizons 96 and 336
     # (benchmarks/results/ltsf/README.md); one configuration per dataset family.
-    "longpatch": Recipe("longpatch", 336, {"e_layers": 3, "attn": "probsparse"},
-                        {"epochs": 10, "batch_size": 128, "lr": 1e-4, "patience": 3, "lradj": "type3"},
+    "longpatch": Recipe("longpatch", 336, {"e_layers": 3, "attn": "probsparse"}, train_defaults("longpatch"),
                         small=_PATCH_SMALL, large=_PATCH_LARGE),
     # PatchTST/42's scripts: lookback 336, patch 16 / 8, RevIN, 3 layers, Adam 1e-4, batch 128, one-cycle schedule
     # over up to 100 epochs there; here the same epoch budget and early stopping as ours (10, patience 3) on CPU.
-    "patchtst": Recipe("patchtst", 336, {"e_layers": 3},
-                       {"epochs": 10, "batch_size": 128, "lr": 1e-4, "patience": 3, "lradj": "type3"},
+    "patchtst": Recipe("patchtst", 336, {"e_layers": 3}, train_defaults("patchtst"),
                        small=_PATCH_SMALL, large=_PATCH_LARGE),
     # LTSF-Linear's DLinear scripts: lookback 336, kernel 25, shared weights, batch 8, Adam 1e-4, 10 epochs.
     "dlinear": Recipe("dlinear", 336, {"moving_avg": 25},
@@ -121,15 +120,15 @@ def cell_setup(data: str, recipe: Recipe, overrides: dict, pred_len: int, root_p
 
 def ltsf_table(data: str, variants: list[str], horizons: list[int], seeds: list[int], out: Path,
                root_path: str | None, base_train: TrainConfig, log=say) -> Path:
-    """Run every (horizon, variant, seed) cell not yet in ``out/<data>_ltsf.json``; write the JSON and Markdown."""
+    """Run every (seed, horizon, variant) cell not yet in ``out/<data>_ltsf.json``; write the JSON and Markdown."""
     parsed = [parse_variant(v) for v in variants]
     out.mkdir(parents=True, exist_ok=True)
     name = Path(data).stem if Path(data).suffix else data  # a CSV's tables are named for the file
     results_path = out / f"{name}_ltsf.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    for h in horizons:
-        for label, recipe, overrides in parsed:
-            for seed in seeds:
+    for seed in seeds:  # seed by seed, so a table cut short has every cell of the first seeds
+        for h in horizons:
+            for label, recipe, overrides in parsed:
                 key = f"{h}|{label}|{seed}"
                 if key in results:
                     continue
@@ -140,7 +139,7 @@ def ltsf_table(data: str, variants: list[str], horizons: list[int], seeds: list[
                 metrics = train_run(dcfg, recipe.model, settings, tcfg, run_dir, log=log)
                 results[key] = {"horizon": h, "variant": label, "seed": seed, "seq_len": dcfg.seq_len,
                                 "test": {k: metrics["test"][k] for k in ("mse", "mae")},
-                                "val_loss": min(metrics["val_loss"]) if metrics["val_loss"] else None,
+                                "val_loss": best_val_loss(metrics),
                                 "best_epoch": metrics["best_epoch"],
                                 "epochs": len(metrics["seconds"]["per_epoch"]),
                                 "seconds": time.perf_counter() - start, "test_windows": metrics["test_windows"],
@@ -150,6 +149,12 @@ def ltsf_table(data: str, variants: list[str], horizons: list[int], seeds: list[
                 write_markdown(out / f"{name}_ltsf.md", name, results)
     write_markdown(out / f"{name}_ltsf.md", name, results)
     return out / f"{name}_ltsf.md"
+
+
+def best_val_loss(metrics: dict) -> float | None:
+    """The validation loss of the weights a run kept: its best epoch's, or its data-fitted start's."""
+    losses = (metrics.get("val_loss") or []) + [v for v in [metrics.get("initial_val_loss")] if v is not None]
+    return min(losses) if losses else None
 
 
 def _record(path: Path, key: str, value: dict) -> dict:

@@ -21,6 +21,18 @@ FORECASTERS = ("informer", "longpatch", "patchtst", "dlinear", "repeat_last")
 SERIES_DEFAULTS = {"longpatch": SeriesConfig(revin=True), "patchtst": SeriesConfig(revin=True)}
 
 
+# Training settings by model when the run does not choose (the CLI's unset flags, Forecaster's unset keywords);
+# others train with TrainConfig's defaults, the Informer paper's. The patch models' are the LTSF table's.
+TRAIN_DEFAULTS = {
+    "longpatch": {"epochs": 10, "batch_size": 128, "lr": 1e-4, "patience": 2, "lradj": "type3"},
+    "patchtst": {"epochs": 10, "batch_size": 128, "lr": 1e-4, "patience": 3, "lradj": "type3"},
+}
+
+
+def train_defaults(name: str | None) -> dict:
+    return dict(TRAIN_DEFAULTS.get(name, {}))
+
+
 def model_classes(name: str):
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
