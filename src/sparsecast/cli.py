@@ -10,8 +10,8 @@ from .models.registry import FORECASTERS
 
 # Model flags: argparse name -> config field. Left unset, the model's config default (the paper's) applies.
 MODEL_FLAGS = {"d_model": int, "n_heads": int, "e_layers": int, "d_layers": int, "d_ff": int, "factor": int,
-               "dropout": float, "attn": str, "activation": str, "sampling": str, "stride": int, "c": int,
-               "moving_avg": int, "patch_len": int, "patch_stride": int, "head_dropout": float}
+               "dropout": float, "attn": str, "activation": str, "sampling": str, "selection": str, "stride": int,
+               "c": int, "moving_avg": int, "patch_len": int, "patch_stride": int, "head_dropout": float}
 # On/off model and series settings (--revin / --no-revin, ...); unset, the model's default applies.
 SWITCHES = ("distil", "linear_skip", "revin", "revin_affine", "channel_independent")
 
@@ -274,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root-path", default=None)
     p.add_argument("--horizons", default=None, help="comma-separated subset, e.g. 24,48")
     p.add_argument("--models", default=None,
-                   help="comma-separated subset of: informer, full (Informer‡), informer_revin, dlinear, repeat_last")
+                   help="comma-separated subset of: informer, informer_prefix, full (Informer‡), informer_revin, "
+                        "dlinear, repeat_last")
     p.add_argument("--out", default="benchmarks/results/paper")
     _add_train_flags(p)
     p.set_defaults(func=cmd_reproduce)

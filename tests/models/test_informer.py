@@ -58,7 +58,9 @@ def test_decoder_input_is_known_steps_then_zeros():
 
 @pytest.mark.parametrize("attn", KERNELS)
 def test_decoder_is_causal(attn):
-    cfg = tiny(attn=attn)
+    # ProbSparse's global top-u (the paper's decoder default) lets later rows change which rows are active; its
+    # causal-prefix rule is strictly causal, like every other kernel.
+    cfg = tiny(attn=attn, selection="prefix")
     model = Informer(cfg).eval()
     x = torch.randn(2, 24, cfg.d_model)
     memory = torch.randn(2, 16, cfg.d_model)
@@ -75,6 +77,15 @@ def test_eval_is_deterministic(attn):
     model = Informer(cfg).eval()
     inputs = batch(cfg)
     torch.testing.assert_close(model(*inputs), model(*inputs), rtol=0, atol=0)
+
+
+def test_decoder_gathers_exactly_u_queries_by_default():
+    cfg = tiny(seq_len=64, label_len=40, pred_len=32, factor=5)  # decoder length 72: u = 5 * ceil(ln 72) = 25
+    model = Informer(cfg).eval()
+    model(*batch(cfg))
+    kernel = model.decoder.layers[0].self_attention.kernel
+    assert kernel.selection == "global" and kernel.last_active.shape[-1] == 25
+    assert (kernel.last_active >= 0).all()
 
 
 def test_output_attention_reports_active_queries():

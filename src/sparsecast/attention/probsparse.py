@@ -12,6 +12,7 @@ from torch import Tensor
 from .base import Attention, check_qkv
 
 SAMPLINGS = ("per_query", "shared")
+SELECTIONS = ("global", "prefix")
 # Elements of the (B, H, Lc, U, D) key gather per chunk in per-query sampling: bounds its memory.
 _GATHER_CHUNK = 1 << 24
 
@@ -77,10 +78,24 @@ class ProbSparseAttention(Attention):
     the cumulative *sum* of V instead; we use the mean, which is what uniform attention is. When u >= L every query is
     active and the kernel is exactly full attention.
 
-    Causal selection: the paper takes the global top-u of the decoder's queries, so a change to a later query can
-    change which earlier queries are active, and future inputs leak into past outputs. With ``causal=True`` we select
-    query i iff its M̄ is among the u largest of M̄_0 .. M̄_i (``prefix_top``), which is strictly causal; about
-    u (1 + ln(L / u)) queries are then active instead of u. A causal query also samples only keys it may see.
+    Causal selection (``causal=True``) comes in two kinds, ``selection``:
+
+    - "global" (the paper's and the official code's; Informer's decoder default): exactly the u queries with the
+      largest M̄ over all L queries attend (to the keys j <= i they may see); every other query is lazy. Each
+      query's M̄ is measured on the sampled keys it may see, and one that sees none of them is ranked last. The
+      choice of which rows are active depends on later rows, so a later input can change an earlier output: fine
+      for the decoder, which predicts every row at once from known inputs, not for autoregressive generation.
+    - "prefix" (the kernel's default, what an autoregressive model needs): query i is active iff its M̄ is among the
+      u largest of M̄_0 .. M̄_i (``prefix_top``), so a row never depends on later rows. More rows are active than u:
+      rows 0 .. u-1 always, and since the causal M̄ grows with i, many later ones (58-65 of 72 at L = 72, u = 25 on
+      random inputs, more than the u (1 + ln(L / u)) of exchangeable scores). A query that sees none of the sampled
+      keys has M̄ = -inf and is still active when i < u (it is then among the u largest of its prefix).
+
+    Only the active rows are gathered: u per head in global mode, the most any (batch, head) has in prefix mode.
+    A causal query also samples only keys it may see.
+
+    M̄'s mean is over the U sampled scores, as in the paper's eq. (4) restricted to the sample; the official code
+    divides their sum by L_K instead, which scales the mean term by U / L_K (not copied).
 
     Memory is O(L log L + u S): no (L, S) score matrix is built. The measurement is computed without autograd: it only
     chooses the active queries, and that choice has no gradient.
@@ -95,17 +110,21 @@ class ProbSparseAttention(Attention):
             input gives the same output; in training mode a generator seeded once with it runs on across calls
             (with no seed and no generator, the global torch RNG is used).
         generator: a CPU ``torch.Generator`` for training-mode sampling; overrides ``seed`` in training.
+        selection: which causal queries are active, "prefix" or "global" (above); no effect without ``causal``.
     """
 
     def __init__(self, factor: int = 5, sampling: str = "shared", seed: int | None = None,
-                 generator: torch.Generator | None = None):
+                 generator: torch.Generator | None = None, selection: str = "prefix"):
         super().__init__()
         if factor < 1:
             raise ValueError(f"factor must be >= 1, got {factor}")
         if sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+        if selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
         self.factor = factor
         self.sampling = sampling
+        self.selection = selection
         self.seed = seed
         self._train_generator = generator
         if generator is None and seed is not None:
@@ -118,7 +137,7 @@ class ProbSparseAttention(Attention):
         self._eval_samples: dict[tuple, Tensor] = {}
 
     def extra_repr(self) -> str:
-        return f"factor={self.factor}, sampling={self.sampling!r}, seed={self.seed}"
+        return f"factor={self.factor}, sampling={self.sampling!r}, selection={self.selection!r}, seed={self.seed}"
 
     def _generator(self) -> torch.Generator | None:
         if self.training:
@@ -159,7 +178,7 @@ class ProbSparseAttention(Attention):
             n_visible = visible.sum(-1)  # (L,)
             top = scores.masked_fill(~visible, float("-inf")).amax(-1)
             mean = scores.masked_fill(~visible, 0.0).sum(-1) / n_visible.clamp(min=1)
-            # A query that sees none of the sampled keys cannot be measured: it stays lazy.
+            # A query that sees none of the sampled keys cannot be measured: it ranks below every measured one.
             return torch.where(n_visible > 0, top - mean, torch.full_like(mean, float("-inf")))
         chunk = max(1, _GATHER_CHUNK // max(1, B * H * U * D))
         out = []
@@ -181,7 +200,7 @@ class ProbSparseAttention(Attention):
             return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
         m = self.measurement(q, k, causal)  # (B, H, L)
         context = uniform_output(v, L, causal)  # (B, H, L, D)
-        if causal:
+        if causal and self.selection == "prefix":
             selected = prefix_top(m, u)  # (B, H, L)
             # Exported graphs need a static size: there every query is gathered and the lazy ones masked below.
             n = L if torch.compiler.is_exporting() else int(selected.sum(-1).max())

@@ -3,6 +3,7 @@
 from dataclasses import asdict, dataclass
 
 from ...attention import ATTENTION, attention_params
+from ...attention.probsparse import SELECTIONS
 from ...nn import EMBEDDINGS
 from ...timefeatures import freq_family
 
@@ -21,6 +22,8 @@ class InformerConfig:
         factor: ProbSparse sampling factor c. sampling: ProbSparse key sampling: "shared" (default: one sample of U
             keys per call; as fast as full attention at seq 96 and 5-6x faster than "per_query" at long L; ETTh1 M/24
             test MSE 0.532 against per_query's 0.524, one seed each) or "per_query" (the paper's and the official code's).
+        selection: the masked decoder's ProbSparse query choice: "global" (the paper's: exactly u active rows over
+            the whole decoder input) or "prefix" (causal-prefix top-u, the rule before; see ProbSparseAttention).
         stride, c: strided/fixed block length (None: a power of two near sqrt(L) per layer) and summary positions.
         embed: time-stamp embedding, "timeF", "fixed" or "learned". freq: data frequency (pandas alias).
         distil: self-attention distilling between encoder layers.
@@ -42,6 +45,7 @@ class InformerConfig:
     d_ff: int = 2048
     factor: int = 5
     sampling: str = "shared"
+    selection: str = "global"
     stride: int | None = None
     c: int = 1
     dropout: float = 0.05
@@ -70,6 +74,8 @@ class InformerConfig:
             raise ValueError(f"embed must be one of {EMBEDDINGS}, got {self.embed!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
         if self.stride is not None and self.stride < 1:
             raise ValueError(f"stride must be >= 1 or None, got {self.stride}")
         if self.stack is not None:
@@ -81,7 +87,8 @@ class InformerConfig:
 
     def attention_kwargs(self) -> dict:
         """The settings of this config that the kernel ``attn`` takes."""
-        settings = {"factor": self.factor, "sampling": self.sampling, "stride": self.stride, "c": self.c}
+        settings = {"factor": self.factor, "sampling": self.sampling, "selection": self.selection,
+                    "stride": self.stride, "c": self.c}
         return {k: v for k, v in settings.items() if k in attention_params(self.attn)}
 
     def to_dict(self) -> dict:
@@ -89,4 +96,5 @@ class InformerConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "InformerConfig":
-        return cls(**{**d, "stack": tuple(d["stack"]) if d.get("stack") else None})
+        # Runs saved before the decoder's global top-u kept the causal-prefix rule they were trained with.
+        return cls(**{"selection": "prefix", **d, "stack": tuple(d["stack"]) if d.get("stack") else None})
