@@ -23,12 +23,7 @@ from ..models.registry import train_defaults
 from ..reference import ltsf_published
 from ..training import TrainConfig
 from .experiment import train_run
-from .run_dir import write_json
-
-try:
-    import fcntl
-except ImportError:  # Windows: run a table's columns in one process
-    fcntl = None
+from .run_dir import record_result
 
 HORIZONS = (96, 192, 336, 720)
 # Dataset families that share one configuration (PatchTST's scripts use a small model on the small ETTh sets).
@@ -145,7 +140,7 @@ def ltsf_table(data: str, variants: list[str], horizons: list[int], seeds: list[
                                 "seconds": time.perf_counter() - start, "test_windows": metrics["test_windows"],
                                 "settings": settings, "train": {k: tcfg.to_dict()[k] for k in
                                                                 ("epochs", "batch_size", "lr", "patience", "lradj")}}
-                results = _record(results_path, key, results[key])
+                results = record_result(results_path, key, results[key])
                 write_markdown(out / f"{name}_ltsf.md", name, results)
     write_markdown(out / f"{name}_ltsf.md", name, results)
     return out / f"{name}_ltsf.md"
@@ -155,18 +150,6 @@ def best_val_loss(metrics: dict) -> float | None:
     """The validation loss of the weights a run kept: its best epoch's, or its data-fitted start's."""
     losses = (metrics.get("val_loss") or []) + [v for v in [metrics.get("initial_val_loss")] if v is not None]
     return min(losses) if losses else None
-
-
-def _record(path: Path, key: str, value: dict) -> dict:
-    """Add one cell to the results file, merged with what other processes wrote meanwhile (the table's columns
-    may run as separate processes); returns the merged results."""
-    with open(path.with_suffix(".lock"), "w") as lock:
-        if fcntl:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        results = json.loads(path.read_text()) if path.exists() else {}
-        results[key] = value
-        write_json(path, results)
-    return results
 
 
 def _slug(label: str) -> str:

@@ -15,7 +15,7 @@ from ..data import DataConfig
 from ..reference import paper_table
 from ..training import TrainConfig
 from .experiment import train_run
-from .run_dir import CHECKPOINT, CONFIG
+from .run_dir import CHECKPOINT, CONFIG, record_result
 
 TABLES = {"univariate": "S", "multivariate": "M"}
 # (key for --models, column label, model name, model settings)
@@ -92,7 +92,7 @@ def reproduce(table: str, data: str, out: Path, root_path: str | None, horizons:
                 seconds = metrics["seconds"]["train_and_val"] + metrics["seconds"]["test"]
             results[key] = {"test": metrics["test"], "seconds": seconds, "resumed": resume,
                             "epochs": len(metrics["seconds"]["per_epoch"]), **_run_facts(run_dir, metrics)}
-            results_path.write_text(json.dumps(results, indent=2))
+            results = record_result(results_path, key, results[key])
             write_markdown(out / f"{data}_{table}.md", data, table, all_cells, results, train_cfg)
     write_markdown(out / f"{data}_{table}.md", data, table, all_cells, results, train_cfg)
     return out / f"{data}_{table}.md"

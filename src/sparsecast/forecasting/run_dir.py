@@ -6,6 +6,11 @@ Loading never unpickles: weights come from safetensors, everything else from JSO
 import json
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows: run a table's cells in one process
+    fcntl = None
+
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -24,6 +29,19 @@ def write_json(path: Path, obj) -> None:
     """Write atomically: a temporary file in the same folder, then rename."""
     with atomic_path(path) as tmp, open(tmp, "w") as f:
         json.dump(obj, f, indent=2)
+
+
+def record_result(path: Path, key: str, value) -> dict:
+    """Set ``key`` in the JSON object of ``path`` and return the whole object, merged under a file lock with what
+    other processes wrote meanwhile (a table's cells may run in several processes at once)."""
+    path = Path(path)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        if fcntl:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        results = json.loads(path.read_text()) if path.exists() else {}
+        results[key] = value
+        write_json(path, results)
+    return results
 
 
 def read_json(path: Path):
