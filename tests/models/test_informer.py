@@ -88,6 +88,18 @@ def test_decoder_gathers_exactly_u_queries_by_default():
     assert (kernel.last_active >= 0).all()
 
 
+def test_eval_samples_differ_per_layer_and_repeat_per_call():
+    cfg = tiny(distil=False, seq_len=64)  # both encoder layers at length 64
+    model = Informer(cfg).eval()
+    first, second = model.encoder_kernels()
+    a, b = first._sample(64, 64, 10, False), second._sample(64, 64, 10, False)
+    assert not torch.equal(a, b)
+    assert torch.equal(a, first._sample(64, 64, 10, False))
+    assert torch.equal(Informer(cfg).eval().encoder_kernels()[1]._sample(64, 64, 10, False), b)
+    legacy = Informer(InformerConfig.from_dict({k: v for k, v in cfg.to_dict().items() if k != "layer_seeds"}))
+    assert [k.eval_seed for k in legacy.eval().encoder_kernels()] == [0, 0]
+
+
 def test_output_attention_reports_active_queries():
     cfg = tiny(output_attention=True, seq_len=64)
     forecast, active = Informer(cfg).eval()(*batch(cfg))

@@ -106,15 +106,17 @@ class ProbSparseAttention(Attention):
             "per_query" samples U keys independently for every query, as in the paper (a gather, processed in
             chunks). Shared is 5-6x faster at long L; on ETTh1 M/24 its test MSE was
             0.532 against per-query's 0.524 (one seed each; benchmarks/results).
-        seed: seeds the sampling. In ``eval()`` mode every call restarts from this seed (default 0), so the same
+        seed: seeds the sampling. In ``eval()`` mode every call restarts from this seed (else ``eval_seed``), so the same
             input gives the same output; in training mode a generator seeded once with it runs on across calls
             (with no seed and no generator, the global torch RNG is used).
         generator: a CPU ``torch.Generator`` for training-mode sampling; overrides ``seed`` in training.
         selection: which causal queries are active, "prefix" or "global" (above); no effect without ``causal``.
+        eval_seed: the eval-mode seed when ``seed`` is None; a model gives each layer its own (Informer: the layer's
+            index), so layers of the same length do not all measure with the same keys.
     """
 
     def __init__(self, factor: int = 5, sampling: str = "shared", seed: int | None = None,
-                 generator: torch.Generator | None = None, selection: str = "prefix"):
+                 generator: torch.Generator | None = None, selection: str = "prefix", eval_seed: int = 0):
         super().__init__()
         if factor < 1:
             raise ValueError(f"factor must be >= 1, got {factor}")
@@ -125,6 +127,7 @@ class ProbSparseAttention(Attention):
         self.factor = factor
         self.sampling = sampling
         self.selection = selection
+        self.eval_seed = eval_seed
         self.seed = seed
         self._train_generator = generator
         if generator is None and seed is not None:
@@ -142,7 +145,7 @@ class ProbSparseAttention(Attention):
     def _generator(self) -> torch.Generator | None:
         if self.training:
             return self._train_generator
-        return torch.Generator().manual_seed(0 if self.seed is None else self.seed)
+        return torch.Generator().manual_seed(self.eval_seed if self.seed is None else self.seed)
 
     def _sample(self, L: int, S: int, U: int, causal: bool) -> Tensor:
         """Key indices to measure with: U keys without replacement ("shared"), or U keys per query with replacement

@@ -24,6 +24,8 @@ class InformerConfig:
             test MSE 0.532 against per_query's 0.524, one seed each) or "per_query" (the paper's and the official code's).
         selection: the masked decoder's ProbSparse query choice: "global" (the paper's: exactly u active rows over
             the whole decoder input) or "prefix" (causal-prefix top-u, the rule before; see ProbSparseAttention).
+        layer_seeds: in eval mode each ProbSparse layer samples its keys with its own seed (its index in the
+            model), instead of every layer reusing seed 0's sample.
         stride, c: strided/fixed block length (None: a power of two near sqrt(L) per layer) and summary positions.
         embed: time-stamp embedding, "timeF", "fixed" or "learned". freq: data frequency (pandas alias).
         distil: self-attention distilling between encoder layers.
@@ -46,6 +48,7 @@ class InformerConfig:
     factor: int = 5
     sampling: str = "shared"
     selection: str = "global"
+    layer_seeds: bool = True
     stride: int | None = None
     c: int = 1
     dropout: float = 0.05
@@ -96,5 +99,5 @@ class InformerConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "InformerConfig":
-        # Runs saved before the decoder's global top-u kept the causal-prefix rule they were trained with.
-        return cls(**{"selection": "prefix", **d, "stack": tuple(d["stack"]) if d.get("stack") else None})
+        # Runs saved before the decoder's global top-u and per-layer eval samples keep what they were trained with.
+        return cls(**{"selection": "prefix", "layer_seeds": False, **d, "stack": tuple(d["stack"]) if d.get("stack") else None})

@@ -6,7 +6,7 @@ Notation: B batch, C channels, T time features, E model width; seq_len, label_le
 import torch
 from torch import Tensor, nn
 
-from ...attention import ProbSparseAttention, build_attention
+from ...attention import ProbSparseAttention, attention_params, build_attention
 from ...nn import AttentionLayer, DataEmbedding, EncoderLayer
 from .config import InformerConfig
 from .decoder import Decoder, DecoderLayer
@@ -44,6 +44,7 @@ class Informer(nn.Module):
     def __init__(self, config: InformerConfig):
         super().__init__()
         self.config = cfg = config
+        self._kernels_built = 0
         self.enc_embedding = DataEmbedding(cfg.enc_in, cfg.d_model, cfg.embed, cfg.freq, cfg.dropout)
         self.dec_embedding = DataEmbedding(cfg.dec_in, cfg.d_model, cfg.embed, cfg.freq, cfg.dropout)
         if cfg.stack:
@@ -59,6 +60,9 @@ class Informer(nn.Module):
 
     def _attention(self, name: str) -> AttentionLayer:
         kwargs = self.config.attention_kwargs() if name == self.config.attn else {}
+        if self.config.layer_seeds and "eval_seed" in attention_params(name):
+            kwargs["eval_seed"] = self._kernels_built  # distinct, deterministic eval samples per layer
+        self._kernels_built += 1
         return AttentionLayer(build_attention(name, **kwargs), self.config.d_model, self.config.n_heads)
 
     def _encoder(self, n_layers: int) -> Encoder:
