@@ -187,7 +187,7 @@ def cmd_lm_train(a) -> None:
         torch.set_num_threads(a.threads)
     params = {"n_layers": a.n_layers, "d_model": a.d_model, "n_heads": a.n_heads, "attn": a.attn,
               "combine": a.combine, "stride": a.stride, "c": a.c, "dropout": a.dropout, "recompute": a.recompute,
-              "pattern_position": a.pattern_position}
+              "pattern_position": a.pattern_position, "distinct_summaries": a.distinct_summaries}
     cfg = StepConfig(steps=a.steps, lr=a.lr, warmup=a.warmup, grad_clip=a.grad_clip, bf16=a.bf16,
                      eval_every=a.eval_every, seed=a.seed, progress=not a.no_progress)
     metrics = train_lm(a.data, params, cfg, a.batch_size, a.out, root_path=a.root_path, context=a.context,
@@ -208,6 +208,8 @@ def _add_lm_parsers(sub) -> None:
     p.add_argument("--root-path", default=None)
     p.add_argument("--attn", default="strided", choices=["strided", "fixed", "full"])
     p.add_argument("--combine", default="interleaved", choices=["interleaved", "merged", "multihead"])
+    p.add_argument("--distinct-summaries", action="store_true",
+                   help="fixed: every head reads its own c summary positions of each block (the paper's preference)")
     p.add_argument("--stride", type=int, default=None, help="l (default ceil(sqrt(context)))")
     p.add_argument("--c", type=int, default=None, help="fixed: summary positions per block (default l // 8)")
     p.add_argument("--context", type=int, default=256)

@@ -65,3 +65,32 @@ def test_gradcheck(name, params, backend):
     q, k, v = _qkv(1, 2, 11, 3, requires_grad=True)
     kernel = build_attention(name, backend=backend, **params)
     assert torch.autograd.gradcheck(lambda q, k, v: kernel(q, k, v, causal=True), (q, k, v))
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("part", ["union", "summary"])
+@pytest.mark.parametrize("offset", [1, 2, 4])
+@pytest.mark.parametrize("backend", ["fused", "matmul"])
+def test_fixed_with_a_summary_offset_equals_dense(causal, part, offset, backend):
+    kernel = build_attention("fixed", stride=6, c=2, part=part, backend=backend, offset=offset)
+    _check(kernel, fixed_mask(23, 6, 2, causal, part, offset=offset), 2, 2, 23, 4, causal)
+
+
+def test_distinct_summary_sub_blocks_per_head():
+    """Head h of a HeadGroups of offsets 0, c, 2c sees the summary positions [l - (h+1) c, l - h c) of each block."""
+    from sparsecast.attention import HeadGroups
+    l, c, L = 8, 2, 24
+    kernel = HeadGroups([build_attention("fixed", stride=l, c=c, part="summary", offset=h * c) for h in range(3)])
+    q, k, v = _qkv(1, 3, L, L)
+    v = torch.eye(L, dtype=q.dtype).expand(1, 3, L, L)  # one-hot values: the output shows which keys a row saw
+    out = kernel(q, k, v, causal=False)  # (1, 3, L, L)
+    for h in range(3):
+        seen = (out[0, h] > 0).any(0).nonzero().flatten().tolist()
+        assert seen == [j for j in range(L) if l - (h + 1) * c <= j % l < l - h * c], h
+        torch.testing.assert_close(out[0, h], dense_attention(q[:, h:h + 1], k[:, h:h + 1], v[:, h:h + 1],
+                                                              fixed_mask(L, l, c, False, "summary", offset=h * c))[0, 0])
+
+
+def test_fixed_offset_must_fit_the_block():
+    with pytest.raises(ValueError, match="c \\+ offset <= stride"):
+        build_attention("fixed", stride=4, c=2, offset=3)

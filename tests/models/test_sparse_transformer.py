@@ -50,6 +50,29 @@ def test_each_combination_uses_the_patterns_it_claims(attn):
     assert torch.equal(seen[0], halves[0]) and torch.equal(seen[1], halves[1])
 
 
+def test_distinct_summaries_give_each_head_its_own_sub_block():
+    L, l, c = 24, 8, 2
+    cfg = lambda combine, heads: tiny(attn="fixed", combine=combine, shape=(L,), stride=l, c=c,  # noqa: E731
+                                      n_heads=heads, d_model=8 * heads, distinct_summaries=True)
+    seen = _probe(block_kernel(cfg("merged", 2), 0), L)
+    for h in range(2):
+        assert torch.equal(seen[h], fixed_mask(L, l, c, True, "union", offset=h * c))
+    seen = _probe(block_kernel(cfg("interleaved", 2), 1), L)  # block 1: the summary half
+    for h in range(2):
+        assert torch.equal(seen[h], fixed_mask(L, l, c, True, "summary", offset=h * c))
+    seen = _probe(block_kernel(cfg("multihead", 4), 0), L, H=4)  # heads 2, 3: summary, offsets 0 and c
+    assert torch.equal(seen[0], fixed_mask(L, l, c, True, "block"))
+    for h in (2, 3):
+        assert torch.equal(seen[h], fixed_mask(L, l, c, True, "summary", offset=(h - 2) * c))
+    model = SparseTransformer(cfg("merged", 2)).eval()  # still causal
+    x = torch.randint(0, 11, (2, L))
+    x2 = x.clone()
+    x2[:, 13:] = (x2[:, 13:] + 1) % 11
+    torch.testing.assert_close(model(x2)[:, :13], model(x)[:, :13], rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="distinct_summaries needs n_heads"):
+        tiny(attn="fixed", stride=4, c=2, n_heads=4, d_model=16, distinct_summaries=True)
+
+
 def test_recomputation_gives_the_same_loss_and_gradients():
     x = torch.randint(0, 11, (3, 32))
     base = SparseTransformer(tiny(dropout=0.1))

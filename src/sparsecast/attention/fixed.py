@@ -16,6 +16,11 @@ _CHUNKS = 8  # causal summary part: query chunks, each against the summary keys 
 class FixedAttention(Attention):
     """Attention over the fixed pattern: A1 = {j : floor(j/l) = floor(i/l)}, A2 = {j : j mod l >= l - c}.
 
+    With ``offset`` the summary sub-block moves to j mod l in [l - c - offset, l - offset): kernels with offsets
+    0, c, 2c, ... on different heads (``HeadGroups``) give each head its own summary positions, which the paper
+    prefers. In the summary part alone a causal query before its first summary position sees no key and outputs
+    zero (as the dense reference does).
+
     Causal (j <= i) by default; with ``causal=False`` a query sees its whole block and every summary position.
     Computed without any (L, L) matrix: A1 is attention within each block (l keys per query); A2 is attention to the
     gathered nb * c summary positions, skipping those of the query's own block in the union (A1 holds them).
@@ -24,28 +29,34 @@ class FixedAttention(Attention):
     Args:
         stride: the block length l; ``None`` takes the power of two nearest sqrt(c L) at each call.
         c: summary positions at the end of each block, 1 <= c <= l.
+        offset: how far before the block's end the summary positions end (0: the last c); c + offset <= l.
         part: "union" (A1 and A2), "block" (A1 alone) or "summary" (A2 alone).
         backend: "auto", "fused" or "matmul" (see ``attention.parts``); all compute the same function.
     """
 
-    def __init__(self, stride: int | None = None, c: int = 1, part: str = "union", backend: str = "auto"):
+    def __init__(self, stride: int | None = None, c: int = 1, part: str = "union", backend: str = "auto",
+                 offset: int = 0):
         super().__init__()
         if stride is not None and stride < 1:
             raise ValueError(f"stride must be >= 1, got {stride}")
-        if c < 1 or (stride is not None and c > stride):
-            raise ValueError(f"c must be in [1, stride], got c={c}, stride={stride}")
+        if c < 1 or offset < 0 or (stride is not None and c + offset > stride):
+            raise ValueError(f"need c >= 1, offset >= 0 and c + offset <= stride, got c={c}, offset={offset}, "
+                             f"stride={stride}")
+        self.offset = offset
         if part not in FIXED_PARTS:
             raise ValueError(f"part must be one of {FIXED_PARTS}, got {part!r}")
         self.stride, self.c, self.part, self.backend = stride, c, part, check_backend(backend)
 
     def extra_repr(self) -> str:
-        return f"stride={self.stride}, c={self.c}, part={self.part!r}, backend={self.backend!r}"
+        return (f"stride={self.stride}, c={self.c}, offset={self.offset}, part={self.part!r}, "
+                f"backend={self.backend!r}")
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, causal: bool = False) -> Tensor:
         check_qkv(q, k, v, self_attention=True)
         B, H, L, D = q.shape
         l = self.stride or auto_stride(L, self.c)
         c = min(self.c, l)
+        end = max(c, l - self.offset)  # the summary sub-block is [end - c, end) of every block
         qb, kb, vb = to_blocks(q, l), to_blocks(k, l), to_blocks(v, l)  # (B, H, nb, l, D)
         nb = qb.shape[2]
         grid = Grid(B, H, nb, l)
@@ -58,8 +69,8 @@ class FixedAttention(Attention):
                 mask = mask & (j <= i)
             parts.append(Part(*(x.flatten(0, 1) for x in (qb, kb, vb)), mask.unsqueeze(0), "blocks"))
         if self.part in ("union", "summary"):
-            ks, vs = (x[:, :, :, l - c:].reshape(B, H, nb * c, D) for x in (kb, vb))  # (B, H, nb*c, D)
-            j = query_positions(nb, l, q.device)[:, l - c:].reshape(1, nb * c)  # (1, nb*c)
+            ks, vs = (x[:, :, :, end - c:end].reshape(B, H, nb * c, D) for x in (kb, vb))  # (B, H, nb*c, D)
+            j = query_positions(nb, l, q.device)[:, end - c:end].reshape(1, nb * c)  # (1, nb*c)
             i = i.view(nb * l, 1)  # (P, 1)
             mask = j < L
             if causal:

@@ -46,11 +46,14 @@ def strided_mask(L: int, stride: int, causal: bool = True, part: str = "union", 
     return mask & (d >= 0) if causal else mask
 
 
-def fixed_mask(L: int, stride: int, c: int, causal: bool = True, part: str = "union", device=None) -> Tensor:
+def fixed_mask(L: int, stride: int, c: int, causal: bool = True, part: str = "union", device=None,
+               offset: int = 0) -> Tensor:
     """Fixed pattern of the Sparse Transformer (Child et al. 2019, eq. 10-11).
 
-    A1 = {j : floor(j / l) = floor(i / l)} (the query's own block) and A2 = {j : j mod l >= l - c} (the last c
-    "summary" positions of every block), both restricted to j <= i when causal.
+    A1 = {j : floor(j / l) = floor(i / l)} (the query's own block) and A2 = {j : j mod l in [l - c - offset,
+    l - offset)} (c "summary" positions of every block: the last c with ``offset`` 0), both restricted to j <= i
+    when causal. Distinct offsets per head give each head its own summary sub-block, the paper's preferred variant.
+    A causal query before the first summary position sees no key in A2 alone (its output is zero there).
 
     Args:
         part: "union" (A1 | A2), "block" (A1 alone) or "summary" (A2 alone).
@@ -59,7 +62,7 @@ def fixed_mask(L: int, stride: int, c: int, causal: bool = True, part: str = "un
         raise ValueError(f"part must be one of {FIXED_PARTS}, got {part!r}")
     i, j = _positions(L, L, device)
     block = (i // stride) == (j // stride)  # (L, L)
-    summary = (j % stride >= stride - c).expand(L, L)
+    summary = ((j % stride >= stride - c - offset) & (j % stride < stride - offset)).expand(L, L)
     mask = {"union": block | summary, "block": block, "summary": summary}[part]
     return mask & (j <= i) if causal else mask
 

@@ -19,6 +19,8 @@ class SparseTransformerConfig:
             (None: max(1, l // 8)).
         combine: how the two halves of a sparse pattern share the network: "interleaved" (block r uses pattern
             A^(r mod 2)), "merged" (every head attends to the union) or "multihead" (half the heads each).
+        distinct_summaries: fixed pattern: every head attends to its own c summary positions of each block (head h
+            to offsets [l - (h+1) c, l - h c)), as the paper prefers, instead of all heads sharing the last c.
         recompute: recompute attention and feed-forward in the backward pass instead of storing activations.
         pattern_position: also embed the position within the attention pattern (i // l and i mod l), the paper's
             d_attn embedding.
@@ -35,6 +37,7 @@ class SparseTransformerConfig:
     stride: int | None = None
     c: int | None = None
     combine: str = "interleaved"
+    distinct_summaries: bool = False
     recompute: bool = False
     pattern_position: bool = False
 
@@ -60,6 +63,9 @@ class SparseTransformerConfig:
             raise ValueError(f"c must be in [1, stride={self.block}], got {self.c}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.distinct_summaries and self.attn == "fixed" and self.n_heads * self.summary > self.block:
+            raise ValueError(f"distinct_summaries needs n_heads * c <= stride: {self.n_heads} * {self.summary} > "
+                             f"{self.block}")
 
     @property
     def context(self) -> int:

@@ -29,10 +29,18 @@ def block_kernel(cfg: SparseTransformerConfig, layer: int) -> Attention:
     params = {"stride": cfg.block, **({"c": cfg.summary} if cfg.attn == "fixed" else {})}
     parts = PARTS[cfg.attn]
     if cfg.combine == "merged":
-        return build_attention(cfg.attn, part="union", **params)
+        return _kernel(cfg, "union", params, cfg.n_heads)
     if cfg.combine == "interleaved":
-        return build_attention(cfg.attn, part=parts[layer % len(parts)], **params)
-    return HeadGroups([build_attention(cfg.attn, part=p, **params) for p in parts])
+        return _kernel(cfg, parts[layer % len(parts)], params, cfg.n_heads)
+    return HeadGroups([_kernel(cfg, p, params, cfg.n_heads // 2) for p in parts])
+
+
+def _kernel(cfg: SparseTransformerConfig, part: str, params: dict, heads: int) -> Attention:
+    """One pattern part on ``heads`` heads; with ``distinct_summaries`` each head reads its own summary sub-block
+    (fixed pattern, offsets 0, c, 2c, ...: the paper's preferred variant)."""
+    if not (cfg.distinct_summaries and cfg.attn == "fixed" and part in ("union", "summary")):
+        return build_attention(cfg.attn, part=part, **params)
+    return HeadGroups([build_attention("fixed", part=part, offset=h * cfg.summary, **params) for h in range(heads)])
 
 
 class PositionEmbedding(nn.Module):
