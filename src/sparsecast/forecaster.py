@@ -46,12 +46,12 @@ class Forecaster:
 
     def __init__(self, model: str = "informer", *, seq_len: int = 96, label_len: int = 48, pred_len: int = 24,
                  features: str = "MS", target: str = "OT", freq: str | None = None, date_col: str = "date",
-                 embed: str = "timeF", **settings):
+                 embed: str = "timeF", fill: str | None = None, **settings):
         model_classes(model)
         self.model_name = model
         self.data_cfg = DataConfig(data="<DataFrame>", features=features, target=target, freq=freq,
                                    date_col=date_col, seq_len=seq_len, label_len=label_len, pred_len=pred_len,
-                                   embed=embed)
+                                   embed=embed, fill=fill)
         self.train_cfg = TrainConfig(**{**train_defaults(model),
                                         **{k: v for k, v in settings.items() if k in _TRAIN_FIELDS}})
         self.model_params = {k: v for k, v in settings.items() if k not in _TRAIN_FIELDS}

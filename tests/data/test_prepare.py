@@ -83,3 +83,23 @@ def test_crlf_and_bom_header(tmp_path):
 def test_shared_weather_with_crlf_and_odd_header_bytes(shared_data):
     p = prepare_data(DataConfig(data="weather", root_path=str(shared_data), features="M", seq_len=96, pred_len=24))
     assert len(p.columns) == 21 and p.columns[-1] == "OT" and p.freq == "10min"
+
+
+@pytest.mark.parametrize("fill,expected", [("ffill", [0.0, 0.0, 0.0, 3.0]), ("interpolate", [0.0, 1.0, 2.0, 3.0])])
+def test_fill_also_fills_missing_values_and_says_how_many(tmp_path, fill, expected):
+    from sparsecast.errors import DataError
+    n = 300
+    ot = np.arange(n, dtype=float)
+    ot[1:3] = np.nan  # rows 1-2 missing in the target
+    a = np.ones(n)
+    a[0] = np.nan  # a leading gap takes the first observation
+    path = tmp_path / "nan.csv"
+    pd.DataFrame({"date": pd.date_range("2021-01-01", periods=n, freq="h"), "a": a, "OT": ot}).to_csv(path, index=False)
+    cfg = dict(data=str(path), features="M", seq_len=24, label_len=12, pred_len=6)
+    with pytest.raises(DataError, match="missing or infinite value in column 'a'.*--fill ffill"):
+        prepare_data(DataConfig(**cfg))
+    with pytest.warns(UserWarning, match="filled 3 missing value"):
+        p = prepare_data(DataConfig(**cfg, fill=fill))
+    got = p.scaler.inverse(p.splits["train"].values[:4].numpy().astype(np.float64))  # (4, C) original units
+    np.testing.assert_allclose(got[:, p.columns.index("OT")], expected, atol=1e-4)
+    np.testing.assert_allclose(got[:, p.columns.index("a")], 1.0, atol=1e-4)

@@ -11,7 +11,7 @@ from pandas.tseries.frequencies import to_offset
 
 from ..errors import DataError
 from ..timefeatures import freq_family, normalize_freq, time_features
-from .frame import read_table, select_columns
+from .frame import fill_values, read_table, select_columns
 from .scaler import StandardScaler
 from .splits import n_windows, split_borders
 from .windows import WindowSet
@@ -89,8 +89,8 @@ class DataConfig:
         target: forecast column; None takes the built-in's (OT, WetBulbCelsius) or "OT".
         freq: pandas frequency alias; None takes the built-in's or infers it from the timestamps.
         embed: time-stamp embedding the features are made for ("timeF", "fixed", "learned").
-        fill: how to fill missing timestamps (gaps): None refuses gapped data, "ffill" repeats the last value,
-            "interpolate" interpolates linearly in time.
+        fill: how to fill missing timestamps (gaps) and missing (NaN) values: None refuses such data, "ffill"
+            repeats the last value, "interpolate" interpolates linearly in time.
     """
 
     data: str = "ETTh1"
@@ -177,11 +177,14 @@ def prepare_frame(df: pd.DataFrame, cfg: DataConfig, split: str = "custom", sour
     """Split a normalized frame chronologically, fit the scaler on the train rows only, and cut windows of every
     split. ``df`` has a first column ``date`` (see ``normalize_frame``) and the value columns."""
     target = cfg.target or (builtin.target if builtin else "OT")
-    select_columns(df, target, cfg.features, source=source)  # checks before any filling
+    select_columns(df, target, cfg.features, source=source, allow_missing=cfg.fill is not None)  # before filling
     freq = cfg.freq or (builtin.freq if builtin else None) or infer_freq(pd.DatetimeIndex(df["date"]), source)
     freq = anchor_weekly(normalize_freq(freq), pd.Timestamp(df["date"].iloc[0]))
     freq_family(freq)
     df = regular_frame(df, freq, cfg.fill, source, published=builtin is not None)
+    if cfg.fill is not None:
+        numeric = [c for c in df.columns if c != "date" and pd.api.types.is_numeric_dtype(df[c])]
+        df = fill_values(df, numeric, cfg.fill, source)
     values = select_columns(df, target, cfg.features, source=source)
     dates = pd.DatetimeIndex(df["date"])
     borders = split_borders(split, len(df), cfg.seq_len)

@@ -65,10 +65,12 @@ def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the
     return df
 
 
-def select_columns(df: pd.DataFrame, target: str, features: str, source: str = "data") -> pd.DataFrame:
+def select_columns(df: pd.DataFrame, target: str, features: str, source: str = "data",
+                   allow_missing: bool = False) -> pd.DataFrame:
     """The numeric value columns in model order: the other variates, then ``target`` last (all for M/MS, target for S).
 
-    Raises DataError for an unknown target, non-numeric or non-finite values.
+    Raises DataError for an unknown target, non-numeric or infinite values, and missing (NaN) values unless
+    ``allow_missing`` (they are then filled by ``fill_values``).
     """
     if features not in ("M", "S", "MS"):
         raise DataError(f"features must be M, S or MS, got {features!r}")
@@ -82,8 +84,23 @@ def select_columns(df: pd.DataFrame, target: str, features: str, source: str = "
     if bad:
         raise DataError(f"non-numeric column(s) {bad} in {source}; drop them or convert them to numbers")
     arr = values.to_numpy(dtype=np.float64)
-    if not np.isfinite(arr).all():
-        row, col = np.argwhere(~np.isfinite(arr))[0]
+    bad = np.isinf(arr) if allow_missing else ~np.isfinite(arr)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
         raise DataError(f"missing or infinite value in column {cols[col]!r} at {df['date'].iloc[row]} of {source}; "
-                        f"fill or drop such rows first")
+                        f"fill or drop such rows first (--fill ffill or --fill interpolate fills missing values)")
     return values.astype(np.float64)
+
+
+def fill_values(df: pd.DataFrame, columns: list[str], fill: str, source: str = "data") -> pd.DataFrame:
+    """Fill missing (NaN) values of ``columns``: "ffill" repeats the last value, "interpolate" interpolates linearly
+    in time; values before a column's first observation take that observation. Warns with the count filled."""
+    missing = int(df[columns].isna().sum().sum())
+    if not missing:
+        return df
+    df = df.copy()
+    values = df.set_index("date")[columns]
+    values = values.ffill() if fill == "ffill" else values.interpolate(method="time")
+    df[columns] = values.bfill().to_numpy()
+    warnings.warn(f"filled {missing} missing value(s) of {source} by {fill}", stacklevel=2)
+    return df

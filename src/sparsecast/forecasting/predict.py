@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..data import DataConfig, StandardScaler
+from ..data.frame import fill_values
 from ..data.batch import ForecastBatch
 from ..errors import DataError
 from ..timefeatures import normalize_freq, time_features
@@ -39,10 +40,13 @@ def _values(frame: pd.DataFrame, spec: ForecastSpec) -> np.ndarray:
     missing = [c for c in spec.columns if c not in frame.columns]
     if missing:
         raise DataError(f"the input lacks column(s) {missing} the model was trained on ({spec.columns})")
+    if spec.data.fill is not None:
+        frame = fill_values(frame, spec.columns, spec.data.fill, "the input")
     values = frame[spec.columns].to_numpy(dtype=np.float64)
     if not np.isfinite(values).all():
         row = int(np.argwhere(~np.isfinite(values))[0, 0])
-        raise DataError(f"missing or infinite value at {frame['date'].iloc[row]} in the input; fill it first")
+        raise DataError(f"missing or infinite value at {frame['date'].iloc[row]} in the input; fill it first "
+                        f"(or train with fill='ffill' or 'interpolate')")
     return values
 
 
