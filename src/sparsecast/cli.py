@@ -60,14 +60,19 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lradj", default=None, help="learning-rate schedule: type1 (halve every epoch), type3, ...")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    g.add_argument("--bf16", action="store_true",
-                   help="bfloat16 autocast in training and validation (test metrics stay fp32); fast only where the "
-                        "CPU has bf16 matmul instructions (AVX512-BF16/AMX) or on a GPU")
+    _add_precision_flags(g)
     g.add_argument("--compile", action="store_true", help="torch.compile the model for training and validation")
     g.add_argument("--checkpoint-minutes", type=float, default=10.0,
                    help="write the run's checkpoint inside an epoch this often, so a killed run loses at most this "
                         "much training (continue it with --resume RUN_DIR); 0: after every step")
     g.add_argument("--no-progress", action="store_true")
+
+
+def _add_precision_flags(g) -> None:
+    g.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="auto (default): bfloat16 autocast where the hardware has native bf16 (CPUs with "
+                        "AVX512-BF16 or AMX, GPUs with bf16), float32 elsewhere")
+    g.add_argument("--bf16", action="store_true", help="the same as --precision bf16")
 
 
 def _model_params(a) -> dict:
@@ -84,8 +89,8 @@ def _train_config(a, model: str | None = None):
     from .training import TrainConfig
     given = {k: getattr(a, k) for k in ("epochs", "batch_size", "lr", "patience", "lradj") if getattr(a, k) is not None}
     return TrainConfig(**{**train_defaults(model), **given}, eval_batch_size=a.eval_batch_size, seed=a.seed,
-                       threads=a.threads, bf16=a.bf16, compile=a.compile, progress=not a.no_progress,
-                       checkpoint_minutes=a.checkpoint_minutes)
+                       threads=a.threads, precision=a.precision, bf16=a.bf16, compile=a.compile,
+                       progress=not a.no_progress, checkpoint_minutes=a.checkpoint_minutes)
 
 
 def _data_config(a):
@@ -124,7 +129,7 @@ def cmd_train(a) -> None:
 
 def cmd_evaluate(a) -> None:
     from .forecasting import evaluate_run
-    metrics = evaluate_run(a.run_dir)
+    metrics = evaluate_run(a.run_dir, precision=a.precision)
     print(json.dumps(metrics, indent=2))
 
 
@@ -188,7 +193,8 @@ def cmd_lm_train(a) -> None:
     params = {"n_layers": a.n_layers, "d_model": a.d_model, "n_heads": a.n_heads, "attn": a.attn,
               "combine": a.combine, "stride": a.stride, "c": a.c, "dropout": a.dropout, "recompute": a.recompute,
               "pattern_position": a.pattern_position, "distinct_summaries": a.distinct_summaries}
-    cfg = StepConfig(steps=a.steps, lr=a.lr, warmup=a.warmup, grad_clip=a.grad_clip, bf16=a.bf16,
+    cfg = StepConfig(steps=a.steps, lr=a.lr, warmup=a.warmup, grad_clip=a.grad_clip, precision=a.precision,
+                     bf16=a.bf16,
                      eval_every=a.eval_every, seed=a.seed, progress=not a.no_progress)
     metrics = train_lm(a.data, params, cfg, a.batch_size, a.out, root_path=a.root_path, context=a.context,
                        eval_batches=a.eval_batches, flat_positions=a.flat_positions)
@@ -225,7 +231,7 @@ def _add_lm_parsers(sub) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--grad-clip", type=float, default=1.0)
-    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CPU")
+    _add_precision_flags(p)
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--eval-batches", type=int, default=20, help="validation batches per evaluation")
     p.add_argument("--seed", type=int, default=0)
@@ -259,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("evaluate", help="re-score a saved run on its test split")
     p.add_argument("run_dir")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("predict", help="forecast the steps after the last row of a CSV, in original units")
     p.add_argument("run_dir")

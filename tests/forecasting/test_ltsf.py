@@ -6,6 +6,7 @@ import pytest
 
 from helpers import write_csv
 from sparsecast.cli import main
+from sparsecast.forecasting import evaluate_run
 from sparsecast.forecasting.ltsf import cell_setup, parse_variant
 from sparsecast.training import TrainConfig
 
@@ -51,6 +52,8 @@ def test_train_and_predict_with_the_patch_models(tmp_path, model):
                  str(out)]) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["series"]["revin"] is True and config["model"]["enc_in"] == 3
+    from sparsecast.training.precision import resolve_precision
+    assert config["train"]["precision"] == "auto" and config["precision"] == resolve_precision("auto")[0]
     assert main(["evaluate", str(out)]) == 0
     assert main(["predict", str(out), "--input", str(csv), "--out", str(tmp_path / "f.csv")]) == 0
 
@@ -60,12 +63,13 @@ def test_informer_with_revin_and_channel_independence_from_the_cli(tmp_path):
     out = tmp_path / "run"
     assert main(["train", "--data", str(csv), "--features", "M", "--revin", "--channel-independent",
                  "--seq-len", "24", "--label-len", "12", "--pred-len", "6", "--d-model", "16", "--n-heads", "2",
-                 "--d-ff", "16", "--e-layers", "1", "--epochs", "1", "--no-progress", "--out", str(out)]) == 0
+                 "--d-ff", "16", "--e-layers", "1", "--epochs", "1", "--no-progress", "--precision", "fp32",
+                 "--out", str(out)]) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["series"] == {"revin": True, "revin_affine": False, "channel_independent": True}
     assert config["model"]["enc_in"] == 1 and config["model"]["c_out"] == 1
     first = json.loads((out / "metrics.json").read_text())["test"]["mse"]
-    again = json.loads(json.dumps(__import__("sparsecast").forecasting.evaluate_run(out)))["test"]["mse"]
+    again = evaluate_run(out, precision="fp32")["test"]["mse"]
     assert again == pytest.approx(first, rel=1e-6)  # the saved wrapper loads back the same model
 
 

@@ -34,12 +34,37 @@ def _train(attn="probsparse", **options):
 
 
 def test_bf16_autocast_keeps_the_loss_close_to_fp32():
-    fp32, fp32_val = _train()
-    bf16, bf16_val = _train(bf16=True)
+    # a tiny model, so the bf16 path stays fast on CPUs without native bf16 too
+    fp32, fp32_val = _train(precision="fp32")
+    bf16, bf16_val = _train(precision="bf16")
     assert fp32.train_loss[-1] < fp32.train_loss[0]  # it learns
     for a, b in zip(fp32.train_loss + fp32.val_loss, bf16.train_loss + bf16.val_loss):
         assert abs(a - b) <= 0.05 * a + 1e-3, (fp32.train_loss, bf16.train_loss, fp32.val_loss, bf16.val_loss)
     assert abs(fp32_val - bf16_val) <= 0.05 * fp32_val + 1e-3  # the restored weights score in fp32 alike
+
+
+def test_bf16_predictions_match_fp32_within_tolerance():
+    from sparsecast.training import predict
+    torch.manual_seed(0)
+    model = Informer(InformerConfig(enc_in=1, dec_in=1, c_out=1, seq_len=32, label_len=16, pred_len=8, d_model=32,
+                                    n_heads=2, d_ff=64, dropout=0.0, factor=3))
+    data = _data()
+    fp32, truth = predict(model, data, bf16=False)
+    bf16, _ = predict(model, data, bf16=True)
+    assert bf16.dtype == fp32.dtype and abs(bf16 - fp32).max() <= 0.05 * abs(fp32).max()
+    assert truth.shape == fp32.shape
+
+
+@pytest.mark.parametrize("flags,expected", [({"avx2", "avx512f"}, "fp32"), ({"avx512f", "avx512_bf16"}, "bf16"),
+                                            ({"amx_bf16"}, "bf16"), (set(), "fp32")])
+def test_auto_precision_follows_the_cpu_flags(monkeypatch, flags, expected):
+    from sparsecast.training import precision
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset(flags))
+    assert precision.resolve_precision("auto")[0] == expected
+    assert precision.resolve_precision("fp32")[0] == "fp32" and precision.resolve_precision("bf16")[0] == "bf16"
+    assert TrainConfig(bf16=True).resolved_precision()[0] == "bf16"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TrainConfig(precision="fp16")
 
 
 @pytest.mark.slow
@@ -47,8 +72,8 @@ def test_bf16_autocast_keeps_the_loss_close_to_fp32():
 def test_compile_keeps_the_loss_of_eager(attn, rtol):
     """Full attention is deterministic: compiled losses match eager closely. ProbSparse samples keys in training,
     and compiled code draws other random numbers than eager code, so its losses agree only statistically."""
-    eager, eager_val = _train(attn)
-    compiled, compiled_val = _train(attn, compile=True)
+    eager, eager_val = _train(attn, precision="fp32")
+    compiled, compiled_val = _train(attn, compile=True, precision="fp32")
     torch.testing.assert_close(compiled.train_loss + compiled.val_loss, eager.train_loss + eager.val_loss,
                                rtol=rtol, atol=1e-5)
     assert abs(compiled_val - eager_val) <= rtol * eager_val

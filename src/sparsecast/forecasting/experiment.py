@@ -13,6 +13,8 @@ from ..errors import CheckpointError, DataError
 from ..models import SERIES_FIELDS, model_classes, series_config, unwrap, wrap
 from ..reference import paper_row
 from ..training import METRIC_NAMES, TrainConfig, fit, forecast_metrics, predict, seed_everything
+from ..training.precision import resolve_precision
+from ..training.trainer import model_device
 from ..training.distributed import Distributed
 from . import plots
 from .run_dir import CHECKPOINT, CONFIG, HISTORY, METRICS, load_run, read_json, save_run, write_json
@@ -59,9 +61,10 @@ def build_forecaster(model_name: str, settings: dict, data_cfg: DataConfig, prep
     return model, cfg, series
 
 
-def score(model, prepared: PreparedData, split: str, batch_size: int) -> tuple[dict, np.ndarray, np.ndarray]:
+def score(model, prepared: PreparedData, split: str, batch_size: int,
+          bf16: bool = False) -> tuple[dict, np.ndarray, np.ndarray]:
     """Metrics of every window of a split, normalized and in original units; also the predictions and truth."""
-    pred, true = predict(model, prepared.splits[split].loader(batch_size))
+    pred, true = predict(model, prepared.splits[split].loader(batch_size), bf16)
     cols = prepared.target_index
     units = forecast_metrics(prepared.scaler.inverse(pred, cols), prepared.scaler.inverse(true, cols))
     return {**forecast_metrics(pred, true), "original_units": units, "windows": len(pred)}, pred, true
@@ -113,12 +116,14 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     run_config = {"model_name": model_name, "model": model_cfg.to_dict(), "series": series.to_dict(), "data": data_dict,
                   "train": train_cfg.to_dict(), "columns": prepared.columns,
                   "target_columns": prepared.target_columns}
-    if dist.is_main and not resume:
-        write_json(out / CONFIG, run_config)
     n_params = sum(p.numel() for p in model.parameters())
     wrappers = "".join(f", {w}" for w, on in (("RevIN", series.revin), ("channel-independent",
                                                                           series.channel_independent)) if on)
-    log(f"{model_name}{wrappers} ({n_params / 1e6:.2f}M parameters) on {data_cfg.data} features {data_cfg.features}, "
+    precision, why = train_cfg.resolved_precision(model_device(model) if n_params else "cpu")
+    run_config["precision"] = precision
+    if dist.is_main and not resume:
+        write_json(out / CONFIG, run_config)
+    log(f"{model_name}{wrappers} ({n_params / 1e6:.2f}M parameters, {precision}: {why}) on {data_cfg.data} features {data_cfg.features}, "
         f"seq/label/pred {data_cfg.seq_len}/{data_cfg.label_len}/{data_cfg.pred_len}; "
         f"windows train/val/test {len(prepared.splits['train'])}/{len(prepared.splits['val'])}/"
         f"{len(prepared.splits['test'])}")
@@ -143,7 +148,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     if not dist.is_main:
         return {}
     start = time.perf_counter()
-    test, pred, true = score(model, prepared, "test", train_cfg.eval_batch_size)
+    test, pred, true = score(model, prepared, "test", train_cfg.eval_batch_size, precision == "bf16")
     test_seconds = time.perf_counter() - start
     save_run(out, model, run_config, prepared.scaler)
     metrics = {
@@ -201,10 +206,10 @@ def resume_run(run_dir: str | Path, log=say) -> dict:
                      TrainConfig(**config["train"]), run_dir, log=log, resume=True)
 
 
-def evaluate_run(run_dir: str | Path, batch_size: int = 256) -> dict:
-    """Re-score a saved run on its test split."""
+def evaluate_run(run_dir: str | Path, batch_size: int = 256, precision: str = "auto") -> dict:
+    """Re-score a saved run on its test split (``precision`` as in TrainConfig, resolved on this machine)."""
     model, config, scaler = load_run(Path(run_dir))
     prepared = prepare_data(DataConfig(**config["data"]))
-    test, _, _ = score(model, prepared, "test", batch_size)
+    test, _, _ = score(model, prepared, "test", batch_size, resolve_precision(precision)[0] == "bf16")
     return {"test": {k: test[k] for k in METRIC_NAMES},
             "test_original_units": test["original_units"], "test_windows": test["windows"]}

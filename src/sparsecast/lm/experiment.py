@@ -66,21 +66,24 @@ def train_lm(data: str, model_params: dict, cfg: StepConfig, batch_size: int, ou
     model_cfg = SparseTransformerConfig(vocab_size=tokens.vocab_size, shape=shape, **model_params)
     model = SparseTransformer(model_cfg)
     n_params = sum(p.numel() for p in model.parameters())
-    log(f"sparse transformer ({n_params / 1e6:.2f}M parameters, attn {model_cfg.attn}, combine {model_cfg.combine},"
+    precision, why = cfg.resolved_precision()
+    bf16 = precision == "bf16"
+    log(f"sparse transformer ({n_params / 1e6:.2f}M parameters, {precision}: {why}, attn {model_cfg.attn}, combine {model_cfg.combine},"
         f" stride {model_cfg.block}) on {data}: context {model_cfg.context}, batch {batch_size}, {cfg.steps} steps")
     run_config = {"model_name": "sparse_transformer", "model": model_cfg.to_dict(), "data": data,
-                  "root_path": root_path, "kind": tokens.kind, "train": cfg.to_dict(), "batch_size": batch_size}
+                  "root_path": root_path, "kind": tokens.kind, "train": cfg.to_dict(), "batch_size": batch_size,
+                  "precision": precision}
     write_json(out / CONFIG, run_config)
 
     def evaluate() -> float:
         save_weights(model, out)  # a checkpoint at every evaluation
-        return bits(model, tokens, "val", batch_size, eval_batches, cfg.bf16)
+        return bits(model, tokens, "val", batch_size, eval_batches, bf16)
 
     history = train_steps(model, tokens.random_batches("train", batch_size, cfg.seed), cfg, lm_loss,
                           evaluate=evaluate, log=log)
     key = f"bits_per_{tokens.unit}"
-    metrics = {"test": {key: bits(model, tokens, "test", batch_size, bf16=cfg.bf16)},
-               "val": {key: bits(model, tokens, "val", batch_size, bf16=cfg.bf16)},
+    metrics = {"test": {key: bits(model, tokens, "test", batch_size, bf16=bf16)},
+               "val": {key: bits(model, tokens, "val", batch_size, bf16=bf16)},
                "train_seconds": history.seconds, "seconds_per_step": history.seconds / cfg.steps,
                "parameters": n_params}
     save_weights(model, out)

@@ -1,4 +1,4 @@
-"""A step-based training loop for long runs: warm-up then cosine decay, gradient clipping, optional bf16 autocast.
+"""A step-based training loop for long runs: warm-up then cosine decay, gradient clipping, bf16 autocast where native.
 
 Like ``trainer.fit`` it knows nothing of the model: ``loss_fn(model(**batch.inputs()), batch.target)``.
 """
@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .precision import PRECISIONS, resolve_precision
 from .trainer import autocast, model_device
 
 
@@ -31,6 +32,7 @@ class StepConfig:
     min_lr_ratio: float = 0.1
     grad_clip: float = 1.0
     weight_decay: float = 0.0
+    precision: str = "auto"
     bf16: bool = False
     eval_every: int = 250
     seed: int = 0
@@ -41,11 +43,17 @@ class StepConfig:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.warmup < 0 or self.eval_every < 1:
             raise ValueError(f"warmup must be >= 0 and eval_every >= 1, got {self.warmup}, {self.eval_every}")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def resolved_precision(self, device: torch.device | str = "cpu") -> tuple[str, str]:
+        """The precision this config runs with on ``device`` ("fp32" or "bf16") and why (see TrainConfig)."""
+        return resolve_precision("bf16" if self.bf16 else self.precision, device)
 
 
 @dataclass
@@ -64,11 +72,12 @@ def train_steps(model: nn.Module, batches: Iterator, cfg: StepConfig, loss_fn: C
     start, running = time.perf_counter(), 0.0
     bar = tqdm(range(cfg.steps), disable=not cfg.progress, dynamic_ncols=True)
     model.train()
+    bf16 = cfg.resolved_precision(model_device(model))[0] == "bf16"
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = cfg.lr * warmup_cosine(step, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
         batch = next(batches)
-        with autocast(cfg.bf16, model_device(model)):
+        with autocast(bf16, model_device(model)):
             loss = loss_fn(model(**batch.inputs()), batch.target)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at step {step}")

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import TrainState, load_checkpoint, rng_states, save_checkpoint, set_rng_states
 from .history import History
+from .precision import PRECISIONS, resolve_precision
 from .schedules import SCHEDULES
 
 
@@ -26,8 +27,9 @@ class TrainConfig:
         lradj: learning-rate schedule name in SCHEDULES ("type1" halves every epoch after the first).
         eval_batch_size: batch size of validation and test passes (they run under no_grad, so larger is faster).
         threads: torch CPU threads (0 leaves torch's default).
-        bf16: bfloat16 autocast in training and evaluation (a speed option: fast only on CPUs with bf16 matmul
-            instructions such as AVX512-BF16/AMX, and on GPUs).
+        precision: "auto" (the default: bfloat16 autocast in training and evaluation where the hardware runs bf16
+            natively, CPUs with AVX512-BF16 or AMX and GPUs with bf16; float32 elsewhere), "fp32" or "bf16".
+        bf16: force bf16 (the option's older spelling; True means precision "bf16").
         compile: run the model through ``torch.compile`` (the weights stay those of the model passed in).
         checkpoint_minutes: inside an epoch, write the checkpoint (when ``fit`` has one) whenever this much training
             time passed since the last write, so a killed run loses at most this much; 0 writes after every step.
@@ -42,6 +44,7 @@ class TrainConfig:
     lradj: str = "type1"
     seed: int = 0
     threads: int = 0
+    precision: str = "auto"
     bf16: bool = False
     compile: bool = False
     progress: bool = True
@@ -57,6 +60,12 @@ class TrainConfig:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.lradj not in SCHEDULES:
             raise ValueError(f"lradj must be one of {sorted(SCHEDULES)}, got {self.lradj!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+
+    def resolved_precision(self, device: torch.device | str = "cpu") -> tuple[str, str]:
+        """The precision this config runs with on ``device`` ("fp32" or "bf16") and why."""
+        return resolve_precision("bf16" if self.bf16 else self.precision, device)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -82,7 +91,7 @@ def model_device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def evaluate_loss(model: nn.Module, batches: Iterable, loss_fn: Callable = F.mse_loss, bf16: bool = False) -> float:
     """Mean loss over every window (weighted by batch size), in eval mode without autograd."""
     model.eval()
@@ -94,13 +103,16 @@ def evaluate_loss(model: nn.Module, batches: Iterable, loss_fn: Callable = F.mse
     return total / max(count, 1)
 
 
-@torch.no_grad()
-def predict(model: nn.Module, batches: Iterable) -> tuple[np.ndarray, np.ndarray]:
-    """Predictions and targets of every window, concatenated: two arrays (N, pred_len, C_out); always in fp32."""
+@torch.inference_mode()
+def predict(model: nn.Module, batches: Iterable, bf16: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions and targets of every window, concatenated: two arrays (N, pred_len, C_out), returned in fp32
+    (computed under bf16 autocast with ``bf16``)."""
     model.eval()
     preds, trues = [], []
+    device = model_device(model) if any(True for _ in model.parameters()) else "cpu"
     for batch in batches:
-        preds.append(_first(model(**batch.inputs())).float().numpy())
+        with autocast(bf16, device):
+            preds.append(_first(model(**batch.inputs())).float().numpy())
         trues.append(batch.target.numpy())
     return np.concatenate(preds), np.concatenate(trues)
 
@@ -122,7 +134,8 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         torch.set_num_threads(cfg.threads)
     runner = torch.compile(model) if cfg.compile else model  # shares the parameters of ``model``
     device = model_device(model)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    bf16 = cfg.resolved_precision(device)[0] == "bf16"
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, foreach=True)
     schedule = SCHEDULES[cfg.lradj]
     state = load_checkpoint(checkpoint, model, optimizer) if resume else TrainState()
     history = state.history
@@ -132,7 +145,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         # A model with a closed-form start (LongPatch's least-squares linear skip) fits it on the training windows
         # first; those weights are the first candidate of early stopping, so training keeps them unless it helps.
         model.init_from_data((batch.x, batch.target) for batch in train)
-        history.initial_val_loss = state.best_loss = evaluate_loss(runner, val, loss_fn, cfg.bf16)
+        history.initial_val_loss = state.best_loss = evaluate_loss(runner, val, loss_fn, bf16)
         state.best_state = copy.deepcopy(model.state_dict())
         log(f"fitted to the training windows before training: val {state.best_loss:.4f}")
     for epoch in range(state.epoch, cfg.epochs):
@@ -150,7 +163,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         last_save = time.perf_counter()
         start = last_save - state.epoch_seconds  # a resumed epoch counts the seconds it had before
         for step, batch in enumerate(batches, start=state.step):
-            with autocast(cfg.bf16, device):
+            with autocast(bf16, device):
                 loss = loss_fn(_first(runner(**batch.inputs())).float(), batch.target)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}")
@@ -164,7 +177,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
                 state.step, state.epoch_seconds = step + 1, time.perf_counter() - start
                 save_checkpoint(checkpoint, model, optimizer, state)
                 last_save = time.perf_counter()
-        val_loss = evaluate_loss(runner, val, loss_fn, cfg.bf16)
+        val_loss = evaluate_loss(runner, val, loss_fn, bf16)
         history.train_loss.append(state.loss_sum / max(state.loss_count, 1))
         history.val_loss.append(val_loss)
         history.lr.append(lr)

@@ -1,0 +1,48 @@
+"""The compute precision a run uses: bfloat16 autocast where the hardware runs it natively, float32 elsewhere.
+
+On CPUs without bf16 instructions (AVX2-only, or AVX512 without AVX512-BF16/AMX) bf16 matmuls are emulated and
+run many times slower than fp32 (37x measured on an AVX2 machine), so ``auto`` decides from the hardware, never
+from a guess about the model.
+"""
+
+from functools import cache
+from pathlib import Path
+
+import torch
+
+PRECISIONS = ("auto", "fp32", "bf16")
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+@cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags of this machine (Linux /proc/cpuinfo; empty elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def native_bf16(device: torch.device | str = "cpu") -> tuple[bool, str]:
+    """Whether ``device`` computes bf16 matmuls natively, and why, in words for the log."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        ok = torch.cuda.is_bf16_supported()
+        return ok, f"{torch.cuda.get_device_name(device)} {'supports' if ok else 'lacks'} bf16"
+    found = [f for f in BF16_CPU_FLAGS if f in cpu_flags()]
+    if found:
+        return True, f"this CPU has {', '.join(found)}"
+    return False, f"this CPU has none of {', '.join(BF16_CPU_FLAGS)}"
+
+
+def resolve_precision(precision: str, device: torch.device | str = "cpu") -> tuple[str, str]:
+    """"fp32" or "bf16" for ``precision`` ("auto", "fp32" or "bf16") on ``device``, and the reason."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision != "auto":
+        return precision, "chosen"
+    ok, why = native_bf16(device)
+    return ("bf16" if ok else "fp32"), f"auto: {why}"
