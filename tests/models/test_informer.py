@@ -88,6 +88,19 @@ def test_decoder_gathers_exactly_u_queries_by_default():
     assert (kernel.last_active >= 0).all()
 
 
+@pytest.mark.parametrize("attn,d_layers", [("probsparse", 1), ("probsparse", 2), ("full", 2)])
+def test_decoder_cut_to_the_horizon_is_exact(attn, d_layers):
+    torch.manual_seed(0)
+    cfg = tiny(attn=attn, d_layers=d_layers, factor=5)
+    model = Informer(cfg).double().eval()
+    x, x_mark, future = (t.double() for t in batch(cfg))
+    out = model(x, x_mark, future)
+    memory = model.encoder(model.enc_embedding(x, x_mark))
+    dec_x, dec_mark = decoder_input(x, x_mark, future, cfg.label_len)
+    full = model.decoder(model.dec_embedding(dec_x, dec_mark), memory)  # every row, no cut
+    torch.testing.assert_close(out, model.projection(full[:, -cfg.pred_len:]), rtol=1e-12, atol=1e-12)
+
+
 def test_eval_samples_differ_per_layer_and_repeat_per_call():
     cfg = tiny(distil=False, seq_len=64)  # both encoder layers at length 64
     model = Informer(cfg).eval()

@@ -76,8 +76,9 @@ class Informer(nn.Module):
         cfg = self.config
         memory = self.encoder(self.enc_embedding(x, x_mark))  # (B, S, E)
         dec_x, dec_mark = decoder_input(x, x_mark, future_mark, cfg.label_len)
-        h = self.decoder(self.dec_embedding(dec_x, dec_mark), memory)  # (B, label_len + pred_len, E)
-        forecast = self.projection(h[:, -future_mark.shape[1]:])  # (B, pred_len, c_out)
+        # Only the horizon's rows are projected, so the last decoder layer computes only those (exactly).
+        h = self.decoder(self.dec_embedding(dec_x, dec_mark), memory, keep_last=future_mark.shape[1])  # (B, P, E)
+        forecast = self.projection(h)  # (B, pred_len, c_out)
         if not cfg.output_attention:
             return forecast
         return forecast, self.active_queries()
