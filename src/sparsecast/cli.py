@@ -42,7 +42,8 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
 
 def _add_model_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model (unset flags take the paper's defaults)")
-    g.add_argument("--model", default="informer", choices=list(FORECASTERS))
+    g.add_argument("--model", default="longpatch", choices=list(FORECASTERS),
+                   help="longpatch (default), informer (the paper's), patchtst, dlinear, repeat_last")
     for name, typ in MODEL_FLAGS.items():
         g.add_argument("--" + name.replace("_", "-"), type=typ, default=None)
     for name in SWITCHES:

@@ -44,7 +44,7 @@ class Forecaster:
     ``fit`` holds out the last 10% of each series' rows for early stopping; scalers are fit on the first 90%.
     """
 
-    def __init__(self, model: str = "informer", *, seq_len: int = 96, label_len: int = 48, pred_len: int = 24,
+    def __init__(self, model: str = "longpatch", *, seq_len: int = 96, label_len: int = 48, pred_len: int = 24,
                  features: str = "MS", target: str = "OT", freq: str | None = None, date_col: str = "date",
                  embed: str = "timeF", fill: str | None = None, **settings):
         model_classes(model)

@@ -20,7 +20,8 @@ def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cli")
     csv = write_csv(tmp / "series.csv", n=600, columns=("load", "temp", "OT"))
     out = tmp / "run"
-    assert main(["train", "--data", str(csv), "--features", "MS", "--out", str(out), *TINY]) == 0
+    assert main(["train", "--model", "informer", "--data", str(csv), "--features", "MS", "--out", str(out),
+                 *TINY]) == 0
     return out
 
 
@@ -54,7 +55,8 @@ def test_evaluate_rescoring_matches_training(run, capsys):
 def test_same_seed_same_metrics(run, tmp_path):
     config = json.loads((run / "config.json").read_text())
     out = tmp_path / "again"
-    assert main(["train", "--data", config["data"]["data"], "--features", "MS", "--out", str(out), *TINY]) == 0
+    assert main(["train", "--model", "informer", "--data", config["data"]["data"], "--features", "MS",
+                 "--out", str(out), *TINY]) == 0
     first = json.loads((run / "metrics.json").read_text())["test"]
     assert json.loads((out / "metrics.json").read_text())["test"] == first
 

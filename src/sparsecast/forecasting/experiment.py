@@ -136,6 +136,11 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
         ckpt = out / CHECKPOINT
         if resume and not ckpt.is_file():
             raise CheckpointError(f"no checkpoint to resume from in {out} (it is removed when a run completes)")
+        if dist.world_size > 1 and hasattr(model, "init_from_data") and not resume:
+            # Every process fits the same closed-form start on all training windows (fit cannot see it through
+            # DistributedDataParallel, and each process's loader holds only its share); no initial candidate then.
+            full = prepared.splits["train"].loader(train_cfg.eval_batch_size)
+            model.init_from_data((batch.x, batch.target) for batch in full)
         try:
             history = fit(dist.wrap(model), train, val, train_cfg, log=log,
                           checkpoint=ckpt if dist.is_main else None, resume=resume)
