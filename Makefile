@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 
-.PHONY: install test run clean
+.PHONY: install test run paper clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -17,6 +17,9 @@ test: install
 	$(BIN)/python -m pytest -q
 
 run: install
+	$(BIN)/sparsecast train --data ETTh1 --model longpatch --features M --seq-len 336 --pred-len 96 --out runs/etth1-longpatch-M-96
+
+paper: install
 	$(BIN)/sparsecast train --data ETTh1 --features S --seq-len 96 --label-len 48 --pred-len 24 --out runs/etth1-S-24
 
 clean:

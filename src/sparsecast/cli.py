@@ -37,7 +37,10 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--pred-len", type=int, default=24)
     g.add_argument("--embed", default="timeF", choices=["timeF", "fixed", "learned"])
     g.add_argument("--fill", default=None, choices=["ffill", "interpolate"],
-                   help="fill missing timestamps (default: refuse data with gaps)")
+                   help="fill missing timestamps and missing values (default: refuse such data)")
+    g.add_argument("--season", type=int, default=None,
+                   help="steps per season of the seasonal-naive baseline (default: from the frequency, e.g. 24 "
+                        "for hourly data)")
 
 
 def _add_model_flags(p: argparse.ArgumentParser) -> None:
@@ -99,7 +102,7 @@ def _data_config(a):
     return DataConfig(data=a.data, root_path=a.root_path, features=a.features, target=a.target, freq=a.freq,
                       date_col=a.date_col, seq_len=a.seq_len, pred_len=a.pred_len,
                       label_len=min(48, a.seq_len) if a.label_len is None else a.label_len,
-                      embed=a.embed, fill=a.fill)
+                      embed=a.embed, fill=a.fill, season=a.season)
 
 
 def cmd_train(a) -> None:
@@ -120,6 +123,14 @@ def cmd_train(a) -> None:
     t, u = metrics["test"], metrics["test_original_units"]
     print(f"test ({metrics['test_windows']} windows)  MSE {t['mse']:.4f}  MAE {t['mae']:.4f}  (normalized)")
     print(f"test in original units   MSE {u['mse']:.4f}  MAE {u['mae']:.4f}")
+    skill = metrics["skill"]
+    naive = skill["baselines"].get("seasonal_naive")
+    if naive:
+        ratio, mase = (f"{v:.3f}" if v is not None else "-" for v in (skill["skill_vs_seasonal_naive"], skill["mase"]))
+        print(f"seasonal naive (season {skill['season']})  MSE {naive['mse']:.4f}  MAE {naive['mae']:.4f}; "
+              f"skill (MSE / seasonal naive's) {ratio}, MASE {mase}")
+    last = skill["baselines"]["repeat_last"]
+    print(f"repeat last              MSE {last['mse']:.4f}  MAE {last['mae']:.4f}")
     paper = metrics["paper"]
     if paper:
         note = "same setting" if paper["same_setting"] else \

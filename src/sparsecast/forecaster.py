@@ -13,11 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from .data import DataConfig, StandardScaler, normalize_frame, prepare_frame
 from .data.windows import ConcatWindows
 from .errors import CheckpointError, DataError
 from .forecasting.experiment import build_forecaster, user_settings
+from .forecasting.skill import season_length, seasonal_naive
 from .forecasting.predict import ForecastSpec, forecast_at, forecast_future
 from .forecasting.run_dir import load_run, read_json, save_run, write_json
 from .models import SeriesConfig, model_classes
@@ -123,7 +125,9 @@ class Forecaster:
 
     def backtest(self, df: pd.DataFrame, windows: int = 10, stride: int | None = None) -> pd.DataFrame:
         """Rolling-origin evaluation: ``windows`` forecasts whose horizons end ``stride`` rows apart, the last one at
-        the end of each series; each reads only the rows before its origin. Metrics are in original units.
+        the end of each series; each reads only the rows before its origin. Metrics are in original units, with
+        the seasonal-naive forecast's MSE from the same rows and the skill ratio (model MSE / seasonal naive's;
+        below 1 is skill).
 
         For an honest score, fit on data that ends before the first origin.
         """
@@ -139,10 +143,16 @@ class Forecaster:
                                 f"{cfg.seq_len + cfg.pred_len + (windows - 1) * stride} rows; {len(frame)} given")
             preds = forecast_at(self.model, spec, frame, origins)  # (N, pred_len, C_out)
             truth = frame[spec.target_columns].to_numpy(dtype=np.float64)
+            season = cfg.season or season_length(cfg.freq)
             for origin, pred in zip(origins, preds):
                 m = forecast_metrics(pred, truth[origin:origin + cfg.pred_len])
-                rows.append({**({"unique_id": uid} if self.long else {}), "origin": frame["date"].iloc[origin],
-                             "mse": m["mse"], "mae": m["mae"], "rmse": m["rmse"], "wape": m["wape"]})
+                row = {**({"unique_id": uid} if self.long else {}), "origin": frame["date"].iloc[origin],
+                       "mse": m["mse"], "mae": m["mae"], "rmse": m["rmse"], "wape": m["wape"]}
+                if origin >= season:  # seasonal naive from the rows before the origin, as the model
+                    naive = seasonal_naive(torch.as_tensor(truth[None, :origin]), season, cfg.pred_len)[0].numpy()
+                    row["seasonal_naive_mse"] = forecast_metrics(naive, truth[origin:origin + cfg.pred_len])["mse"]
+                    row["skill"] = m["mse"] / row["seasonal_naive_mse"] if row["seasonal_naive_mse"] else None
+                rows.append(row)
         return pd.DataFrame(rows)
 
     # -- persistence --------------------------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def test_backtest_windows_never_see_the_future():
     fc = Forecaster(features="MS", **TINY).fit(df.iloc[:200])
     result = fc.backtest(df, windows=4, stride=10)
     assert len(result) == 4 and (result["mse"] >= 0).all()
-    assert list(result.columns) == ["origin", "mse", "mae", "rmse", "wape"]
+    assert list(result.columns) == ["origin", "mse", "mae", "rmse", "wape", "seasonal_naive_mse", "skill"]
     origins = list(result["origin"])
     assert origins[-1] == df["date"].iloc[-6] and origins[1] - origins[0] == pd.Timedelta(hours=10)
     # changing everything from an origin on leaves that window's forecast unchanged

@@ -104,6 +104,7 @@ class DataConfig:
     pred_len: int = 24
     embed: str = "timeF"
     fill: str | None = None
+    season: int | None = None
 
     def __post_init__(self):
         if self.pred_len < 1:
@@ -116,6 +117,8 @@ class DataConfig:
             raise DataError(f"features must be M, S or MS, got {self.features!r}")
         if self.fill not in FILLS:
             raise DataError(f"fill must be one of {FILLS}, got {self.fill!r}")
+        if self.season is not None and self.season < 1:
+            raise DataError(f"season must be >= 1, got {self.season}")
 
     def to_dict(self) -> dict:
         return asdict(self)

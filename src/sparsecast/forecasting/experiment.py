@@ -17,6 +17,7 @@ from ..training.precision import resolve_precision
 from ..training.trainer import model_device
 from ..training.distributed import Distributed
 from . import plots
+from .skill import baseline_scores, season_length, skill_report
 from .run_dir import CHECKPOINT, CONFIG, HISTORY, METRICS, load_run, read_json, save_run, write_json
 
 
@@ -155,6 +156,13 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     start = time.perf_counter()
     test, pred, true = score(model, prepared, "test", train_cfg.eval_batch_size, precision == "bf16")
     test_seconds = time.perf_counter() - start
+    season = data_cfg.season or season_length(prepared.freq)
+    skill = skill_report(prepared, test, season)
+    naive_val = baseline_scores(prepared, "val", season).get("seasonal_naive")
+    best_val = history.best_val_loss if history else None
+    if naive_val and best_val is not None and best_val >= naive_val["mse"]:
+        log(f"warning: {model_name} does not beat seasonal naive (season {season}) on validation: MSE "
+            f"{best_val:.4f} against {naive_val['mse']:.4f}; its forecasts have no skill over repeating the last season")
     save_run(out, model, run_config, prepared.scaler)
     metrics = {
         "test": {k: test[k] for k in METRIC_NAMES},
@@ -162,10 +170,12 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
         "test_windows": test["windows"],
         "val_loss": history.val_loss if history else None,
         "initial_val_loss": history.initial_val_loss if history else None,
+        "best_val_loss": best_val,
         "best_epoch": history.best_epoch + 1 if history else None,
         "seconds": {"train_and_val": train_seconds, "test": test_seconds,
                     "per_epoch": history.epoch_seconds if history else []},
         "paper": paper_comparison(data_cfg),
+        "skill": skill,
     }
     write_json(out / METRICS, metrics)
     if history:
@@ -216,5 +226,7 @@ def evaluate_run(run_dir: str | Path, batch_size: int = 256, precision: str = "a
     model, config, scaler = load_run(Path(run_dir))
     prepared = prepare_data(DataConfig(**config["data"]))
     test, _, _ = score(model, prepared, "test", batch_size, resolve_precision(precision)[0] == "bf16")
+    data = DataConfig(**config["data"])
     return {"test": {k: test[k] for k in METRIC_NAMES},
-            "test_original_units": test["original_units"], "test_windows": test["windows"]}
+            "test_original_units": test["original_units"], "test_windows": test["windows"],
+            "skill": skill_report(prepared, test, data.season or season_length(prepared.freq))}

@@ -134,7 +134,7 @@ def ltsf_table(data: str, variants: list[str], horizons: list[int], seeds: list[
                 metrics = train_run(dcfg, recipe.model, settings, tcfg, run_dir, log=log)
                 results[key] = {"horizon": h, "variant": label, "seed": seed, "seq_len": dcfg.seq_len,
                                 "test": {k: metrics["test"][k] for k in ("mse", "mae")},
-                                "val_loss": best_val_loss(metrics),
+                                "val_loss": metrics["best_val_loss"],
                                 "best_epoch": metrics["best_epoch"],
                                 "epochs": len(metrics["seconds"]["per_epoch"]),
                                 "seconds": time.perf_counter() - start, "test_windows": metrics["test_windows"],
@@ -144,12 +144,6 @@ def ltsf_table(data: str, variants: list[str], horizons: list[int], seeds: list[
                 write_markdown(out / f"{name}_ltsf.md", name, results)
     write_markdown(out / f"{name}_ltsf.md", name, results)
     return out / f"{name}_ltsf.md"
-
-
-def best_val_loss(metrics: dict) -> float | None:
-    """The validation loss of the weights a run kept: its best epoch's, or its data-fitted start's."""
-    losses = (metrics.get("val_loss") or []) + [v for v in [metrics.get("initial_val_loss")] if v is not None]
-    return min(losses) if losses else None
 
 
 def _slug(label: str) -> str:

@@ -12,3 +12,9 @@ class History:
     best_epoch: int = -1  # -1: no epoch beat the starting weights (or none ran)
     initial_val_loss: float | None = None  # of a model fitted to the data before training (init_from_data)
     stopped_early: bool = False
+
+    @property
+    def best_val_loss(self) -> float | None:
+        """The validation loss of the weights the run kept: its best epoch's, or its data-fitted start's."""
+        losses = self.val_loss + ([self.initial_val_loss] if self.initial_val_loss is not None else [])
+        return min(losses) if losses else None

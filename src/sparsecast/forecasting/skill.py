@@ -1,0 +1,79 @@
+"""Skill against the simple baselines every forecast is judged by: seasonal naive and repeat-last.
+
+Notation: N windows, L seq_len, P pred_len, C_out forecast channels, m season length.
+
+A forecast has skill only if it beats seasonal naive (the value one season earlier). Every run reports, on its
+own test windows, both baselines' errors, the skill ratio (model MSE / seasonal-naive MSE; below 1 is skill) and
+MASE (model MAE over the in-sample MAE of the one-season-back forecast on the training rows; below 1 beats it).
+"""
+
+import numpy as np
+import pandas as pd
+import torch
+from pandas.tseries.frequencies import to_offset
+
+from ..data import PreparedData
+from ..data.windows import WindowSet
+from ..timefeatures import normalize_freq
+from ..training import forecast_metrics
+
+# Steps per season by offset type: a day of hours or minutes, a week of days, a year of weeks, months, quarters.
+_SEASON_BY_OFFSET = {"Day": 7, "BusinessDay": 5, "Week": 52, "MonthEnd": 12, "MonthBegin": 12, "QuarterEnd": 4,
+                     "QuarterBegin": 4, "YearEnd": 1, "YearBegin": 1}
+
+
+def season_length(freq: str) -> int:
+    """The natural season of a frequency in steps: daily for sub-daily data (24 for hourly, 96 for 15 minutes),
+    weekly for days (7; 5 business days), yearly for weeks (52), months (12) and quarters (4); 1 for years."""
+    offset = to_offset(normalize_freq(freq))
+    name = type(offset).__name__
+    if name in _SEASON_BY_OFFSET:
+        return _SEASON_BY_OFFSET[name]
+    step = pd.Timedelta(offset)
+    return max(1, int(pd.Timedelta(days=1) / step)) if step < pd.Timedelta(days=1) else 1
+
+
+def seasonal_naive(history: torch.Tensor, season: int, pred_len: int) -> torch.Tensor:
+    """Each horizon step h takes the value one season (or whole seasons) before it: history[L - m + (h mod m)].
+
+    Shape:
+        history: (N, L, C_out) with L >= season; returns (N, P, C_out).
+    """
+    L = history.shape[1]
+    index = L - season + torch.arange(pred_len) % season  # (P,)
+    return history[:, index]
+
+
+def window_histories(windows: WindowSet) -> torch.Tensor:
+    """The forecast channels' history of every window: (N, L, C_out)."""
+    starts = torch.arange(len(windows))
+    return windows.targets[starts.unsqueeze(1) + torch.arange(windows.seq_len)]
+
+
+def baseline_scores(prepared: PreparedData, split: str, season: int) -> dict:
+    """MSE / MAE (normalized scale) of repeat-last and seasonal naive on every window of ``split``."""
+    windows = prepared.splits[split]
+    history = window_histories(windows)  # (N, L, C_out)
+    truth = windows.targets[torch.arange(len(windows)).unsqueeze(1) + windows.seq_len
+                            + torch.arange(windows.pred_len)].numpy()  # (N, P, C_out)
+    out = {"repeat_last": history[:, -1:].expand(-1, windows.pred_len, -1).numpy()}
+    if season <= windows.seq_len:
+        out["seasonal_naive"] = seasonal_naive(history, season, windows.pred_len).numpy()
+    return {name: {k: forecast_metrics(pred, truth)[k] for k in ("mse", "mae")} for name, pred in out.items()}
+
+
+def mase_scale(prepared: PreparedData, season: int) -> float:
+    """In-sample MAE of the one-season-back forecast over the training rows (normalized scale)."""
+    rows = prepared.splits["train"].targets.numpy()  # (N_train, C_out)
+    return float(np.abs(rows[season:] - rows[:-season]).mean()) if len(rows) > season else float("nan")
+
+
+def skill_report(prepared: PreparedData, test: dict, season: int) -> dict:
+    """The baselines' test errors, the skill ratio and MASE of a model's ``test`` metrics (normalized scale)."""
+    baselines = baseline_scores(prepared, "test", season)
+    reference = baselines.get("seasonal_naive")
+    scale = mase_scale(prepared, season)
+    return {"season": season, "baselines": baselines,
+            "skill_vs_seasonal_naive": test["mse"] / reference["mse"] if reference and reference["mse"] else None,
+            "skill_vs_repeat_last": test["mse"] / baselines["repeat_last"]["mse"],
+            "mase": test["mae"] / scale if scale and np.isfinite(scale) else None}
