@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..console import live_progress
 from .precision import PRECISIONS, resolve_precision
 from .trainer import autocast, model_device
 
@@ -70,7 +71,7 @@ def train_steps(model: nn.Module, batches: Iterator, cfg: StepConfig, loss_fn: C
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     history = StepHistory()
     start, running = time.perf_counter(), 0.0
-    bar = tqdm(range(cfg.steps), disable=not cfg.progress, dynamic_ncols=True)
+    bar = tqdm(range(cfg.steps), disable=not live_progress(cfg.progress), dynamic_ncols=True)
     model.train()
     bf16 = cfg.resolved_precision(model_device(model))[0] == "bf16"
     for step in bar:

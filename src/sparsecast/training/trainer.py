@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..console import live_progress
 from .checkpoint import TrainState, load_checkpoint, rng_states, save_checkpoint, set_rng_states
 from .history import History
 from .precision import PRECISIONS, resolve_precision
@@ -157,7 +158,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         for group in optimizer.param_groups:
             group["lr"] = lr
         model.train()
-        bar = tqdm(train, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not cfg.progress, leave=False,
+        bar = tqdm(train, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not live_progress(cfg.progress), leave=False,
                    dynamic_ncols=True)
         batches = _skip(iter(bar), state.step)  # the batches a mid-epoch checkpoint already trained on
         last_save = time.perf_counter()
