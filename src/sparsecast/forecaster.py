@@ -16,6 +16,8 @@ import pandas as pd
 import torch
 
 from .data import DataConfig, StandardScaler, normalize_frame, prepare_frame
+from .data.datasets import infer_freq
+from .data.lookback import fit_lookback
 from .data.windows import ConcatWindows
 from .errors import CheckpointError, DataError
 from .forecasting.experiment import build_forecaster, user_settings
@@ -46,14 +48,18 @@ class Forecaster:
     ``fit`` holds out the last 10% of each series' rows for early stopping; scalers are fit on the first 90%.
     """
 
-    def __init__(self, model: str = "longpatch", *, seq_len: int = 96, label_len: int = 48, pred_len: int = 24,
-                 features: str = "MS", target: str = "OT", freq: str | None = None, date_col: str = "date",
-                 embed: str = "timeF", fill: str | None = None, **settings):
+    def __init__(self, model: str = "longpatch", *, seq_len: int | None = None, label_len: int | None = None,
+                 pred_len: int = 24, features: str = "MS", target: str = "OT", freq: str | None = None,
+                 date_col: str = "date", embed: str = "timeF", fill: str | None = None, season: int | None = None,
+                 **settings):
         model_classes(model)
         self.model_name = model
+        self.auto_lookback = seq_len is None  # chosen in fit from the frequency and the series' length
+        seq_len = seq_len or max(pred_len, 1)
+        label_len = min(48, seq_len) if label_len is None else label_len
         self.data_cfg = DataConfig(data="<DataFrame>", features=features, target=target, freq=freq,
                                    date_col=date_col, seq_len=seq_len, label_len=label_len, pred_len=pred_len,
-                                   embed=embed, fill=fill)
+                                   embed=embed, fill=fill, season=season)
         self.train_cfg = TrainConfig(**{**train_defaults(model),
                                         **{k: v for k, v in settings.items() if k in _TRAIN_FIELDS}})
         self.model_params = {k: v for k, v in settings.items() if k not in _TRAIN_FIELDS}
@@ -76,6 +82,8 @@ class Forecaster:
             self.data_cfg = dataclasses.replace(self.data_cfg, features="S", target="y", date_col="ds")
         seed_everything(self.train_cfg.seed)
         frames = self._frames(df, long)
+        if self.auto_lookback:
+            self._choose_lookback(frames)
         prepared = {uid: prepare_frame(f, self.data_cfg, split="fit", source="the DataFrame" if uid is None
                                        else f"series {uid!r}") for uid, f in frames.items()}
         freqs = {p.freq for p in prepared.values()}
@@ -94,6 +102,17 @@ class Forecaster:
                              frames[uid].tail(self.data_cfg.seq_len).reset_index(drop=True))
                        for uid, p in prepared.items()}
         return self
+
+    def _choose_lookback(self, frames: dict) -> None:
+        """seq_len from the frequency, shortened to fit the shortest series (see ``data.lookback``)."""
+        cfg = self.data_cfg
+        uid, shortest = min(frames.items(), key=lambda kv: len(kv[1]))
+        source = "the DataFrame" if uid is None else f"series {uid!r}"
+        freq = cfg.freq or infer_freq(pd.DatetimeIndex(shortest["date"]), source)
+        _, cfg_cls = model_classes(self.model_name)
+        patch = self.model_params.get("patch_len", getattr(cfg_cls, "patch_len", 1))
+        seq_len = fit_lookback(freq, len(shortest), cfg.pred_len, min_lookback=patch, source=source)
+        self.data_cfg = dataclasses.replace(cfg, seq_len=seq_len, label_len=min(cfg.label_len, seq_len))
 
     def _check_fitted(self):
         if self.model is None:
@@ -176,7 +195,7 @@ class Forecaster:
         model, config, scaler = load_run(path)
         data = config["data"]
         try:
-            fc = cls(config["model_name"], **{k: data[k] for k in _DATA_FIELDS}, **config["train"],
+            fc = cls(config["model_name"], **{k: data[k] for k in _DATA_FIELDS if k in data}, **config["train"],
                      **user_settings(config))
         except (KeyError, TypeError) as e:
             raise CheckpointError(f"{path} is not a forecaster run folder: {e}") from e
@@ -194,5 +213,6 @@ class Forecaster:
     def __repr__(self) -> str:
         cfg = self.data_cfg
         state = f"fitted on {len(self.series)} series" if self.model is not None else "not fitted"
-        return (f"Forecaster({self.model_name!r}, seq_len={cfg.seq_len}, label_len={cfg.label_len}, "
+        seq = "auto" if self.auto_lookback and self.model is None else cfg.seq_len
+        return (f"Forecaster({self.model_name!r}, seq_len={seq}, label_len={cfg.label_len}, "
                 f"pred_len={cfg.pred_len}, features={cfg.features!r}, target={cfg.target!r}; {state})")

@@ -81,3 +81,19 @@ def time_features(dates, freq: str, embed: str) -> np.ndarray:
         cols = [d.month, d.day, d.day_of_week, d.hour, d.minute // 15]
         cols = [np.asarray(c, dtype=np.float64) for c in cols]
     return np.stack(cols, axis=1).astype(np.float32)
+
+
+# Steps per season by offset type: a day of hours or minutes, a week of days, a year of weeks, months, quarters.
+_SEASON_BY_OFFSET = {"Day": 7, "BusinessDay": 5, "Week": 52, "MonthEnd": 12, "MonthBegin": 12, "QuarterEnd": 4,
+                     "QuarterBegin": 4, "YearEnd": 1, "YearBegin": 1}
+
+
+def season_length(freq: str) -> int:
+    """The natural season of a frequency in steps: daily for sub-daily data (24 for hourly, 96 for 15 minutes),
+    weekly for days (7; 5 business days), yearly for weeks (52), months (12) and quarters (4); 1 for years."""
+    offset = to_offset(normalize_freq(freq))
+    name = type(offset).__name__
+    if name in _SEASON_BY_OFFSET:
+        return _SEASON_BY_OFFSET[name]
+    step = pd.Timedelta(offset)
+    return max(1, int(pd.Timedelta(days=1) / step)) if step < pd.Timedelta(days=1) else 1

@@ -8,30 +8,12 @@ MASE (model MAE over the in-sample MAE of the one-season-back forecast on the tr
 """
 
 import numpy as np
-import pandas as pd
 import torch
-from pandas.tseries.frequencies import to_offset
 
 from ..data import PreparedData
 from ..data.windows import WindowSet
-from ..timefeatures import normalize_freq
+from ..timefeatures import season_length  # noqa: F401  (re-exported: the season of the baseline)
 from ..training import forecast_metrics
-
-# Steps per season by offset type: a day of hours or minutes, a week of days, a year of weeks, months, quarters.
-_SEASON_BY_OFFSET = {"Day": 7, "BusinessDay": 5, "Week": 52, "MonthEnd": 12, "MonthBegin": 12, "QuarterEnd": 4,
-                     "QuarterBegin": 4, "YearEnd": 1, "YearBegin": 1}
-
-
-def season_length(freq: str) -> int:
-    """The natural season of a frequency in steps: daily for sub-daily data (24 for hourly, 96 for 15 minutes),
-    weekly for days (7; 5 business days), yearly for weeks (52), months (12) and quarters (4); 1 for years."""
-    offset = to_offset(normalize_freq(freq))
-    name = type(offset).__name__
-    if name in _SEASON_BY_OFFSET:
-        return _SEASON_BY_OFFSET[name]
-    step = pd.Timedelta(offset)
-    return max(1, int(pd.Timedelta(days=1) / step)) if step < pd.Timedelta(days=1) else 1
-
 
 def seasonal_naive(history: torch.Tensor, season: int, pred_len: int) -> torch.Tensor:
     """Each horizon step h takes the value one season (or whole seasons) before it: history[L - m + (h mod m)].

@@ -1,0 +1,30 @@
+"""A lookback (seq_len) for a user's series when none is given: from its frequency, fitted to its length."""
+
+from ..errors import DataError
+from ..timefeatures import season_length
+
+MIN_TRAIN_WINDOWS = 16  # fewer training windows than this is too little to fit anything
+
+
+def preferred_lookback(freq: str, pred_len: int) -> int:
+    """Two weeks of hourly data (336 steps, what the LTSF table chose on validation) for sub-daily series; else
+    four seasons of short seasons (4 weeks of days) and two of long ones (two years of weeks or months), and never
+    less than twice the horizon."""
+    season = season_length(freq)
+    daily = season > 1 and season not in (4, 5, 7, 12, 52)
+    base = 336 if daily else (4 * season if season < 12 else 2 * season)
+    return max(base, 2 * pred_len, 8)
+
+
+def fit_lookback(freq: str, n_rows: int, pred_len: int, min_lookback: int = 1, source: str = "the series") -> int:
+    """``preferred_lookback`` shortened until the ``fit`` split (90% training, the last 10% validation) has at
+    least MIN_TRAIN_WINDOWS training windows; DataError naming the minimum length when even ``min_lookback`` does
+    not fit."""
+    n_train = int(n_rows * 0.9)
+    longest = n_train - pred_len + 1 - MIN_TRAIN_WINDOWS  # training windows = n_train - seq_len - pred_len + 1
+    if n_rows - n_train < pred_len or longest < min_lookback:
+        need = max(10 * pred_len, -(-(min_lookback + pred_len - 1 + MIN_TRAIN_WINDOWS) * 10 // 9) + 1)
+        raise DataError(f"{source} has {n_rows} rows: forecasting {pred_len} steps needs at least {need} "
+                        f"(a lookback of {min_lookback}, {MIN_TRAIN_WINDOWS} training windows, and a last 10% of "
+                        f"at least {pred_len} rows for validation); use a shorter pred_len or more data")
+    return max(min_lookback, min(preferred_lookback(freq, pred_len), longest))

@@ -1,0 +1,39 @@
+"""The lookback chosen for a user's series from its frequency and length."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sparsecast import Forecaster
+from sparsecast.data.lookback import MIN_TRAIN_WINDOWS, fit_lookback, preferred_lookback
+from sparsecast.errors import DataError
+
+
+@pytest.mark.parametrize("freq,pred_len,expected", [("h", 24, 336), ("15min", 96, 336), ("D", 7, 28), ("D", 30, 60),
+                                                   ("W-SUN", 8, 104), ("ME", 12, 24), ("QE", 4, 16), ("YE", 3, 8)])
+def test_preferred_lookback_by_frequency(freq, pred_len, expected):
+    assert preferred_lookback(freq, pred_len) == expected
+
+
+def test_lookback_shrinks_to_fit_a_short_series_and_says_when_it_cannot():
+    assert fit_lookback("h", 100_000, 24) == 336
+    seq = fit_lookback("ME", 60, 6)  # 54 training rows: 54 - 6 + 1 - 16 = 33 > 24 wanted
+    assert seq == 24
+    seq = fit_lookback("h", 400, 24)  # 360 training rows leave room for 321 of the 336 wanted
+    assert seq == 360 - 24 + 1 - MIN_TRAIN_WINDOWS
+    with pytest.raises(DataError, match=r"has 30 rows: forecasting 6 steps needs at least \d+"):
+        fit_lookback("ME", 30, 6, min_lookback=16)
+
+
+def test_forecaster_with_target_and_horizon_alone(tmp_path):
+    n = 80  # 80 months
+    t = np.arange(n)
+    df = pd.DataFrame({"date": pd.date_range("2015-01-31", periods=n, freq="ME"),
+                       "sales": 100 + 2 * t + 10 * np.sin(2 * np.pi * t / 12)})
+    fc = Forecaster(target="sales", pred_len=6, features="S", epochs=1).fit(df)
+    assert fc.data_cfg.seq_len == 24 and "seq_len=24" in repr(fc)
+    future = fc.predict()
+    assert len(future) == 6 and future["date"].iloc[0] == pd.Timestamp("2021-09-30")
+    assert Forecaster(target="sales", pred_len=6).__repr__().startswith("Forecaster('longpatch', seq_len=auto")
+    with pytest.raises(DataError, match="has 20 rows"):
+        Forecaster(target="sales", pred_len=6, features="S").fit(df.head(20))
