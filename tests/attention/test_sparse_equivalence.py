@@ -92,5 +92,5 @@ def test_distinct_summary_sub_blocks_per_head():
 
 
 def test_fixed_offset_must_fit_the_block():
-    with pytest.raises(ValueError, match="c \\+ offset <= stride"):
+    with pytest.raises(ValueError, match=r"c must be in \[1, stride - offset\]"):
         build_attention("fixed", stride=4, c=2, offset=3)

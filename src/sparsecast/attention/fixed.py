@@ -40,7 +40,7 @@ class FixedAttention(Attention):
         if stride is not None and stride < 1:
             raise ValueError(f"stride must be >= 1, got {stride}")
         if c < 1 or offset < 0 or (stride is not None and c + offset > stride):
-            raise ValueError(f"need c >= 1, offset >= 0 and c + offset <= stride, got c={c}, offset={offset}, "
+            raise ValueError(f"c must be in [1, stride - offset] with offset >= 0, got c={c}, offset={offset}, "
                              f"stride={stride}")
         self.offset = offset
         if part not in FIXED_PARTS:
