@@ -176,6 +176,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
                     "per_epoch": history.epoch_seconds if history else []},
         "paper": paper_comparison(data_cfg),
         "skill": skill,
+        "precision": precision,
     }
     write_json(out / METRICS, metrics)
     if history:

@@ -22,6 +22,7 @@ from ..data import DataConfig
 from ..models.registry import train_defaults
 from ..reference import ltsf_published
 from ..training import TrainConfig
+from ..training.precision import cpu_summary
 from .experiment import train_run
 from .run_dir import record_result
 
@@ -138,8 +139,10 @@ def ltsf_table(data: str, variants: list[str], horizons: list[int], seeds: list[
                                 "best_epoch": metrics["best_epoch"],
                                 "epochs": len(metrics["seconds"]["per_epoch"]),
                                 "seconds": time.perf_counter() - start, "test_windows": metrics["test_windows"],
-                                "settings": settings, "train": {k: tcfg.to_dict()[k] for k in
-                                                                ("epochs", "batch_size", "lr", "patience", "lradj")}}
+                                "settings": settings, "precision": metrics["precision"],
+                                "threads": torch.get_num_threads(),
+                                "train": {k: tcfg.to_dict()[k] for k in
+                                          ("epochs", "batch_size", "lr", "patience", "lradj")}}
                 results = record_result(results_path, key, results[key])
                 write_markdown(out / f"{name}_ltsf.md", name, results)
     write_markdown(out / f"{name}_ltsf.md", name, results)
@@ -177,8 +180,8 @@ def write_markdown(path: Path, data: str, results: dict) -> None:
     published = [r for r in ltsf_published() if r["data"] == data]
     anchors = list(dict.fromkeys((r["model"], r["seq_len"]) for r in published))
     lines = [f"# {data}, LTSF protocol (features M): test MSE / MAE on the normalized scale", "",
-             f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-             f"torch {torch.__version__}. Every test window scored; mean ± std over the seeds run (n in the "
+             f"Machine: {platform.machine()} ({cpu_summary()}), torch {torch.__version__}; the threads and precision "
+             f"of each cell are in the JSON. Every test window scored; mean ± std over the seeds run (n in the "
              f"seconds table). Published anchors (as printed; their test loaders drop the last partial batch) in "
              f"the last columns.", "",
              "| horizon | " + " | ".join(f"{v} (L={cells[(horizons[0], v)]['seq_len']})"

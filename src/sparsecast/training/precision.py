@@ -46,3 +46,10 @@ def resolve_precision(precision: str, device: torch.device | str = "cpu") -> tup
         return precision, "chosen"
     ok, why = native_bf16(device)
     return ("bf16" if ok else "fp32"), f"auto: {why}"
+
+
+def cpu_summary() -> str:
+    """The vector and bf16 flags this CPU has, for benchmark records (speed ratios depend on them)."""
+    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+    flags = [f for f in wanted if f in cpu_flags()]
+    return "flags " + (" ".join(flags) if flags else "unknown")
