@@ -68,26 +68,31 @@ class SeriesModel(nn.Module):
         """The inner model's config (what a run folder saves as ``model``)."""
         return self.inner.config
 
-    def seen(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """A window and its truth as the inner model sees and must predict them (normalized, per channel).
+    def seen(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """A window and its truth as the inner model sees and must predict them (normalized, per channel), and the
+        scale by which an error there counts in the loss (the window's std under RevIN: restoring multiplies it).
 
         Shape:
-            x: (B, L, C), y: (B, P, C_out) -> (B', L, C'), (B', P, C_out'); under channel independence only the
-            forecast channels' series, B' = B * C_out and C' = C_out' = 1, else unchanged shapes.
+            x: (B, L, C), y: (B, P, C_out) -> (B', L, C'), (B', P, C_out'), scale (B', C_out'); under channel
+            independence only the forecast channels' series, B' = B * C_out and C' = C_out' = 1.
         """
         B, L, C = x.shape
+        scale = x.new_ones(B, self.c_out)
         if self.revin is not None:
             x, (mean, std) = self.revin.normalize(x)
             y = (y - mean[..., C - self.c_out:]) / std[..., C - self.c_out:]
+            scale = std[:, 0, C - self.c_out:]  # (B, C_out)
             if self.revin.affine:
                 y = y * self.revin.weight[C - self.c_out:] + self.revin.bias[C - self.c_out:]
+                scale = scale / self.revin.weight[C - self.c_out:].abs()
         if self.series.channel_independent:
             x = x[..., C - self.c_out:].transpose(1, 2).reshape(B * self.c_out, L, 1)
             y = y.transpose(1, 2).reshape(B * self.c_out, -1, 1)
-        return x, y
+            scale = scale.reshape(B * self.c_out, 1)
+        return x, y, scale
 
     def _init_from_data(self, pairs) -> None:
-        """The inner model's ``init_from_data`` on the training windows as it sees them."""
+        """The inner model's ``init_from_data`` on the training windows as it sees them, with their loss scales."""
         self.inner.init_from_data(self.seen(x, y) for x, y in pairs)
 
     def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor) -> Tensor:
