@@ -9,7 +9,7 @@ ROOT=${ROOT:-../shared/data}
 mkdir -p "$OUT"
 lscpu | grep -E "Model name|Flags" > "$OUT/${DATA}_cpu.txt"
 run() {  # models, log name
-  .venv/bin/sparsecast benchmark ltsf --data "$DATA" --root-path "$ROOT" --models "$1" --seeds 0,1,2 \
+  .venv/bin/sparsecast benchmark ltsf --data "$DATA" --root-path "$ROOT" --models "$1" --seeds 0,1,2 --precision fp32 \
       --horizons 96,192,336,720 --threads 1 --out "$OUT" >> "$OUT/${DATA}_$2.log" 2>&1
 }
 run "patchtst" patchtst &
