@@ -87,8 +87,8 @@ def test_distinct_summary_sub_blocks_per_head():
     for h in range(3):
         seen = (out[0, h] > 0).any(0).nonzero().flatten().tolist()
         assert seen == [j for j in range(L) if l - (h + 1) * c <= j % l < l - h * c], h
-        torch.testing.assert_close(out[0, h], dense_attention(q[:, h:h + 1], k[:, h:h + 1], v[:, h:h + 1],
-                                                              fixed_mask(L, l, c, False, "summary", offset=h * c))[0, 0])
+        mask = fixed_mask(L, l, c, False, "summary", offset=h * c)
+        torch.testing.assert_close(out[0, h], dense_attention(q[:, h:h + 1], k[:, h:h + 1], v[:, h:h + 1], mask)[0, 0])
 
 
 def test_fixed_offset_must_fit_the_block():

@@ -106,9 +106,9 @@ class ProbSparseAttention(Attention):
             "per_query" samples U keys independently for every query, as in the paper (a gather, processed in
             chunks). Shared is 5-6x faster at long L; on ETTh1 M/24 its test MSE was
             0.532 against per-query's 0.524 (one seed each; benchmarks/results).
-        seed: seeds the sampling. In ``eval()`` mode every call restarts from this seed (else ``eval_seed``), so the same
-            input gives the same output; in training mode a generator seeded once with it runs on across calls
-            (with no seed and no generator, the global torch RNG is used).
+        seed: seeds the sampling. In ``eval()`` mode every call restarts from this seed (else ``eval_seed``), so the
+            same input gives the same output; in training mode a generator seeded once with it runs on across
+            calls (with no seed and no generator, the global torch RNG is used).
         generator: a CPU ``torch.Generator`` for training-mode sampling; overrides ``seed`` in training.
         selection: which causal queries are active, "prefix" or "global" (above); no effect without ``causal``.
         eval_seed: the eval-mode seed when ``seed`` is None; a model gives each layer its own (Informer: the layer's

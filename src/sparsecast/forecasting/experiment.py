@@ -124,7 +124,8 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     run_config["precision"] = precision
     if dist.is_main and not resume:
         write_json(out / CONFIG, run_config)
-    log(f"{model_name}{wrappers} ({n_params / 1e6:.2f}M parameters, {precision}: {why}) on {data_cfg.data} features {data_cfg.features}, "
+    log(f"{model_name}{wrappers} ({n_params / 1e6:.2f}M parameters, {precision}: {why}) on {data_cfg.data} "
+        f"features {data_cfg.features}, "
         f"seq/label/pred {data_cfg.seq_len}/{data_cfg.label_len}/{data_cfg.pred_len}; "
         f"windows train/val/test {len(prepared.splits['train'])}/{len(prepared.splits['val'])}/"
         f"{len(prepared.splits['test'])}")
@@ -162,7 +163,8 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     best_val = history.best_val_loss if history else None
     if naive_val and best_val is not None and best_val >= naive_val["mse"]:
         log(f"warning: {model_name} does not beat seasonal naive (season {season}) on validation: MSE "
-            f"{best_val:.4f} against {naive_val['mse']:.4f}; its forecasts have no skill over repeating the last season")
+            f"{best_val:.4f} against {naive_val['mse']:.4f}; its forecasts have no skill over repeating the last "
+            f"season")
     save_run(out, model, run_config, prepared.scaler)
     metrics = {
         "test": {k: test[k] for k in METRIC_NAMES},

@@ -6,7 +6,6 @@ features.
 
 from dataclasses import asdict, dataclass, fields
 
-import torch
 from torch import Tensor, nn
 
 from ..nn import RevIN

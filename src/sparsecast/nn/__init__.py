@@ -6,4 +6,5 @@ from .encoder_layer import EncoderLayer, FeedForward
 from .patching import PatchEmbedding, n_patches
 from .revin import RevIN
 
-__all__ = ["AttentionLayer", "DataEmbedding", "EMBEDDINGS", "EncoderLayer", "FeedForward", "PatchEmbedding", "RevIN", "n_patches"]
+__all__ = ["AttentionLayer", "DataEmbedding", "EMBEDDINGS", "EncoderLayer", "FeedForward", "PatchEmbedding", "RevIN",
+           "n_patches"]

@@ -100,4 +100,5 @@ class InformerConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "InformerConfig":
         # Runs saved before the decoder's global top-u and per-layer eval samples keep what they were trained with.
-        return cls(**{"selection": "prefix", "layer_seeds": False, **d, "stack": tuple(d["stack"]) if d.get("stack") else None})
+        return cls(**{"selection": "prefix", "layer_seeds": False, **d,
+                      "stack": tuple(d["stack"]) if d.get("stack") else None})
