@@ -87,13 +87,17 @@ def _model_params(a) -> dict:
     return params
 
 
+def _given_train_flags(a) -> dict:
+    """The optimisation flags set on the command line (unset ones take a model's or a recipe's defaults)."""
+    return {k: getattr(a, k) for k in ("epochs", "batch_size", "lr", "patience", "lradj") if getattr(a, k) is not None}
+
+
 def _train_config(a, model: str | None = None):
     """The run's TrainConfig: the flags given, else ``model``'s training defaults, else TrainConfig's."""
     from .models.registry import train_defaults
     from .training import TrainConfig
-    given = {k: getattr(a, k) for k in ("epochs", "batch_size", "lr", "patience", "lradj") if getattr(a, k) is not None}
-    return TrainConfig(**{**train_defaults(model), **given}, eval_batch_size=a.eval_batch_size, seed=a.seed,
-                       threads=a.threads, precision=a.precision, bf16=a.bf16, compile=a.compile,
+    return TrainConfig(**{**train_defaults(model), **_given_train_flags(a)}, eval_batch_size=a.eval_batch_size,
+                       seed=a.seed, threads=a.threads, precision=a.precision, bf16=a.bf16, compile=a.compile,
                        progress=not a.no_progress, checkpoint_minutes=a.checkpoint_minutes)
 
 
@@ -178,8 +182,8 @@ def cmd_benchmark_ltsf(a) -> None:
     from .forecasting.ltsf import HORIZONS, ltsf_table
     horizons = [int(h) for h in a.horizons.split(",")] if a.horizons else list(HORIZONS)
     seeds = [int(s) for s in a.seeds.split(",")]
-    path = ltsf_table(a.data, _split_models(a.models), horizons, seeds,
-                      Path(a.out), a.root_path, _train_config(a))
+    path = ltsf_table(a.data, _split_models(a.models), horizons, seeds, Path(a.out), a.root_path, _train_config(a),
+                      train_overrides=_given_train_flags(a))
     print(path.read_text())
 
 
@@ -277,7 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("evaluate", help="re-score a saved run on its test split")
     p.add_argument("run_dir")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
+                   help="default: the precision the run trained in")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("predict", help="forecast the steps after the last row of a CSV, in original units")
     p.add_argument("run_dir")

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from .data import DataConfig, StandardScaler, normalize_frame, prepare_frame
-from .data.datasets import infer_freq
+from .data.datasets import anchor_weekly, infer_freq, regular_frame
 from .data.lookback import fit_lookback
 from .data.windows import ConcatWindows
 from .errors import CheckpointError, DataError
@@ -26,6 +26,7 @@ from .forecasting.predict import ForecastSpec, forecast_at, forecast_future
 from .forecasting.run_dir import load_run, read_json, save_run, write_json
 from .models import SeriesConfig, model_classes
 from .models.registry import train_defaults
+from .timefeatures import normalize_freq
 from .training import TrainConfig, fit, forecast_metrics, seed_everything
 
 SERIES = "series.json"
@@ -55,6 +56,7 @@ class Forecaster:
         model_classes(model)
         self.model_name = model
         self.auto_lookback = seq_len is None  # chosen in fit from the frequency and the series' length
+        self.label_len_given = label_len
         seq_len = seq_len or max(pred_len, 1)
         label_len = min(48, seq_len) if label_len is None else label_len
         self.data_cfg = DataConfig(data="<DataFrame>", features=features, target=target, freq=freq,
@@ -68,13 +70,22 @@ class Forecaster:
 
     # -- frames in, per series -------------------------------------------------------------------------------------
     def _frames(self, df: pd.DataFrame, long: bool) -> dict:
-        """Normalized frames per series id, with the date column named 'date'."""
+        """Normalized frames per series id, with the date column named 'date'; once the frequency is known and
+        ``fill`` is set, on the regular time grid with gaps filled (so predict and backtest see rows as fit did)."""
         if not long:
-            return {None: normalize_frame(df, self.data_cfg.date_col, "the DataFrame")}
-        frames = {}
-        for uid, group in df.groupby("unique_id", sort=False):
-            frames[uid] = normalize_frame(group[["ds", "y"]].reset_index(drop=True), "ds", f"series {uid!r}")
-        return frames
+            frames = {None: normalize_frame(df, self.data_cfg.date_col, "the DataFrame")}
+        else:
+            frames = {uid: normalize_frame(group[["ds", "y"]].reset_index(drop=True), "ds", f"series {uid!r}")
+                      for uid, group in df.groupby("unique_id", sort=False)}
+        return {uid: self._regular(f, uid) for uid, f in frames.items()}
+
+    def _regular(self, frame: pd.DataFrame, uid) -> pd.DataFrame:
+        cfg = self.data_cfg
+        if cfg.fill is None or cfg.freq is None:
+            return frame
+        source = "the DataFrame" if uid is None else f"series {uid!r}"
+        return regular_frame(frame, anchor_weekly(normalize_freq(cfg.freq), pd.Timestamp(frame["date"].iloc[0])),
+                             cfg.fill, source)
 
     def fit(self, df: pd.DataFrame) -> "Forecaster":
         long = is_long(df)
@@ -91,6 +102,7 @@ class Forecaster:
             raise DataError(f"the series have different frequencies {sorted(freqs)}; give freq= or resample them")
         first = next(iter(prepared.values()))
         self.data_cfg = dataclasses.replace(self.data_cfg, freq=first.freq)
+        frames = {uid: self._regular(f, uid) for uid, f in frames.items()}  # the rows predict() starts from
         self.model, _, self.series_cfg = build_forecaster(self.model_name, self.model_params, self.data_cfg, first)
         if any(p.requires_grad for p in self.model.parameters()):
             train = ConcatWindows([p.splits["train"] for p in prepared.values()])
@@ -112,7 +124,8 @@ class Forecaster:
         _, cfg_cls = model_classes(self.model_name)
         patch = self.model_params.get("patch_len", getattr(cfg_cls, "patch_len", 1))
         seq_len = fit_lookback(freq, len(shortest), cfg.pred_len, min_lookback=patch, source=source)
-        self.data_cfg = dataclasses.replace(cfg, seq_len=seq_len, label_len=min(cfg.label_len, seq_len))
+        label_len = 48 if self.label_len_given is None else self.label_len_given
+        self.data_cfg = dataclasses.replace(cfg, seq_len=seq_len, label_len=min(label_len, seq_len))
 
     def _check_fitted(self):
         if self.model is None:

@@ -95,5 +95,13 @@ def season_length(freq: str) -> int:
     name = type(offset).__name__
     if name in _SEASON_BY_OFFSET:
         return _SEASON_BY_OFFSET[name]
-    step = pd.Timedelta(offset)
-    return max(1, int(pd.Timedelta(days=1) / step)) if step < pd.Timedelta(days=1) else 1
+    return max(1, int(pd.Timedelta(days=1) / pd.Timedelta(offset))) if is_subdaily(freq) else 1
+
+
+def is_subdaily(freq: str) -> bool:
+    """Whether steps of ``freq`` are shorter than a day (hours, minutes, seconds)."""
+    offset = to_offset(normalize_freq(freq))
+    try:
+        return pd.Timedelta(offset) < pd.Timedelta(days=1)
+    except ValueError:  # calendar offsets (months, business days, ...) have no fixed length
+        return False

@@ -37,3 +37,15 @@ def test_forecaster_with_target_and_horizon_alone(tmp_path):
     assert Forecaster(target="sales", pred_len=6).__repr__().startswith("Forecaster('longpatch', seq_len=auto")
     with pytest.raises(DataError, match="has 20 rows"):
         Forecaster(target="sales", pred_len=6, features="S").fit(df.head(20))
+
+
+def test_six_hourly_data_counts_as_sub_daily():
+    assert preferred_lookback("6h", 24) == 336 and preferred_lookback("12h", 24) == 336
+
+
+def test_informer_keeps_its_label_len_under_the_automatic_lookback():
+    df = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=2000, freq="h"),
+                       "OT": np.sin(np.arange(2000) / 5.0)})
+    fc = Forecaster("informer", pred_len=24, features="S", epochs=1, d_model=16, n_heads=2, d_ff=16, e_layers=1)
+    fc._choose_lookback(fc._frames(df, long=False))
+    assert (fc.data_cfg.seq_len, fc.data_cfg.label_len) == (336, 48)

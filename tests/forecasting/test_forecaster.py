@@ -126,3 +126,29 @@ def test_long_format_trains_a_model_and_backtests_each_series():
     assert list(result["unique_id"]) == ["a", "a", "b", "b", "c", "c"]
     with pytest.raises(DataError, match="not in the data given to fit"):
         fc.predict(_long(ids=("zzz",)))
+
+
+def test_filled_backtest_reads_nothing_at_or_after_its_origin():
+    n = 120
+    df = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=n, freq="h"), "OT": np.arange(n, dtype=float)})
+    fc = Forecaster("repeat_last", seq_len=24, pred_len=6, features="S", fill="interpolate").fit(df.iloc[:90])
+    origin = 100
+    poisoned = df.copy()
+    poisoned.loc[origin - 1, "OT"] = np.nan  # the last lookback row is missing
+    spec = fc.series[None][0]
+    before = forecast_at(fc.model, spec, poisoned, [origin])
+    poisoned.loc[origin:, "OT"] = 1e6  # the future changes: a causal fill must not see it
+    after = forecast_at(fc.model, spec, poisoned, [origin])
+    np.testing.assert_allclose(before, after)
+    assert before[0, 0, 0] == pytest.approx(origin - 2)  # filled from the rows before it only
+
+
+def test_fill_puts_predict_and_backtest_on_the_fitted_grid():
+    dates = pd.date_range("2021-01-01", periods=200, freq="h").delete([150, 151, 152])  # a 3-hour gap
+    df = pd.DataFrame({"date": dates, "OT": np.sin(np.arange(len(dates)) / 4.0)})
+    fc = Forecaster("repeat_last", seq_len=24, pred_len=6, features="S", fill="ffill").fit(df)
+    recent = fc.series[None][1]
+    assert len(recent) == 24 and (pd.DatetimeIndex(recent["date"]).to_series().diff().dropna()
+                                  == pd.Timedelta(hours=1)).all()
+    result = fc.backtest(df, windows=3, stride=4)
+    assert (result["origin"].diff().dropna() == pd.Timedelta(hours=4)).all() and result["mse"].notna().all()

@@ -88,3 +88,21 @@ def test_lookback_plus_horizon_longer_than_a_split_stops_with_one_line(tmp_path,
                  "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "fewer than seq_len + pred_len" in err
+
+
+def test_table_wide_training_flags_apply_and_a_variant_still_wins():
+    _, recipe, overrides = parse_variant("longpatch:lr=1e-3")
+    _, _, tcfg = cell_setup("ETTh1", recipe, overrides, 96, None, TrainConfig(), 0,
+                            train_overrides={"epochs": 2, "lr": 0.5, "batch_size": 4})
+    assert (tcfg.epochs, tcfg.batch_size, tcfg.lr) == (2, 4, 1e-3)
+
+
+def test_runs_saved_before_new_settings_resume_as_they_were_trained():
+    from sparsecast.forecasting.experiment import saved_train_config, user_settings
+    from sparsecast.models import InformerConfig
+    old = {k: v for k, v in InformerConfig().to_dict().items() if k not in ("selection", "layer_seeds")}
+    config = {"model_name": "informer", "model": old, "train": {"epochs": 1}}
+    settings = user_settings(config)
+    assert settings["selection"] == "prefix" and settings["layer_seeds"] is False
+    assert saved_train_config(config).precision == "fp32"  # before the precision choice every run was fp32
+    assert saved_train_config({**config, "precision": "bf16"}).resolved_precision()[0] == "bf16"

@@ -92,7 +92,8 @@ def select_columns(df: pd.DataFrame, target: str, features: str, source: str = "
     return values.astype(np.float64)
 
 
-def fill_values(df: pd.DataFrame, columns: list[str], fill: str, source: str = "data") -> pd.DataFrame:
+def fill_values(df: pd.DataFrame, columns: list[str], fill: str, source: str = "data",
+                warn: bool = True) -> pd.DataFrame:
     """Fill missing (NaN) values of ``columns``: "ffill" repeats the last value, "interpolate" interpolates linearly
     in time; values before a column's first observation take that observation. Warns with the count filled."""
     missing = int(df[columns].isna().sum().sum())
@@ -102,5 +103,6 @@ def fill_values(df: pd.DataFrame, columns: list[str], fill: str, source: str = "
     values = df.set_index("date")[columns]
     values = values.ffill() if fill == "ffill" else values.interpolate(method="time")
     df[columns] = values.bfill().to_numpy()
-    warnings.warn(f"filled {missing} missing value(s) of {source} by {fill}", stacklevel=2)
+    if warn:
+        warnings.warn(f"filled {missing} missing value(s) of {source} by {fill}", stacklevel=2)
     return df

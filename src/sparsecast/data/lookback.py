@@ -1,7 +1,7 @@
 """A lookback (seq_len) for a user's series when none is given: from its frequency, fitted to its length."""
 
 from ..errors import DataError
-from ..timefeatures import season_length
+from ..timefeatures import is_subdaily, season_length
 
 MIN_TRAIN_WINDOWS = 16  # fewer training windows than this is too little to fit anything
 
@@ -11,8 +11,7 @@ def preferred_lookback(freq: str, pred_len: int) -> int:
     four seasons of short seasons (4 weeks of days) and two of long ones (two years of weeks or months), and never
     less than twice the horizon."""
     season = season_length(freq)
-    daily = season > 1 and season not in (4, 5, 7, 12, 52)
-    base = 336 if daily else (4 * season if season < 12 else 2 * season)
+    base = 336 if is_subdaily(freq) else (4 * season if season < 12 else 2 * season)
     return max(base, 2 * pred_len, 8)
 
 

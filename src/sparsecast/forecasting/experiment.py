@@ -26,9 +26,18 @@ FROM_DATA = ("enc_in", "dec_in", "c_out", "seq_len", "label_len", "pred_len", "f
 
 
 def user_settings(config: dict) -> dict:
-    """The settings of a saved run config that the user chose: the model's (everything the data does not fix) and
+    """The settings of a saved run config that the user chose: the model's (everything the data does not fix, read
+    through the config class, so settings a run saved before they existed keep the values it was trained with) and
     the series wrappers'."""
-    return {**{k: v for k, v in config["model"].items() if k not in FROM_DATA}, **config.get("series", {})}
+    _, cfg_cls = model_classes(config["model_name"])
+    model = cfg_cls.from_dict(config["model"]).to_dict()
+    return {**{k: v for k, v in model.items() if k not in FROM_DATA}, **config.get("series", {})}
+
+
+def saved_train_config(config: dict) -> TrainConfig:
+    """The TrainConfig of a saved run, with the precision it resolved to (fp32 for runs saved before the choice),
+    so a resumed run keeps computing as it began, whatever the machine."""
+    return TrainConfig(**{**config["train"], "precision": config.get("precision", "fp32"), "bf16": False})
 
 
 def model_config(model_name: str, params: dict, data_cfg: DataConfig, prepared: PreparedData,
@@ -221,14 +230,16 @@ def resume_run(run_dir: str | Path, log=say) -> dict:
     run_dir = Path(run_dir)
     config = read_json(run_dir / CONFIG)
     return train_run(DataConfig(**config["data"]), config["model_name"], user_settings(config),
-                     TrainConfig(**config["train"]), run_dir, log=log, resume=True)
+                     saved_train_config(config), run_dir, log=log, resume=True)
 
 
-def evaluate_run(run_dir: str | Path, batch_size: int = 256, precision: str = "auto") -> dict:
-    """Re-score a saved run on its test split (``precision`` as in TrainConfig, resolved on this machine)."""
+def evaluate_run(run_dir: str | Path, batch_size: int = 256, precision: str | None = None) -> dict:
+    """Re-score a saved run on its test split, in the precision the run used (fp32 for runs saved before the
+    choice) unless ``precision`` ("auto", "fp32", "bf16") says otherwise."""
     model, config, scaler = load_run(Path(run_dir))
     prepared = prepare_data(DataConfig(**config["data"]))
-    test, _, _ = score(model, prepared, "test", batch_size, resolve_precision(precision)[0] == "bf16")
+    chosen = precision or config.get("precision", "fp32")
+    test, _, _ = score(model, prepared, "test", batch_size, resolve_precision(chosen)[0] == "bf16")
     data = DataConfig(**config["data"])
     return {"test": {k: test[k] for k in METRIC_NAMES},
             "test_original_units": test["original_units"], "test_windows": test["windows"],

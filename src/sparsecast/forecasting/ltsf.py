@@ -97,9 +97,12 @@ def parse_variant(spec: str) -> tuple[str, Recipe, dict]:
 
 
 def cell_setup(data: str, recipe: Recipe, overrides: dict, pred_len: int, root_path: str | None,
-               base_train: TrainConfig, seed: int) -> tuple[DataConfig, dict, TrainConfig]:
-    """The data, model settings and training settings of one cell."""
+               base_train: TrainConfig, seed: int, train_overrides: dict | None = None
+               ) -> tuple[DataConfig, dict, TrainConfig]:
+    """The data, model settings and training settings of one cell: the recipe's, changed by the variant's
+    ``train_overrides`` (training flags the user gave for the whole table), then by the variant's ``overrides``."""
     settings, train = recipe.for_data(data)
+    train.update(train_overrides or {})  # a variant's own overrides, below, still win
     train_fields = set(TrainConfig.__dataclass_fields__)
     seq_len = overrides.get("seq_len", recipe.seq_len)
     label_len = overrides.get("label_len", recipe.label_len if recipe.label_len is not None else seq_len // 2)
@@ -115,7 +118,7 @@ def cell_setup(data: str, recipe: Recipe, overrides: dict, pred_len: int, root_p
 
 
 def ltsf_table(data: str, variants: list[str], horizons: list[int], seeds: list[int], out: Path,
-               root_path: str | None, base_train: TrainConfig, log=say) -> Path:
+               root_path: str | None, base_train: TrainConfig, log=say, train_overrides: dict | None = None) -> Path:
     """Run every (seed, horizon, variant) cell not yet in ``out/<data>_ltsf.json``; write the JSON and Markdown."""
     parsed = [parse_variant(v) for v in variants]
     out.mkdir(parents=True, exist_ok=True)
@@ -128,7 +131,8 @@ def ltsf_table(data: str, variants: list[str], horizons: list[int], seeds: list[
                 key = f"{h}|{label}|{seed}"
                 if key in results:
                     continue
-                dcfg, settings, tcfg = cell_setup(data, recipe, overrides, h, root_path, base_train, seed)
+                dcfg, settings, tcfg = cell_setup(data, recipe, overrides, h, root_path, base_train, seed,
+                                                  train_overrides)
                 log(f"== {data} M lookback {dcfg.seq_len} -> {h}: {label}, seed {seed}")
                 run_dir = out / "runs" / f"{name}_{h}_{_slug(label)}_s{seed}"
                 start = time.perf_counter()

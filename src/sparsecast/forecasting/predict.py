@@ -37,11 +37,13 @@ def future_dates(last: pd.Timestamp, freq: str, n: int) -> pd.DatetimeIndex:
 
 
 def _values(frame: pd.DataFrame, spec: ForecastSpec) -> np.ndarray:
+    """The model's input columns of ``frame``; with the spec's ``fill`` its missing values are filled from the
+    frame's own rows only (a window's rows, in ``forecast_at``, so no later row reaches a forecast)."""
     missing = [c for c in spec.columns if c not in frame.columns]
     if missing:
         raise DataError(f"the input lacks column(s) {missing} the model was trained on ({spec.columns})")
     if spec.data.fill is not None:
-        frame = fill_values(frame, spec.columns, spec.data.fill, "the input")
+        frame = fill_values(frame, spec.columns, spec.data.fill, "the input", warn=False)
     values = frame[spec.columns].to_numpy(dtype=np.float64)
     if not np.isfinite(values).all():
         row = int(np.argwhere(~np.isfinite(values))[0, 0])
@@ -62,14 +64,14 @@ def forecast_at(model: nn.Module, spec: ForecastSpec, frame: pd.DataFrame, ends:
     if min(ends) < cfg.seq_len:
         raise DataError(f"the input has {min(ends)} rows of history before a forecast, fewer than seq_len "
                         f"({cfg.seq_len})")
-    scaled = torch.as_tensor(spec.scaler.transform(_values(frame, spec)), dtype=torch.float32)  # (rows, C)
     dates = pd.DatetimeIndex(frame["date"])
     xs, x_marks, f_marks = [], [], []
     for end in ends:
+        window = frame.iloc[end - cfg.seq_len:end]  # filled on its own: nothing at or after ``end`` is read
+        xs.append(torch.as_tensor(spec.scaler.transform(_values(window, spec)), dtype=torch.float32))  # (L, C)
         hist = dates[end - cfg.seq_len:end]
         future = future_dates(hist[-1], cfg.freq, cfg.pred_len)
         marks = torch.as_tensor(time_features(hist.append(future), cfg.freq, cfg.embed))  # (seq + pred, T)
-        xs.append(scaled[end - cfg.seq_len:end])
         x_marks.append(marks[:cfg.seq_len])
         f_marks.append(marks[cfg.seq_len:])
     batch = ForecastBatch(x=torch.stack(xs), x_mark=torch.stack(x_marks), future_mark=torch.stack(f_marks))
