@@ -12,15 +12,18 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 
-@pytest.mark.parametrize("attn,embed", [("probsparse", "timeF"), ("fixed", "learned"),
-                                        pytest.param("full", "fixed", marks=pytest.mark.slow),
-                                        pytest.param("strided", "timeF", marks=pytest.mark.slow)])
-def test_export_matches_pytorch(tmp_path, capsys, attn, embed):
+@pytest.mark.parametrize("model,attn,embed", [("informer", "probsparse", "timeF"), ("informer", "fixed", "learned"),
+                                              ("longpatch", "probsparse", "timeF"),
+                                              pytest.param("informer", "full", "fixed", marks=pytest.mark.slow),
+                                              pytest.param("informer", "strided", "timeF", marks=pytest.mark.slow)])
+def test_export_matches_pytorch(tmp_path, capsys, model, attn, embed):
     csv = write_csv(tmp_path / "s.csv", n=300)
     run = tmp_path / "run"
-    assert main(["train", "--data", str(csv), "--features", "M", "--seq-len", "24", "--label-len", "12",
+    patches = ["--patch-len", "8", "--patch-stride", "4"] if model == "longpatch" else []
+    assert main(["train", "--model", model, "--data", str(csv), "--features", "M", "--seq-len", "24",
+                 "--label-len", "12",
                  "--pred-len", "6", "--d-model", "16", "--n-heads", "2", "--d-ff", "32", "--epochs", "1",
-                 "--attn", attn, "--embed", embed, "--no-progress", "--out", str(run)]) == 0
+                 "--attn", attn, "--embed", embed, *patches, "--no-progress", "--out", str(run)]) == 0
     capsys.readouterr()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
