@@ -21,18 +21,23 @@ from .data.lookback import fit_lookback
 from .data.windows import ConcatWindows
 from .errors import CheckpointError, DataError
 from .forecasting.experiment import build_forecaster, user_settings
-from .forecasting.skill import season_length, seasonal_naive
+from .forecasting.skill import seasonal_naive
 from .forecasting.predict import ForecastSpec, forecast_at, forecast_future
 from .forecasting.run_dir import load_run, read_json, save_run, write_json
 from .models import SeriesConfig, model_classes
 from .models.registry import train_defaults
-from .timefeatures import normalize_freq
+from .timefeatures import normalize_freq, season_length
 from .training import TrainConfig, fit, forecast_metrics, seed_everything
 
 SERIES = "series.json"
 LONG_COLUMNS = ("unique_id", "ds", "y")
 _DATA_FIELDS = {f.name for f in dataclasses.fields(DataConfig)} - {"data", "root_path"}
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+def _source(uid) -> str:
+    """How messages name a series: the wide frame, or one series of a long frame."""
+    return "the DataFrame" if uid is None else f"series {uid!r}"
 
 
 def is_long(df: pd.DataFrame) -> bool:
@@ -73,9 +78,9 @@ class Forecaster:
         """Normalized frames per series id, with the date column named 'date'; once the frequency is known and
         ``fill`` is set, on the regular time grid with gaps filled (so predict and backtest see rows as fit did)."""
         if not long:
-            frames = {None: normalize_frame(df, self.data_cfg.date_col, "the DataFrame")}
+            frames = {None: normalize_frame(df, self.data_cfg.date_col, _source(None))}
         else:
-            frames = {uid: normalize_frame(group[["ds", "y"]].reset_index(drop=True), "ds", f"series {uid!r}")
+            frames = {uid: normalize_frame(group[["ds", "y"]].reset_index(drop=True), "ds", _source(uid))
                       for uid, group in df.groupby("unique_id", sort=False)}
         return {uid: self._regular(f, uid) for uid, f in frames.items()}
 
@@ -83,9 +88,8 @@ class Forecaster:
         cfg = self.data_cfg
         if cfg.fill is None or cfg.freq is None:
             return frame
-        source = "the DataFrame" if uid is None else f"series {uid!r}"
         return regular_frame(frame, anchor_weekly(normalize_freq(cfg.freq), pd.Timestamp(frame["date"].iloc[0])),
-                             cfg.fill, source)
+                             cfg.fill, _source(uid))
 
     def fit(self, df: pd.DataFrame) -> "Forecaster":
         long = is_long(df)
@@ -95,8 +99,8 @@ class Forecaster:
         frames = self._frames(df, long)
         if self.auto_lookback:
             self._choose_lookback(frames)
-        prepared = {uid: prepare_frame(f, self.data_cfg, split="fit", source="the DataFrame" if uid is None
-                                       else f"series {uid!r}") for uid, f in frames.items()}
+        prepared = {uid: prepare_frame(f, self.data_cfg, split="fit", source=_source(uid))
+                    for uid, f in frames.items()}
         freqs = {p.freq for p in prepared.values()}
         if len(freqs) > 1:
             raise DataError(f"the series have different frequencies {sorted(freqs)}; give freq= or resample them")
@@ -119,7 +123,7 @@ class Forecaster:
         """seq_len from the frequency, shortened to fit the shortest series (see ``data.lookback``)."""
         cfg = self.data_cfg
         uid, shortest = min(frames.items(), key=lambda kv: len(kv[1]))
-        source = "the DataFrame" if uid is None else f"series {uid!r}"
+        source = _source(uid)
         freq = cfg.freq or infer_freq(pd.DatetimeIndex(shortest["date"]), source)
         _, cfg_cls = model_classes(self.model_name)
         patch = self.model_params.get("patch_len", getattr(cfg_cls, "patch_len", 1))

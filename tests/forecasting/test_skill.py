@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from sparsecast.cli import main
-from sparsecast.forecasting.skill import season_length, seasonal_naive
+from sparsecast.forecasting.skill import seasonal_naive
+from sparsecast.timefeatures import season_length
 
 
 @pytest.mark.parametrize("freq,season", [("h", 24), ("15min", 96), ("10min", 144), ("D", 7), ("B", 5),

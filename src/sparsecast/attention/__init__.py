@@ -6,11 +6,11 @@ from .full import FullAttention
 from .head_groups import HeadGroups
 from .patterns import causal_mask, dense_attention, fixed_mask, strided_mask
 from .probsparse import ProbSparseAttention, uniform_output
-from .registry import ATTENTION, attention_params, build_attention
+from .registry import ATTENTION, attention_params, build_attention, kernel_settings
 from .strided import StridedAttention
 
 __all__ = [
     "ATTENTION", "Attention", "FixedAttention", "FullAttention", "HeadGroups", "ProbSparseAttention", "StridedAttention",
-    "attention_params", "build_attention", "causal_mask", "dense_attention", "fixed_mask", "strided_mask",
-    "uniform_output",
+    "attention_params", "build_attention", "causal_mask", "dense_attention", "fixed_mask", "kernel_settings",
+    "strided_mask", "uniform_output",
 ]

@@ -21,6 +21,12 @@ def attention_params(name: str) -> set[str]:
     return set(inspect.signature(_kernel(name)).parameters)
 
 
+def kernel_settings(name: str, **settings) -> dict:
+    """The ``settings`` (a model config's attention fields) that the kernel ``name`` takes; the rest are dropped."""
+    params = attention_params(name)
+    return {k: v for k, v in settings.items() if k in params}
+
+
 def _kernel(name: str) -> type[Attention]:
     if name not in ATTENTION:
         raise ValueError(f"unknown attention {name!r}; choose one of {sorted(ATTENTION)}")

@@ -17,7 +17,8 @@ from ..training.precision import resolve_precision
 from ..training.trainer import model_device
 from ..training.distributed import Distributed
 from . import plots
-from .skill import baseline_scores, season_length, skill_report
+from ..timefeatures import season_length
+from .skill import baseline_scores, skill_report
 from .run_dir import CHECKPOINT, CONFIG, HISTORY, METRICS, load_run, read_json, save_run, write_json
 
 
@@ -237,10 +238,10 @@ def evaluate_run(run_dir: str | Path, batch_size: int = 256, precision: str | No
     """Re-score a saved run on its test split, in the precision the run used (fp32 for runs saved before the
     choice) unless ``precision`` ("auto", "fp32", "bf16") says otherwise."""
     model, config, scaler = load_run(Path(run_dir))
-    prepared = prepare_data(DataConfig(**config["data"]))
+    data = DataConfig(**config["data"])
+    prepared = prepare_data(data)
     chosen = precision or config.get("precision", "fp32")
     test, _, _ = score(model, prepared, "test", batch_size, resolve_precision(chosen)[0] == "bf16")
-    data = DataConfig(**config["data"])
     return {"test": {k: test[k] for k in METRIC_NAMES},
             "test_original_units": test["original_units"], "test_windows": test["windows"],
             "skill": skill_report(prepared, test, data.season or season_length(prepared.freq))}

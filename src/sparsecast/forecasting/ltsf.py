@@ -99,8 +99,8 @@ def parse_variant(spec: str) -> tuple[str, Recipe, dict]:
 def cell_setup(data: str, recipe: Recipe, overrides: dict, pred_len: int, root_path: str | None,
                base_train: TrainConfig, seed: int, train_overrides: dict | None = None
                ) -> tuple[DataConfig, dict, TrainConfig]:
-    """The data, model settings and training settings of one cell: the recipe's, changed by the variant's
-    ``train_overrides`` (training flags the user gave for the whole table), then by the variant's ``overrides``."""
+    """The data, model settings and training settings of one cell: the recipe's, changed by ``train_overrides``
+    (training flags the user gave for the whole table), then by the variant's own ``overrides``."""
     settings, train = recipe.for_data(data)
     train.update(train_overrides or {})  # a variant's own overrides, below, still win
     train_fields = set(TrainConfig.__dataclass_fields__)

@@ -73,7 +73,7 @@ def build_model(config: dict) -> nn.Module:
     model = model_cls(cfg_cls.from_dict(config["model"]))
     if "series" not in config:  # a language model's run, or a forecasting run from before the wrappers
         return model
-    return wrap(model, SeriesConfig(**config.get("series", {})), len(config["columns"]),
+    return wrap(model, SeriesConfig(**config["series"]), len(config["columns"]),
                 len(config["target_columns"]))
 
 

@@ -11,9 +11,9 @@ import numpy as np
 import torch
 
 from ..data import PreparedData
-from ..data.windows import WindowSet
-from ..timefeatures import season_length  # noqa: F401  (re-exported: the season of the baseline)
+from ..data.batch import stack_windows
 from ..training import forecast_metrics
+
 
 def seasonal_naive(history: torch.Tensor, season: int, pred_len: int) -> torch.Tensor:
     """Each horizon step h takes the value one season (or whole seasons) before it: history[L - m + (h mod m)].
@@ -26,18 +26,12 @@ def seasonal_naive(history: torch.Tensor, season: int, pred_len: int) -> torch.T
     return history[:, index]
 
 
-def window_histories(windows: WindowSet) -> torch.Tensor:
-    """The forecast channels' history of every window: (N, L, C_out)."""
-    starts = torch.arange(len(windows))
-    return windows.targets[starts.unsqueeze(1) + torch.arange(windows.seq_len)]
-
-
 def baseline_scores(prepared: PreparedData, split: str, season: int) -> dict:
     """MSE / MAE (normalized scale) of repeat-last and seasonal naive on every window of ``split``."""
     windows = prepared.splits[split]
-    history = window_histories(windows)  # (N, L, C_out)
-    truth = windows.targets[torch.arange(len(windows)).unsqueeze(1) + windows.seq_len
-                            + torch.arange(windows.pred_len)].numpy()  # (N, P, C_out)
+    starts = torch.arange(len(windows))
+    history = stack_windows(windows.targets, starts, windows.seq_len)  # (N, L, C_out)
+    truth = stack_windows(windows.targets, starts + windows.seq_len, windows.pred_len).numpy()  # (N, P, C_out)
     out = {"repeat_last": history[:, -1:].expand(-1, windows.pred_len, -1).numpy()}
     if season <= windows.seq_len:
         out["seasonal_naive"] = seasonal_naive(history, season, windows.pred_len).numpy()

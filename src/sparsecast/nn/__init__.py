@@ -2,9 +2,9 @@
 
 from .attention_layer import AttentionLayer
 from .embedding import EMBEDDINGS, DataEmbedding
-from .encoder_layer import EncoderLayer, FeedForward
+from .encoder_layer import ACTIVATIONS, EncoderLayer, FeedForward
 from .patching import PatchEmbedding, n_patches
 from .revin import RevIN
 
-__all__ = ["AttentionLayer", "DataEmbedding", "EMBEDDINGS", "EncoderLayer", "FeedForward", "PatchEmbedding", "RevIN",
-           "n_patches"]
+__all__ = ["ACTIVATIONS", "AttentionLayer", "DataEmbedding", "EMBEDDINGS", "EncoderLayer", "FeedForward",
+           "PatchEmbedding", "RevIN", "n_patches"]

@@ -8,6 +8,8 @@ from torch import Tensor, nn
 
 from .attention_layer import AttentionLayer
 
+ACTIVATIONS = ("gelu", "relu")  # the feed-forward's
+
 
 class FeedForward(nn.Module):
     """Position-wise E -> F -> E (the paper's Conv1d of kernel 1, written as Linear)."""

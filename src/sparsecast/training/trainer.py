@@ -110,7 +110,7 @@ def predict(model: nn.Module, batches: Iterable, bf16: bool = False) -> tuple[np
     (computed under bf16 autocast with ``bf16``)."""
     model.eval()
     preds, trues = [], []
-    device = model_device(model) if any(True for _ in model.parameters()) else "cpu"
+    device = model_device(model) if next(model.parameters(), None) is not None else "cpu"  # baselines: none
     for batch in batches:
         with autocast(bf16, device):
             preds.append(_first(model(**batch.inputs())).float().numpy())

@@ -2,12 +2,10 @@
 
 from dataclasses import asdict, dataclass
 
-from ...attention import ATTENTION, attention_params
+from ...attention import ATTENTION, kernel_settings
 from ...attention.probsparse import SELECTIONS
-from ...nn import EMBEDDINGS
+from ...nn import ACTIVATIONS, EMBEDDINGS
 from ...timefeatures import freq_family
-
-ACTIVATIONS = ("gelu", "relu")
 
 
 @dataclass(frozen=True)
@@ -90,9 +88,8 @@ class InformerConfig:
 
     def attention_kwargs(self) -> dict:
         """The settings of this config that the kernel ``attn`` takes."""
-        settings = {"factor": self.factor, "sampling": self.sampling, "selection": self.selection,
-                    "stride": self.stride, "c": self.c}
-        return {k: v for k, v in settings.items() if k in attention_params(self.attn)}
+        return kernel_settings(self.attn, factor=self.factor, sampling=self.sampling, selection=self.selection,
+                               stride=self.stride, c=self.c)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -27,7 +27,3 @@ class LongPatchConfig(PatchTSTConfig):
         super().__post_init__()
         if self.ridge < 0:
             raise ValueError(f"ridge must be >= 0, got {self.ridge}")
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "LongPatchConfig":
-        return cls(**d)

@@ -2,9 +2,8 @@
 
 from dataclasses import asdict, dataclass
 
-from ...attention import ATTENTION, attention_params
-
-ACTIVATIONS = ("gelu", "relu")
+from ...attention import ATTENTION, kernel_settings
+from ...nn import ACTIVATIONS
 
 
 @dataclass(frozen=True)
@@ -60,8 +59,8 @@ class PatchTSTConfig:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
 
     def attention_kwargs(self) -> dict:
-        settings = {"factor": self.factor, "sampling": self.sampling, "stride": self.stride, "c": self.c}
-        return {k: v for k, v in settings.items() if k in attention_params(self.attn)}
+        """The settings of this config that the kernel ``attn`` takes."""
+        return kernel_settings(self.attn, factor=self.factor, sampling=self.sampling, stride=self.stride, c=self.c)
 
     def to_dict(self) -> dict:
         return asdict(self)
