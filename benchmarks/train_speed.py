@@ -1,93 +1,115 @@
-"""Seconds per training step and per epoch (train + val + test) of Informer at the paper's default config on ETTh1,
-for ProbSparse (both samplings) and full attention, eager and under torch.compile / bf16 autocast; peak RSS.
-Each variant runs in a fresh process.
+"""One training epoch (train + validation + test) of `sparsecast train`, the default path against plain fp32 eager.
 
-Epoch time = steps per epoch x median step time + one no_grad pass over the validation and test windows (a compiled
-model does one validation pass first, so that compilation is not counted; a bf16 variant is timed per step only).
+Each run is a whole `sparsecast train --epochs 1` process, so data preparation, evaluation and saving are counted as
+a user pays for them. The default path is `--precision auto` (bf16 autocast where the CPU has native bf16, fp32
+elsewhere); the in-run baseline is the same model and data under `--precision fp32`. Both are measured in the same
+run on the same machine, alternating, and the ratio of medians is reported with the CPU's flags. ``--profile``
+also writes the top operators by self CPU time of a few training steps of the default path (torch.profiler).
 
-    python benchmarks/train_speed.py --threads 2 --steps 12
+    python benchmarks/train_speed.py --repeats 1 --profile benchmarks/results/train_speed_profile.md
 """
 
 import argparse
 import json
-import os
+import statistics
 import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
 
-CHILD = r"""
-import json, resource, statistics, sys, time, torch
+from sparsecast.training.precision import cpu_summary, resolve_precision
+
+SETTINGS = {  # label: the flags of `sparsecast train` beyond --epochs 1
+    "informer M 96/48/24 (paper defaults)": ["--model", "informer", "--features", "M", "--seq-len", "96",
+                                             "--label-len", "48", "--pred-len", "24"],
+    "longpatch M 336/96 (make run)": ["--model", "longpatch", "--features", "M", "--seq-len", "336",
+                                      "--pred-len", "96"],
+}
+
+PROFILE = r"""
+import sys, torch
 import torch.nn.functional as F
+from torch.profiler import profile, ProfilerActivity
 from sparsecast.data import DataConfig, prepare_data
 from sparsecast.models import Informer, InformerConfig
-from sparsecast.training import evaluate_loss
-attn, sampling, threads, steps, features, compile, bf16 = json.loads(sys.argv[1])
-torch.set_num_threads(threads)
-torch.manual_seed(0)
-data = prepare_data(DataConfig(data="ETTh1", features=features, seq_len=96, label_len=48, pred_len=24))
+from sparsecast.training.trainer import autocast
+torch.set_num_threads(int(sys.argv[1])); torch.manual_seed(0)
+bf16 = sys.argv[2] == "bf16"
+data = prepare_data(DataConfig(data="ETTh1", features="M", seq_len=96, label_len=48, pred_len=24))
 C = len(data.columns)
-kw = {"sampling": sampling} if attn == "probsparse" else {}
-model = Informer(InformerConfig(enc_in=C, dec_in=C, c_out=len(data.target_columns), attn=attn, **kw))
-opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-runner = torch.compile(model) if compile else model
-skip = 3 if compile else 1
-loader = data.splits["train"].loader(32, shuffle=True)
-times = []
-for i, batch in enumerate(loader):
-    if i >= steps + skip:
-        break
-    t = time.perf_counter()
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        loss = F.mse_loss(runner(**batch.inputs()).float(), batch.y)
-    opt.zero_grad(); loss.backward(); opt.step()
-    times.append(time.perf_counter() - t)
-step = statistics.median(times[skip:])
-n_steps = len(loader)
-evaluation = float("nan")
-if not bf16:
-    if compile:
-        evaluate_loss(runner, data.splits["val"].loader(256))
-    t = time.perf_counter()
-    evaluate_loss(runner, data.splits["val"].loader(256)); evaluate_loss(runner, data.splits["test"].loader(256))
-    evaluation = time.perf_counter() - t
-print(json.dumps({"step_s": step, "steps_per_epoch": n_steps, "train_epoch_s": step * n_steps,
-                  "val_test_s": evaluation, "epoch_s": step * n_steps + evaluation,
-                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+model = Informer(InformerConfig(enc_in=C, dec_in=C, c_out=C))
+opt = torch.optim.Adam(model.parameters(), lr=1e-4, foreach=True)
+batches = iter(data.splits["train"].loader(32, shuffle=True))
+def step():
+    batch = next(batches)
+    with autocast(bf16, "cpu"):
+        loss = F.mse_loss(model(**batch.inputs()).float(), batch.target)
+    opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+for _ in range(2):
+    step()
+with profile(activities=[ProfilerActivity.CPU]) as prof:
+    for _ in range(5):
+        step()
+print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25, max_name_column_width=50))
 """
 
 
-VARIANTS = {  # label: (attn, sampling, compile, bf16)
-    "full": ("full", None, False, False),
-    "probsparse per_query": ("probsparse", "per_query", False, False),
-    "probsparse shared": ("probsparse", "shared", False, False),
-    "full compiled": ("full", None, True, False),
-    "probsparse shared compiled": ("probsparse", "shared", True, False),
-    "probsparse shared bf16": ("probsparse", "shared", False, True),
-}
+def run_once(flags: list[str], precision: str, threads: int, root: str) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "run"
+        cmd = [sys.executable, "-m", "sparsecast.cli", "train", "--data", "ETTh1", "--root-path", root, *flags,
+               "--epochs", "1", "--precision", precision, "--threads", str(threads), "--no-progress",
+               "--out", str(out)]
+        start = time.perf_counter()
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        if res.returncode:
+            raise RuntimeError(res.stderr.strip().splitlines()[-1])
+        metrics = json.loads((out / "metrics.json").read_text())
+    return {"wall_s": wall, "epoch_s": metrics["seconds"]["per_epoch"][0], "test_s": metrics["seconds"]["test"],
+            "test_mse": metrics["test"]["mse"], "precision": metrics["precision"]}
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--steps", type=int, default=12)
-    p.add_argument("--features", default="M")
-    p.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated labels (default: all)")
+    p.add_argument("--repeats", type=int, default=1, help="runs of each path (medians reported)")
+    p.add_argument("--settings", default=",".join(SETTINGS), help="comma-separated labels (default: all)")
+    p.add_argument("--root-path", default="../shared/data")
+    p.add_argument("--profile", default=None, help="also write a torch.profiler top-ops table to this file")
     a = p.parse_args()
-    print(f"ETTh1 {a.features}, seq/label/pred 96/48/24, paper default model (d_model 512, 8 heads, 2+1 layers, "
-          f"d_ff 2048), batch 32, eval batch 256 under no_grad, {a.threads} threads, median of {a.steps} steps, "
-          f"THP_MEM_ALLOC_ENABLE={os.environ.get('THP_MEM_ALLOC_ENABLE', 'unset')}")
-    print("| attention | s/step | train s/epoch | val+test s | epoch s | peak RSS MiB |")
+    default, why = resolve_precision("auto")
+    print(f"CPU {cpu_summary()}; the default precision here is {default} ({why}); {a.threads} threads; "
+          f"median of {a.repeats} run(s) per path")
+    print("| model, setting | path | whole process s | train+val s (epoch) | test s | test MSE |")
     print("|---|---|---|---|---|---|")
-    for label in a.variants.split(","):
-        attn, sampling, compile, bf16 = VARIANTS[label]
-        steps = min(a.steps, 3) if bf16 else a.steps
-        arg = json.dumps([attn, sampling, a.threads, steps, a.features, compile, bf16])
-        res = subprocess.run([sys.executable, "-c", CHILD, arg], capture_output=True, text=True)
-        if res.returncode:
-            print(f"| {label} | failed: {res.stderr.strip().splitlines()[-1]} | | | | |", flush=True)
-            continue
-        r = json.loads(res.stdout.strip().splitlines()[-1])
-        print(f"| {label} | {r['step_s']:.2f} | {r['train_epoch_s']:.0f} | {r['val_test_s']:.0f} | "
-              f"{r['epoch_s']:.0f} | {r['peak_rss_mib']:.0f} |", flush=True)
+    for label in a.settings.split(","):
+        results = {"auto": [], "fp32": []}
+        for _ in range(a.repeats):
+            for path in results:
+                results[path].append(run_once(SETTINGS[label], path, a.threads, a.root_path))
+        med = {path: {k: statistics.median(r[k] for r in rs) for k in ("wall_s", "epoch_s", "test_s", "test_mse")}
+               for path, rs in results.items()}
+        for path, m in med.items():
+            name = f"default ({results[path][0]['precision']})" if path == "auto" else "plain fp32 eager"
+            print(f"| {label} | {name} | {m['wall_s']:.1f} | {m['epoch_s']:.1f} | {m['test_s']:.1f} | "
+                  f"{m['test_mse']:.4f} |", flush=True)
+        d, f = med["auto"], med["fp32"]
+        print(f"| {label} | ratio fp32 / default | {f['wall_s'] / d['wall_s']:.2f}x | "
+              f"{f['epoch_s'] / d['epoch_s']:.2f}x | {f['test_s'] / d['test_s']:.2f}x | "
+              f"MSE {100 * (d['test_mse'] / f['test_mse'] - 1):+.1f}% |", flush=True)
+    if a.profile:
+        out = []
+        for precision in dict.fromkeys([default, "fp32"]):
+            res = subprocess.run([sys.executable, "-c", PROFILE, str(a.threads), precision], capture_output=True,
+                                 text=True, check=True)
+            out.append(f"## Informer M 96/48/24 training step, batch 32, {precision}, 5 steps\n\n```\n"
+                       f"{res.stdout.strip()}\n```\n")
+        Path(a.profile).write_text(f"# Top operators by self CPU time (torch.profiler)\n\nCPU {cpu_summary()}, "
+                                   f"{a.threads} threads. Command: `python benchmarks/train_speed.py --profile "
+                                   f"{a.profile}`\n\n" + "\n".join(out))
+        print(f"profile written to {a.profile}")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,14 @@ def _stack(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"--stack takes layer counts like 3,2,1, got {text!r}") from e
 
 
+def _levels(text: str) -> tuple[float, ...]:
+    from .training.metrics import check_levels
+    try:
+        return check_levels(float(q) for q in text.split(","))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
 def _add_data_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--data", default="ETTh1", help="built-in name (ETTh1, ETTh2, ETTm1, ETTm2, WTH, ...) or CSV path")
@@ -69,6 +77,8 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--checkpoint-minutes", type=float, default=10.0,
                    help="write the run's checkpoint inside an epoch this often, so a killed run loses at most this "
                         "much training (continue it with --resume RUN_DIR); 0: after every step")
+    g.add_argument("--quantiles", type=_levels, default=None,
+                   help="levels of the prediction intervals fit on the validation windows (default 0.1,0.5,0.9)")
     g.add_argument("--no-progress", action="store_true")
 
 
@@ -89,7 +99,8 @@ def _model_params(a) -> dict:
 
 def _given_train_flags(a) -> dict:
     """The optimisation flags set on the command line (unset ones take a model's or a recipe's defaults)."""
-    return {k: getattr(a, k) for k in ("epochs", "batch_size", "lr", "patience", "lradj") if getattr(a, k) is not None}
+    return {k: getattr(a, k) for k in ("epochs", "batch_size", "lr", "patience", "lradj", "quantiles")
+            if getattr(a, k, None) is not None}
 
 
 def _train_config(a, model: str | None = None):
@@ -135,6 +146,9 @@ def cmd_train(a) -> None:
               f"skill (MSE / seasonal naive's) {ratio}, MASE {mase}")
     last = skill["baselines"]["repeat_last"]
     print(f"repeat last              MSE {last['mse']:.4f}  MAE {last['mae']:.4f}")
+    for band, v in metrics["intervals"]["coverage"].items():
+        print(f"interval {band} (fit on validation) covers {100 * v['coverage']:.1f}% of the test truth "
+              f"(nominal {100 * v['nominal']:.0f}%)")
     paper = metrics["paper"]
     if paper:
         note = "same setting" if paper["same_setting"] else \
@@ -151,16 +165,20 @@ def cmd_evaluate(a) -> None:
 
 def cmd_predict(a) -> None:
     from .data import read_table
+    from .forecasting.intervals import column_name
     from .forecasting.plots import plot_history_forecast
     from .forecasting.predict import ForecastSpec, forecast_future
-    from .forecasting.run_dir import load_run
+    from .forecasting.run_dir import load_intervals, load_run
     model, config, scaler = load_run(a.run_dir)
-    spec = ForecastSpec.from_run(config, scaler)
+    spec = ForecastSpec.from_run(config, scaler, load_intervals(a.run_dir))
     frame = read_table(a.input, spec.data.date_col)
     forecast = forecast_future(model, spec, frame)
     forecast.to_csv(a.out, index=False)
     if a.plot:
-        plot_history_forecast(a.plot, frame, forecast, spec.target_columns[-1], spec.data.seq_len)
+        target, band = spec.target_columns[-1], None
+        if spec.intervals is not None:
+            band = tuple(column_name(target, spec.intervals.levels[k]) for k in (0, -1))
+        plot_history_forecast(a.plot, frame, forecast, target, spec.data.seq_len, band)
     print(f"wrote {len(forecast)} steps from {forecast['date'].iloc[0]} to {forecast['date'].iloc[-1]} to {a.out}")
 
 

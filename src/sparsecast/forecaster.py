@@ -9,6 +9,7 @@ and predicts every series.
 """
 
 import dataclasses
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -17,20 +18,24 @@ import torch
 
 from .data import DataConfig, StandardScaler, normalize_frame, prepare_frame
 from .data.datasets import anchor_weekly, infer_freq, regular_frame
-from .data.lookback import fit_lookback
+from .data.lookback import fit_lookback, statistical_lookback
 from .data.windows import ConcatWindows
 from .errors import CheckpointError, DataError
 from .forecasting.experiment import build_forecaster, user_settings
+from .forecasting.intervals import Intervals, calibration_windows, interval_scores, predict_windows
 from .forecasting.skill import seasonal_naive
 from .forecasting.predict import ForecastSpec, forecast_at, forecast_future
-from .forecasting.run_dir import load_run, read_json, save_run, write_json
+from .forecasting.run_dir import INTERVALS, load_intervals, load_run, read_json, save_run, write_json
 from .models import SeriesConfig, model_classes
-from .models.registry import train_defaults
+from .console import say
+from .models.registry import AUTO, AUTO_CANDIDATES, STATISTICAL, train_defaults
+from .models.statistical import STATSFORECAST
 from .timefeatures import normalize_freq, season_length
 from .training import TrainConfig, fit, forecast_metrics, seed_everything
 
 SERIES = "series.json"
 LONG_COLUMNS = ("unique_id", "ds", "y")
+AUTO_WINDOWS = 3  # horizons model="auto" holds out to choose on
 _DATA_FIELDS = {f.name for f in dataclasses.fields(DataConfig)} - {"data", "root_path"}
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 
@@ -44,8 +49,21 @@ def is_long(df: pd.DataFrame) -> bool:
     return set(LONG_COLUMNS) <= set(df.columns)
 
 
+def _joined(frames: dict, long: bool) -> pd.DataFrame:
+    """Normalized frames per series (a 'date' column) back as the one frame ``fit`` takes: wide, or long."""
+    if not long:
+        return frames[None]
+    return pd.concat([f.rename(columns={"date": "ds"}).assign(unique_id=uid) for uid, f in frames.items()],
+                     ignore_index=True)
+
+
 class Forecaster:
-    """Informer (or a baseline) fit on a DataFrame; forecasts in original units with real future timestamps.
+    """A forecasting model fit on a DataFrame; forecasts in original units with real future timestamps, and their
+    prediction intervals (quantile columns; ``quantiles=`` sets the levels).
+
+    ``model``: "longpatch" (the default), "informer", "patchtst", "dlinear", "repeat_last", "seasonal_naive",
+    "auto_ets" / "auto_arima" / "auto_theta" (the ``stats`` extra), or "auto": the candidate that forecasts the last
+    horizons of the data best, fit on the rows before them (see ``_choose``).
 
     Keyword arguments are the CLI's flags with the same defaults: data settings (seq_len, label_len, pred_len,
     features, target, freq, date_col, embed), training settings (epochs, batch_size, lr, patience, lradj, seed,
@@ -58,7 +76,16 @@ class Forecaster:
                  pred_len: int = 24, features: str = "MS", target: str = "OT", freq: str | None = None,
                  date_col: str = "date", embed: str = "timeF", fill: str | None = None, season: int | None = None,
                  **settings):
-        model_classes(model)
+        if model == AUTO:
+            unknown = set(settings) - _TRAIN_FIELDS
+            if unknown:
+                raise ValueError(f"model='auto' takes data and training settings only, not {sorted(unknown)}")
+        else:
+            model_classes(model)
+        self.kwargs = dict(seq_len=seq_len, label_len=label_len, pred_len=pred_len, features=features,
+                           target=target, freq=freq, date_col=date_col, embed=embed, fill=fill, season=season,
+                           **settings)  # what a candidate of model='auto' is built with
+        self.auto_report: dict | None = None
         self.model_name = model
         self.auto_lookback = seq_len is None  # chosen in fit from the frequency and the series' length
         self.label_len_given = label_len
@@ -70,7 +97,7 @@ class Forecaster:
         self.train_cfg = TrainConfig(**{**train_defaults(model),
                                         **{k: v for k, v in settings.items() if k in _TRAIN_FIELDS}})
         self.model_params = {k: v for k, v in settings.items() if k not in _TRAIN_FIELDS}
-        self.model, self.history, self.series_cfg = None, None, None
+        self.model, self.history, self.series_cfg, self.intervals = None, None, None, None
         self.series: dict = {}  # series id (None for a wide frame) -> (ForecastSpec, recent rows)
 
     # -- frames in, per series -------------------------------------------------------------------------------------
@@ -92,6 +119,10 @@ class Forecaster:
                              cfg.fill, _source(uid))
 
     def fit(self, df: pd.DataFrame) -> "Forecaster":
+        if self.model_name == AUTO:
+            report = self._choose(df)
+            self.__init__(report["chosen"], **self.kwargs)
+            self.auto_report = report
         long = is_long(df)
         if long:
             self.data_cfg = dataclasses.replace(self.data_cfg, features="S", target="y", date_col="ds")
@@ -113,11 +144,51 @@ class Forecaster:
             val = ConcatWindows([p.splits["val"] for p in prepared.values()])
             self.history = fit(self.model, train.loader(self.train_cfg.batch_size, True, self.train_cfg.seed),
                                val.loader(self.train_cfg.eval_batch_size), self.train_cfg)
+        # prediction intervals from the errors on the held-out windows (fp32, as predict computes)
+        val = calibration_windows(self.model, ConcatWindows([p.splits["val"] for p in prepared.values()]))
+        self.intervals = Intervals.fit(*predict_windows(self.model, val.loader(self.train_cfg.eval_batch_size)),
+                                       levels=self.train_cfg.quantiles)
         self.model.eval()
-        self.series = {uid: (ForecastSpec(self.data_cfg, p.columns, p.target_columns, p.scaler),
+        self.series = {uid: (ForecastSpec(self.data_cfg, p.columns, p.target_columns, p.scaler, self.intervals),
                              frames[uid].tail(self.data_cfg.seq_len).reset_index(drop=True))
                        for uid, p in prepared.items()}
         return self
+
+    def _choose(self, df: pd.DataFrame) -> dict:
+        """model='auto': each candidate is fit on every series but its last horizons and scored on them (rolling
+        origins, ``AUTO_WINDOWS`` horizons apart, fewer when the series are short); the lowest geometric-mean MSE
+        over the series wins. Only the data given to ``fit`` takes part."""
+        long = is_long(df)
+        if long:
+            self.data_cfg = dataclasses.replace(self.data_cfg, features="S", target="y", date_col="ds")
+        frames = self._frames(df, long)
+        names = [c for c in AUTO_CANDIDATES if c not in STATSFORECAST or importlib.util.find_spec("statsforecast")]
+        P = self.data_cfg.pred_len
+        kwargs = {**self.kwargs, **({} if long else {"date_col": "date"})}  # the frames' own date column
+        for windows in range(AUTO_WINDOWS, 0, -1):
+            part = _joined({uid: f.iloc[:len(f) - windows * P] for uid, f in frames.items()}, long)
+            scores, skipped = {}, {}
+            for name in names:
+                try:
+                    candidate = Forecaster(name, **kwargs).fit(part)
+                    result = candidate.backtest(_joined(frames, long), windows=windows, stride=P)
+                except (DataError, ValueError) as e:
+                    skipped[name] = str(e).splitlines()[0]
+                    continue
+                mse = result.groupby("unique_id")["mse"].mean() if long else result["mse"].mean()
+                scores[name] = float(np.exp(np.mean(np.log(np.maximum(mse, 1e-300)))))
+            if scores:
+                break
+        if not scores:
+            shortest = min(len(f) for f in frames.values())
+            raise DataError(f"model='auto' could not validate any candidate on {shortest} rows (it holds out the "
+                            f"last {P} rows and fits on the rest): {skipped}; give more data or a model")
+        chosen = min(scores, key=scores.get)
+        say(f"auto: validation MSE on the last {windows} horizon(s) of {P} steps, fit on the rows before them "
+            f"(geometric mean over {len(frames)} series): "
+            + ", ".join(f"{n} {v:.4g}" for n, v in sorted(scores.items(), key=lambda kv: kv[1]))
+            + f" -> {chosen}" + "".join(f"; {n} skipped: {why}" for n, why in skipped.items()))
+        return {"chosen": chosen, "validation_mse": scores, "windows": windows, "skipped": skipped}
 
     def _choose_lookback(self, frames: dict) -> None:
         """seq_len from the frequency, shortened to fit the shortest series (see ``data.lookback``)."""
@@ -126,8 +197,13 @@ class Forecaster:
         source = _source(uid)
         freq = cfg.freq or infer_freq(pd.DatetimeIndex(shortest["date"]), source)
         _, cfg_cls = model_classes(self.model_name)
-        patch = self.model_params.get("patch_len", getattr(cfg_cls, "patch_len", 1))
-        seq_len = fit_lookback(freq, len(shortest), cfg.pred_len, min_lookback=patch, source=source)
+        shortest_lookback = self.model_params.get("patch_len", getattr(cfg_cls, "patch_len", 1))
+        preferred = None
+        if self.model_name in STATISTICAL:  # local models: a longer lookback, and at least one season
+            season = cfg.season or season_length(freq)
+            shortest_lookback, preferred = season, statistical_lookback(freq, cfg.pred_len, season)
+        seq_len = fit_lookback(freq, len(shortest), cfg.pred_len, min_lookback=shortest_lookback, source=source,
+                               preferred=preferred)
         label_len = 48 if self.label_len_given is None else self.label_len_given
         self.data_cfg = dataclasses.replace(cfg, seq_len=seq_len, label_len=min(label_len, seq_len))
 
@@ -148,7 +224,9 @@ class Forecaster:
     def predict(self, df: pd.DataFrame | None = None) -> pd.DataFrame:
         """Forecast the pred_len steps after the last row of ``df`` (default: the data given to ``fit``).
 
-        Returns a 'date' column and one column per forecast variable; for long input, columns unique_id, ds, y.
+        Returns a 'date' column, one column per forecast variable and one per variable and quantile level
+        (``OT_q10``, ``OT_q50``, ``OT_q90`` by default: ``quantiles=`` chooses the levels); for long input, columns
+        unique_id, ds, y and y_q10, y_q50, y_q90.
         """
         self._check_fitted()
         frames = {uid: recent for uid, (_, recent) in self.series.items()} if df is None else \
@@ -156,14 +234,16 @@ class Forecaster:
         out = {uid: forecast_future(self.model, self._spec(uid), frame) for uid, frame in frames.items()}
         if not self.long:
             return out[None]
-        return pd.concat([f.rename(columns={"date": "ds"}).assign(unique_id=uid) for uid, f in out.items()],
-                         ignore_index=True)[list(LONG_COLUMNS)]
+        long = pd.concat([f.rename(columns={"date": "ds"}).assign(unique_id=uid) for uid, f in out.items()],
+                         ignore_index=True)
+        return long[list(LONG_COLUMNS) + [c for c in long.columns if c not in LONG_COLUMNS]]
 
     def backtest(self, df: pd.DataFrame, windows: int = 10, stride: int | None = None) -> pd.DataFrame:
         """Rolling-origin evaluation: ``windows`` forecasts whose horizons end ``stride`` rows apart, the last one at
         the end of each series; each reads only the rows before its origin. Metrics are in original units, with
         the seasonal-naive forecast's MSE from the same rows and the skill ratio (model MSE / seasonal naive's;
-        below 1 is skill).
+        below 1 is skill); with prediction intervals, the share of the truth inside each central band (e.g.
+        ``coverage_0.1-0.9``, nominal 0.8) and the mean pinball loss of the quantiles.
 
         For an honest score, fit on data that ends before the first origin.
         """
@@ -177,13 +257,17 @@ class Forecaster:
             if origins[0] < cfg.seq_len:
                 raise DataError(f"{windows} windows {stride} rows apart need "
                                 f"{cfg.seq_len + cfg.pred_len + (windows - 1) * stride} rows; {len(frame)} given")
-            preds = forecast_at(self.model, spec, frame, origins)  # (N, pred_len, C_out)
-            truth = frame[spec.target_columns].to_numpy(dtype=np.float64)
+            preds, quantiles = forecast_at(self.model, spec, frame, origins)  # (N, P, C_out), (N, P, C_out, Q)
+            truth = frame[spec.target_columns].to_numpy(dtype=np.float64, copy=True)
             season = cfg.season or season_length(cfg.freq)
-            for origin, pred in zip(origins, preds):
+            for k, (origin, pred) in enumerate(zip(origins, preds)):
                 m = forecast_metrics(pred, truth[origin:origin + cfg.pred_len])
                 row = {**({"unique_id": uid} if self.long else {}), "origin": frame["date"].iloc[origin],
                        "mse": m["mse"], "mae": m["mae"], "rmse": m["rmse"], "wape": m["wape"]}
+                if quantiles is not None:
+                    scores = interval_scores(quantiles[k], truth[origin:origin + cfg.pred_len], spec.intervals.levels)
+                    row |= {f"coverage_{band}": v["coverage"] for band, v in scores["coverage"].items()}
+                    row["pinball"] = scores["pinball"]
                 if origin >= season:  # seasonal naive from the rows before the origin, as the model
                     naive = seasonal_naive(torch.as_tensor(truth[None, :origin]), season, cfg.pred_len)[0].numpy()
                     row["seasonal_naive_mse"] = forecast_metrics(naive, truth[origin:origin + cfg.pred_len])["mse"]
@@ -201,7 +285,11 @@ class Forecaster:
                   "series": self.series_cfg.to_dict(),
                   "data": self.data_cfg.to_dict(), "train": self.train_cfg.to_dict(),
                   "columns": spec.columns, "target_columns": spec.target_columns}
+        if self.auto_report is not None:
+            config["auto"] = self.auto_report
         save_run(path, self.model, config, spec.scaler)
+        if self.intervals is not None:
+            write_json(path / INTERVALS, self.intervals.to_dict())
         write_json(path / SERIES, [{"unique_id": uid, "scaler": s.scaler.to_dict(),
                                     "recent": recent.assign(date=recent["date"].astype(str)).to_dict(orient="list")}
                                    for uid, (s, recent) in self.series.items()])
@@ -217,7 +305,8 @@ class Forecaster:
         except (KeyError, TypeError) as e:
             raise CheckpointError(f"{path} is not a forecaster run folder: {e}") from e
         fc.model, fc.series_cfg = model, SeriesConfig(**config.get("series", {}))
-        spec = ForecastSpec.from_run(config, scaler)
+        fc.intervals, fc.auto_report = load_intervals(path), config.get("auto")
+        spec = ForecastSpec.from_run(config, scaler, fc.intervals)
         if not (path / SERIES).exists():  # a run folder of `sparsecast train`: predict(df) needs history
             fc.series = {None: (spec, None)}
             return fc

@@ -27,7 +27,7 @@ def run(tmp_path_factory):
 
 def test_train_writes_a_complete_run_folder(run):
     for name in ("config.json", "metrics.json", "model.safetensors", "scaler.json", "history.json",
-                 "forecasts.png", "loss.png", "active_queries.png"):
+                 "intervals.json", "forecasts.png", "loss.png", "active_queries.png"):
         assert (run / name).is_file(), name
     metrics = json.loads((run / "metrics.json").read_text())
     for block in ("test", "test_original_units"):

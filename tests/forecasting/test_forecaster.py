@@ -25,7 +25,7 @@ def test_predict_continues_the_frequency(freq):
     future = fc.predict()
     expected = pd.date_range(df["date"].iloc[-1], periods=7, freq=freq)[1:]
     assert list(future["date"]) == list(expected)
-    assert list(future.columns) == ["date", "OT"]
+    assert list(future.columns) == ["date", "OT", "OT_q10", "OT_q50", "OT_q90"]
 
 
 def test_forecasts_are_in_original_units_and_inverse_scaling_round_trips():
@@ -41,7 +41,7 @@ def test_datetime_index_and_predict_after_other_history():
     recent = df.iloc[:100]
     future = fc.predict(recent)
     assert future["date"].iloc[0] == recent.index[-1] + pd.Timedelta(hours=1)
-    assert list(future.columns) == ["date", "x", "OT"]
+    assert list(future.columns) == ["date", "x", "OT", "x_q10", "x_q50", "x_q90", "OT_q10", "OT_q50", "OT_q90"]
 
 
 def test_save_load_gives_identical_predictions(tmp_path):
@@ -59,7 +59,8 @@ def test_backtest_windows_never_see_the_future():
     fc = Forecaster(features="MS", **TINY).fit(df.iloc[:200])
     result = fc.backtest(df, windows=4, stride=10)
     assert len(result) == 4 and (result["mse"] >= 0).all()
-    assert list(result.columns) == ["origin", "mse", "mae", "rmse", "wape", "seasonal_naive_mse", "skill"]
+    assert list(result.columns) == ["origin", "mse", "mae", "rmse", "wape", "coverage_0.1-0.9", "pinball",
+                                    "seasonal_naive_mse", "skill"]
     origins = list(result["origin"])
     assert origins[-1] == df["date"].iloc[-6] and origins[1] - origins[0] == pd.Timedelta(hours=10)
     # changing everything from an origin on leaves that window's forecast unchanged
@@ -71,7 +72,8 @@ def test_backtest_windows_never_see_the_future():
     spec = fc.series[None][0]
     a = forecast_at(fc.model, spec, df, [first])
     b = forecast_at(fc.model, spec, poisoned, [first])
-    np.testing.assert_allclose(a, b)
+    np.testing.assert_allclose(a[0], b[0])  # the point forecasts
+    np.testing.assert_allclose(a[1], b[1])  # and their quantiles
     assert again["mse"].iloc[0] != before["mse"].iloc[0]  # the truth changed, the forecast did not
 
 
@@ -110,7 +112,7 @@ def test_long_format_fits_one_model_and_predicts_every_series(tmp_path):
     df = _long()
     fc = Forecaster(model="repeat_last", seq_len=24, label_len=12, pred_len=6).fit(df)
     future = fc.predict()
-    assert list(future.columns) == ["unique_id", "ds", "y"] and len(future) == 18
+    assert list(future.columns) == ["unique_id", "ds", "y", "y_q10", "y_q50", "y_q90"] and len(future) == 18
     for uid, group in df.groupby("unique_id"):
         mine = future[future["unique_id"] == uid]
         np.testing.assert_allclose(mine["y"], group["y"].iloc[-1], rtol=1e-6)  # each series in its own units
@@ -136,9 +138,9 @@ def test_filled_backtest_reads_nothing_at_or_after_its_origin():
     poisoned = df.copy()
     poisoned.loc[origin - 1, "OT"] = np.nan  # the last lookback row is missing
     spec = fc.series[None][0]
-    before = forecast_at(fc.model, spec, poisoned, [origin])
+    before, _ = forecast_at(fc.model, spec, poisoned, [origin])
     poisoned.loc[origin:, "OT"] = 1e6  # the future changes: a causal fill must not see it
-    after = forecast_at(fc.model, spec, poisoned, [origin])
+    after, _ = forecast_at(fc.model, spec, poisoned, [origin])
     np.testing.assert_allclose(before, after)
     assert before[0, 0, 0] == pytest.approx(origin - 2)  # filled from the rows before it only
 

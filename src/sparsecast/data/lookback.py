@@ -15,8 +15,9 @@ def preferred_lookback(freq: str, pred_len: int) -> int:
     return max(base, 2 * pred_len, 8)
 
 
-def fit_lookback(freq: str, n_rows: int, pred_len: int, min_lookback: int = 1, source: str = "the series") -> int:
-    """``preferred_lookback`` shortened until the ``fit`` split (90% training, the last 10% validation) has at
+def fit_lookback(freq: str, n_rows: int, pred_len: int, min_lookback: int = 1, source: str = "the series",
+                 preferred: int | None = None) -> int:
+    """``preferred`` (default ``preferred_lookback``) shortened until the ``fit`` split (90% training, the last 10% validation) has at
     least MIN_TRAIN_WINDOWS training windows; DataError naming the minimum length when even ``min_lookback`` does
     not fit."""
     n_train = int(n_rows * 0.9)
@@ -26,4 +27,10 @@ def fit_lookback(freq: str, n_rows: int, pred_len: int, min_lookback: int = 1, s
         raise DataError(f"{source} has {n_rows} rows: forecasting {pred_len} steps needs at least {need} "
                         f"(a lookback of {min_lookback}, {MIN_TRAIN_WINDOWS} training windows, and a last 10% of "
                         f"at least {pred_len} rows for validation); use a shorter pred_len or more data")
-    return max(min_lookback, min(preferred_lookback(freq, pred_len), longest))
+    return max(min_lookback, min(preferred or preferred_lookback(freq, pred_len), longest))
+
+
+def statistical_lookback(freq: str, pred_len: int, season: int) -> int:
+    """What a statistical model (fit on each window's lookback alone) prefers: ten seasons, and never less than the
+    neural models' lookback; at least one season."""
+    return max(preferred_lookback(freq, pred_len), 10 * season)

@@ -64,6 +64,22 @@ class ConcatWindows(Windows):
                                 for f in ("x", "x_mark", "future_mark", "y")})
 
 
+class SpacedWindows(Windows):
+    """At most ``n`` windows of a set, evenly spaced from its first to its last (all of them when it has fewer)."""
+
+    def __init__(self, windows: Windows, n: int):
+        self.windows = windows
+        total = len(windows)
+        self.index = torch.linspace(0, total - 1, min(n, total)).round().long().unique() if total else \
+            torch.zeros(0, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def batch(self, starts: torch.Tensor) -> ForecastBatch:
+        return self.windows.batch(self.index[starts])
+
+
 class WindowLoader:
     """Batches of a WindowSet; every window once per pass (the last batch may be smaller: nothing is dropped).
 

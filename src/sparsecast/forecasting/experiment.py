@@ -12,18 +12,19 @@ from ..data import DataConfig, PreparedData, prepare_data
 from ..errors import CheckpointError, DataError
 from ..models import SERIES_FIELDS, model_classes, series_config, unwrap, wrap
 from ..reference import paper_row
-from ..training import METRIC_NAMES, TrainConfig, fit, forecast_metrics, predict, seed_everything
+from ..training import METRIC_NAMES, TrainConfig, fit, forecast_metrics, seed_everything
 from ..training.precision import resolve_precision
 from ..training.trainer import model_device
 from ..training.distributed import Distributed
 from . import plots
 from ..timefeatures import season_length
+from .intervals import Intervals, calibration_windows, interval_scores, predict_windows
 from .skill import baseline_scores, skill_report
-from .run_dir import CHECKPOINT, CONFIG, HISTORY, METRICS, load_run, read_json, save_run, write_json
+from .run_dir import CHECKPOINT, CONFIG, HISTORY, INTERVALS, METRICS, load_run, read_json, save_run, write_json
 
 
 # Model settings fixed by the data rather than chosen by the user.
-FROM_DATA = ("enc_in", "dec_in", "c_out", "seq_len", "label_len", "pred_len", "freq", "embed")
+FROM_DATA = ("enc_in", "dec_in", "c_out", "seq_len", "label_len", "pred_len", "freq", "embed", "season")
 
 
 def user_settings(config: dict) -> dict:
@@ -52,6 +53,8 @@ def model_config(model_name: str, params: dict, data_cfg: DataConfig, prepared: 
     from_data = dict(zip(FROM_DATA, (n_in, n_in, n_out, data_cfg.seq_len, data_cfg.label_len, data_cfg.pred_len,
                                      prepared.freq, data_cfg.embed)))
     names = {f.name for f in dataclasses.fields(cfg_cls)}
+    if "season" in names and data_cfg.season:  # --season is the statistical models' season, too
+        from_data["season"] = data_cfg.season
     unknown = set(params) - names
     if unknown:
         raise ValueError(f"model {model_name!r} has no setting(s) {sorted(unknown)}")
@@ -73,12 +76,13 @@ def build_forecaster(model_name: str, settings: dict, data_cfg: DataConfig, prep
 
 
 def score(model, prepared: PreparedData, split: str, batch_size: int,
-          bf16: bool = False) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Metrics of every window of a split, normalized and in original units; also the predictions and truth."""
-    pred, true = predict(model, prepared.splits[split].loader(batch_size), bf16)
+          bf16: bool = False) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
+    """Metrics of every window of a split, normalized and in original units; also the predictions and truth
+    (N, P, C_out) and the windows' scales (N, C_out) that prediction intervals use."""
+    pred, true, scale = predict_windows(model, prepared.splits[split].loader(batch_size), bf16)
     cols = prepared.target_index
     units = forecast_metrics(prepared.scaler.inverse(pred, cols), prepared.scaler.inverse(true, cols))
-    return {**forecast_metrics(pred, true), "original_units": units, "windows": len(pred)}, pred, true
+    return {**forecast_metrics(pred, true), "original_units": units, "windows": len(pred)}, pred, true, scale
 
 
 def _quiet(*args, **kwargs) -> None:
@@ -164,9 +168,14 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
         train_seconds = sum(history.epoch_seconds)
     if not dist.is_main:
         return {}
+    bf16 = precision == "bf16"
+    val = calibration_windows(model, prepared.splits["val"])  # the validation windows: never the test ones
+    intervals = Intervals.fit(*predict_windows(model, val.loader(train_cfg.eval_batch_size), bf16),
+                              levels=train_cfg.quantiles)
     start = time.perf_counter()
-    test, pred, true = score(model, prepared, "test", train_cfg.eval_batch_size, precision == "bf16")
+    test, pred, true, scale = score(model, prepared, "test", train_cfg.eval_batch_size, bf16)
     test_seconds = time.perf_counter() - start
+    bands = intervals.quantiles(pred, scale)  # (N, P, C_out, Q)
     season = data_cfg.season or season_length(prepared.freq)
     skill = skill_report(prepared, test, season)
     naive_val = baseline_scores(prepared, "val", season).get("seasonal_naive")
@@ -176,6 +185,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
             f"{best_val:.4f} against {naive_val['mse']:.4f}; its forecasts have no skill over repeating the last "
             f"season")
     save_run(out, model, run_config, prepared.scaler)
+    write_json(out / INTERVALS, intervals.to_dict())
     metrics = {
         "test": {k: test[k] for k in METRIC_NAMES},
         "test_original_units": test["original_units"],
@@ -188,6 +198,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
                     "per_epoch": history.epoch_seconds if history else []},
         "paper": paper_comparison(data_cfg),
         "skill": skill,
+        "intervals": interval_scores(bands, true, intervals.levels),
         "precision": precision,
     }
     write_json(out / METRICS, metrics)
@@ -195,7 +206,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
         write_json(out / HISTORY, dataclasses.asdict(history))
         plots.plot_losses(out / "loss.png", history.train_loss, history.val_loss)
         (out / CHECKPOINT).unlink(missing_ok=True)
-    _plot_test(out / "forecasts.png", prepared, pred, true)
+    _plot_test(out / "forecasts.png", prepared, pred, true, bands, intervals.levels)
     _plot_sparsity(out / "active_queries.png", model, prepared)
     return metrics
 
@@ -215,15 +226,18 @@ def _plot_sparsity(path: Path, model, prepared: PreparedData) -> None:
     plots.plot_active_queries(path, [a[0].numpy() for a in active], lengths)
 
 
-def _plot_test(path: Path, prepared: PreparedData, pred: np.ndarray, true: np.ndarray) -> None:
+def _plot_test(path: Path, prepared: PreparedData, pred: np.ndarray, true: np.ndarray, bands: np.ndarray,
+               levels: tuple[float, ...]) -> None:
     cols = prepared.target_index
     windows = prepared.splits["test"]
     n = len(pred)
     rows = torch.arange(n).unsqueeze(1) + torch.arange(windows.seq_len)  # (N, seq_len)
     history = windows.values[rows, cols[-1]].numpy()
     scaler = prepared.scaler
+    band = scaler.inverse(bands[..., -1, :][..., [0, -1]], cols[-1])  # (N, P, 2): the outermost levels
     plots.plot_forecasts(path, scaler.inverse(history, cols[-1]), scaler.inverse(true[..., -1], cols[-1]),
-                         scaler.inverse(pred[..., -1], cols[-1]), prepared.target_columns[-1])
+                         scaler.inverse(pred[..., -1], cols[-1]), prepared.target_columns[-1],
+                         band=band, band_label=f"{levels[0]:g}-{levels[-1]:g} quantiles")
 
 
 def resume_run(run_dir: str | Path, log=say) -> dict:
@@ -241,7 +255,7 @@ def evaluate_run(run_dir: str | Path, batch_size: int = 256, precision: str | No
     data = DataConfig(**config["data"])
     prepared = prepare_data(data)
     chosen = precision or config.get("precision", "fp32")
-    test, _, _ = score(model, prepared, "test", batch_size, resolve_precision(chosen)[0] == "bf16")
+    test, _, _, _ = score(model, prepared, "test", batch_size, resolve_precision(chosen)[0] == "bf16")
     return {"test": {k: test[k] for k in METRIC_NAMES},
             "test_original_units": test["original_units"], "test_windows": test["windows"],
             "skill": skill_report(prepared, test, data.season or season_length(prepared.freq))}

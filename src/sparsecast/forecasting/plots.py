@@ -10,8 +10,9 @@ import numpy as np  # noqa: E402
 
 
 def plot_forecasts(path: Path, history: np.ndarray, truth: np.ndarray, pred: np.ndarray, name: str,
-                   n_windows: int = 4) -> None:
-    """One panel per window: the history, the truth and the forecast of one channel (arrays (N, T) in units)."""
+                   n_windows: int = 4, band: np.ndarray | None = None, band_label: str = "interval") -> None:
+    """One panel per window: the history, the truth and the forecast of one channel (arrays (N, T) in units),
+    with the prediction interval shaded where ``band`` (N, T, 2: lower, upper) is given."""
     n = min(n_windows, len(pred))
     picks = np.linspace(0, len(pred) - 1, n).astype(int)
     fig, axes = plt.subplots(n, 1, figsize=(9, 2.4 * n), squeeze=False)
@@ -20,6 +21,9 @@ def plot_forecasts(path: Path, history: np.ndarray, truth: np.ndarray, pred: np.
         ax.plot(np.arange(h), history[i], color="0.4", lw=1, label="history")
         ax.plot(np.arange(h, h + p), truth[i], color="k", lw=1.2, label="truth")
         ax.plot(np.arange(h, h + p), pred[i], color="tab:red", lw=1.2, label="forecast")
+        if band is not None:
+            ax.fill_between(np.arange(h, h + p), band[i, :, 0], band[i, :, 1], color="tab:red", alpha=0.2, lw=0,
+                            label=band_label)
         ax.set_title(f"test window {i}", fontsize=9)
         ax.set_ylabel(name)
     axes[0, 0].legend(loc="upper left", fontsize=8)
@@ -41,12 +45,17 @@ def plot_losses(path: Path, train_loss: list[float], val_loss: list[float]) -> N
     plt.close(fig)
 
 
-def plot_history_forecast(path: Path, frame, forecast, column: str, n_history: int) -> None:
-    """The last ``n_history`` rows of ``column`` and its forecast, against time."""
+def plot_history_forecast(path: Path, frame, forecast, column: str, n_history: int,
+                          band: tuple[str, str] | None = None) -> None:
+    """The last ``n_history`` rows of ``column`` and its forecast, against time; ``band`` names the forecast's
+    lower and upper quantile columns to shade."""
     hist = frame.tail(n_history)
     fig, ax = plt.subplots(figsize=(9, 3.5))
     ax.plot(hist["date"], hist[column], color="0.3", lw=1.2, label="history")
     ax.plot(forecast["date"], forecast[column], color="tab:red", lw=1.4, label="forecast")
+    if band is not None:
+        ax.fill_between(forecast["date"], forecast[band[0]], forecast[band[1]], color="tab:red", alpha=0.2, lw=0,
+                        label=f"{band[0]} to {band[1]}")
     ax.axvline(hist["date"].iloc[-1], color="0.7", ls="--", lw=1)
     ax.set_ylabel(column)
     ax.legend(loc="upper left")

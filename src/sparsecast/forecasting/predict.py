@@ -15,6 +15,7 @@ from ..data.frame import fill_values
 from ..data.batch import ForecastBatch
 from ..errors import DataError
 from ..timefeatures import normalize_freq, time_features
+from .intervals import Intervals, column_name, window_scale
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,11 @@ class ForecastSpec:
     columns: list[str]
     target_columns: list[str]
     scaler: StandardScaler
+    intervals: Intervals | None = None  # prediction intervals, where the run fit them
 
     @classmethod
-    def from_run(cls, config: dict, scaler: StandardScaler) -> "ForecastSpec":
-        return cls(DataConfig(**config["data"]), config["columns"], config["target_columns"], scaler)
+    def from_run(cls, config: dict, scaler: StandardScaler, intervals: Intervals | None = None) -> "ForecastSpec":
+        return cls(DataConfig(**config["data"]), config["columns"], config["target_columns"], scaler, intervals)
 
 
 def future_dates(last: pd.Timestamp, freq: str, n: int) -> pd.DatetimeIndex:
@@ -53,12 +55,14 @@ def _values(frame: pd.DataFrame, spec: ForecastSpec) -> np.ndarray:
 
 
 @torch.no_grad()
-def forecast_at(model: nn.Module, spec: ForecastSpec, frame: pd.DataFrame, ends: list[int]) -> np.ndarray:
+def forecast_at(model: nn.Module, spec: ForecastSpec, frame: pd.DataFrame,
+                ends: list[int]) -> tuple[np.ndarray, np.ndarray | None]:
     """Forecasts from the seq_len rows before each index in ``ends`` (row ``end`` is the first forecast step, which
     may lie beyond the frame). Only rows before ``end`` are read.
 
     Returns:
-        (N, pred_len, C_out) in original units.
+        the point forecasts (N, pred_len, C_out) and, where the spec has intervals, the quantiles
+        (N, pred_len, C_out, Q), both in original units.
     """
     cfg = spec.data
     if min(ends) < cfg.seq_len:
@@ -79,11 +83,20 @@ def forecast_at(model: nn.Module, spec: ForecastSpec, frame: pd.DataFrame, ends:
     out = model(**batch.inputs())
     pred = (out[0] if isinstance(out, tuple) else out).numpy()  # (N, pred_len, C_out)
     cols = [spec.columns.index(c) for c in spec.target_columns]
-    return spec.scaler.inverse(pred, cols)
+    quantiles = None
+    if spec.intervals is not None:
+        q = spec.intervals.quantiles(pred, window_scale(batch.x[..., cols].numpy()))  # (N, P, C_out, Q)
+        quantiles = np.moveaxis(spec.scaler.inverse(np.moveaxis(q, -1, 0), cols), 0, -1)
+    return spec.scaler.inverse(pred, cols), quantiles
 
 
 def forecast_future(model: nn.Module, spec: ForecastSpec, frame: pd.DataFrame) -> pd.DataFrame:
-    """The next pred_len steps after the frame's last row: a 'date' column, then one column per forecast variable."""
-    pred = forecast_at(model, spec, frame, [len(frame)])[0]  # (pred_len, C_out)
+    """The next pred_len steps after the frame's last row: a 'date' column, one column per forecast variable and,
+    where the spec has intervals, one per variable and quantile level (``OT_q10``, ``OT_q50``, ``OT_q90``)."""
+    pred, quantiles = forecast_at(model, spec, frame, [len(frame)])  # (1, pred_len, C_out), (1, pred_len, C_out, Q)
     dates = future_dates(pd.Timestamp(frame["date"].iloc[-1]), spec.data.freq, spec.data.pred_len)
-    return pd.DataFrame({"date": dates, **{c: pred[:, k] for k, c in enumerate(spec.target_columns)}})
+    columns = {c: pred[0, :, k] for k, c in enumerate(spec.target_columns)}
+    if quantiles is not None:
+        columns |= {column_name(c, level): quantiles[0, :, k, j] for k, c in enumerate(spec.target_columns)
+                    for j, level in enumerate(spec.intervals.levels)}
+    return pd.DataFrame({"date": dates, **columns})

@@ -1,4 +1,4 @@
-"""A run folder: config.json, scaler.json, model.safetensors, metrics.json, history.json and plots.
+"""A run folder: config.json, scaler.json, model.safetensors, intervals.json, metrics.json, history.json and plots.
 
 Loading never unpickles: weights come from safetensors, everything else from JSON.
 """
@@ -19,10 +19,11 @@ from ..atomic import atomic_path
 from ..data import StandardScaler
 from ..errors import CheckpointError
 from ..models import SeriesConfig, model_classes, wrap
+from .intervals import Intervals
 
 WEIGHTS, CONFIG, SCALER, METRICS, HISTORY = "model.safetensors", "config.json", "scaler.json", "metrics.json", \
     "history.json"
-CHECKPOINT = "checkpoint.safetensors"
+CHECKPOINT, INTERVALS = "checkpoint.safetensors", "intervals.json"
 
 
 def write_json(path: Path, obj) -> None:
@@ -110,3 +111,9 @@ def load_model(run_dir: Path) -> tuple[nn.Module, dict]:
         raise CheckpointError(f"{weights} does not match the model in {run_dir / CONFIG} "
                               f"(a checkpoint from another model or config): {str(e).splitlines()[0]}") from e
     return model.eval(), config
+
+
+def load_intervals(run_dir: Path) -> Intervals | None:
+    """The prediction intervals a run folder holds, or None (runs saved before they existed)."""
+    path = Path(run_dir) / INTERVALS
+    return Intervals.from_dict(read_json(path)) if path.is_file() else None

@@ -1,5 +1,5 @@
-"""Models: Informer, LongPatch and PatchTST for forecasting with simple baselines, and the Sparse Transformer for
-discrete sequences."""
+"""Models: Informer, LongPatch and PatchTST for forecasting with simple and statistical baselines, and the Sparse
+Transformer for discrete sequences."""
 
 from .baselines import BaselineConfig, DLinear, RepeatLast
 from .informer import Informer, InformerConfig, decoder_input
@@ -8,8 +8,9 @@ from .patchtst import PatchTST, PatchTSTConfig
 from .registry import FORECASTERS, MODELS, model_classes, series_config
 from .series import SERIES_FIELDS, SeriesConfig, SeriesModel, unwrap, wrap
 from .sparse_transformer import SparseTransformer, SparseTransformerConfig
+from .statistical import SeasonalNaive, StatisticalConfig
 
 __all__ = ["BaselineConfig", "DLinear", "FORECASTERS", "Informer", "InformerConfig", "LongPatch", "LongPatchConfig",
-           "MODELS", "PatchTST", "PatchTSTConfig", "RepeatLast", "SERIES_FIELDS", "SeriesConfig", "SeriesModel",
-           "SparseTransformer", "SparseTransformerConfig", "decoder_input", "model_classes", "series_config",
-           "unwrap", "wrap"]
+           "MODELS", "PatchTST", "PatchTSTConfig", "RepeatLast", "SERIES_FIELDS", "SeasonalNaive", "SeriesConfig",
+           "SeriesModel", "SparseTransformer", "SparseTransformerConfig", "StatisticalConfig", "decoder_input",
+           "model_classes", "series_config", "unwrap", "wrap"]

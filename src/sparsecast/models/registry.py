@@ -6,6 +6,7 @@ from .longpatch import LongPatch, LongPatchConfig
 from .patchtst import PatchTST, PatchTSTConfig
 from .series import SeriesConfig
 from .sparse_transformer import SparseTransformer, SparseTransformerConfig
+from .statistical import AutoARIMA, AutoETS, AutoTheta, SeasonalNaive, StatisticalConfig
 
 MODELS = {
     "informer": (Informer, InformerConfig),
@@ -13,9 +14,19 @@ MODELS = {
     "patchtst": (PatchTST, PatchTSTConfig),
     "dlinear": (DLinear, BaselineConfig),
     "repeat_last": (RepeatLast, BaselineConfig),
+    "seasonal_naive": (SeasonalNaive, StatisticalConfig),
+    "auto_ets": (AutoETS, StatisticalConfig),
+    "auto_arima": (AutoARIMA, StatisticalConfig),
+    "auto_theta": (AutoTheta, StatisticalConfig),
     "sparse_transformer": (SparseTransformer, SparseTransformerConfig),
 }
-FORECASTERS = ("informer", "longpatch", "patchtst", "dlinear", "repeat_last")
+FORECASTERS = ("informer", "longpatch", "patchtst", "dlinear", "repeat_last", "seasonal_naive", "auto_ets",
+               "auto_arima", "auto_theta")
+STATISTICAL = ("seasonal_naive", "auto_ets", "auto_arima", "auto_theta")  # no weights: nothing to train
+# model="auto" validates these on the last horizons of the data and keeps the best (the statsforecast ones only
+# where the 'stats' extra is installed; AutoARIMA is left out: per-window fits are slow on long lookbacks).
+AUTO = "auto"
+AUTO_CANDIDATES = ("longpatch", "dlinear", "seasonal_naive", "auto_ets", "auto_theta")
 # Series wrappers by model when the run does not choose (models/series.py): the patch models are built around
 # instance normalization, as in PatchTST; the paper's Informer and the baselines run on the data as it is.
 SERIES_DEFAULTS = {"longpatch": SeriesConfig(revin=True), "patchtst": SeriesConfig(revin=True)}

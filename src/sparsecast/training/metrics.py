@@ -22,3 +22,21 @@ def forecast_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
             "mape": float(np.mean(np.abs(rel))) if rel.size else float("nan"),
             "mspe": float(np.mean(rel ** 2)) if rel.size else float("nan"),
             "wape": float(np.abs(err).sum() / scale) if (scale := np.abs(true).sum()) else float("nan")}
+
+
+QUANTILES = (0.1, 0.5, 0.9)
+
+
+def check_levels(levels) -> tuple[float, ...]:
+    """Quantile levels as an increasing tuple strictly inside (0, 1); anything else raises ValueError."""
+    levels = tuple(float(q) for q in levels)
+    if not levels or any(not 0 < q < 1 for q in levels) or list(levels) != sorted(set(levels)):
+        raise ValueError(f"quantile levels must be increasing and strictly between 0 and 1, got {levels}")
+    return levels
+
+
+def pinball_loss(q: np.ndarray, true: np.ndarray, levels) -> float:
+    """The mean quantile (pinball) loss of quantile forecasts ``q`` (..., Q) at ``levels`` against ``true`` (...)."""
+    diff = true.astype(np.float64)[..., None] - q
+    lv = np.asarray(levels, dtype=np.float64)
+    return float(np.maximum(lv * diff, (lv - 1) * diff).mean())

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from ..console import live_progress
 from .checkpoint import TrainState, load_checkpoint, rng_states, save_checkpoint, set_rng_states
 from .history import History
+from .metrics import QUANTILES, check_levels
 from .precision import PRECISIONS, resolve_precision
 from .schedules import SCHEDULES
 
@@ -32,6 +33,7 @@ class TrainConfig:
             natively, CPUs with AVX512-BF16 or AMX and GPUs with bf16; float32 elsewhere), "fp32" or "bf16".
         bf16: force bf16 (the option's older spelling; True means precision "bf16").
         compile: run the model through ``torch.compile`` (the weights stay those of the model passed in).
+        quantiles: the levels of the prediction intervals fit after training (``forecasting/intervals.py``).
         checkpoint_minutes: inside an epoch, write the checkpoint (when ``fit`` has one) whenever this much training
             time passed since the last write, so a killed run loses at most this much; 0 writes after every step.
             The results do not depend on it.
@@ -50,8 +52,10 @@ class TrainConfig:
     compile: bool = False
     progress: bool = True
     checkpoint_minutes: float = 10.0
+    quantiles: tuple[float, ...] = QUANTILES
 
     def __post_init__(self):
+        object.__setattr__(self, "quantiles", check_levels(self.quantiles))  # a list from JSON, too
         for name in ("epochs", "batch_size", "eval_batch_size", "patience"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -69,7 +73,7 @@ class TrainConfig:
         return resolve_precision("bf16" if self.bf16 else self.precision, device)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "quantiles": list(self.quantiles)}  # as JSON gives it back
 
 
 def seed_everything(seed: int) -> None:

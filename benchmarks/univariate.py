@@ -1,0 +1,148 @@
+"""Real univariate series from ../shared/data, each scored by a backtest over its last origins: model="auto" against
+the models it chooses from and seasonal naive.
+
+Series: every numeric column of each file, at its native frequency and resampled (means) to daily, weekly and
+monthly where that is coarser than the native one. ETTm1/ETTm2 are left out of the resampled sets: their daily,
+weekly and monthly means are those of ETTh1/ETTh2 (the same transformers, sampled every 15 minutes instead of every
+hour). Horizon: one season of the frequency (24 for hourly, 7 for daily, 52 for weekly, 12 for monthly), or a tenth
+of the series when that is shorter; series under MIN_ROWS rows are skipped. Protocol per series: ORIGINS
+forecasts, one horizon apart, the last ending at the series' end; every model is fit on the rows before the first
+origin (its own validation, and auto's choice, come from those rows only) and forecasts each origin from the rows
+before it. Score: the mean MSE over the origins, and its ratio to seasonal naive's on the same origins.
+
+    python benchmarks/univariate.py --freqs D,W,M --out benchmarks/results/univariate   # resumable
+"""
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sparsecast import Forecaster
+from sparsecast.data import read_table
+from sparsecast.forecasting.run_dir import record_result
+from sparsecast.timefeatures import season_length
+from sparsecast.training.precision import cpu_summary
+
+FILES = {"ETTh1": "h", "ETTh2": "h", "ETTm1": "15min", "ETTm2": "15min", "WTH": "h", "weather": "10min",
+         "exchange_rate": "D", "national_illness": "W"}
+RESAMPLED_FROM = ("ETTh1", "ETTh2", "WTH", "weather", "exchange_rate", "national_illness")
+RESAMPLE = {"D": "D", "W": "W-SUN", "M": "MS"}
+ORDER = ["native", "D", "W", "M"]  # coarser to the right
+NATIVE_RANK = {"h": 0, "15min": 0, "10min": 0, "D": 1, "W": 2}
+MIN_ROWS = 60
+ORIGINS = 3
+MODELS = ("auto", "longpatch", "auto_ets", "seasonal_naive")
+
+
+def series_list(root: Path, freqs: list[str], datasets: list[str] | None):
+    """(name, frame with date / y, freq, horizon) for every series of the protocol, or a skip reason."""
+    for name, native in FILES.items():
+        if datasets and name not in datasets or not (root / f"{name}.csv").is_file():
+            continue
+        table = read_table(root / f"{name}.csv", "date")
+        for column in [c for c in table.columns if c != "date"]:
+            for freq in freqs:
+                if freq == "native":
+                    frame, f = table[["date", column]], native
+                else:
+                    if name not in RESAMPLED_FROM or ORDER.index(freq) <= NATIVE_RANK[native]:
+                        continue
+                    frame = table.set_index("date")[[column]].resample(RESAMPLE[freq]).mean().reset_index()
+                    f = RESAMPLE[freq]
+                frame = frame.rename(columns={column: "y"}).dropna().reset_index(drop=True)
+                horizon = min(season_length(f), len(frame) // 10)
+                key = f"{name}/{column}/{freq}"
+                if len(frame) < MIN_ROWS or horizon < 1:
+                    yield key, None, f, f"{len(frame)} rows (< {MIN_ROWS})"
+                else:
+                    yield key, frame, f, horizon
+
+
+def score_series(frame: pd.DataFrame, freq: str, horizon: int, models, threads: int) -> dict:
+    fit_part = frame.iloc[:len(frame) - ORIGINS * horizon]
+    out = {"rows": len(frame), "freq": freq, "horizon": horizon}
+    for model in models:
+        start = time.perf_counter()
+        try:
+            fc = Forecaster(model, target="y", features="S", pred_len=horizon, freq=freq, progress=False,
+                            threads=threads).fit(fit_part)
+            bt = fc.backtest(frame, windows=ORIGINS, stride=horizon)
+        except Exception as e:  # a model that cannot fit this series is recorded, not fatal
+            out[model] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0]}"}
+            continue
+        out[model] = {"mse": float(bt["mse"].mean()), "seconds": time.perf_counter() - start,
+                      "coverage": float(bt["coverage_0.1-0.9"].mean()) if "coverage_0.1-0.9" in bt else None,
+                      **({"chosen": fc.model_name, "validation_mse": fc.auto_report["validation_mse"]}
+                         if model == "auto" else {})}
+        if "seasonal_naive_mse" in bt:
+            out["seasonal_naive_backtest_mse"] = float(bt["seasonal_naive_mse"].mean())
+    return out
+
+
+def summary(results: dict, models) -> str:
+    rows = {k: v for k, v in results.items() if isinstance(v, dict) and "seasonal_naive" in v
+            and "mse" in v["seasonal_naive"] and v["seasonal_naive"]["mse"] > 0}
+    lines = [f"{len(rows)} series scored; ratio = model MSE / seasonal naive MSE on the same origins", "",
+             "| model | series | beats seasonal naive | geometric-mean ratio | median ratio | mean 80% coverage |",
+             "|---|---|---|---|---|---|"]
+    for model in models:
+        ratios = [v[model]["mse"] / v["seasonal_naive"]["mse"] for v in rows.values() if "mse" in v.get(model, {})]
+        cover = [v[model]["coverage"] for v in rows.values() if v.get(model, {}).get("coverage") is not None]
+        if not ratios:
+            continue
+        gm = math.exp(statistics.fmean(math.log(max(r, 1e-12)) for r in ratios))
+        lines.append(f"| {model} | {len(ratios)} | {sum(r < 1 for r in ratios)} ({100 * statistics.fmean(r < 1 for r in ratios):.0f}%) "
+                     f"| {gm:.3f} | {statistics.median(ratios):.3f} | "
+                     f"{statistics.fmean(cover):.2f} |" if cover else "| - |")
+    chosen = [v["auto"]["chosen"] for v in rows.values() if "chosen" in v.get("auto", {})]
+    if chosen:
+        lines += ["", "auto chose: " + ", ".join(f"{m} {chosen.count(m)}" for m in sorted(set(chosen)))]
+    return "\n".join(lines)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--root-path", default="../shared/data")
+    p.add_argument("--freqs", default="D,W,M", help="native, D, W, M (comma-separated)")
+    p.add_argument("--datasets", default=None, help="comma-separated file names (default: all)")
+    p.add_argument("--models", default=",".join(MODELS))
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default="benchmarks/results/univariate")
+    a = p.parse_args()
+    root = Path(a.root_path)
+    if not root.is_dir():
+        sys.exit(f"no data folder at {root} (see the README: the shared datasets)")
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "univariate.json"
+    models = a.models.split(",")
+    print(f"CPU {cpu_summary()}, {a.threads} thread(s); models {models}; {ORIGINS} origins per series", flush=True)
+    done = json.loads(path.read_text()) if path.is_file() else {}
+    for key, frame, freq, horizon in series_list(root, a.freqs.split(","), a.datasets and a.datasets.split(",")):
+        if key in done and all(m in done[key] for m in models) or (frame is None and key in done):
+            continue
+        if frame is None:
+            record_result(path, key, {"skipped": horizon})
+            continue
+        start = time.perf_counter()
+        result = score_series(frame, freq, horizon, models, a.threads)
+        done = record_result(path, key, result)
+        sn = result.get("seasonal_naive", {}).get("mse")
+        print(f"{key}: {len(frame)} rows, horizon {horizon}, {time.perf_counter() - start:.0f}s; "
+              + ", ".join(f"{m} {result[m]['mse'] / sn:.3f}" if sn and "mse" in result[m] else f"{m} -"
+                          for m in models)
+              + (f" (auto chose {result['auto']['chosen']})" if "chosen" in result.get("auto", {}) else ""),
+              flush=True)
+    (out / "univariate.md").write_text(summary(done, models) + "\n")
+    print(summary(done, models))
+
+
+if __name__ == "__main__":
+    main()

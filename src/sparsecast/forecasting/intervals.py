@@ -1,0 +1,114 @@
+"""Prediction intervals for any forecaster: quantiles of its own errors on held-out windows, scaled per window.
+
+A forecast's quantile at level a is the point forecast plus ``offset[h, c, a]`` times the window's scale s (the std
+of that channel over the lookback, floored): q_a = y_hat + offset * s. Each offset minimizes the quantile (pinball)
+loss of its level over the validation windows, which for a constant has the closed form used here: the empirical
+a-quantile of the scaled errors (y - y_hat) / s at that horizon step and channel. So the band needs no second
+training run, works for every model (baselines and, later, statistical ones included), leaves the point forecast
+and its MSE untouched, and widens where the recent history is more volatile. On windows like the validation ones,
+a fraction of about a of the truth falls below q_a (split conformal prediction, with normalized errors).
+
+Notation: N windows, L lookback, P pred_len, C channels, Q quantile levels; all values on the scaled axis.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..data.windows import SpacedWindows, Windows
+from ..training.metrics import QUANTILES, check_levels, pinball_loss
+from ..training.trainer import autocast, model_device
+
+FLOOR = 0.1  # the smallest window scale, as a fraction of the median one (a flat window still gets a band)
+# Held-out windows a model without weights (a statistical one, refit on every window) is calibrated on, evenly
+# spaced; a neural model's pass over all of them is cheap.
+STATISTICAL_WINDOWS = 200
+
+
+def calibration_windows(model, windows: Windows) -> Windows:
+    """The held-out windows to fit intervals on: all of them, or STATISTICAL_WINDOWS for a model without weights."""
+    return windows if next(model.parameters(), None) is not None else SpacedWindows(windows, STATISTICAL_WINDOWS)
+
+
+def column_name(column: str, level: float) -> str:
+    """The name of a quantile column: ``OT_q10`` for level 0.1 of column OT (``OT_q2.5`` for 0.025)."""
+    pct = 100 * level
+    return f"{column}_q{round(pct):02d}" if abs(pct - round(pct)) < 1e-9 else f"{column}_q{pct:g}"
+
+
+def window_scale(history: np.ndarray) -> np.ndarray:
+    """The std of each channel over each lookback. Shape: (N, L, C) -> (N, C)."""
+    return history.std(axis=1)
+
+
+@dataclass(frozen=True)
+class Intervals:
+    """Fitted quantile offsets.
+
+    Attributes:
+        levels: the Q quantile levels, increasing.
+        offsets: (P, C, Q) the scaled-error quantiles per horizon step and channel (increasing along Q).
+        floor: (C,) the smallest window scale applied per channel.
+        windows: how many held-out windows they were fit on.
+    """
+
+    levels: tuple[float, ...]
+    offsets: np.ndarray
+    floor: np.ndarray
+    windows: int
+
+    @classmethod
+    def fit(cls, pred: np.ndarray, truth: np.ndarray, scale: np.ndarray, levels=QUANTILES) -> "Intervals":
+        """From held-out forecasts ``pred`` and ``truth`` (N, P, C) and their windows' scales (N, C)."""
+        levels = check_levels(levels)
+        if len(pred) == 0:
+            raise ValueError("no held-out windows to fit prediction intervals on")
+        floor = np.maximum(FLOOR * np.median(scale, axis=0), 1e-6)  # (C,)
+        errors = (truth - pred) / np.maximum(scale, floor)[:, None, :]  # (N, P, C)
+        offsets = np.moveaxis(np.quantile(errors, levels, axis=0), 0, -1)  # (P, C, Q)
+        return cls(levels, offsets, floor, len(pred))
+
+    def quantiles(self, pred: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """The forecast quantiles. Shape: pred (N, P, C), scale (N, C) -> (N, P, C, Q)."""
+        s = np.maximum(scale, self.floor)[:, None, :, None]  # (N, 1, C, 1)
+        return pred[..., None] + self.offsets[None] * s
+
+    def to_dict(self) -> dict:
+        return {"levels": list(self.levels), "offsets": self.offsets.tolist(), "floor": self.floor.tolist(),
+                "windows": self.windows}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Intervals":
+        return cls(check_levels(d["levels"]), np.asarray(d["offsets"], dtype=np.float64),
+                   np.asarray(d["floor"], dtype=np.float64), int(d["windows"]))
+
+
+@torch.no_grad()
+def predict_windows(model, batches: Iterable, bf16: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Point forecasts, truth (N, P, C_out) and window scales (N, C_out) of every window the batches serve."""
+    model.eval()
+    device = model_device(model) if next(model.parameters(), None) is not None else "cpu"
+    preds, trues, scales = [], [], []
+    for batch in batches:
+        with autocast(bf16, device):
+            out = model(**batch.inputs())
+        pred = (out[0] if isinstance(out, tuple) else out).float().numpy()
+        preds.append(pred)
+        trues.append(batch.target.numpy())
+        scales.append(window_scale(batch.x[..., -pred.shape[-1]:].numpy()))  # forecast channels are the last
+    return np.concatenate(preds), np.concatenate(trues), np.concatenate(scales)
+
+
+def interval_scores(q: np.ndarray, truth: np.ndarray, levels: tuple[float, ...]) -> dict:
+    """How well quantiles ``q`` (N, P, C, Q) fit ``truth`` (N, P, C): the coverage of each central band (the pair
+    of levels a and 1 - a), the fraction of the truth below each level, and the mean pinball loss."""
+    below = (truth[..., None] <= q).reshape(-1, len(levels)).mean(axis=0)  # (Q,)
+    bands = {}
+    for i, lo in enumerate(levels):
+        j = next((j for j, hi in enumerate(levels) if abs(hi - (1 - lo)) < 1e-9), None)
+        if j is not None and j > i:
+            inside = (truth >= q[..., i]) & (truth <= q[..., j])
+            bands[f"{lo:g}-{levels[j]:g}"] = {"nominal": round(levels[j] - lo, 10), "coverage": float(inside.mean())}
+    return {"coverage": bands, "below": {f"{lv:g}": float(b) for lv, b in zip(levels, below)}, "pinball": pinball_loss(q, truth, levels)}

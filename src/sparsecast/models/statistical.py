@@ -1,0 +1,115 @@
+"""Statistical forecasters on the neural models' interface: seasonal naive (ours) and statsforecast's AutoETS,
+AutoARIMA and AutoTheta.
+
+Each is a local model: for every window and forecast channel it is fit on that window's lookback alone and
+forecasts the horizon, so it reads exactly the rows a neural model of the same seq_len reads, and runs through the
+same training, scoring, prediction, interval and save/load code (it has no weights: the run folder holds only its
+config). statsforecast is an optional extra (``pip install 'sparsecast[stats]'``): it pins pandas below 3 and
+brings numba, statsmodels and pyarrow, which the neural models do not need.
+
+Notation: B batch, L seq_len, P pred_len, C input channels, C_out forecast channels (the last C_out of C).
+"""
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..timefeatures import season_length
+
+STATSFORECAST = {"auto_ets": "AutoETS", "auto_arima": "AutoARIMA", "auto_theta": "AutoTheta"}
+
+
+@dataclass(frozen=True)
+class StatisticalConfig:
+    """Shared by the statistical models.
+
+    Attributes:
+        season: steps per season; 0 takes it from ``freq`` (24 for hourly data, 7 for daily, 12 for monthly...).
+    """
+
+    enc_in: int = 1
+    c_out: int = 1
+    seq_len: int = 96
+    pred_len: int = 24
+    freq: str = "h"
+    season: int = 0
+
+    def __post_init__(self):
+        for name in ("enc_in", "c_out", "seq_len", "pred_len"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.season < 0:
+            raise ValueError(f"season must be >= 0, got {self.season}")
+        if self.c_out > self.enc_in:
+            raise ValueError(f"c_out ({self.c_out}) cannot exceed enc_in ({self.enc_in})")
+        if self.season_length > self.seq_len:
+            raise ValueError(f"the season ({self.season_length} steps) is longer than the lookback (seq_len "
+                             f"{self.seq_len}); give a longer seq_len or a shorter season")
+
+    @property
+    def season_length(self) -> int:
+        return self.season or season_length(self.freq)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "StatisticalConfig":
+        return cls(**d)
+
+
+class SeasonalNaive(nn.Module):
+    """Each horizon step repeats the value one season (or whole seasons) before it."""
+
+    def __init__(self, config: StatisticalConfig):
+        super().__init__()
+        self.config = config
+
+    def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor) -> Tensor:
+        L, m = x.shape[1], self.config.season_length
+        index = L - m + torch.arange(future_mark.shape[1]) % m  # (P,)
+        return x[:, index, -self.config.c_out:]  # (B, P, C_out)
+
+
+def statsforecast_class(name: str):
+    """The statsforecast model class behind one of our names; a clear error when the extra is not installed."""
+    try:
+        from statsforecast import models
+    except ImportError as e:
+        raise ImportError(f"model {name!r} needs statsforecast: pip install 'sparsecast[stats]'") from e
+    return getattr(models, STATSFORECAST[name])
+
+
+class StatsForecastModel(nn.Module):
+    """A statsforecast model fit on each window's lookback, per forecast channel (subclasses name which)."""
+
+    name = ""
+
+    def __init__(self, config: StatisticalConfig):
+        super().__init__()
+        self.config = config
+        self.model_cls = statsforecast_class(self.name)
+
+    def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor) -> Tensor:
+        c_out, P = self.config.c_out, future_mark.shape[1]
+        y = x[..., -c_out:].detach().double().cpu().numpy()  # (B, L, C_out)
+        out = np.empty((len(y), P, c_out))
+        for b in range(len(y)):
+            for c in range(c_out):
+                model = self.model_cls(season_length=self.config.season_length)
+                out[b, :, c] = model.forecast(y=y[b, :, c], h=P)["mean"]
+        return torch.as_tensor(out, dtype=x.dtype)  # (B, P, C_out)
+
+
+class AutoETS(StatsForecastModel):
+    name = "auto_ets"
+
+
+class AutoARIMA(StatsForecastModel):
+    name = "auto_arima"
+
+
+class AutoTheta(StatsForecastModel):
+    name = "auto_theta"

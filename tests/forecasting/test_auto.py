@@ -1,0 +1,65 @@
+"""model="auto": the candidate that forecasts the held-out horizons best is chosen, from the data given to fit only,
+and the choice is what predict, backtest and save/load use."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sparsecast import DataError, Forecaster
+from sparsecast import forecaster as forecaster_module
+
+
+def _hourly(values):
+    return pd.DataFrame({"date": pd.date_range("2021-01-01", periods=len(values), freq="h"), "y": values})
+
+
+def _seasonal(n=600):
+    return _hourly(10 + 3 * np.sin(2 * np.pi * np.arange(n) / 24))  # seasonal naive is exact
+
+
+def _random_walk(n=600, seed=0):
+    return _hourly(100 + np.cumsum(np.random.default_rng(seed).standard_normal(n)))  # the last value is best
+
+
+@pytest.mark.parametrize("frame, winner", [(_seasonal, "seasonal_naive"), (_random_walk, "repeat_last")])
+def test_auto_picks_the_candidate_that_wins_on_held_out_horizons(frame, winner, monkeypatch, capsys):
+    monkeypatch.setattr(forecaster_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
+    df = frame()
+    fc = Forecaster("auto", target="y", features="S", pred_len=12).fit(df)
+    assert fc.model_name == winner and fc.auto_report["chosen"] == winner
+    scores = fc.auto_report["validation_mse"]
+    assert set(scores) == {"repeat_last", "seasonal_naive"} and scores[winner] == min(scores.values())
+    assert f"-> {winner}" in capsys.readouterr().out  # fit says what it chose and each candidate's score
+    assert len(fc.predict()) == 12
+
+
+def test_the_choice_never_sees_rows_after_the_data_given_to_fit(monkeypatch):
+    monkeypatch.setattr(forecaster_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
+    df = _seasonal()
+    chosen = Forecaster("auto", target="y", features="S", pred_len=12).fit(df.iloc[:400]).auto_report
+    poisoned = df.copy()
+    poisoned.loc[400:, "y"] = 1e6  # later rows, whatever they hold, do not change the choice
+    again = Forecaster("auto", target="y", features="S", pred_len=12).fit(poisoned.iloc[:400]).auto_report
+    assert chosen == again
+
+
+def test_default_candidates_round_trip_through_save_and_load(tmp_path):
+    df = _seasonal(n=500)
+    fc = Forecaster("auto", target="y", features="S", pred_len=12, epochs=1, progress=False).fit(df)
+    report = fc.auto_report
+    assert {"longpatch", "dlinear", "seasonal_naive"} <= set(report["validation_mse"]) | set(report["skipped"])
+    assert fc.model_name == report["chosen"] != "auto"
+    fc.save(tmp_path / "auto")
+    loaded = Forecaster.load(tmp_path / "auto")
+    assert loaded.model_name == fc.model_name and loaded.auto_report == report
+    pd.testing.assert_frame_equal(loaded.predict(), fc.predict())
+
+
+def test_auto_on_a_series_too_short_to_validate_stops_with_one_clear_line():
+    with pytest.raises(DataError, match="model='auto' could not validate any candidate on 40 rows"):
+        Forecaster("auto", target="y", features="S", pred_len=6).fit(_seasonal(n=40))
+
+
+def test_auto_refuses_model_settings():
+    with pytest.raises(ValueError, match="model='auto' takes data and training settings only"):
+        Forecaster("auto", d_model=64)
