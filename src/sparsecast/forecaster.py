@@ -18,7 +18,7 @@ import torch
 
 from .data import DataConfig, StandardScaler, normalize_frame, prepare_frame
 from .data.datasets import anchor_weekly, infer_freq, regular_frame
-from .data.lookback import fit_lookback, statistical_lookback
+from .data.lookback import MIN_TRAIN_WINDOWS, fit_lookback, statistical_lookback
 from .data.windows import ConcatWindows
 from .errors import CheckpointError, DataError
 from .forecasting.experiment import build_forecaster, user_settings
@@ -198,12 +198,12 @@ class Forecaster:
         freq = cfg.freq or infer_freq(pd.DatetimeIndex(shortest["date"]), source)
         _, cfg_cls = model_classes(self.model_name)
         shortest_lookback = self.model_params.get("patch_len", getattr(cfg_cls, "patch_len", 1))
-        preferred = None
-        if self.model_name in STATISTICAL:  # local models: a longer lookback, and at least one season
+        preferred, windows = None, MIN_TRAIN_WINDOWS
+        if self.model_name in STATISTICAL:  # local models: a longer lookback, at least one season, no training
             season = cfg.season or season_length(freq)
-            shortest_lookback, preferred = season, statistical_lookback(freq, cfg.pred_len, season)
+            shortest_lookback, preferred, windows = season, statistical_lookback(freq, cfg.pred_len, season), 1
         seq_len = fit_lookback(freq, len(shortest), cfg.pred_len, min_lookback=shortest_lookback, source=source,
-                               preferred=preferred)
+                               preferred=preferred, min_train_windows=windows)
         label_len = 48 if self.label_len_given is None else self.label_len_given
         self.data_cfg = dataclasses.replace(cfg, seq_len=seq_len, label_len=min(label_len, seq_len))
 

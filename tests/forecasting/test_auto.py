@@ -55,9 +55,17 @@ def test_default_candidates_round_trip_through_save_and_load(tmp_path):
     pd.testing.assert_frame_equal(loaded.predict(), fc.predict())
 
 
+def test_a_short_yearly_series_ends_up_on_a_statistical_model():
+    t = np.arange(40)
+    df = pd.DataFrame({"date": pd.date_range("1985-01-01", periods=40, freq="YS"), "y": 100 + 3 * t + np.sin(t)})
+    fc = Forecaster("auto", target="y", features="S", pred_len=6, progress=False).fit(df)
+    assert fc.model_name in ("seasonal_naive", "auto_ets", "auto_theta")  # too short to train a neural model
+    assert "longpatch" in fc.auto_report["skipped"] and len(fc.predict()) == 6
+
+
 def test_auto_on_a_series_too_short_to_validate_stops_with_one_clear_line():
-    with pytest.raises(DataError, match="model='auto' could not validate any candidate on 40 rows"):
-        Forecaster("auto", target="y", features="S", pred_len=6).fit(_seasonal(n=40))
+    with pytest.raises(DataError, match="model='auto' could not validate any candidate on 20 rows"):
+        Forecaster("auto", target="y", features="S", pred_len=6).fit(_seasonal(n=20))
 
 
 def test_auto_refuses_model_settings():

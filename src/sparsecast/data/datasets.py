@@ -190,7 +190,7 @@ def prepare_frame(df: pd.DataFrame, cfg: DataConfig, split: str = "custom", sour
         df = fill_values(df, numeric, cfg.fill, source)
     values = select_columns(df, target, cfg.features, source=source)
     dates = pd.DatetimeIndex(df["date"])
-    borders = split_borders(split, len(df), cfg.seq_len)
+    borders = split_borders(split, len(df), cfg.seq_len, cfg.pred_len)
     last = max(end for _, end in borders.values())
     if last > len(df):
         raise DataError(f"{source} has {len(df)} rows but the {cfg.data} protocol needs {last}")

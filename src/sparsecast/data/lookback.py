@@ -2,6 +2,7 @@
 
 from ..errors import DataError
 from ..timefeatures import is_subdaily, season_length
+from .splits import fit_train_rows
 
 MIN_TRAIN_WINDOWS = 16  # fewer training windows than this is too little to fit anything
 
@@ -16,18 +17,19 @@ def preferred_lookback(freq: str, pred_len: int) -> int:
 
 
 def fit_lookback(freq: str, n_rows: int, pred_len: int, min_lookback: int = 1, source: str = "the series",
-                 preferred: int | None = None) -> int:
-    """``preferred`` (default ``preferred_lookback``) shortened until the ``fit`` split (90% training, the last 10% validation) has at
-    least MIN_TRAIN_WINDOWS training windows; DataError naming the minimum length when even ``min_lookback`` does
-    not fit."""
-    n_train = int(n_rows * 0.9)
-    longest = n_train - pred_len + 1 - MIN_TRAIN_WINDOWS  # training windows = n_train - seq_len - pred_len + 1
-    if n_rows - n_train < pred_len or longest < min_lookback:
-        need = max(10 * pred_len, -(-(min_lookback + pred_len - 1 + MIN_TRAIN_WINDOWS) * 10 // 9) + 1)
-        raise DataError(f"{source} has {n_rows} rows: forecasting {pred_len} steps needs at least {need} "
-                        f"(a lookback of {min_lookback}, {MIN_TRAIN_WINDOWS} training windows, and a last 10% of "
-                        f"at least {pred_len} rows for validation); use a shorter pred_len or more data")
-    return max(min_lookback, min(preferred or preferred_lookback(freq, pred_len), longest))
+                 preferred: int | None = None, min_train_windows: int = MIN_TRAIN_WINDOWS) -> int:
+    """``preferred`` (default ``preferred_lookback``) shortened until the ``fit`` split (90% training, the last 10%
+    validation, at least one horizon) has at least ``min_train_windows`` training windows (a model without weights
+    needs one); DataError naming the minimum length when even ``min_lookback`` does not fit."""
+    def longest(n: int) -> int:  # training windows = n_train - seq_len - pred_len + 1
+        return fit_train_rows(n, pred_len) - pred_len + 1 - min_train_windows
+
+    if longest(n_rows) < min_lookback:
+        need = next(n for n in range(n_rows + 1, 10 ** 9) if longest(n) >= min_lookback)
+        raise DataError(f"{source} has {n_rows} rows: forecasting {pred_len} steps needs at least {need} (a "
+                        f"lookback of {min_lookback}, {min_train_windows} training window(s), and the last "
+                        f"{pred_len} rows or 10% for validation); use a shorter pred_len or more data")
+    return max(min_lookback, min(preferred or preferred_lookback(freq, pred_len), longest(n_rows)))
 
 
 def statistical_lookback(freq: str, pred_len: int, season: int) -> int:

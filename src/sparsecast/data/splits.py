@@ -6,15 +6,22 @@ SPLITS = ("train", "val", "test")
 _ETT_MONTH_HOURS = 30 * 24
 
 
-def split_borders(kind: str, n_rows: int, seq_len: int) -> dict[str, tuple[int, int]]:
+def fit_train_rows(n_rows: int, pred_len: int) -> int:
+    """Training rows of the "fit" split: the first 90%, fewer where the last 10% is shorter than one horizon (the
+    validation part always holds at least one whole horizon)."""
+    return min(int(n_rows * 0.9), n_rows - pred_len)
+
+
+def split_borders(kind: str, n_rows: int, seq_len: int, pred_len: int = 0) -> dict[str, tuple[int, int]]:
     """Row ranges [start, end) of each split. Val and test start seq_len early so their first window has history.
 
     Args:
         kind: "ett_hour" (ETTh*), "ett_minute" (ETTm*, 15-minute rows), "custom" (70% / 10% / 20%, chronological)
-            or "fit" (90% train / 10% validation, no test: for fitting a forecaster of the real future).
+            or "fit" (90% train / 10% validation, at least ``pred_len`` rows; no test: for fitting a forecaster of
+            the real future).
     """
     if kind == "fit":
-        n_train = int(n_rows * 0.9)
+        n_train = fit_train_rows(n_rows, pred_len)
         return {"train": (0, n_train), "val": (max(0, n_train - seq_len), n_rows)}
     if kind in ("ett_hour", "ett_minute"):
         m = _ETT_MONTH_HOURS * (4 if kind == "ett_minute" else 1)
