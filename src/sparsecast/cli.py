@@ -146,7 +146,7 @@ def cmd_train(a) -> None:
               f"skill (MSE / seasonal naive's) {ratio}, MASE {mase}")
     last = skill["baselines"]["repeat_last"]
     print(f"repeat last              MSE {last['mse']:.4f}  MAE {last['mae']:.4f}")
-    for band, v in metrics["intervals"]["coverage"].items():
+    for band, v in (metrics["intervals"] or {"coverage": {}})["coverage"].items():
         print(f"interval {band} (fit on validation) covers {100 * v['coverage']:.1f}% of the test truth "
               f"(nominal {100 * v['nominal']:.0f}%)")
     paper = metrics["paper"]

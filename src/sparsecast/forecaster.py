@@ -10,6 +10,7 @@ and predicts every series.
 
 import dataclasses
 import importlib.util
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from .data.lookback import MIN_TRAIN_WINDOWS, fit_lookback, statistical_lookback
 from .data.windows import ConcatWindows
 from .errors import CheckpointError, DataError
 from .forecasting.experiment import build_forecaster, user_settings
-from .forecasting.intervals import Intervals, calibration_windows, interval_scores, predict_windows
+from .forecasting.intervals import fit_intervals, interval_scores
 from .forecasting.skill import seasonal_naive
 from .forecasting.predict import ForecastSpec, forecast_at, forecast_future
 from .forecasting.run_dir import INTERVALS, load_intervals, load_run, read_json, save_run, write_json
@@ -144,10 +145,12 @@ class Forecaster:
             val = ConcatWindows([p.splits["val"] for p in prepared.values()])
             self.history = fit(self.model, train.loader(self.train_cfg.batch_size, True, self.train_cfg.seed),
                                val.loader(self.train_cfg.eval_batch_size), self.train_cfg)
-        # prediction intervals from the errors on the held-out windows (fp32, as predict computes)
-        val = calibration_windows(self.model, ConcatWindows([p.splits["val"] for p in prepared.values()]))
-        self.intervals = Intervals.fit(*predict_windows(self.model, val.loader(self.train_cfg.eval_batch_size)),
-                                       levels=self.train_cfg.quantiles)
+        # prediction intervals from the errors on held-out windows (fp32, as predict computes)
+        self.intervals, note = fit_intervals(self.model, ConcatWindows([p.splits["train"] for p in prepared.values()]),
+                                             ConcatWindows([p.splits["val"] for p in prepared.values()]),
+                                             self.train_cfg.quantiles, self.train_cfg.eval_batch_size)
+        if self.intervals is None:
+            warnings.warn(note, stacklevel=2)
         self.model.eval()
         self.series = {uid: (ForecastSpec(self.data_cfg, p.columns, p.target_columns, p.scaler, self.intervals),
                              frames[uid].tail(self.data_cfg.seq_len).reset_index(drop=True))
@@ -155,23 +158,27 @@ class Forecaster:
         return self
 
     def _choose(self, df: pd.DataFrame) -> dict:
-        """model='auto': each candidate is fit on every series but its last horizons and scored on them (rolling
-        origins, ``AUTO_WINDOWS`` horizons apart, fewer when the series are short); the lowest geometric-mean MSE
-        over the series wins. Only the data given to ``fit`` takes part."""
+        """model='auto': each candidate is fit on every series but its last ``AUTO_WINDOWS`` horizons (fewer when the
+        series are short) and scored on forecasts from origins a third of a horizon apart within them; the lowest
+        geometric-mean MSE over the series wins. Only the data given to ``fit`` takes part."""
         long = is_long(df)
         if long:
             self.data_cfg = dataclasses.replace(self.data_cfg, features="S", target="y", date_col="ds")
         frames = self._frames(df, long)
         names = [c for c in AUTO_CANDIDATES if c not in STATSFORECAST or importlib.util.find_spec("statsforecast")]
         P = self.data_cfg.pred_len
+        stride = max(1, P // 3)  # origins a third of a horizon apart: three per held-out horizon
         kwargs = {**self.kwargs, **({} if long else {"date_col": "date"})}  # the frames' own date column
         for windows in range(AUTO_WINDOWS, 0, -1):
             part = _joined({uid: f.iloc[:len(f) - windows * P] for uid, f in frames.items()}, long)
             scores, skipped = {}, {}
             for name in names:
                 try:
-                    candidate = Forecaster(name, **kwargs).fit(part)
-                    result = candidate.backtest(_joined(frames, long), windows=windows, stride=P)
+                    with warnings.catch_warnings():  # a candidate's own notes (no intervals...) are not the user's
+                        warnings.simplefilter("ignore")
+                        candidate = Forecaster(name, **kwargs).fit(part)
+                    result = candidate.backtest(_joined(frames, long), windows=(windows - 1) * 3 + 1,
+                                                stride=stride)
                 except (DataError, ValueError) as e:
                     skipped[name] = str(e).splitlines()[0]
                     continue

@@ -55,8 +55,8 @@ def test_save_load_gives_identical_predictions(tmp_path):
 
 
 def test_backtest_windows_never_see_the_future():
-    df = _frame("h")
-    fc = Forecaster(features="MS", **TINY).fit(df.iloc[:200])
+    df = _frame("h", n=400)
+    fc = Forecaster(features="MS", **TINY).fit(df.iloc[:300])  # 30 validation rows: 5 horizons for intervals
     result = fc.backtest(df, windows=4, stride=10)
     assert len(result) == 4 and (result["mse"] >= 0).all()
     assert list(result.columns) == ["origin", "mse", "mae", "rmse", "wape", "coverage_0.1-0.9", "pinball",

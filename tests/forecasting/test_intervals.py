@@ -29,7 +29,8 @@ def test_offsets_are_the_empirical_quantiles_of_the_scaled_errors_and_minimize_t
     iv = Intervals.fit(pred, truth, scale, levels)
     assert iv.offsets.shape == (5, 2, 3) and iv.windows == 400
     errors = (truth - pred) / scale[:, None, :]  # no scale is below the floor here
-    np.testing.assert_allclose(iv.offsets[..., 0], np.quantile(errors, 0.1, axis=0))
+    corrected = 0.5 - 0.4 * 401 / 400  # split conformal's finite-sample correction for 400 windows
+    np.testing.assert_allclose(iv.offsets[..., 0], np.quantile(errors, corrected, axis=0))
     # each offset is a minimizer of its level's pinball loss on the scaled errors: moving it either way costs
     for k, level in enumerate(levels):
         best = pinball_loss(iv.offsets[None, ..., k:k + 1], errors, (level,))
@@ -120,3 +121,20 @@ def test_cli_train_reports_coverage_and_predict_writes_the_band(tmp_path, capsys
     assert (forecast["OT_q20"] <= forecast["OT_q80"]).all()
     with pytest.raises(SystemExit):
         main(["train", "--data", str(csv), "--quantiles", "0.9,0.1", "--out", str(run)])
+
+
+def test_too_few_held_out_horizons_give_point_forecasts_and_say_why():
+    df = _noisy_season(n=200)  # 20 validation rows: 15 windows of 6 steps span 3.3 horizons, fewer than 5
+    with pytest.warns(UserWarning, match=r"no prediction intervals: the validation windows span 3.3 horizon\(s\)"):
+        fc = Forecaster("dlinear", seq_len=24, pred_len=6, features="S", target="y", epochs=1,
+                        progress=False).fit(df)
+    assert fc.intervals is None and list(fc.predict().columns) == ["date", "y"]
+    assert "coverage_0.1-0.9" not in fc.backtest(df, windows=2).columns
+
+
+def test_statistical_models_calibrate_on_training_windows_too():
+    df = _noisy_season(n=200)  # the same short series: seasonal naive's forecasts are all out of sample
+    fc = Forecaster("seasonal_naive", seq_len=48, pred_len=6, features="S", target="y").fit(df)
+    assert fc.intervals is not None and fc.intervals.windows > 20
+    future = fc.predict()
+    assert (future["y_q10"] < future["y"]).all() and (future["y"] < future["y_q90"]).all()

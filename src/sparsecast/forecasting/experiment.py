@@ -18,7 +18,7 @@ from ..training.trainer import model_device
 from ..training.distributed import Distributed
 from . import plots
 from ..timefeatures import season_length
-from .intervals import Intervals, calibration_windows, interval_scores, predict_windows
+from .intervals import fit_intervals, interval_scores, predict_windows
 from .skill import baseline_scores, skill_report
 from .run_dir import CHECKPOINT, CONFIG, HISTORY, INTERVALS, METRICS, load_run, read_json, save_run, write_json
 
@@ -169,13 +169,13 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     if not dist.is_main:
         return {}
     bf16 = precision == "bf16"
-    val = calibration_windows(model, prepared.splits["val"])  # the validation windows: never the test ones
-    intervals = Intervals.fit(*predict_windows(model, val.loader(train_cfg.eval_batch_size), bf16),
-                              levels=train_cfg.quantiles)
+    intervals, note = fit_intervals(model, prepared.splits["train"], prepared.splits["val"], train_cfg.quantiles,
+                                    train_cfg.eval_batch_size, bf16)  # never from the test windows
+    log(note)
     start = time.perf_counter()
     test, pred, true, scale = score(model, prepared, "test", train_cfg.eval_batch_size, bf16)
     test_seconds = time.perf_counter() - start
-    bands = intervals.quantiles(pred, scale)  # (N, P, C_out, Q)
+    bands = intervals.quantiles(pred, scale) if intervals else None  # (N, P, C_out, Q)
     season = data_cfg.season or season_length(prepared.freq)
     skill = skill_report(prepared, test, season)
     naive_val = baseline_scores(prepared, "val", season).get("seasonal_naive")
@@ -185,7 +185,9 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
             f"{best_val:.4f} against {naive_val['mse']:.4f}; its forecasts have no skill over repeating the last "
             f"season")
     save_run(out, model, run_config, prepared.scaler)
-    write_json(out / INTERVALS, intervals.to_dict())
+    (out / INTERVALS).unlink(missing_ok=True)
+    if intervals:
+        write_json(out / INTERVALS, intervals.to_dict())
     metrics = {
         "test": {k: test[k] for k in METRIC_NAMES},
         "test_original_units": test["original_units"],
@@ -198,7 +200,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
                     "per_epoch": history.epoch_seconds if history else []},
         "paper": paper_comparison(data_cfg),
         "skill": skill,
-        "intervals": interval_scores(bands, true, intervals.levels),
+        "intervals": interval_scores(bands, true, intervals.levels) if intervals else None,
         "precision": precision,
     }
     write_json(out / METRICS, metrics)
@@ -206,7 +208,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
         write_json(out / HISTORY, dataclasses.asdict(history))
         plots.plot_losses(out / "loss.png", history.train_loss, history.val_loss)
         (out / CHECKPOINT).unlink(missing_ok=True)
-    _plot_test(out / "forecasts.png", prepared, pred, true, bands, intervals.levels)
+    _plot_test(out / "forecasts.png", prepared, pred, true, bands, intervals.levels if intervals else ())
     _plot_sparsity(out / "active_queries.png", model, prepared)
     return metrics
 
@@ -226,7 +228,7 @@ def _plot_sparsity(path: Path, model, prepared: PreparedData) -> None:
     plots.plot_active_queries(path, [a[0].numpy() for a in active], lengths)
 
 
-def _plot_test(path: Path, prepared: PreparedData, pred: np.ndarray, true: np.ndarray, bands: np.ndarray,
+def _plot_test(path: Path, prepared: PreparedData, pred: np.ndarray, true: np.ndarray, bands: np.ndarray | None,
                levels: tuple[float, ...]) -> None:
     cols = prepared.target_index
     windows = prepared.splits["test"]
@@ -234,10 +236,10 @@ def _plot_test(path: Path, prepared: PreparedData, pred: np.ndarray, true: np.nd
     rows = torch.arange(n).unsqueeze(1) + torch.arange(windows.seq_len)  # (N, seq_len)
     history = windows.values[rows, cols[-1]].numpy()
     scaler = prepared.scaler
-    band = scaler.inverse(bands[..., -1, :][..., [0, -1]], cols[-1])  # (N, P, 2): the outermost levels
+    band = None if bands is None else scaler.inverse(bands[..., -1, :][..., [0, -1]], cols[-1])  # (N, P, 2)
     plots.plot_forecasts(path, scaler.inverse(history, cols[-1]), scaler.inverse(true[..., -1], cols[-1]),
                          scaler.inverse(pred[..., -1], cols[-1]), prepared.target_columns[-1],
-                         band=band, band_label=f"{levels[0]:g}-{levels[-1]:g} quantiles")
+                         band=band, band_label=f"{levels[0]:g}-{levels[-1]:g} quantiles" if levels else "")
 
 
 def resume_run(run_dir: str | Path, log=say) -> dict:

@@ -2,11 +2,12 @@
 
 A forecast's quantile at level a is the point forecast plus ``offset[h, c, a]`` times the window's scale s (the std
 of that channel over the lookback, floored): q_a = y_hat + offset * s. Each offset minimizes the quantile (pinball)
-loss of its level over the validation windows, which for a constant has the closed form used here: the empirical
-a-quantile of the scaled errors (y - y_hat) / s at that horizon step and channel. So the band needs no second
-training run, works for every model (baselines and, later, statistical ones included), leaves the point forecast
-and its MSE untouched, and widens where the recent history is more volatile. On windows like the validation ones,
-a fraction of about a of the truth falls below q_a (split conformal prediction, with normalized errors).
+loss of its level over the held-out windows, which for a constant has the closed form used here: the empirical
+a-quantile of the scaled errors (y - y_hat) / s at that horizon step and channel (with split conformal
+prediction's finite-sample correction, which moves each level away from the median by (n + 1) / n for n windows).
+So the band needs no second training run, works for every model (baselines and statistical ones included), leaves
+the point forecast and its MSE untouched, and widens where the recent history is more volatile. On windows like the
+held-out ones, a fraction of about a of the truth falls below q_a.
 
 Notation: N windows, L lookback, P pred_len, C channels, Q quantile levels; all values on the scaled axis.
 """
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data.windows import SpacedWindows, Windows
+from ..data.windows import ConcatWindows, SpacedWindows, Windows
 from ..training.metrics import QUANTILES, check_levels, pinball_loss
 from ..training.trainer import autocast, model_device
 
@@ -25,11 +26,32 @@ FLOOR = 0.1  # the smallest window scale, as a fraction of the median one (a fla
 # Held-out windows a model without weights (a statistical one, refit on every window) is calibrated on, evenly
 # spaced; a neural model's pass over all of them is cheap.
 STATISTICAL_WINDOWS = 200
+# Intervals need the errors of at least this many non-overlapping horizons: with fewer, every window shares the same
+# few truth values, and the quantiles of their errors say little about the next horizon.
+MIN_HORIZONS = 5
 
 
-def calibration_windows(model, windows: Windows) -> Windows:
-    """The held-out windows to fit intervals on: all of them, or STATISTICAL_WINDOWS for a model without weights."""
-    return windows if next(model.parameters(), None) is not None else SpacedWindows(windows, STATISTICAL_WINDOWS)
+def fit_intervals(model, train: Windows, val: Windows, levels, batch_size: int = 256,
+                  bf16: bool = False) -> tuple["Intervals | None", str]:
+    """Intervals for ``model`` from held-out windows, and what they were fit on (or why there are none).
+
+    A neural model is calibrated on the validation windows. A model without weights (a statistical one) fits every
+    window on that window's lookback alone, so each of its forecasts is out of sample: it is calibrated on the
+    training and validation windows (STATISTICAL_WINDOWS of them, evenly spaced). None when they span fewer than
+    MIN_HORIZONS horizons."""
+    statistical = next(model.parameters(), None) is None
+    held = ConcatWindows([train, val]) if statistical else val
+    pred_len = held.batch(torch.zeros(1, dtype=torch.long)).y.shape[1] if len(held) else 1
+    horizons = (len(held) + pred_len - 1) / pred_len
+    source = "training and validation" if statistical else "validation"
+    if horizons < MIN_HORIZONS:
+        return None, (f"no prediction intervals: the {source} windows span {horizons:.1f} horizon(s) of {pred_len} "
+                      f"steps, and intervals need {MIN_HORIZONS} (about {int((MIN_HORIZONS - horizons) * pred_len) + 1} "
+                      f"more rows); predict gives point forecasts only")
+    if statistical:
+        held = SpacedWindows(held, STATISTICAL_WINDOWS)
+    intervals = Intervals.fit(*predict_windows(model, held.loader(batch_size), bf16), levels=levels)
+    return intervals, f"prediction intervals fit on {len(held)} {source} windows ({horizons:.0f} horizons)"
 
 
 def column_name(column: str, level: float) -> str:
@@ -67,7 +89,9 @@ class Intervals:
             raise ValueError("no held-out windows to fit prediction intervals on")
         floor = np.maximum(FLOOR * np.median(scale, axis=0), 1e-6)  # (C,)
         errors = (truth - pred) / np.maximum(scale, floor)[:, None, :]  # (N, P, C)
-        offsets = np.moveaxis(np.quantile(errors, levels, axis=0), 0, -1)  # (P, C, Q)
+        n = len(errors)  # split-conformal's finite-sample correction: each level moved away from the median by
+        adjusted = np.clip(0.5 + (np.asarray(levels) - 0.5) * (n + 1) / n, 0, 1)  # (n + 1) / n
+        offsets = np.moveaxis(np.quantile(errors, adjusted, axis=0), 0, -1)  # (P, C, Q)
         return cls(levels, offsets, floor, len(pred))
 
     def quantiles(self, pred: np.ndarray, scale: np.ndarray) -> np.ndarray:
