@@ -87,6 +87,7 @@ class Forecaster:
                            target=target, freq=freq, date_col=date_col, embed=embed, fill=fill, season=season,
                            **settings)  # what a candidate of model='auto' is built with
         self.auto_report: dict | None = None
+        self.with_intervals = True  # fit prediction intervals after training
         self.model_name = model
         self.auto_lookback = seq_len is None  # chosen in fit from the frequency and the series' length
         self.label_len_given = label_len
@@ -140,17 +141,17 @@ class Forecaster:
         self.data_cfg = dataclasses.replace(self.data_cfg, freq=first.freq)
         frames = {uid: self._regular(f, uid) for uid, f in frames.items()}  # the rows predict() starts from
         self.model, _, self.series_cfg = build_forecaster(self.model_name, self.model_params, self.data_cfg, first)
+        train = ConcatWindows([p.splits["train"] for p in prepared.values()])
+        val = ConcatWindows([p.splits["val"] for p in prepared.values()])
         if any(p.requires_grad for p in self.model.parameters()):
-            train = ConcatWindows([p.splits["train"] for p in prepared.values()])
-            val = ConcatWindows([p.splits["val"] for p in prepared.values()])
             self.history = fit(self.model, train.loader(self.train_cfg.batch_size, True, self.train_cfg.seed),
                                val.loader(self.train_cfg.eval_batch_size), self.train_cfg)
-        # prediction intervals from the errors on held-out windows (fp32, as predict computes)
-        self.intervals, note = fit_intervals(self.model, ConcatWindows([p.splits["train"] for p in prepared.values()]),
-                                             ConcatWindows([p.splits["val"] for p in prepared.values()]),
-                                             self.train_cfg.quantiles, self.train_cfg.eval_batch_size)
-        if self.intervals is None:
-            warnings.warn(note, stacklevel=2)
+        self.intervals = None
+        if self.with_intervals:  # from the errors on held-out windows (fp32, as predict computes)
+            self.intervals, note = fit_intervals(self.model, train, val, self.train_cfg.quantiles,
+                                                 self.train_cfg.eval_batch_size)
+            if self.intervals is None:
+                warnings.warn(note, stacklevel=2)
         self.model.eval()
         self.series = {uid: (ForecastSpec(self.data_cfg, p.columns, p.target_columns, p.scaler, self.intervals),
                              frames[uid].tail(self.data_cfg.seq_len).reset_index(drop=True))
@@ -176,7 +177,9 @@ class Forecaster:
                 try:
                     with warnings.catch_warnings():  # a candidate's own notes (no intervals...) are not the user's
                         warnings.simplefilter("ignore")
-                        candidate = Forecaster(name, **kwargs).fit(part)
+                        candidate = Forecaster(name, **kwargs)
+                        candidate.with_intervals = False  # the choice needs point forecasts only
+                        candidate.fit(part)
                     result = candidate.backtest(_joined(frames, long), windows=(windows - 1) * 3 + 1,
                                                 stride=stride)
                 except (DataError, ValueError) as e:

@@ -18,12 +18,13 @@ from pathlib import Path
 import torch
 
 from ..console import say
-from ..data import DataConfig
+from ..data import DataConfig, prepare_data
 from ..models.registry import train_defaults
 from ..reference import ltsf_published
 from ..training import TrainConfig
 from ..training.precision import cpu_summary
 from .experiment import train_run
+from .peers import run_peer
 from .run_dir import record_result
 
 HORIZONS = (96, 192, 336, 720)
@@ -42,6 +43,7 @@ class Recipe:
     label_len: int | None = None  # None: seq_len // 2 (only the Informer decoder reads it)
     small: dict = field(default_factory=dict)  # settings for the SMALL family
     large: dict = field(default_factory=dict)  # settings for the others
+    peer: bool = False  # a neuralforecast model (``model`` is its class name), fit by forecasting/peers.py
 
     def for_data(self, data: str) -> tuple[dict, dict]:
         """The model settings and TrainConfig fields of this recipe on ``data``."""
@@ -66,6 +68,9 @@ RECIPES = {
     "informer": Recipe("informer", 96, {}, {"epochs": 6, "batch_size": 32, "lr": 1e-4, "patience": 3,
                                             "lradj": "type1"}, label_len=48),
     "repeat_last": Recipe("repeat_last", 96),
+    # Peers: neuralforecast's models with its long-horizon tutorial settings (peers.NF_TRAIN) at our lookback.
+    **{f"nf_{name.lower()}": Recipe(name, 336, peer=True)
+       for name in ("PatchTST", "DLinear", "NHITS", "TSMixer", "Informer")},
 }
 
 
@@ -136,6 +141,14 @@ def ltsf_table(data: str, variants: list[str], horizons: list[int], seeds: list[
                 log(f"== {data} M lookback {dcfg.seq_len} -> {h}: {label}, seed {seed}")
                 run_dir = out / "runs" / f"{name}_{h}_{_slug(label)}_s{seed}"
                 start = time.perf_counter()
+                if recipe.peer:
+                    results[key] = {"horizon": h, "variant": label, "seed": seed, "seq_len": dcfg.seq_len,
+                                    "val_loss": None, "best_epoch": None, "epochs": None,
+                                    "threads": tcfg.threads or torch.get_num_threads(), "precision": "fp32",
+                                    **run_peer(recipe.model, prepare_data(dcfg), seed, tcfg.threads)}
+                    results = record_result(results_path, key, results[key])
+                    write_markdown(out / f"{name}_ltsf.md", name, results)
+                    continue
                 metrics = train_run(dcfg, recipe.model, settings, tcfg, run_dir, log=log)
                 results[key] = {"horizon": h, "variant": label, "seed": seed, "seq_len": dcfg.seq_len,
                                 "test": {k: metrics["test"][k] for k in ("mse", "mae")},
@@ -171,7 +184,7 @@ def summarize(results: dict) -> dict:
     return {key: {"mse": [r["test"]["mse"] for r in rs], "mae": [r["test"]["mae"] for r in rs],
                   "val": [r["val_loss"] for r in rs if r["val_loss"] is not None],
                   "seconds": statistics.mean(r["seconds"] for r in rs), "seq_len": rs[0]["seq_len"],
-                  "epochs": [r["epochs"] for r in rs]}
+                  "epochs": [r["epochs"] if r["epochs"] is not None else "-" for r in rs]}
             for key, rs in cells.items()}
 
 

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Peers beside our forecaster on the LTSF protocol (ETTh1, horizon 96): neuralforecast's PatchTST and DLinear with
+# its long-horizon tutorial settings, at lookbacks 96 and 336, and LongPatch at both, one thread each, in one run.
+# Needs a venv with neuralforecast beside the pinned CPU torch (VENV, default .venv-peers):
+#   python3 -m venv .venv-peers && .venv-peers/bin/pip install torch==2.13.0 &&
+#   .venv-peers/bin/pip install neuralforecast==3.3.0 torch==2.13.0 && .venv-peers/bin/pip install -e . torch==2.13.0
+set -uo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv-peers}
+DATA=${1:-ETTh1}
+OUT=benchmarks/results/peers
+mkdir -p "$OUT"
+lscpu | grep -E "Model name|Flags" > "$OUT/cpu.txt"
+"$VENV/bin/sparsecast" benchmark ltsf --data "$DATA" --root-path "${ROOT:-../shared/data}" --horizons 96 --seeds 0 \
+    --threads 1 --precision fp32 --out "$OUT" \
+    --models "longpatch:seq_len=96,nf_patchtst:seq_len=96,nf_dlinear:seq_len=96,longpatch,nf_patchtst,nf_dlinear" \
+    >> "$OUT/${DATA}_peers.log" 2>&1

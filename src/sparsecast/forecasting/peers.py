@@ -1,0 +1,95 @@
+"""Peer libraries on our LTSF windows: neuralforecast's models fit and scored on exactly the windows our table
+scores, so a peer is one more column of ``sparsecast benchmark ltsf`` (variant ``nf:PatchTST``, ``nf:DLinear``...).
+
+The adapter hands the peer our data as it sees it: every channel of the scaled series (our training-split scaler)
+as one long-format series per channel, up to the last test row. The peer trains on the rows before the first test
+origin, early-stopping on the last ``val`` rows of them (exactly our validation split's forecast rows), and
+forecasts every test origin at stride 1 from the ``seq_len`` rows before it (``cross_validation`` with
+``refit=False``). Its forecasts are then laid out as our (N, pred_len, C) test windows and scored by our metric
+code on the normalized scale. neuralforecast is never a dependency of the package: it is imported only when a peer
+runs (``pip install neuralforecast`` beside the pinned CPU torch).
+
+Notation: N test windows, P pred_len, C channels.
+"""
+
+import time
+
+import numpy as np
+import pandas as pd
+
+from ..data import PreparedData
+from ..training import forecast_metrics
+
+PEER_PREFIX = "nf:"
+# neuralforecast's long-horizon tutorial settings: 1,000 steps, validation every 100, early stopping after 3 checks
+# without improvement, a robust scaler per window; the lookback is the table's (input_size = seq_len).
+NF_TRAIN = {"max_steps": 1000, "val_check_steps": 100, "early_stop_patience_steps": 3, "scaler_type": "robust"}
+
+
+def test_layout(prepared: PreparedData) -> tuple[int, int, int, int]:
+    """Where our test windows lie in the full series: (first origin row, windows N, seq_len, pred_len)."""
+    test = prepared.splits["test"]
+    start, _ = prepared.borders["test"]
+    return start + test.seq_len, len(test), test.seq_len, test.pred_len
+
+
+def long_frame(prepared: PreparedData) -> pd.DataFrame:
+    """Every channel's scaled values up to the last test row, as a long frame (unique_id = column, ds, y)."""
+    end = prepared.borders["test"][1]
+    scaled = _scaled_series(prepared)[:end]
+    dates = prepared.dates[:end]
+    return pd.concat([pd.DataFrame({"unique_id": col, "ds": dates, "y": scaled[:, k]})
+                      for k, col in enumerate(prepared.columns)], ignore_index=True)
+
+
+def _scaled_series(prepared: PreparedData) -> np.ndarray:
+    """The whole scaled series (rows, C), stitched from the splits' rows (each split starts seq_len rows early)."""
+    out = np.zeros((max(end for _, end in prepared.borders.values()), len(prepared.columns)), dtype=np.float32)
+    for name, (start, end) in prepared.borders.items():
+        out[start:end] = prepared.splits[name].values.numpy()  # overlapping rows hold the same values
+    return out
+
+
+def validation_rows(prepared: PreparedData) -> int:
+    """Rows of our validation split that are forecast targets (its border, without the seq_len lookback)."""
+    return prepared.borders["test"][0] + prepared.splits["test"].seq_len - prepared.borders["train"][1]
+
+
+def windows_from_cv(cv: pd.DataFrame, prepared: PreparedData, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """A cross-validation frame (unique_id, ds, cutoff, y, <column>) as our test windows' (N, P, C) forecasts and
+    truth, in our window order (origins ascending) and channel order; checks the origins are ours."""
+    first, n, _, pred_len = test_layout(prepared)
+    cv = cv.sort_values(["cutoff", "unique_id", "ds"])
+    cutoffs = np.sort(cv["cutoff"].unique())
+    expected = prepared.dates[first - 1:first - 1 + n]  # a window's cutoff is the last row before its origin
+    if len(cutoffs) != n or not (pd.DatetimeIndex(cutoffs) == pd.DatetimeIndex(expected)).all():
+        raise ValueError(f"the peer forecast {len(cutoffs)} origins, not our {n} test origins")
+    C = len(prepared.columns)
+    order = {c: k for k, c in enumerate(prepared.columns)}
+    cv = cv.assign(_k=cv["unique_id"].map(order)).sort_values(["cutoff", "_k", "ds"])
+    pred = cv[column].to_numpy().reshape(n, C, pred_len).transpose(0, 2, 1)
+    truth = cv["y"].to_numpy().reshape(n, C, pred_len).transpose(0, 2, 1)
+    return pred, truth
+
+
+def run_peer(name: str, prepared: PreparedData, seed: int, threads: int = 0) -> dict:
+    """Fit neuralforecast's model ``name`` on our training and validation rows and score it on our test windows."""
+    import torch
+    from neuralforecast import NeuralForecast, models
+
+    if threads:
+        torch.set_num_threads(threads)
+    _, n, seq_len, pred_len = test_layout(prepared)
+    model = getattr(models, name)(h=pred_len, input_size=seq_len, random_seed=seed, enable_progress_bar=False,
+                                  enable_model_summary=False, logger=False, accelerator="cpu", **NF_TRAIN)
+    nf = NeuralForecast(models=[model], freq=prepared.freq)
+    start = time.perf_counter()
+    cv = nf.cross_validation(df=long_frame(prepared), n_windows=n, step_size=1, val_size=validation_rows(prepared),
+                             refit=False)
+    seconds = time.perf_counter() - start
+    pred, truth = windows_from_cv(cv, prepared, name)
+    ours = prepared.splits["test"].batch(torch.arange(n)).y.numpy()
+    if not np.allclose(truth, ours, atol=1e-5):
+        raise ValueError("the peer's truth differs from our test windows'")
+    return {"test": {k: forecast_metrics(pred, truth)[k] for k in ("mse", "mae")}, "seconds": seconds,
+            "test_windows": n, "settings": {"model": name, "input_size": seq_len, **NF_TRAIN}}
