@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Peers beside our forecaster on the LTSF protocol (ETTh1, horizon 96): neuralforecast's PatchTST and DLinear with
 # its long-horizon tutorial settings, at lookbacks 96 and 336, and LongPatch at both, one thread each, in one run.
-# Needs a venv with neuralforecast beside the pinned CPU torch (VENV, default .venv-peers):
+# Needs a venv with the 'peers' extra beside the pinned CPU torch (VENV, default .venv-peers):
 #   python3 -m venv .venv-peers && .venv-peers/bin/pip install torch==2.13.0 &&
-#   .venv-peers/bin/pip install neuralforecast==3.3.0 torch==2.13.0 && .venv-peers/bin/pip install -e . torch==2.13.0
+#   .venv-peers/bin/pip install -e '.[peers]' torch==2.13.0
 set -uo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv-peers}

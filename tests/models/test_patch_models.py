@@ -64,3 +64,27 @@ def test_longpatch_init_through_revin_fits_the_normalized_windows():
 def test_patch_longer_than_lookback_is_refused_with_one_clear_message():
     with pytest.raises(ValueError, match=r"patch_len \(64\) is longer than the lookback seq_len \(40\)"):
         PatchTSTConfig(**{**TINY, "patch_len": 64})
+
+
+def test_longpatch_chooses_its_ridge_by_the_validation_error():
+    torch.manual_seed(0)
+    cfg = LongPatchConfig(**{**TINY, "enc_in": 1, "c_out": 1})
+    w_true = torch.randn(40, 8, dtype=torch.float64) / 40
+    def windows(n):  # a weak linear signal in much noise, few windows for 41 coefficients
+        x = torch.randn(n, 40, 1, dtype=torch.float64)
+        return x, torch.einsum("blc,lp->bpc", x, w_true) + torch.randn(n, 8, 1, dtype=torch.float64)
+    train, val = windows(50), windows(400)
+
+    def val_mse(model):
+        model.eval()
+        return float(((model(val[0], None, None) - val[1]) ** 2).mean())
+
+    chosen = LongPatch(cfg).double()
+    chosen.init_from_data([train], [val])
+    fixed = []
+    for k in range(6):
+        m = LongPatch(LongPatchConfig(**{**TINY, "enc_in": 1, "c_out": 1}, ridge=cfg.ridge * 10 ** k)).double()
+        m.init_from_data([train])
+        fixed.append(val_mse(m))
+    assert val_mse(chosen) == pytest.approx(min(fixed), rel=1e-9)  # the closed-form validation error picks it
+    assert fixed.index(min(fixed)) > 0  # and here it is not the smallest ridge: few noisy windows need shrinkage

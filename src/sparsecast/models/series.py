@@ -90,9 +90,10 @@ class SeriesModel(nn.Module):
             scale = scale.reshape(B * self.c_out, 1)
         return x, y, scale
 
-    def _init_from_data(self, pairs) -> None:
-        """The inner model's ``init_from_data`` on the training windows as it sees them, with their loss scales."""
-        self.inner.init_from_data(self.seen(x, y) for x, y in pairs)
+    def _init_from_data(self, pairs, val_pairs=()) -> None:
+        """The inner model's ``init_from_data`` on the training (and validation) windows as it sees them, with
+        their loss scales."""
+        self.inner.init_from_data((self.seen(x, y) for x, y in pairs), (self.seen(x, y) for x, y in val_pairs))
 
     def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor) -> Tensor:
         B, L, C = x.shape

@@ -148,8 +148,9 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         log(f"resuming {_resume_point(state, train)} of {cfg.epochs}")
     elif hasattr(model, "init_from_data"):
         # A model with a closed-form start (LongPatch's least-squares linear skip) fits it on the training windows
-        # first; those weights are the first candidate of early stopping, so training keeps them unless it helps.
-        model.init_from_data((batch.x, batch.target) for batch in train)
+        # first (its ridge chosen on the validation windows); those weights are the first candidate of early
+        # stopping, so training keeps them unless it helps.
+        model.init_from_data(((batch.x, batch.target) for batch in train), ((batch.x, batch.target) for batch in val))
         history.initial_val_loss = state.best_loss = evaluate_loss(runner, val, loss_fn, bf16)
         state.best_state = copy.deepcopy(model.state_dict())
         log(f"fitted to the training windows before training: val {state.best_loss:.4f}")

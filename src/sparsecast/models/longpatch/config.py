@@ -13,7 +13,8 @@ class LongPatchConfig(PatchTSTConfig):
         linear_skip: add a linear map of the whole (normalized) lookback to the horizon, shared by all channels,
             to the Transformer's head; the head starts at zero, so training starts from that linear forecast and
             the attention learns what it misses. The skip starts at the least-squares fit of the training windows
-            (``LongPatch.init_from_data``), with a ridge penalty of ``ridge`` times the number of series.
+            (``LongPatch.init_from_data``), with a ridge penalty of ``ridge`` x 10^k times the number of series,
+            k = 0..5 chosen by the validation error (k = 0 when no validation windows are given).
         attn: "probsparse" by default: the top-u patches attend to all, the rest take the mean, so the cost grows
             as K log K in the number of patches K and lookbacks of thousands of steps stay cheap.
     """

@@ -12,6 +12,8 @@ from torch import Tensor, nn
 from ..patchtst import PatchTST
 from .config import LongPatchConfig
 
+RIDGE_STEPS = 6  # ridge multiples tried on validation: config.ridge x 1, 10, ..., 10^5
+
 
 class LongPatch(PatchTST):
     """forecast = linear(lookback) + head(encoder(patches)), per channel, through shared weights.
@@ -33,25 +35,52 @@ class LongPatch(PatchTST):
             nn.init.zeros_(last.bias)
 
     @torch.no_grad()
-    def init_from_data(self, pairs: Iterable[tuple[Tensor, Tensor]]) -> None:
+    def init_from_data(self, pairs: Iterable[tuple[Tensor, ...]], val_pairs: Iterable[tuple[Tensor, ...]] = ()
+                       ) -> None:
         """Set the linear skip to the least-squares (ridge) map from lookback to horizon over the training windows.
 
         Each series row is weighted by the scale its errors have in the training loss (under RevIN the window's
         std, by which the forecast is restored), so the fit minimizes the same squared error as training rather
-        than one dominated by nearly constant windows, whose normalized targets are huge. The sums Z^T Z and Z^T Y
-        are accumulated batch by batch in float64, so memory stays O(L^2) whatever the number of windows; the
-        ridge term is ``config.ridge`` times the total squared weight (the number of rows when unweighted).
+        than one dominated by nearly constant windows, whose normalized targets are huge. The sums Z^T Z, Z^T Y and
+        Y^T Y are accumulated batch by batch in float64, so memory stays O(L^2) whatever the number of windows; the
+        ridge term is a multiple of the total squared weight (the number of rows when unweighted). With validation
+        windows, the multiple is chosen among ``config.ridge`` x 10^k, k = 0..RIDGE_STEPS - 1, by the validation
+        error, computed in closed form from the validation windows' own sums: a long series keeps the small ridge,
+        a short one (few training windows for a long lookback) gets the shrinkage it needs.
 
         Args:
-            pairs: (x (B, L, C), y (B, P, C_out)) as the model sees them, optionally with a third entry, the
-                (B, C_out) loss scale of each series (the series wrapper's ``seen``).
+            pairs, val_pairs: (x (B, L, C), y (B, P, C_out)) as the model sees them, optionally with a third entry,
+                the (B, C_out) loss scale of each series (the series wrapper's ``seen``).
         """
         if self.linear is None:
             return
+        L = self.config.seq_len
+        gram, cross, _, weight = self._sums(pairs)
+        if not weight:
+            return
+        val = self._sums(val_pairs)
+        ridges = [self.config.ridge * 10 ** k for k in range(RIDGE_STEPS if val[3] else 1)]
+        best, best_err = None, float("inf")
+        for ridge in ridges:
+            penalty = ridge * weight * torch.eye(L + 1, dtype=torch.float64)
+            penalty[L, L] = 0.0  # the bias is not shrunk
+            w = torch.linalg.solve(gram + penalty, cross)  # (L + 1, P)
+            if not val[3]:
+                best = w
+                break
+            g, c, yy, n = val
+            err = float(yy - 2 * (w * c).sum() + (w * (g @ w)).sum()) / n  # sum of squared errors per row
+            if err < best_err:
+                best, best_err = w, err
+        self.linear.weight.copy_(best[:L].T)
+        self.linear.bias.copy_(best[L])
+
+    def _sums(self, pairs) -> tuple[Tensor, Tensor, float, float]:
+        """Z^T Z (L + 1, L + 1), Z^T Y (L + 1, P), Y^T Y and the total squared weight over weighted rows."""
         L, P = self.config.seq_len, self.config.pred_len
         gram = torch.zeros(L + 1, L + 1, dtype=torch.float64)
         cross = torch.zeros(L + 1, P, dtype=torch.float64)
-        weight = 0.0
+        yty, weight = 0.0, 0.0
         for x, y, *scale in pairs:
             z = self.series(x).double()  # (B * C_out, L)
             z = torch.cat([z, z.new_ones(len(z), 1)], dim=1)  # (B * C_out, L + 1): the bias as a column
@@ -60,14 +89,9 @@ class LongPatch(PatchTST):
             z, t = z * w, t * w
             gram += z.T @ z
             cross += z.T @ t
+            yty += float(t.square().sum())
             weight += float(w.square().sum())
-        if not weight:
-            return
-        penalty = self.config.ridge * weight * torch.eye(L + 1, dtype=torch.float64)
-        penalty[L, L] = 0.0  # the bias is not shrunk
-        w = torch.linalg.solve(gram + penalty, cross)  # (L + 1, P)
-        self.linear.weight.copy_(w[:L].T)
-        self.linear.bias.copy_(w[L])
+        return gram, cross, yty, weight
 
     def encode(self, z: Tensor) -> Tensor:
         out = super().encode(z)  # (B * C_out, P)
