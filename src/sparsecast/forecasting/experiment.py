@@ -11,6 +11,7 @@ from ..console import say
 from ..data import DataConfig, PreparedData, prepare_data
 from ..errors import CheckpointError, DataError
 from ..models import SERIES_FIELDS, model_classes, series_config, unwrap, wrap
+from ..models.registry import STATISTICAL
 from ..reference import paper_row
 from ..training import METRIC_NAMES, TrainConfig, fit, forecast_metrics, seed_everything
 from ..training.precision import resolve_precision
@@ -18,7 +19,7 @@ from ..training.trainer import model_device
 from ..training.distributed import Distributed
 from . import plots
 from ..timefeatures import season_length
-from .intervals import fit_intervals, interval_scores, predict_windows
+from .intervals import STATISTICAL_WINDOWS, fit_intervals, interval_scores, predict_windows
 from .skill import baseline_scores, skill_report
 from .run_dir import CHECKPOINT, CONFIG, HISTORY, INTERVALS, METRICS, load_run, read_json, save_run, write_json
 
@@ -143,6 +144,10 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
         f"seq/label/pred {data_cfg.seq_len}/{data_cfg.label_len}/{data_cfg.pred_len}; "
         f"windows train/val/test {len(prepared.splits['train'])}/{len(prepared.splits['val'])}/"
         f"{len(prepared.splits['test'])}")
+    if model_name in STATISTICAL and model_name != "seasonal_naive":
+        n_fits = len(prepared.splits["test"]) * len(prepared.target_columns)
+        log(f"{model_name} is refit on each window's lookback: {n_fits} fits to score the test split (and up to "
+            f"{STATISTICAL_WINDOWS} windows for the intervals); this can take a while on long series")
     start = time.perf_counter()
     history = None
     if n_params:
