@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .console import say
 from .data import DataConfig, StandardScaler, normalize_frame, prepare_frame
 from .data.datasets import anchor_weekly, infer_freq, regular_frame
 from .data.lookback import MIN_TRAIN_WINDOWS, fit_lookback, statistical_lookback
@@ -28,7 +29,6 @@ from .forecasting.skill import seasonal_naive
 from .forecasting.predict import ForecastSpec, forecast_at, forecast_future
 from .forecasting.run_dir import INTERVALS, load_intervals, load_run, read_json, save_run, write_json
 from .models import SeriesConfig, model_classes
-from .console import say
 from .models.registry import AUTO, AUTO_CANDIDATES, STATISTICAL, train_defaults
 from .models.statistical import STATSFORECAST
 from .timefeatures import normalize_freq, season_length
@@ -180,8 +180,8 @@ class Forecaster:
                         candidate = Forecaster(name, **kwargs)
                         candidate.with_intervals = False  # the choice needs point forecasts only
                         candidate.fit(part)
-                    result = candidate.backtest(_joined(frames, long), windows=(windows - 1) * 3 + 1,
-                                                stride=stride)
+                    result = candidate.backtest(_joined(frames, long), windows=((windows - 1) * P) // stride + 1,
+                                                stride=stride)  # every origin inside the held-out rows
                 except (DataError, ValueError) as e:
                     skipped[name] = str(e).splitlines()[0]
                     continue
@@ -298,6 +298,7 @@ class Forecaster:
         if self.auto_report is not None:
             config["auto"] = self.auto_report
         save_run(path, self.model, config, spec.scaler)
+        (path / INTERVALS).unlink(missing_ok=True)
         if self.intervals is not None:
             write_json(path / INTERVALS, self.intervals.to_dict())
         write_json(path / SERIES, [{"unique_id": uid, "scaler": s.scaler.to_dict(),
