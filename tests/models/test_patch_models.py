@@ -75,6 +75,7 @@ def test_longpatch_chooses_its_ridge_by_the_validation_error():
         return x, torch.einsum("blc,lp->bpc", x, w_true) + torch.randn(n, 8, 1, dtype=torch.float64)
     train, val = windows(50), windows(400)
 
+    @torch.no_grad()
     def val_mse(model):
         model.eval()
         return float(((model(val[0], None, None) - val[1]) ** 2).mean())

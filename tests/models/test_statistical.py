@@ -78,11 +78,11 @@ def test_statsforecast_models_fit_each_window_and_channel(name):
 
 @needs_stats
 def test_auto_ets_forecaster_and_cli_run_folder(tmp_path):
-    df = _monthly()
+    df = _monthly(n=240)  # 20 years: a ten-season lookback leaves windows spanning 5 horizons for the intervals
     fc = Forecaster("auto_ets", target="y", features="S", pred_len=6).fit(df)
     future = fc.predict()
     assert list(future.columns) == ["date", "y", "y_q10", "y_q50", "y_q90"]
-    truth = 50 + 0.3 * np.arange(120, 126) + 5 * np.sin(2 * np.pi * np.arange(120, 126) / 12)
+    truth = 50 + 0.3 * np.arange(240, 246) + 5 * np.sin(2 * np.pi * np.arange(240, 246) / 12)
     assert np.abs(future["y"] - truth).mean() < 2.0  # follows trend and season of the noise-free curve
     fc.save(tmp_path / "ets")
     pd.testing.assert_frame_equal(Forecaster.load(tmp_path / "ets").predict(), future)
