@@ -98,9 +98,10 @@ def summary(results: dict, models) -> str:
         if not ratios:
             continue
         gm = math.exp(statistics.fmean(math.log(max(r, 1e-12)) for r in ratios))
-        lines.append(f"| {model} | {len(ratios)} | {sum(r < 1 for r in ratios)} ({100 * statistics.fmean(r < 1 for r in ratios):.0f}%) "
-                     f"| {gm:.3f} | {statistics.median(ratios):.3f} | "
-                     f"{statistics.fmean(cover):.2f} |" if cover else "| - |")
+        wins = sum(r < 1 for r in ratios)
+        coverage = f"{statistics.fmean(cover):.2f}" if cover else "-"
+        lines.append(f"| {model} | {len(ratios)} | {wins} ({100 * wins / len(ratios):.0f}%) | {gm:.3f} | "
+                     f"{statistics.median(ratios):.3f} | {coverage} |")
     chosen = [v["auto"]["chosen"] for v in rows.values() if "chosen" in v.get("auto", {})]
     if chosen:
         lines += ["", "auto chose: " + ", ".join(f"{m} {chosen.count(m)}" for m in sorted(set(chosen)))]

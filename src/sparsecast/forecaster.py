@@ -27,7 +27,7 @@ from .forecasting.experiment import build_forecaster, user_settings
 from .forecasting.intervals import fit_intervals, interval_scores
 from .forecasting.skill import seasonal_naive
 from .forecasting.predict import ForecastSpec, forecast_at, forecast_future
-from .forecasting.run_dir import INTERVALS, load_intervals, load_run, read_json, save_run, write_json
+from .forecasting.run_dir import load_intervals, load_run, read_json, save_intervals, save_run, write_json
 from .models import SeriesConfig, model_classes
 from .models.registry import AUTO, AUTO_CANDIDATES, STATISTICAL, train_defaults
 from .models.statistical import STATSFORECAST
@@ -298,9 +298,7 @@ class Forecaster:
         if self.auto_report is not None:
             config["auto"] = self.auto_report
         save_run(path, self.model, config, spec.scaler)
-        (path / INTERVALS).unlink(missing_ok=True)
-        if self.intervals is not None:
-            write_json(path / INTERVALS, self.intervals.to_dict())
+        save_intervals(path, self.intervals)
         write_json(path / SERIES, [{"unique_id": uid, "scaler": s.scaler.to_dict(),
                                     "recent": recent.assign(date=recent["date"].astype(str)).to_dict(orient="list")}
                                    for uid, (s, recent) in self.series.items()])

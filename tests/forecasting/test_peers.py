@@ -33,7 +33,8 @@ def _stand_in_cross_validation(df: pd.DataFrame, n_windows: int, h: int) -> pd.D
 def test_the_peer_sees_exactly_our_test_windows(prepared):
     first, n, seq_len, pred_len = test_layout(prepared)
     df = long_frame(prepared)
-    assert set(df["unique_id"]) == {"a", "b", "OT"} and df["ds"].max() == prepared.dates[prepared.borders["test"][1] - 1]
+    assert set(df["unique_id"]) == {"a", "b", "OT"}
+    assert df["ds"].max() == prepared.dates[prepared.borders["test"][1] - 1]
     cv = _stand_in_cross_validation(df, n, pred_len)
     pred, truth = windows_from_cv(cv, prepared, "Peer")
     ours = prepared.splits["test"].batch(torch.arange(n))

@@ -33,7 +33,8 @@ def test_seasonal_naive_repeats_the_last_season():
 
 
 def test_season_from_the_frequency_and_bad_seasons_stop_with_one_clear_line():
-    assert StatisticalConfig(freq="h").season_length == 24 and StatisticalConfig(freq="MS", seq_len=24).season_length == 12
+    assert StatisticalConfig(freq="h").season_length == 24
+    assert StatisticalConfig(freq="MS", seq_len=24).season_length == 12
     with pytest.raises(ValueError, match=r"the season \(24 steps\) is longer than the lookback \(seq_len 12\)"):
         StatisticalConfig(freq="h", seq_len=12)
 

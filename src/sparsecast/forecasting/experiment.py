@@ -21,7 +21,8 @@ from . import plots
 from ..timefeatures import season_length
 from .intervals import STATISTICAL_WINDOWS, fit_intervals, interval_scores, predict_windows
 from .skill import baseline_scores, skill_report
-from .run_dir import CHECKPOINT, CONFIG, HISTORY, INTERVALS, METRICS, load_run, read_json, save_run, write_json
+from .run_dir import (CHECKPOINT, CONFIG, HISTORY, METRICS, load_run, read_json, save_intervals, save_run,
+                      write_json)
 
 
 # Model settings fixed by the data rather than chosen by the user.
@@ -161,7 +162,8 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
             # Every process fits the same closed-form start on all training windows (fit cannot see it through
             # DistributedDataParallel, and each process's loader holds only its share); no initial candidate then.
             full = prepared.splits["train"].loader(train_cfg.eval_batch_size)
-            model.init_from_data(((batch.x, batch.target) for batch in full), ((batch.x, batch.target) for batch in val))
+            model.init_from_data(((batch.x, batch.target) for batch in full),
+                                 ((batch.x, batch.target) for batch in val))
         try:
             history = fit(dist.wrap(model), train, val, train_cfg, log=log,
                           checkpoint=ckpt if dist.is_main else None, resume=resume)
@@ -190,9 +192,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
             f"{best_val:.4f} against {naive_val['mse']:.4f}; its forecasts have no skill over repeating the last "
             f"season")
     save_run(out, model, run_config, prepared.scaler)
-    (out / INTERVALS).unlink(missing_ok=True)
-    if intervals:
-        write_json(out / INTERVALS, intervals.to_dict())
+    save_intervals(out, intervals)
     metrics = {
         "test": {k: test[k] for k in METRIC_NAMES},
         "test_original_units": test["original_units"],

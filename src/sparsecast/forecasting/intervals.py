@@ -20,7 +20,7 @@ import torch
 
 from ..data.windows import ConcatWindows, SpacedWindows, Windows
 from ..training.metrics import QUANTILES, check_levels, pinball_loss
-from ..training.trainer import autocast, model_device
+from ..training.trainer import predict
 
 FLOOR = 0.1  # the smallest window scale, as a fraction of the median one (a flat window still gets a band)
 # Held-out windows a model without weights (a statistical one, refit on every window) is calibrated on, evenly
@@ -45,9 +45,10 @@ def fit_intervals(model, train: Windows, val: Windows, levels, batch_size: int =
     horizons = (len(held) + pred_len - 1) / pred_len
     source = "training and validation" if statistical else "validation"
     if horizons < MIN_HORIZONS:
+        more = int((MIN_HORIZONS - horizons) * pred_len) + 1
         return None, (f"no prediction intervals: the {source} windows span {horizons:.1f} horizon(s) of {pred_len} "
-                      f"steps, and intervals need {MIN_HORIZONS} (about {int((MIN_HORIZONS - horizons) * pred_len) + 1} "
-                      f"more rows); predict gives point forecasts only")
+                      f"steps, and intervals need {MIN_HORIZONS} (about {more} more rows); predict gives point "
+                      f"forecasts only")
     if statistical:
         held = SpacedWindows(held, STATISTICAL_WINDOWS)
     intervals = Intervals.fit(*predict_windows(model, held.loader(batch_size), bf16), levels=levels)
@@ -109,20 +110,10 @@ class Intervals:
                    np.asarray(d["floor"], dtype=np.float64), int(d["windows"]))
 
 
-@torch.no_grad()
 def predict_windows(model, batches: Iterable, bf16: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Point forecasts, truth (N, P, C_out) and window scales (N, C_out) of every window the batches serve."""
-    model.eval()
-    device = model_device(model) if next(model.parameters(), None) is not None else "cpu"
-    preds, trues, scales = [], [], []
-    for batch in batches:
-        with autocast(bf16, device):
-            out = model(**batch.inputs())
-        pred = (out[0] if isinstance(out, tuple) else out).float().numpy()
-        preds.append(pred)
-        trues.append(batch.target.numpy())
-        scales.append(window_scale(batch.x[..., -pred.shape[-1]:].numpy()))  # forecast channels are the last
-    return np.concatenate(preds), np.concatenate(trues), np.concatenate(scales)
+    """Point forecasts, truth (N, P, C_out) and window scales (N, C_out) of every window the batches serve (the
+    forecast channels are the inputs' last C_out)."""
+    return predict(model, batches, bf16, extra=lambda b: window_scale(b.x[..., -b.target.shape[-1]:].numpy()))
 
 
 def interval_scores(q: np.ndarray, truth: np.ndarray, levels: tuple[float, ...]) -> dict:
@@ -135,4 +126,5 @@ def interval_scores(q: np.ndarray, truth: np.ndarray, levels: tuple[float, ...])
         if j is not None and j > i:
             inside = (truth >= q[..., i]) & (truth <= q[..., j])
             bands[f"{lo:g}-{levels[j]:g}"] = {"nominal": round(levels[j] - lo, 10), "coverage": float(inside.mean())}
-    return {"coverage": bands, "below": {f"{lv:g}": float(b) for lv, b in zip(levels, below)}, "pinball": pinball_loss(q, truth, levels)}
+    return {"coverage": bands, "below": {f"{lv:g}": float(b) for lv, b in zip(levels, below)},
+            "pinball": pinball_loss(q, truth, levels)}

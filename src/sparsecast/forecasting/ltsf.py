@@ -139,28 +139,25 @@ def ltsf_table(data: str, variants: list[str], horizons: list[int], seeds: list[
                 dcfg, settings, tcfg = cell_setup(data, recipe, overrides, h, root_path, base_train, seed,
                                                   train_overrides)
                 log(f"== {data} M lookback {dcfg.seq_len} -> {h}: {label}, seed {seed}")
-                run_dir = out / "runs" / f"{name}_{h}_{_slug(label)}_s{seed}"
+                cell = {"horizon": h, "variant": label, "seed": seed, "seq_len": dcfg.seq_len}
                 start = time.perf_counter()
-                if recipe.peer:
-                    results[key] = {"horizon": h, "variant": label, "seed": seed, "seq_len": dcfg.seq_len,
-                                    "val_loss": None, "best_epoch": None, "epochs": None,
-                                    "threads": tcfg.threads or torch.get_num_threads(), "precision": "fp32",
-                                    **run_peer(recipe.model, prepare_data(dcfg), seed, tcfg.threads)}
-                    results = record_result(results_path, key, results[key])
-                    write_markdown(out / f"{name}_ltsf.md", name, results)
-                    continue
-                metrics = train_run(dcfg, recipe.model, settings, tcfg, run_dir, log=log)
-                results[key] = {"horizon": h, "variant": label, "seed": seed, "seq_len": dcfg.seq_len,
-                                "test": {k: metrics["test"][k] for k in ("mse", "mae")},
-                                "val_loss": metrics["best_val_loss"],
-                                "best_epoch": metrics["best_epoch"],
-                                "epochs": len(metrics["seconds"]["per_epoch"]),
-                                "seconds": time.perf_counter() - start, "test_windows": metrics["test_windows"],
-                                "settings": settings, "precision": metrics["precision"],
-                                "threads": torch.get_num_threads(),
-                                "train": {k: tcfg.to_dict()[k] for k in
-                                          ("epochs", "batch_size", "lr", "patience", "lradj")}}
-                results = record_result(results_path, key, results[key])
+                if recipe.peer:  # its seconds are those run_peer measures: training and forecasting
+                    cell |= {"val_loss": None, "best_epoch": None, "epochs": None,
+                             "threads": tcfg.threads or torch.get_num_threads(), "precision": "fp32",
+                             **run_peer(recipe.model, prepare_data(dcfg), seed, tcfg.threads)}
+                else:
+                    run_dir = out / "runs" / f"{name}_{h}_{_slug(label)}_s{seed}"
+                    metrics = train_run(dcfg, recipe.model, settings, tcfg, run_dir, log=log)
+                    cell |= {"test": {k: metrics["test"][k] for k in ("mse", "mae")},
+                             "val_loss": metrics["best_val_loss"],
+                             "best_epoch": metrics["best_epoch"],
+                             "epochs": len(metrics["seconds"]["per_epoch"]),
+                             "seconds": time.perf_counter() - start, "test_windows": metrics["test_windows"],
+                             "settings": settings, "precision": metrics["precision"],
+                             "threads": torch.get_num_threads(),
+                             "train": {k: tcfg.to_dict()[k] for k in
+                                       ("epochs", "batch_size", "lr", "patience", "lradj")}}
+                results = record_result(results_path, key, cell)
                 write_markdown(out / f"{name}_ltsf.md", name, results)
     write_markdown(out / f"{name}_ltsf.md", name, results)
     return out / f"{name}_ltsf.md"

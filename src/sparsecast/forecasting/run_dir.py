@@ -113,6 +113,14 @@ def load_model(run_dir: Path) -> tuple[nn.Module, dict]:
     return model.eval(), config
 
 
+def save_intervals(run_dir: Path, intervals: Intervals | None) -> None:
+    """Write a run's prediction intervals, or remove a stale file when it has none."""
+    path = Path(run_dir) / INTERVALS
+    path.unlink(missing_ok=True)
+    if intervals is not None:
+        write_json(path, intervals.to_dict())
+
+
 def load_intervals(run_dir: Path) -> Intervals | None:
     """The prediction intervals a run folder holds, or None (runs saved before they existed)."""
     path = Path(run_dir) / INTERVALS

@@ -12,18 +12,8 @@ import torch
 
 from ..data import PreparedData
 from ..data.batch import stack_windows
+from ..models.statistical import seasonal_naive
 from ..training import forecast_metrics
-
-
-def seasonal_naive(history: torch.Tensor, season: int, pred_len: int) -> torch.Tensor:
-    """Each horizon step h takes the value one season (or whole seasons) before it: history[L - m + (h mod m)].
-
-    Shape:
-        history: (N, L, C_out) with L >= season; returns (N, P, C_out).
-    """
-    L = history.shape[1]
-    index = L - season + torch.arange(pred_len) % season  # (P,)
-    return history[:, index]
 
 
 def baseline_scores(prepared: PreparedData, split: str, season: int) -> dict:

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..checks import require_positive, require_targets_in_inputs
+
 
 @dataclass(frozen=True)
 class BaselineConfig:
@@ -20,11 +22,8 @@ class BaselineConfig:
     moving_avg: int = 25
 
     def __post_init__(self):
-        for name in ("enc_in", "c_out", "seq_len", "pred_len", "moving_avg"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.c_out > self.enc_in:
-            raise ValueError(f"c_out ({self.c_out}) cannot exceed enc_in ({self.enc_in})")
+        require_positive(self, ("enc_in", "c_out", "seq_len", "pred_len", "moving_avg"))
+        require_targets_in_inputs(self)
 
     def to_dict(self) -> dict:
         return asdict(self)

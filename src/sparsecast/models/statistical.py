@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..checks import require_positive, require_targets_in_inputs
 from ..timefeatures import season_length
 
 STATSFORECAST = {"auto_ets": "AutoETS", "auto_arima": "AutoARIMA", "auto_theta": "AutoTheta"}
@@ -37,13 +38,10 @@ class StatisticalConfig:
     season: int = 0
 
     def __post_init__(self):
-        for name in ("enc_in", "c_out", "seq_len", "pred_len"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        require_positive(self, ("enc_in", "c_out", "seq_len", "pred_len"))
         if self.season < 0:
             raise ValueError(f"season must be >= 0, got {self.season}")
-        if self.c_out > self.enc_in:
-            raise ValueError(f"c_out ({self.c_out}) cannot exceed enc_in ({self.enc_in})")
+        require_targets_in_inputs(self)
         if self.season_length > self.seq_len:
             raise ValueError(f"the season ({self.season_length} steps) is longer than the lookback (seq_len "
                              f"{self.seq_len}); give a longer seq_len or a shorter season")
@@ -60,6 +58,17 @@ class StatisticalConfig:
         return cls(**d)
 
 
+def seasonal_naive(history: Tensor, season: int, pred_len: int) -> Tensor:
+    """Each horizon step h takes the value one season (or whole seasons) before it: history[L - m + (h mod m)].
+
+    Shape:
+        history: (N, L, C) with L >= season; returns (N, P, C).
+    """
+    L = history.shape[1]
+    index = L - season + torch.arange(pred_len) % season  # (P,)
+    return history[:, index]
+
+
 class SeasonalNaive(nn.Module):
     """Each horizon step repeats the value one season (or whole seasons) before it."""
 
@@ -68,9 +77,8 @@ class SeasonalNaive(nn.Module):
         self.config = config
 
     def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor) -> Tensor:
-        L, m = x.shape[1], self.config.season_length
-        index = L - m + torch.arange(future_mark.shape[1]) % m  # (P,)
-        return x[:, index, -self.config.c_out:]  # (B, P, C_out)
+        forecast = seasonal_naive(x, self.config.season_length, future_mark.shape[1])  # (B, P, C)
+        return forecast[..., -self.config.c_out:]  # (B, P, C_out)
 
 
 def statsforecast_class(name: str):

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..checks import require_positive
 from ..console import live_progress
 from .checkpoint import TrainState, load_checkpoint, rng_states, save_checkpoint, set_rng_states
 from .history import History
@@ -56,9 +57,7 @@ class TrainConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "quantiles", check_levels(self.quantiles))  # a list from JSON, too
-        for name in ("epochs", "batch_size", "eval_batch_size", "patience"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        require_positive(self, ("epochs", "batch_size", "eval_batch_size", "patience"))
         if self.checkpoint_minutes < 0:
             raise ValueError(f"checkpoint_minutes must be >= 0, got {self.checkpoint_minutes}")
         if not self.lr > 0:
@@ -109,17 +108,22 @@ def evaluate_loss(model: nn.Module, batches: Iterable, loss_fn: Callable = F.mse
 
 
 @torch.inference_mode()
-def predict(model: nn.Module, batches: Iterable, bf16: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def predict(model: nn.Module, batches: Iterable, bf16: bool = False,
+            extra: Callable[..., np.ndarray] | None = None) -> tuple[np.ndarray, ...]:
     """Predictions and targets of every window, concatenated: two arrays (N, pred_len, C_out), returned in fp32
-    (computed under bf16 autocast with ``bf16``)."""
+    (computed under bf16 autocast with ``bf16``); with ``extra``, a third array: ``extra(batch)`` of every batch,
+    concatenated (what a caller needs of the inputs, without keeping them)."""
     model.eval()
-    preds, trues = [], []
+    preds, trues, extras = [], [], []
     device = model_device(model) if next(model.parameters(), None) is not None else "cpu"  # baselines: none
     for batch in batches:
         with autocast(bf16, device):
             preds.append(_first(model(**batch.inputs())).float().numpy())
         trues.append(batch.target.numpy())
-    return np.concatenate(preds), np.concatenate(trues)
+        if extra is not None:
+            extras.append(extra(batch))
+    out = (np.concatenate(preds), np.concatenate(trues))
+    return out + (np.concatenate(extras),) if extra is not None else out
 
 
 def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss_fn: Callable = F.mse_loss,

@@ -4,6 +4,7 @@ from dataclasses import asdict, dataclass
 
 from ...attention import ATTENTION, kernel_settings
 from ...attention.probsparse import SELECTIONS
+from ...checks import require_positive
 from ...nn import ACTIVATIONS, EMBEDDINGS
 from ...timefeatures import freq_family
 
@@ -59,10 +60,8 @@ class InformerConfig:
     output_attention: bool = False
 
     def __post_init__(self):
-        for name in ("enc_in", "dec_in", "c_out", "seq_len", "pred_len", "d_model", "n_heads", "e_layers",
-                     "d_layers", "d_ff", "factor", "c"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        require_positive(self, ("enc_in", "dec_in", "c_out", "seq_len", "pred_len", "d_model", "n_heads",
+                                "e_layers", "d_layers", "d_ff", "factor", "c"))
         if not 0 <= self.label_len <= self.seq_len:
             raise ValueError(f"label_len must be in [0, seq_len={self.seq_len}], got {self.label_len}")
         if self.d_model % self.n_heads:

@@ -58,20 +58,18 @@ class LongPatch(PatchTST):
         gram, cross, _, weight = self._sums(pairs)
         if not weight:
             return
-        val = self._sums(val_pairs)
-        ridges = [self.config.ridge * 10 ** k for k in range(RIDGE_STEPS if val[3] else 1)]
-        best, best_err = None, float("inf")
-        for ridge in ridges:
-            penalty = ridge * weight * torch.eye(L + 1, dtype=torch.float64)
-            penalty[L, L] = 0.0  # the bias is not shrunk
-            w = torch.linalg.solve(gram + penalty, cross)  # (L + 1, P)
-            if not val[3]:
-                best = w
-                break
-            g, c, yy, n = val
-            err = float(yy - 2 * (w * c).sum() + (w * (g @ w)).sum()) / n  # sum of squared errors per row
-            if err < best_err:
-                best, best_err = w, err
+        g, c, yy, n = self._sums(val_pairs)
+        shrink = torch.eye(L + 1, dtype=torch.float64)
+        shrink[L, L] = 0.0  # the bias is not shrunk
+
+        def solve(ridge: float) -> Tensor:  # (L + 1, P)
+            return torch.linalg.solve(gram + ridge * weight * shrink, cross)
+
+        def val_error(w: Tensor) -> float:  # validation squared error per row, from the validation sums
+            return float(yy - 2 * (w * c).sum() + (w * (g @ w)).sum()) / n
+
+        fits = [solve(self.config.ridge * 10 ** k) for k in range(RIDGE_STEPS if n else 1)]
+        best = min(fits, key=val_error) if n else fits[0]
         self.linear.weight.copy_(best[:L].T)
         self.linear.bias.copy_(best[L])
 

@@ -3,6 +3,7 @@
 from dataclasses import asdict, dataclass
 
 from ...attention import ATTENTION, kernel_settings
+from ...checks import require_positive, require_targets_in_inputs
 from ...nn import ACTIVATIONS
 
 
@@ -39,15 +40,12 @@ class PatchTSTConfig:
     activation: str = "gelu"
 
     def __post_init__(self):
-        for name in ("enc_in", "c_out", "seq_len", "pred_len", "patch_len", "patch_stride", "d_model", "n_heads",
-                     "e_layers", "d_ff", "factor", "c"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        require_positive(self, ("enc_in", "c_out", "seq_len", "pred_len", "patch_len", "patch_stride", "d_model",
+                                "n_heads", "e_layers", "d_ff", "factor", "c"))
         if self.patch_len > self.seq_len:
             raise ValueError(f"patch_len ({self.patch_len}) is longer than the lookback seq_len ({self.seq_len}); "
                              f"use a shorter --patch-len or a longer --seq-len")
-        if self.c_out > self.enc_in:
-            raise ValueError(f"c_out ({self.c_out}) cannot exceed enc_in ({self.enc_in})")
+        require_targets_in_inputs(self)
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
         for name in ("dropout", "head_dropout"):

@@ -3,6 +3,8 @@
 import math
 from dataclasses import asdict, dataclass
 
+from ...checks import require_positive
+
 ATTNS = ("full", "strided", "fixed")
 COMBINES = ("interleaved", "merged", "multihead")
 
@@ -44,9 +46,7 @@ class SparseTransformerConfig:
     def __post_init__(self):
         if isinstance(self.shape, list):
             object.__setattr__(self, "shape", tuple(self.shape))
-        for name in ("vocab_size", "n_layers", "d_model", "n_heads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        require_positive(self, ("vocab_size", "n_layers", "d_model", "n_heads"))
         if not self.shape or min(self.shape) < 1:
             raise ValueError(f"shape must be positive dimensions, got {self.shape}")
         if self.d_model % self.n_heads:
