@@ -38,7 +38,7 @@ ORDER = ["native", "D", "W", "M"]  # coarser to the right
 NATIVE_RANK = {"h": 0, "15min": 0, "10min": 0, "D": 1, "W": 2}
 MIN_ROWS = 60
 ORIGINS = 3
-MODELS = ("auto", "longpatch", "auto_ets", "seasonal_naive")
+MODELS = ("auto", "longpatch", "auto_ets", "auto_theta", "dlinear", "seasonal_naive")
 
 
 def series_list(root: Path, freqs: list[str], datasets: list[str] | None):
@@ -79,8 +79,8 @@ def score_series(frame: pd.DataFrame, freq: str, horizon: int, models, threads: 
             continue
         out[model] = {"mse": float(bt["mse"].mean()), "seconds": time.perf_counter() - start,
                       "coverage": float(bt["coverage_0.1-0.9"].mean()) if "coverage_0.1-0.9" in bt else None,
-                      **({"chosen": fc.model_name, "validation_mse": fc.auto_report["validation_mse"]}
-                         if model == "auto" else {})}
+                      **({"chosen": fc.auto_report["chosen"], "weights": fc.auto_report["weights"],
+                          "validation_mse": fc.auto_report["validation_mse"]} if model == "auto" else {})}
         if "seasonal_naive_mse" in bt:
             out["seasonal_naive_backtest_mse"] = float(bt["seasonal_naive_mse"].mean())
     return out
@@ -104,7 +104,14 @@ def summary(results: dict, models) -> str:
                      f"{statistics.median(ratios):.3f} | {coverage} |")
     chosen = [v["auto"]["chosen"] for v in rows.values() if "chosen" in v.get("auto", {})]
     if chosen:
-        lines += ["", "auto chose: " + ", ".join(f"{m} {chosen.count(m)}" for m in sorted(set(chosen)))]
+        lines += ["", "auto's best-validated candidate: " + ", ".join(f"{m} {chosen.count(m)}"
+                                                                     for m in sorted(set(chosen)))]
+    weights = [v["auto"]["weights"] for v in rows.values() if "weights" in v.get("auto", {})]
+    if weights:
+        names = sorted({n for w in weights for n in w})
+        lines += ["auto's mean weight per candidate: " + ", ".join(
+            f"{n} {statistics.fmean(w.get(n, 0) for w in weights):.2f}" for n in names)
+            + f"; a single candidate on {sum(len(w) == 1 for w in weights)} series"]
     return "\n".join(lines)
 
 
@@ -127,19 +134,22 @@ def main():
     print(f"CPU {cpu_summary()}, {a.threads} thread(s); models {models}; {ORIGINS} origins per series", flush=True)
     done = json.loads(path.read_text()) if path.is_file() else {}
     for key, frame, freq, horizon in series_list(root, a.freqs.split(","), a.datasets and a.datasets.split(",")):
-        if key in done and all(m in done[key] for m in models) or (frame is None and key in done):
-            continue
+        old = done.get(key, {})
+        missing = [m for m in models if m not in old]
         if frame is None:
-            record_result(path, key, {"skipped": horizon})
+            if key not in done:
+                record_result(path, key, {"skipped": horizon})
+            continue
+        if not missing:
             continue
         start = time.perf_counter()
-        result = score_series(frame, freq, horizon, models, a.threads)
+        result = {**old, **score_series(frame, freq, horizon, missing, a.threads)}  # beside earlier runs' models
         done = record_result(path, key, result)
         sn = result.get("seasonal_naive", {}).get("mse")
         print(f"{key}: {len(frame)} rows, horizon {horizon}, {time.perf_counter() - start:.0f}s; "
               + ", ".join(f"{m} {result[m]['mse'] / sn:.3f}" if sn and "mse" in result[m] else f"{m} -"
                           for m in models)
-              + (f" (auto chose {result['auto']['chosen']})" if "chosen" in result.get("auto", {}) else ""),
+              + (f" (auto: {result['auto']['weights']})" if "weights" in result.get("auto", {}) else ""),
               flush=True)
     (out / "univariate.md").write_text(summary(done, models) + "\n")
     print(summary(done, models))

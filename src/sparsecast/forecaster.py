@@ -29,7 +29,9 @@ from .forecasting.skill import seasonal_naive
 from .forecasting.predict import ForecastSpec, forecast_at, forecast_future
 from .forecasting.run_dir import load_intervals, load_run, read_json, save_intervals, save_run, write_json
 from .models import SeriesConfig, model_classes
-from .models.registry import AUTO, AUTO_CANDIDATES, STATISTICAL, train_defaults
+from .forecasting.auto import AUTO_RULE, combination_weights
+from .models.ensemble import Ensemble, EnsembleConfig
+from .models.registry import AUTO, AUTO_CANDIDATES, ENSEMBLE, STATISTICAL, train_defaults
 from .models.statistical import STATSFORECAST
 from .timefeatures import normalize_freq, season_length
 from .training import TrainConfig, fit, forecast_metrics, seed_everything
@@ -121,16 +123,23 @@ class Forecaster:
                              cfg.fill, _source(uid))
 
     def fit(self, df: pd.DataFrame) -> "Forecaster":
+        members = None  # model='auto' with more than one weighted candidate: name -> its Forecaster, fit on df
         if self.model_name == AUTO:
             report = self._choose(df)
-            self.__init__(report["chosen"], **self.kwargs)
+            if len(report["weights"]) > 1:
+                members = self._fit_members(df, report["weights"])
+            self.__init__(ENSEMBLE if members else report["chosen"], **self.kwargs)
             self.auto_report = report
         long = is_long(df)
         if long:
             self.data_cfg = dataclasses.replace(self.data_cfg, features="S", target="y", date_col="ds")
         seed_everything(self.train_cfg.seed)
         frames = self._frames(df, long)
-        if self.auto_lookback:
+        if members:  # the ensemble reads the longest of its members' lookbacks
+            seq_len = max(fc.data_cfg.seq_len for fc in members.values())
+            self.data_cfg = dataclasses.replace(self.data_cfg, seq_len=seq_len,
+                                                label_len=min(self.data_cfg.label_len, seq_len))
+        elif self.auto_lookback:
             self._choose_lookback(frames)
         prepared = {uid: prepare_frame(f, self.data_cfg, split="fit", source=_source(uid))
                     for uid, f in frames.items()}
@@ -140,7 +149,11 @@ class Forecaster:
         first = next(iter(prepared.values()))
         self.data_cfg = dataclasses.replace(self.data_cfg, freq=first.freq)
         frames = {uid: self._regular(f, uid) for uid, f in frames.items()}  # the rows predict() starts from
-        self.model, _, self.series_cfg = build_forecaster(self.model_name, self.model_params, self.data_cfg, first)
+        if members:
+            self.model, self.series_cfg = self._ensemble(members, first), SeriesConfig()
+        else:
+            self.model, _, self.series_cfg = build_forecaster(self.model_name, self.model_params, self.data_cfg,
+                                                              first)
         train = ConcatWindows([p.splits["train"] for p in prepared.values()])
         val = ConcatWindows([p.splits["val"] for p in prepared.values()])
         if any(p.requires_grad for p in self.model.parameters()):
@@ -159,20 +172,64 @@ class Forecaster:
         return self
 
     def _choose(self, df: pd.DataFrame) -> dict:
-        """model='auto': each candidate is fit on every series but its last ``AUTO_WINDOWS`` horizons (fewer when the
-        series are short) and scored on forecasts from origins a third of a horizon apart within them; the lowest
-        geometric-mean MSE over the series wins. Only the data given to ``fit`` takes part."""
+        """model='auto': the candidates' validation scores (``validate``) and their weights (``AUTO_RULE``)."""
+        names = [c for c in AUTO_CANDIDATES if c not in STATSFORECAST or importlib.util.find_spec("statsforecast")]
+        report = self.validate(df, names)
+        scores = report["validation_mse"]
+        weights = combination_weights(scores, AUTO_RULE)
+        chosen = min(scores, key=scores.get)
+        result = ", ".join(f"{n} x {w:.2f}" for n, w in weights.items()) if len(weights) > 1 else chosen
+        say(f"auto: validation MSE on the last {report['windows']} horizon(s) of {self.data_cfg.pred_len} steps, "
+            f"fit on the rows before them (geometric mean over {report['series']} series): "
+            + ", ".join(f"{n} {v:.4g}" for n, v in sorted(scores.items(), key=lambda kv: kv[1]))
+            + f" -> {result}" + "".join(f"; {n} skipped: {why}" for n, why in report["skipped"].items()))
+        return {"chosen": chosen, "weights": weights, "rule": AUTO_RULE,
+                **{k: v for k, v in report.items() if k not in ("forecasts", "series")}}
+
+    def _fit_members(self, df: pd.DataFrame, weights: dict) -> dict:
+        """The weighted candidates of model='auto', each fit on all of ``df`` as on its own (no intervals: the
+        ensemble's own are fit on its forecasts)."""
+        members = {}
+        for name in weights:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                members[name] = Forecaster(name, **self.kwargs)
+                members[name].with_intervals = False
+                members[name].fit(df)
+        return members
+
+    def _ensemble(self, members: dict, prepared) -> Ensemble:
+        """The weighted mean of the fitted ``members``, on this forecaster's lookback (the longest of theirs). All
+        were scaled on the same training rows: the fit split's border does not depend on the lookback."""
+        weights = self.auto_report["weights"]
+        config = EnsembleConfig(members=tuple({"model_name": n, "model": fc.model.config.to_dict(),
+                                               "series": fc.series_cfg.to_dict(), "weight": weights[n]}
+                                              for n, fc in members.items()),
+                                enc_in=len(prepared.columns), c_out=len(prepared.target_columns),
+                                seq_len=self.data_cfg.seq_len, pred_len=self.data_cfg.pred_len)
+        return Ensemble(config, [fc.model for fc in members.values()])
+
+    def validate(self, df: pd.DataFrame, names) -> dict:
+        """Each model in ``names`` is fit on every series but its last ``AUTO_WINDOWS`` horizons and scored on
+        forecasts from origins a third of a horizon apart within them; its score is the geometric-mean MSE over the
+        series. Where some models cannot be fit on the rows left (short series), fewer horizons are held out: the
+        number that scores the most models (the most horizons among equals). Only ``df`` takes part.
+
+        Returns:
+            validation_mse (name -> score), windows (the horizons held out), series (how many), skipped (name ->
+            why it could not be scored) and forecasts (name -> its backtest frame: one row per series and origin).
+        """
         long = is_long(df)
         if long:
             self.data_cfg = dataclasses.replace(self.data_cfg, features="S", target="y", date_col="ds")
         frames = self._frames(df, long)
-        names = [c for c in AUTO_CANDIDATES if c not in STATSFORECAST or importlib.util.find_spec("statsforecast")]
         P = self.data_cfg.pred_len
         stride = max(1, P // 3)  # origins a third of a horizon apart: three per held-out horizon
         kwargs = {**self.kwargs, **({} if long else {"date_col": "date"})}  # the frames' own date column
+        best = None  # (windows, scores, skipped, backtests) of the held-out length that scores the most names
         for windows in range(AUTO_WINDOWS, 0, -1):
             part = _joined({uid: f.iloc[:len(f) - windows * P] for uid, f in frames.items()}, long)
-            scores, skipped = {}, {}
+            scores, skipped, backtests = {}, {}, {}
             for name in names:
                 try:
                     with warnings.catch_warnings():  # a candidate's own notes (no intervals...) are not the user's
@@ -187,18 +244,18 @@ class Forecaster:
                     continue
                 mse = result.groupby("unique_id")["mse"].mean() if long else result["mse"].mean()
                 scores[name] = float(np.exp(np.mean(np.log(np.maximum(mse, 1e-300)))))
-            if scores:
+                backtests[name] = result
+            if best is None or len(scores) > len(best[1]):
+                best = (windows, scores, skipped, backtests)
+            if len(scores) == len(names):
                 break
+        windows, scores, skipped, backtests = best
         if not scores:
             shortest = min(len(f) for f in frames.values())
             raise DataError(f"model='auto' could not validate any candidate on {shortest} rows (it holds out the "
                             f"last {P} rows and fits on the rest): {skipped}; give more data or a model")
-        chosen = min(scores, key=scores.get)
-        say(f"auto: validation MSE on the last {windows} horizon(s) of {P} steps, fit on the rows before them "
-            f"(geometric mean over {len(frames)} series): "
-            + ", ".join(f"{n} {v:.4g}" for n, v in sorted(scores.items(), key=lambda kv: kv[1]))
-            + f" -> {chosen}" + "".join(f"; {n} skipped: {why}" for n, why in skipped.items()))
-        return {"chosen": chosen, "validation_mse": scores, "windows": windows, "skipped": skipped}
+        return {"validation_mse": scores, "windows": windows, "series": len(frames), "skipped": skipped,
+                "forecasts": backtests}
 
     def _choose_lookback(self, frames: dict) -> None:
         """seq_len from the frequency, shortened to fit the shortest series (see ``data.lookback``)."""

@@ -1,5 +1,7 @@
-"""model="auto": the candidate that forecasts the held-out horizons best is chosen, from the data given to fit only,
-and the choice is what predict, backtest and save/load use."""
+"""model="auto": the candidates are weighted by how well they forecast the held-out horizons, from the data given to
+fit only, and the weighted mean (or the one candidate left) is what predict, backtest and save/load use."""
+
+import importlib.util
 
 import numpy as np
 import pandas as pd
@@ -22,15 +24,47 @@ def _random_walk(n=600, seed=0):
 
 
 @pytest.mark.parametrize("frame, winner", [(_seasonal, "seasonal_naive"), (_random_walk, "repeat_last")])
-def test_auto_picks_the_candidate_that_wins_on_held_out_horizons(frame, winner, monkeypatch, capsys):
+def test_auto_weights_most_the_candidate_that_wins_on_held_out_horizons(frame, winner, monkeypatch, capsys):
     monkeypatch.setattr(forecaster_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
     df = frame()
     fc = Forecaster("auto", target="y", features="S", pred_len=12).fit(df)
-    assert fc.model_name == winner and fc.auto_report["chosen"] == winner
-    scores = fc.auto_report["validation_mse"]
+    report = fc.auto_report
+    scores, weights = report["validation_mse"], report["weights"]
     assert set(scores) == {"repeat_last", "seasonal_naive"} and scores[winner] == min(scores.values())
+    assert report["chosen"] == winner and weights[winner] == max(weights.values())
+    assert sum(weights.values()) == pytest.approx(1)
+    assert fc.model_name == (winner if len(weights) == 1 else "ensemble")
     assert f"-> {winner}" in capsys.readouterr().out  # fit says what it chose and each candidate's score
     assert len(fc.predict()) == 12
+
+
+def test_a_seasonal_series_is_left_to_seasonal_naive_alone(monkeypatch):
+    monkeypatch.setattr(forecaster_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
+    fc = Forecaster("auto", target="y", features="S", pred_len=12).fit(_seasonal())
+    assert fc.auto_report["weights"] == {"seasonal_naive": 1.0} and fc.model_name == "seasonal_naive"
+
+
+def _trend_and_season(n=600, seed=1):
+    t = np.arange(n)
+    noise = np.random.default_rng(seed).standard_normal(n)
+    return _hourly(0.02 * t + 2 * np.sin(2 * np.pi * t / 24) + np.cumsum(noise) * 0.3)
+
+
+def test_the_ensemble_forecasts_the_weighted_mean_of_its_members_fit_alone(monkeypatch, tmp_path):
+    monkeypatch.setattr(forecaster_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
+    df = _trend_and_season()
+    fc = Forecaster("auto", target="y", features="S", pred_len=12).fit(df)
+    weights = fc.auto_report["weights"]
+    assert fc.model_name == "ensemble" and len(weights) == 2  # both forecast this series about as well
+    alone = {n: Forecaster(n, target="y", features="S", pred_len=12).fit(df).predict()["y"] for n in weights}
+    expected = sum(w * alone[n] for n, w in weights.items())
+    np.testing.assert_allclose(fc.predict()["y"], expected, rtol=1e-5)
+    bt = fc.backtest(df, windows=3)
+    assert len(bt) == 3 and np.isfinite(bt["mse"]).all()
+    fc.save(tmp_path / "ensemble")
+    loaded = Forecaster.load(tmp_path / "ensemble")
+    assert loaded.model_name == "ensemble" and loaded.auto_report == fc.auto_report
+    pd.testing.assert_frame_equal(loaded.predict(), fc.predict())
 
 
 def test_the_choice_never_sees_rows_after_the_data_given_to_fit(monkeypatch):
@@ -48,7 +82,7 @@ def test_default_candidates_round_trip_through_save_and_load(tmp_path):
     fc = Forecaster("auto", target="y", features="S", pred_len=12, epochs=1, progress=False).fit(df)
     report = fc.auto_report
     assert {"longpatch", "seasonal_naive"} <= set(report["validation_mse"]) | set(report["skipped"])
-    assert fc.model_name == report["chosen"] != "auto"
+    assert fc.model_name in (report["chosen"], "ensemble") and fc.model_name != "auto"
     fc.save(tmp_path / "auto")
     loaded = Forecaster.load(tmp_path / "auto")
     assert loaded.model_name == fc.model_name and loaded.auto_report == report
@@ -59,7 +93,8 @@ def test_a_short_yearly_series_ends_up_on_a_statistical_model():
     t = np.arange(40)
     df = pd.DataFrame({"date": pd.date_range("1985-01-01", periods=40, freq="YS"), "y": 100 + 3 * t + np.sin(t)})
     fc = Forecaster("auto", target="y", features="S", pred_len=6, progress=False).fit(df)
-    assert fc.model_name in ("seasonal_naive", "auto_ets", "auto_theta")  # too short to train a neural model
+    if importlib.util.find_spec("statsforecast"):  # without the extra, seasonal naive and DLinear are all it has
+        assert set(fc.auto_report["weights"]) <= {"seasonal_naive", "auto_ets", "auto_theta"}
     assert "longpatch" in fc.auto_report["skipped"] and len(fc.predict()) == 6
 
 

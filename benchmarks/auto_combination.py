@@ -1,0 +1,152 @@
+"""How model="auto" should turn its candidates' validation scores into a forecast: a choice, or a weighted mean.
+
+On the real univariate series of benchmarks/univariate.py (same series, horizons and origins), every candidate is
+validated as model="auto" validates it (``Forecaster.validate``, on the rows before the first test origin only) and
+fit on those rows; its forecasts of the test origins are recorded. Each rule then maps the validation scores to
+weights, and its forecast (the weighted mean of the candidates') is scored against seasonal naive's on the same
+origins. The rules are compared here, on this validation set of the choice; model="auto" uses the one chosen.
+
+    python benchmarks/auto_combination.py --freqs D,W,M --out benchmarks/results/auto_combination   # resumable
+    python benchmarks/auto_combination.py --analyze --out benchmarks/results/auto_combination
+"""
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from sparsecast import Forecaster
+from sparsecast.forecasting.auto import RULES, combination_weights
+from sparsecast.forecasting.predict import forecast_at
+from sparsecast.forecasting.run_dir import record_result
+from sparsecast.training.precision import cpu_summary
+from univariate import ORIGINS, series_list
+
+CANDIDATES = ("longpatch", "seasonal_naive", "auto_ets", "auto_theta", "auto_arima", "dlinear")
+
+
+def collect(frame, freq: str, horizon: int, candidates, threads: int) -> dict:
+    """Validation scores and test-origin forecasts of every candidate on one series."""
+    fit_part = frame.iloc[:len(frame) - ORIGINS * horizon]
+    settings = dict(target="y", features="S", pred_len=horizon, freq=freq, progress=False, threads=threads)
+    start = time.perf_counter()
+    report = Forecaster("auto", **settings).validate(fit_part, candidates)
+    out = {"rows": len(frame), "freq": freq, "horizon": horizon, "validation_mse": report["validation_mse"],
+           "validation_seconds": time.perf_counter() - start, "skipped": report["skipped"], "forecasts": {},
+           "seconds": {}}
+    origins = [len(frame) - horizon - k * horizon for k in reversed(range(ORIGINS))]
+    out["truth"] = [frame["y"].iloc[o:o + horizon].tolist() for o in origins]
+    for name in candidates:
+        start = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fc = Forecaster(name, **settings)
+                fc.with_intervals = False
+                fc.fit(fit_part)
+            pred, _ = forecast_at(fc.model, fc.series[None][0], fc._frames(frame, False)[None], origins)
+        except Exception as e:  # recorded, not fatal
+            out["skipped"].setdefault(name, f"{type(e).__name__}: {str(e).splitlines()[0]}")
+            continue
+        out["forecasts"][name] = pred[..., 0].tolist()  # (origins, horizon)
+        out["seconds"][name] = time.perf_counter() - start
+    return out
+
+
+def rule_mse(entry: dict, rule: str, candidates) -> float | None:
+    """The mean test MSE over the origins of the rule's weighted forecast; None where no candidate is scored."""
+    scores = {n: v for n, v in entry["validation_mse"].items() if n in candidates and n in entry["forecasts"]}
+    if not scores:
+        return None
+    weights = combination_weights(scores, rule)
+    pred = sum(w * np.asarray(entry["forecasts"][n]) for n, w in weights.items())
+    return float(np.mean((pred - np.asarray(entry["truth"])) ** 2))
+
+
+def analyze(results: dict, candidate_sets: dict) -> str:
+    rows = {k: v for k, v in results.items() if "forecasts" in v and "seasonal_naive" in v["forecasts"]}
+    lines = [f"{len(rows)} series; ratio = test MSE / seasonal naive's on the same origins", "",
+             "| candidates | rule | beats seasonal naive | geometric-mean ratio | median ratio | "
+             "daily | weekly | monthly |", "|---|---|---|---|---|---|---|---|"]
+    by_freq = {"D": "daily", "W-SUN": "weekly", "MS": "monthly"}
+    single = [(n, "single") for n in CANDIDATES]
+    combos = [(s, r) for s in candidate_sets for r in RULES]
+    for what, rule in single + combos:
+        ratios, freq_ratios = [], {f: [] for f in by_freq}
+        for v in rows.values():
+            sn = float(np.mean((np.asarray(v["forecasts"]["seasonal_naive"]) - np.asarray(v["truth"])) ** 2))
+            if rule == "single":
+                if what not in v["forecasts"]:
+                    continue
+                mse = float(np.mean((np.asarray(v["forecasts"][what]) - np.asarray(v["truth"])) ** 2))
+            else:
+                mse = rule_mse(v, rule, candidate_sets[what])
+            if mse is None or sn <= 0:
+                continue
+            ratios.append(max(mse / sn, 1e-12))
+            freq_ratios.setdefault(v["freq"], []).append(ratios[-1])
+        if not ratios:
+            continue
+        gm = lambda r: math.exp(statistics.fmean(math.log(x) for x in r)) if r else float("nan")  # noqa: E731
+        wins = sum(r < 1 for r in ratios)
+        lines.append(f"| {what} | {rule} | {wins}/{len(ratios)} ({100 * wins / len(ratios):.0f}%) | "
+                     f"{gm(ratios):.3f} | {statistics.median(ratios):.3f} | "
+                     + " | ".join(f"{gm(freq_ratios.get(f, [])):.3f}" for f in by_freq) + " |")
+    return "\n".join(lines)
+
+
+CANDIDATE_SETS = {
+    "lp+sn+ets+theta": ("longpatch", "seasonal_naive", "auto_ets", "auto_theta"),
+    "lp+ets+theta": ("longpatch", "auto_ets", "auto_theta"),
+    "lp+ets+theta+arima": ("longpatch", "auto_ets", "auto_theta", "auto_arima"),
+    "lp+sn+ets+theta+dlinear": ("longpatch", "seasonal_naive", "auto_ets", "auto_theta", "dlinear"),
+    "all six": CANDIDATES,
+}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--root-path", default="../shared/data")
+    p.add_argument("--freqs", default="D,W,M")
+    p.add_argument("--datasets", default=None)
+    p.add_argument("--candidates", default=",".join(CANDIDATES))
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--analyze", action="store_true", help="only the table of rules, from what was collected")
+    p.add_argument("--out", default="benchmarks/results/auto_combination")
+    a = p.parse_args()
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "collected.json"
+    done = json.loads(path.read_text()) if path.is_file() else {}
+    if not a.analyze:
+        root = Path(a.root_path)
+        if not root.is_dir():
+            sys.exit(f"no data folder at {root} (see the README: the shared datasets)")
+        candidates = a.candidates.split(",")
+        print(f"CPU {cpu_summary()}, {a.threads} thread(s); candidates {candidates}", flush=True)
+        for key, frame, freq, horizon in series_list(root, a.freqs.split(","),
+                                                     a.datasets and a.datasets.split(",")):
+            old = done.get(key, {})
+            missing = [n for n in candidates if n not in old.get("forecasts", {}) and n not in old.get("skipped", {})]
+            if frame is None or not missing:
+                continue
+            start = time.perf_counter()
+            new = collect(frame, freq, horizon, missing, a.threads)
+            for part in ("validation_mse", "forecasts", "seconds", "skipped"):  # beside what an earlier run had
+                new[part] = {**old.get(part, {}), **new[part]}
+            done = record_result(path, key, new)
+            print(f"{key}: {len(frame)} rows, horizon {horizon}, {time.perf_counter() - start:.0f}s; seconds "
+                  + ", ".join(f"{n} {s:.1f}" for n, s in done[key]["seconds"].items()), flush=True)
+    table = analyze(done, CANDIDATE_SETS)
+    (out / "rules.md").write_text(table + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
