@@ -19,7 +19,7 @@ def _example(kind: str) -> str:
 
 def test_python_example(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    write_csv(tmp_path / "my.csv", n=400, columns=("load", "temp", "OT"))
+    write_csv(tmp_path / "my.csv", n=600, columns=("load", "temp", "OT"))
     exec(compile(_example("python"), "README.md", "exec"), {})
     assert (tmp_path / "my-forecaster" / "model.safetensors").is_file()
 

@@ -1,6 +1,6 @@
 """The Python API: a forecaster fit on a pandas frame that forecasts the real future in original units.
 
-    fc = Forecaster(seq_len=96, label_len=48, pred_len=24, features="MS", target="OT")
+    fc = Forecaster(pred_len=24, features="MS", target="OT")  # model="auto": candidates weighted on validation
     fc.fit(df)             # wide: a 'date' column (or DatetimeIndex) + numeric columns
     fc.predict()           # the next pred_len timestamps after df's last row
 
@@ -20,6 +20,7 @@ import torch
 from .console import say
 from .data import DataConfig, StandardScaler, normalize_frame, prepare_frame
 from .data.datasets import anchor_weekly, infer_freq, regular_frame
+from .data.frame import select_columns
 from .data.lookback import MIN_TRAIN_WINDOWS, fit_lookback, statistical_lookback
 from .data.windows import ConcatWindows
 from .errors import CheckpointError, DataError
@@ -64,9 +65,11 @@ class Forecaster:
     """A forecasting model fit on a DataFrame; forecasts in original units with real future timestamps, and their
     prediction intervals (quantile columns; ``quantiles=`` sets the levels).
 
-    ``model``: "longpatch" (the default), "informer", "patchtst", "dlinear", "repeat_last", "seasonal_naive",
-    "auto_ets" / "auto_arima" / "auto_theta" (the ``stats`` extra), or "auto": the candidate that forecasts the last
-    horizons of the data best, fit on the rows before them (see ``_choose``).
+    ``model``: "auto" (the default): its candidates (LongPatch, seasonal naive, DLinear, and AutoETS and AutoTheta
+    with the ``stats`` extra) are scored on the last horizons of the data, fit on the rows before them, and their
+    forecasts weighted by the inverse of those scores (``validate``, ``forecasting/auto.py``); or one model by name:
+    "longpatch", "informer", "patchtst", "dlinear", "repeat_last", "seasonal_naive", "auto_ets" / "auto_arima" /
+    "auto_theta" (the ``stats`` extra).
 
     Keyword arguments are the CLI's flags with the same defaults: data settings (seq_len, label_len, pred_len,
     features, target, freq, date_col, embed), training settings (epochs, batch_size, lr, patience, lradj, seed,
@@ -75,7 +78,7 @@ class Forecaster:
     ``fit`` holds out the last 10% of each series' rows for early stopping; scalers are fit on the first 90%.
     """
 
-    def __init__(self, model: str = "longpatch", *, seq_len: int | None = None, label_len: int | None = None,
+    def __init__(self, model: str = AUTO, *, seq_len: int | None = None, label_len: int | None = None,
                  pred_len: int = 24, features: str = "MS", target: str = "OT", freq: str | None = None,
                  date_col: str = "date", embed: str = "timeF", fill: str | None = None, season: int | None = None,
                  **settings):
@@ -130,6 +133,9 @@ class Forecaster:
                 members = self._fit_members(df, report["weights"])
             self.__init__(ENSEMBLE if members else report["chosen"], **self.kwargs)
             self.auto_report = report
+        elif self.model_name == ENSEMBLE:
+            raise ValueError("model='ensemble' is what model='auto' builds from its fitted candidates; fit "
+                             "Forecaster('auto', ...) instead")
         long = is_long(df)
         if long:
             self.data_cfg = dataclasses.replace(self.data_cfg, features="S", target="y", date_col="ds")
@@ -223,6 +229,9 @@ class Forecaster:
         if long:
             self.data_cfg = dataclasses.replace(self.data_cfg, features="S", target="y", date_col="ds")
         frames = self._frames(df, long)
+        for uid, frame in frames.items():  # the user's mistakes (a wrong target...) stop here, not as skips
+            select_columns(frame, self.data_cfg.target, self.data_cfg.features, _source(uid),
+                           allow_missing=self.data_cfg.fill is not None)
         P = self.data_cfg.pred_len
         stride = max(1, P // 3)  # origins a third of a horizon apart: three per held-out horizon
         kwargs = {**self.kwargs, **({} if long else {"date_col": "date"})}  # the frames' own date column

@@ -30,13 +30,13 @@ def test_forecaster_with_target_and_horizon_alone(tmp_path):
     t = np.arange(n)
     df = pd.DataFrame({"date": pd.date_range("2015-01-31", periods=n, freq="ME"),
                        "sales": 100 + 2 * t + 10 * np.sin(2 * np.pi * t / 12)})
-    fc = Forecaster(target="sales", pred_len=6, features="S", epochs=1).fit(df)
+    fc = Forecaster("longpatch", target="sales", pred_len=6, features="S", epochs=1).fit(df)
     assert fc.data_cfg.seq_len == 24 and "seq_len=24" in repr(fc)
     future = fc.predict()
     assert len(future) == 6 and future["date"].iloc[0] == pd.Timestamp("2021-09-30")
-    assert Forecaster(target="sales", pred_len=6).__repr__().startswith("Forecaster('longpatch', seq_len=auto")
+    assert Forecaster(target="sales", pred_len=6).__repr__().startswith("Forecaster('auto', seq_len=auto")
     with pytest.raises(DataError, match="has 20 rows"):
-        Forecaster(target="sales", pred_len=6, features="S").fit(df.head(20))
+        Forecaster("longpatch", target="sales", pred_len=6, features="S").fit(df.head(20))
 
 
 def test_six_hourly_data_counts_as_sub_daily():

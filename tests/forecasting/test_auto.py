@@ -106,3 +106,12 @@ def test_auto_on_a_series_too_short_to_validate_stops_with_one_clear_line():
 def test_auto_refuses_model_settings():
     with pytest.raises(ValueError, match="model='auto' takes data and training settings only"):
         Forecaster("auto", d_model=64)
+
+
+def test_a_wrong_target_stops_auto_with_the_same_line_as_a_single_model():
+    with pytest.raises(DataError, match="target column 'price' not in the DataFrame"):
+        Forecaster("auto", target="price", pred_len=6).fit(_seasonal())
+
+
+def test_the_default_model_is_auto():
+    assert Forecaster(target="y", pred_len=6).model_name == "auto"

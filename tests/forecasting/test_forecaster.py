@@ -21,7 +21,7 @@ def _frame(freq, n=300, **kw):
 @pytest.mark.parametrize("freq", ["h", "15min", "D", "W-MON", "B", "MS"])
 def test_predict_continues_the_frequency(freq):
     df = _frame(freq)
-    fc = Forecaster(features="MS", **TINY).fit(df)
+    fc = Forecaster("longpatch", features="MS", **TINY).fit(df)
     future = fc.predict()
     expected = pd.date_range(df["date"].iloc[-1], periods=7, freq=freq)[1:]
     assert list(future["date"]) == list(expected)
@@ -37,7 +37,7 @@ def test_forecasts_are_in_original_units_and_inverse_scaling_round_trips():
 
 def test_datetime_index_and_predict_after_other_history():
     df = _frame("h").set_index("date")
-    fc = Forecaster(features="M", **TINY).fit(df)
+    fc = Forecaster("longpatch", features="M", **TINY).fit(df)
     recent = df.iloc[:100]
     future = fc.predict(recent)
     assert future["date"].iloc[0] == recent.index[-1] + pd.Timedelta(hours=1)
@@ -46,7 +46,7 @@ def test_datetime_index_and_predict_after_other_history():
 
 def test_save_load_gives_identical_predictions(tmp_path):
     df = _frame("h")
-    fc = Forecaster(features="MS", attn="probsparse", **TINY).fit(df)
+    fc = Forecaster("longpatch", features="MS", attn="probsparse", **TINY).fit(df)
     fc.save(tmp_path / "fc")
     loaded = Forecaster.load(tmp_path / "fc")
     pd.testing.assert_frame_equal(loaded.predict(), fc.predict())
@@ -56,7 +56,7 @@ def test_save_load_gives_identical_predictions(tmp_path):
 
 def test_backtest_windows_never_see_the_future():
     df = _frame("h", n=400)
-    fc = Forecaster(features="MS", **TINY).fit(df.iloc[:300])  # 30 validation rows: 5 horizons for intervals
+    fc = Forecaster("longpatch", features="MS", **TINY).fit(df.iloc[:300])  # 30 validation rows: 5 horizons for intervals
     result = fc.backtest(df, windows=4, stride=10)
     assert len(result) == 4 and (result["mse"] >= 0).all()
     assert list(result.columns) == ["origin", "mse", "mae", "rmse", "wape", "coverage_0.1-0.9", "pinball",
@@ -80,7 +80,7 @@ def test_backtest_windows_never_see_the_future():
 def test_unfitted_and_short_history_errors():
     with pytest.raises(DataError, match="not fitted"):
         Forecaster().predict()
-    fc = Forecaster(features="MS", **TINY).fit(_frame("h"))
+    fc = Forecaster("longpatch", features="MS", **TINY).fit(_frame("h"))
     with pytest.raises(DataError, match="fewer than seq_len"):
         fc.predict(_frame("h", n=10))
     with pytest.raises(DataError, match="lacks column"):
@@ -122,7 +122,7 @@ def test_long_format_fits_one_model_and_predicts_every_series(tmp_path):
 
 
 def test_long_format_trains_a_model_and_backtests_each_series():
-    fc = Forecaster(**TINY).fit(_long())
+    fc = Forecaster("longpatch", **TINY).fit(_long())
     assert len(fc.predict(_long(n=100, ids=("b",)))) == 6
     result = fc.backtest(_long(), windows=2, stride=6)
     assert list(result["unique_id"]) == ["a", "a", "b", "b", "c", "c"]

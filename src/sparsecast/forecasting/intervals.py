@@ -37,8 +37,8 @@ def fit_intervals(model, train: Windows, val: Windows, levels, batch_size: int =
 
     A neural model is calibrated on the validation windows. A model without weights (a statistical one) fits every
     window on that window's lookback alone, so each of its forecasts is out of sample: it is calibrated on the
-    training and validation windows (STATISTICAL_WINDOWS of them, evenly spaced). None when they span fewer than
-    MIN_HORIZONS horizons."""
+    training and validation windows (STATISTICAL_WINDOWS of them, evenly spaced; an ensemble with such a member
+    samples its validation windows the same way). None when they span fewer than MIN_HORIZONS horizons."""
     statistical = next(model.parameters(), None) is None
     held = ConcatWindows([train, val]) if statistical else val
     pred_len = held.batch(torch.zeros(1, dtype=torch.long)).y.shape[1] if len(held) else 1
@@ -49,7 +49,7 @@ def fit_intervals(model, train: Windows, val: Windows, levels, batch_size: int =
         return None, (f"no prediction intervals: the {source} windows span {horizons:.1f} horizon(s) of {pred_len} "
                       f"steps, and intervals need {MIN_HORIZONS} (about {more} more rows); predict gives point "
                       f"forecasts only")
-    if statistical:
+    if statistical or getattr(model, "refits_per_window", False):  # a model fit per window: a spaced sample
         held = SpacedWindows(held, STATISTICAL_WINDOWS)
     intervals = Intervals.fit(*predict_windows(model, held.loader(batch_size), bf16), levels=levels)
     return intervals, f"prediction intervals fit on {len(held)} {source} windows ({horizons:.0f} horizons)"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from torch import Tensor, nn
 
-from .series import SeriesConfig, wrap
+from .series import SeriesConfig, unwrap, wrap
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,11 @@ class Ensemble(nn.Module):
         self.weights = [m["weight"] for m in config.members]
         self.lookbacks = [m["model"]["seq_len"] for m in config.members]
         self.requires_grad_(False)  # the members were fit on their own
+
+    @property
+    def refits_per_window(self) -> bool:
+        """Whether a member fits a model per forecast (a statsforecast one): then windows are scored spaced out."""
+        return any(getattr(unwrap(m), "refits_per_window", False) for m in self.members)
 
     def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor) -> Tensor:
         out = 0

@@ -94,6 +94,7 @@ class StatsForecastModel(nn.Module):
     """A statsforecast model fit on each window's lookback, per forecast channel (subclasses name which)."""
 
     name = ""
+    refits_per_window = True  # each forecast fits a model: callers space out the windows they score in bulk
 
     def __init__(self, config: StatisticalConfig):
         super().__init__()
