@@ -76,3 +76,14 @@ def test_the_rules_weights():
         {"a": 1.4 / 2.4, "b": 1 / 2.4})
     with pytest.raises(ValueError, match="unknown combination rule"):
         combination_weights(scores, "vote")
+
+
+def test_an_ensemble_with_a_statsforecast_member_says_it_refits_per_window():
+    members = _members()
+    assert not Ensemble(_config(members, (0.5, 0.3, 0.2)), [m for _, m, _, _ in members]).refits_per_window
+    pytest.importorskip("statsforecast")
+    from sparsecast.models.statistical import AutoETS
+
+    ets = AutoETS(StatisticalConfig(enc_in=3, c_out=1, seq_len=48, pred_len=6, season=12))
+    members[1] = ("auto_ets", ets, ets.config, SeriesConfig())
+    assert Ensemble(_config(members, (0.5, 0.3, 0.2)), [m for _, m, _, _ in members]).refits_per_window
