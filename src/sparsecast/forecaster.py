@@ -39,7 +39,8 @@ from .training import TrainConfig, fit, forecast_metrics, seed_everything
 
 SERIES = "series.json"
 LONG_COLUMNS = ("unique_id", "ds", "y")
-AUTO_WINDOWS = 3  # horizons model="auto" holds out to choose on
+# Horizons model="auto" holds out to validate on: 3, or on long series 10% of the rows, up to 10 horizons.
+AUTO_WINDOWS, AUTO_MAX_WINDOWS, AUTO_SHARE = 3, 10, 0.1
 _DATA_FIELDS = {f.name for f in dataclasses.fields(DataConfig)} - {"data", "root_path"}
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 
@@ -216,10 +217,11 @@ class Forecaster:
         return Ensemble(config, [fc.model for fc in members.values()])
 
     def validate(self, df: pd.DataFrame, names) -> dict:
-        """Each model in ``names`` is fit on every series but its last ``AUTO_WINDOWS`` horizons and scored on
-        forecasts from origins a third of a horizon apart within them; its score is the geometric-mean MSE over the
-        series. Where some models cannot be fit on the rows left (short series), fewer horizons are held out: the
-        number that scores the most models (the most horizons among equals). Only ``df`` takes part.
+        """Each model in ``names`` is fit on every series but its last horizons (``AUTO_WINDOWS``; on long series
+        ``AUTO_SHARE`` of the shortest series' rows, up to ``AUTO_MAX_WINDOWS``) and scored on forecasts from origins
+        a third of a horizon apart within them; its score is the geometric-mean MSE over the series. Where some
+        models cannot be fit on the rows left (short series), fewer horizons are held out: the number that scores the
+        most models (the most horizons among equals). Only ``df`` takes part.
 
         Returns:
             validation_mse (name -> score), windows (the horizons held out), series (how many), skipped (name ->
@@ -236,7 +238,8 @@ class Forecaster:
         stride = max(1, P // 3)  # origins a third of a horizon apart: three per held-out horizon
         kwargs = {**self.kwargs, **({} if long else {"date_col": "date"})}  # the frames' own date column
         best = None  # (windows, scores, skipped, backtests) of the held-out length that scores the most names
-        for windows in range(AUTO_WINDOWS, 0, -1):
+        most = max(AUTO_WINDOWS, min(AUTO_MAX_WINDOWS, int(AUTO_SHARE * min(len(f) for f in frames.values())) // P))
+        for windows in sorted({most, *range(1, AUTO_WINDOWS + 1)}, reverse=True):
             part = _joined({uid: f.iloc[:len(f) - windows * P] for uid, f in frames.items()}, long)
             scores, skipped, backtests = {}, {}, {}
             for name in names:
