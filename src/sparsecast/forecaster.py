@@ -43,6 +43,8 @@ LONG_COLUMNS = ("unique_id", "ds", "y")
 AUTO_WINDOWS, AUTO_MAX_WINDOWS, AUTO_SHARE = 3, 10, 0.1
 _DATA_FIELDS = {f.name for f in dataclasses.fields(DataConfig)} - {"data", "root_path"}
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
+_AUTO_FIELDS = _TRAIN_FIELDS | {"seq_len", "label_len", "pred_len", "features", "target", "freq", "date_col", "embed",
+                                "fill", "season"}  # what model='auto' takes
 
 
 def _source(uid) -> str:
@@ -128,10 +130,12 @@ class Forecaster:
 
     def fit(self, df: pd.DataFrame) -> "Forecaster":
         members = None  # model='auto' with more than one weighted candidate: name -> its Forecaster, fit on df
+        if self.auto_report is not None and self.model_name != AUTO:  # fit again: choose again
+            self.__init__(AUTO, **{k: v for k, v in self.kwargs.items() if k in _AUTO_FIELDS})
         if self.model_name == AUTO:
             report = self._choose(df)
             if len(report["weights"]) > 1:
-                members = self._fit_members(df, report["weights"])
+                members = self._fit_members(df, report)
             self.__init__(ENSEMBLE if members else report["chosen"], **self.kwargs)
             self.auto_report = report
         elif self.model_name == ENSEMBLE:
@@ -193,16 +197,25 @@ class Forecaster:
         return {"chosen": chosen, "weights": weights, "rule": AUTO_RULE,
                 **{k: v for k, v in report.items() if k not in ("forecasts", "series")}}
 
-    def _fit_members(self, df: pd.DataFrame, weights: dict) -> dict:
+    def _fit_members(self, df: pd.DataFrame, report: dict) -> dict:
         """The weighted candidates of model='auto', each fit on all of ``df`` as on its own (no intervals: the
-        ensemble's own are fit on its forecasts)."""
+        ensemble's own are fit on its forecasts). One that fails there is dropped and the others' weights (in
+        ``report``) renormalized."""
         members = {}
-        for name in weights:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                members[name] = Forecaster(name, **self.kwargs)
-                members[name].with_intervals = False
-                members[name].fit(df)
+        for name in report["weights"]:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    members[name] = Forecaster(name, **self.kwargs)
+                    members[name].with_intervals = False
+                    members[name].fit(df)
+            except (DataError, ValueError) as e:
+                members.pop(name)
+                report["skipped"][name] = f"validated, but failed on all the rows: {str(e).splitlines()[0]}"
+        if not members:
+            raise DataError(f"model='auto': no weighted candidate could be fit on all the rows: {report['skipped']}")
+        total = sum(report["weights"][n] for n in members)
+        report["weights"] = {n: report["weights"][n] / total for n in members}
         return members
 
     def _ensemble(self, members: dict, prepared) -> Ensemble:
@@ -240,6 +253,8 @@ class Forecaster:
         best = None  # (windows, scores, skipped, backtests) of the held-out length that scores the most names
         most = max(AUTO_WINDOWS, min(AUTO_MAX_WINDOWS, int(AUTO_SHARE * min(len(f) for f in frames.values())) // P))
         for windows in sorted({most, *range(1, AUTO_WINDOWS + 1)}, reverse=True):
+            if min(len(f) for f in frames.values()) <= windows * P:  # nothing left to fit on
+                continue
             part = _joined({uid: f.iloc[:len(f) - windows * P] for uid, f in frames.items()}, long)
             scores, skipped, backtests = {}, {}, {}
             for name in names:
@@ -255,13 +270,17 @@ class Forecaster:
                     skipped[name] = str(e).splitlines()[0]
                     continue
                 mse = result.groupby("unique_id")["mse"].mean() if long else result["mse"].mean()
-                scores[name] = float(np.exp(np.mean(np.log(np.maximum(mse, 1e-300)))))
+                score = float(np.exp(np.mean(np.log(np.maximum(mse, 1e-300)))))
+                if not np.isfinite(score):  # a diverged fit: no weight
+                    skipped[name] = f"validation MSE is {score}"
+                    continue
+                scores[name] = score
                 backtests[name] = result
             if best is None or len(scores) > len(best[1]):
                 best = (windows, scores, skipped, backtests)
             if len(scores) == len(names):
                 break
-        windows, scores, skipped, backtests = best
+        windows, scores, skipped, backtests = best or (0, {}, {}, {})
         if not scores:
             shortest = min(len(f) for f in frames.values())
             raise DataError(f"model='auto' could not validate any candidate on {shortest} rows (it holds out the "

@@ -67,14 +67,18 @@ def test_the_ensemble_forecasts_the_weighted_mean_of_its_members_fit_alone(monke
     pd.testing.assert_frame_equal(loaded.predict(), fc.predict())
 
 
-def test_the_choice_never_sees_rows_after_the_data_given_to_fit(monkeypatch):
+def test_validation_fits_candidates_on_the_rows_before_the_held_out_horizons_only(monkeypatch):
     monkeypatch.setattr(forecaster_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
+    fitted_on = []
+    original = Forecaster.fit
+    monkeypatch.setattr(Forecaster, "fit", lambda self, df: fitted_on.append(len(df)) or original(self, df))
     df = _seasonal()
-    chosen = Forecaster("auto", target="y", features="S", pred_len=12).fit(df.iloc[:400]).auto_report
+    report = Forecaster("auto", target="y", features="S", pred_len=12).validate(df, ["repeat_last", "seasonal_naive"])
+    assert fitted_on == [len(df) - report["windows"] * 12] * 2
     poisoned = df.copy()
-    poisoned.loc[400:, "y"] = 1e6  # later rows, whatever they hold, do not change the choice
-    again = Forecaster("auto", target="y", features="S", pred_len=12).fit(poisoned.iloc[:400]).auto_report
-    assert chosen == again
+    poisoned.loc[len(df) - report["windows"] * 12:, "y"] += 1e6  # the held-out rows are scored, never fit on
+    again = Forecaster("auto", target="y", features="S", pred_len=12).validate(poisoned, ["seasonal_naive"])
+    assert again["validation_mse"]["seasonal_naive"] > 1e10
 
 
 def test_default_candidates_round_trip_through_save_and_load(tmp_path):
@@ -115,3 +119,41 @@ def test_a_wrong_target_stops_auto_with_the_same_line_as_a_single_model():
 
 def test_the_default_model_is_auto():
     assert Forecaster(target="y", pred_len=6).model_name == "auto"
+
+
+def test_an_ensemble_of_trained_members_round_trips_with_intervals(monkeypatch, tmp_path):
+    monkeypatch.setattr(forecaster_module, "AUTO_CANDIDATES", ("dlinear", "seasonal_naive"))
+    monkeypatch.setattr(forecaster_module, "AUTO_RULE", "mean")  # both members, whatever their scores
+    df = _trend_and_season(n=900)
+    fc = Forecaster("auto", target="y", features="S", pred_len=12, epochs=1, progress=False).fit(df)
+    assert fc.model_name == "ensemble" and fc.intervals is not None  # calibrated on the validation windows
+    assert any(p.numel() for p in fc.model.parameters())
+    fc.save(tmp_path / "trained")
+    loaded = Forecaster.load(tmp_path / "trained")
+    pd.testing.assert_frame_equal(loaded.predict(), fc.predict())
+
+
+def test_an_ensemble_on_long_format_scales_each_series_as_its_members_do(monkeypatch, tmp_path):
+    monkeypatch.setattr(forecaster_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
+    monkeypatch.setattr(forecaster_module, "AUTO_RULE", "mean")
+    a, b = _trend_and_season(seed=1), _trend_and_season(seed=2)
+    df = pd.concat([a.rename(columns={"date": "ds"}).assign(unique_id="a"),
+                    b.assign(y=b["y"] * 100 + 5000).rename(columns={"date": "ds"}).assign(unique_id="b")])
+    fc = Forecaster("auto", pred_len=12).fit(df)
+    assert fc.model_name == "ensemble"
+    alone = {n: Forecaster(n, pred_len=12).fit(df) for n in fc.auto_report["weights"]}
+    for uid in ("a", "b"):
+        for member in alone.values():
+            np.testing.assert_allclose(member.series[uid][0].scaler.mean, fc.series[uid][0].scaler.mean)
+    future = fc.predict()
+    expected = sum(w * alone[n].predict()["y"].to_numpy() for n, w in fc.auto_report["weights"].items())
+    np.testing.assert_allclose(future["y"].to_numpy(), expected, rtol=1e-5)
+    assert set(future["unique_id"]) == {"a", "b"}
+    fc.save(tmp_path / "long")
+    pd.testing.assert_frame_equal(Forecaster.load(tmp_path / "long").predict(), future)
+
+
+def test_fitting_an_auto_forecaster_again_chooses_again(monkeypatch):
+    monkeypatch.setattr(forecaster_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
+    fc = Forecaster("auto", target="y", features="S", pred_len=12).fit(_trend_and_season())
+    assert fc.fit(_seasonal()).auto_report["weights"] == {"seasonal_naive": 1.0}

@@ -76,6 +76,8 @@ def test_the_rules_weights():
         {"a": 1.4 / 2.4, "b": 1 / 2.4})
     with pytest.raises(ValueError, match="unknown combination rule"):
         combination_weights(scores, "vote")
+    with pytest.raises(ValueError, match="finite validation scores"):
+        combination_weights({"a": float("nan"), "b": 1.0}, "inverse")
 
 
 def test_an_ensemble_with_a_statsforecast_member_says_it_refits_per_window():

@@ -6,6 +6,8 @@ validation rows are few and the best candidate on them is often not the best on 
 (benchmarks/results/auto_combination compares the rules on real series).
 """
 
+import numpy as np
+
 RULES = ("choice", "inverse", "inverse2", "top2", "top3", "top2_inverse", "trimmed", "mean")
 TRIM = 1.5  # "trimmed": candidates whose validation MSE is within this factor of the best one's
 MIN_WEIGHT = 0.02  # a candidate with a smaller share is left out (not worth fitting) and the others renormalized
@@ -18,8 +20,8 @@ def combination_weights(scores: dict[str, float], rule: str) -> dict[str, float]
     weights on the best two or three), top2_inverse (1 / MSE over the best two), trimmed (1 / MSE over those within
     TRIM x the best MSE), mean (equal weights on all). Shares under MIN_WEIGHT are dropped.
     """
-    if not scores:
-        raise ValueError("no validation scores to weight")
+    if not scores or not all(np.isfinite(v) for v in scores.values()):
+        raise ValueError(f"combination weights need finite validation scores, got {scores}")
     if rule not in RULES:
         raise ValueError(f"unknown combination rule {rule!r}; choose one of {RULES}")
     ranked = sorted(scores, key=scores.get)
