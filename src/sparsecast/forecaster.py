@@ -43,8 +43,6 @@ LONG_COLUMNS = ("unique_id", "ds", "y")
 AUTO_WINDOWS, AUTO_MAX_WINDOWS, AUTO_SHARE = 3, 10, 0.1
 _DATA_FIELDS = {f.name for f in dataclasses.fields(DataConfig)} - {"data", "root_path"}
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
-_AUTO_FIELDS = _TRAIN_FIELDS | {"seq_len", "label_len", "pred_len", "features", "target", "freq", "date_col", "embed",
-                                "fill", "season"}  # what model='auto' takes
 
 
 def _source(uid) -> str:
@@ -131,7 +129,7 @@ class Forecaster:
     def fit(self, df: pd.DataFrame) -> "Forecaster":
         members = None  # model='auto' with more than one weighted candidate: name -> its Forecaster, fit on df
         if self.auto_report is not None and self.model_name != AUTO:  # fit again: choose again
-            self.__init__(AUTO, **{k: v for k, v in self.kwargs.items() if k in _AUTO_FIELDS})
+            self.__init__(AUTO, **{k: v for k, v in self.kwargs.items() if k not in self.model_params})
         if self.model_name == AUTO:
             report = self._choose(df)
             if len(report["weights"]) > 1:
@@ -195,7 +193,7 @@ class Forecaster:
             + ", ".join(f"{n} {v:.4g}" for n, v in sorted(scores.items(), key=lambda kv: kv[1]))
             + f" -> {result}" + "".join(f"; {n} skipped: {why}" for n, why in report["skipped"].items()))
         return {"chosen": chosen, "weights": weights, "rule": AUTO_RULE,
-                **{k: v for k, v in report.items() if k not in ("forecasts", "series")}}
+                **{k: v for k, v in report.items() if k != "series"}}
 
     def _fit_members(self, df: pd.DataFrame, report: dict) -> dict:
         """The weighted candidates of model='auto', each fit on all of ``df`` as on its own (no intervals: the
@@ -238,7 +236,7 @@ class Forecaster:
 
         Returns:
             validation_mse (name -> score), windows (the horizons held out), series (how many), skipped (name ->
-            why it could not be scored) and forecasts (name -> its backtest frame: one row per series and origin).
+            why it could not be scored).
         """
         long = is_long(df)
         if long:
@@ -250,13 +248,14 @@ class Forecaster:
         P = self.data_cfg.pred_len
         stride = max(1, P // 3)  # origins a third of a horizon apart: three per held-out horizon
         kwargs = {**self.kwargs, **({} if long else {"date_col": "date"})}  # the frames' own date column
-        best = None  # (windows, scores, skipped, backtests) of the held-out length that scores the most names
-        most = max(AUTO_WINDOWS, min(AUTO_MAX_WINDOWS, int(AUTO_SHARE * min(len(f) for f in frames.values())) // P))
+        whole, shortest = _joined(frames, long), min(len(f) for f in frames.values())
+        best = None  # (windows, scores, skipped) of the held-out length that scores the most names
+        most = max(AUTO_WINDOWS, min(AUTO_MAX_WINDOWS, int(AUTO_SHARE * shortest) // P))
         for windows in sorted({most, *range(1, AUTO_WINDOWS + 1)}, reverse=True):
-            if min(len(f) for f in frames.values()) <= windows * P:  # nothing left to fit on
+            if shortest <= windows * P:  # nothing left to fit on
                 continue
             part = _joined({uid: f.iloc[:len(f) - windows * P] for uid, f in frames.items()}, long)
-            scores, skipped, backtests = {}, {}, {}
+            scores, skipped = {}, {}
             for name in names:
                 try:
                     with warnings.catch_warnings():  # a candidate's own notes (no intervals...) are not the user's
@@ -264,7 +263,7 @@ class Forecaster:
                         candidate = Forecaster(name, **kwargs)
                         candidate.with_intervals = False  # the choice needs point forecasts only
                         candidate.fit(part)
-                    result = candidate.backtest(_joined(frames, long), windows=((windows - 1) * P) // stride + 1,
+                    result = candidate.backtest(whole, windows=((windows - 1) * P) // stride + 1,
                                                 stride=stride)  # every origin inside the held-out rows
                 except (DataError, ValueError) as e:
                     skipped[name] = str(e).splitlines()[0]
@@ -275,18 +274,15 @@ class Forecaster:
                     skipped[name] = f"validation MSE is {score}"
                     continue
                 scores[name] = score
-                backtests[name] = result
             if best is None or len(scores) > len(best[1]):
-                best = (windows, scores, skipped, backtests)
+                best = (windows, scores, skipped)
             if len(scores) == len(names):
                 break
-        windows, scores, skipped, backtests = best or (0, {}, {}, {})
+        windows, scores, skipped = best or (0, {}, {})
         if not scores:
-            shortest = min(len(f) for f in frames.values())
             raise DataError(f"model='auto' could not validate any candidate on {shortest} rows (it holds out the "
                             f"last {P} rows and fits on the rest): {skipped}; give more data or a model")
-        return {"validation_mse": scores, "windows": windows, "series": len(frames), "skipped": skipped,
-                "forecasts": backtests}
+        return {"validation_mse": scores, "windows": windows, "series": len(frames), "skipped": skipped}
 
     def _choose_lookback(self, frames: dict) -> None:
         """seq_len from the frequency, shortened to fit the shortest series (see ``data.lookback``)."""

@@ -18,7 +18,8 @@ from torch import nn
 from ..atomic import atomic_path
 from ..data import StandardScaler
 from ..errors import CheckpointError
-from ..models import SeriesConfig, model_classes, wrap
+from ..models import model_classes
+from ..models.registry import build_saved
 from .intervals import Intervals
 
 WEIGHTS, CONFIG, SCALER, METRICS, HISTORY = "model.safetensors", "config.json", "scaler.json", "metrics.json", \
@@ -70,12 +71,11 @@ def save_run(run_dir: Path, model: nn.Module, config: dict, scaler: StandardScal
 
 def build_model(config: dict) -> nn.Module:
     """The (untrained) model a run config describes, with its series wrappers (absent in older runs: none)."""
-    model_cls, cfg_cls = model_classes(config["model_name"])
-    model = model_cls(cfg_cls.from_dict(config["model"]))
     if "series" not in config:  # a language model's run, or a forecasting run from before the wrappers
-        return model
-    return wrap(model, SeriesConfig(**config["series"]), len(config["columns"]),
-                len(config["target_columns"]))
+        model_cls, cfg_cls = model_classes(config["model_name"])
+        return model_cls(cfg_cls.from_dict(config["model"]))
+    return build_saved(config["model_name"], config["model"], config["series"], len(config["columns"]),
+                       len(config["target_columns"]))
 
 
 def load_run(run_dir: Path) -> tuple[nn.Module, dict, StandardScaler]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from torch import Tensor, nn
 
-from .series import SeriesConfig, unwrap, wrap
+from .series import unwrap
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,6 @@ class Ensemble(nn.Module):
 
 
 def _build(member: dict, n_channels: int, c_out: int) -> nn.Module:
-    from .registry import model_classes  # the registry names this module's class
+    from .registry import build_saved  # the registry names this module's class
 
-    model_cls, cfg_cls = model_classes(member["model_name"])
-    return wrap(model_cls(cfg_cls.from_dict(member["model"])), SeriesConfig(**member["series"]), n_channels, c_out)
+    return build_saved(member["model_name"], member["model"], member["series"], n_channels, c_out)

@@ -5,7 +5,7 @@ from .ensemble import Ensemble, EnsembleConfig
 from .informer import Informer, InformerConfig
 from .longpatch import LongPatch, LongPatchConfig
 from .patchtst import PatchTST, PatchTSTConfig
-from .series import SeriesConfig
+from .series import SeriesConfig, wrap
 from .sparse_transformer import SparseTransformer, SparseTransformerConfig
 from .statistical import AutoARIMA, AutoETS, AutoTheta, SeasonalNaive, StatisticalConfig
 
@@ -52,6 +52,13 @@ def model_classes(name: str):
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
     return MODELS[name]
+
+
+def build_saved(model_name: str, model: dict, series: dict, n_channels: int, c_out: int):
+    """The untrained model that saved config dicts describe (``model``: its config, ``series``: its SeriesConfig),
+    wrapped as it was trained."""
+    model_cls, cfg_cls = model_classes(model_name)
+    return wrap(model_cls(cfg_cls.from_dict(model)), SeriesConfig(**series), n_channels, c_out)
 
 
 def series_config(name: str, settings: dict) -> SeriesConfig:
