@@ -9,7 +9,6 @@ and predicts every series.
 """
 
 import dataclasses
-import importlib.util
 import warnings
 from pathlib import Path
 
@@ -17,10 +16,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .console import say
 from .data import DataConfig, StandardScaler, normalize_frame, prepare_frame
 from .data.datasets import anchor_weekly, infer_freq, regular_frame
-from .data.frame import select_columns
 from .data.lookback import MIN_TRAIN_WINDOWS, fit_lookback, statistical_lookback
 from .data.windows import ConcatWindows
 from .errors import CheckpointError, DataError
@@ -30,36 +27,15 @@ from .forecasting.skill import seasonal_naive
 from .forecasting.predict import ForecastSpec, forecast_at, forecast_future
 from .forecasting.run_dir import load_intervals, load_run, read_json, save_intervals, save_run, write_json
 from .models import SeriesConfig, model_classes
-from .forecasting.auto import AUTO_RULE, combination_weights
-from .models.ensemble import Ensemble, EnsembleConfig
-from .models.registry import AUTO, AUTO_CANDIDATES, ENSEMBLE, STATISTICAL, train_defaults
-from .models.statistical import STATSFORECAST
+from .forecasting import auto
+from .forecasting.frames import LONG_COLUMNS, is_long, source as _source
+from .models.registry import AUTO, ENSEMBLE, STATISTICAL, train_defaults
 from .timefeatures import normalize_freq, season_length
 from .training import TrainConfig, fit, forecast_metrics, seed_everything
 
 SERIES = "series.json"
-LONG_COLUMNS = ("unique_id", "ds", "y")
-# Horizons model="auto" holds out to validate on: 3, or on long series 10% of the rows, up to 10 horizons.
-AUTO_WINDOWS, AUTO_MAX_WINDOWS, AUTO_SHARE = 3, 10, 0.1
 _DATA_FIELDS = {f.name for f in dataclasses.fields(DataConfig)} - {"data", "root_path"}
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
-
-
-def _source(uid) -> str:
-    """How messages name a series: the wide frame, or one series of a long frame."""
-    return "the DataFrame" if uid is None else f"series {uid!r}"
-
-
-def is_long(df: pd.DataFrame) -> bool:
-    return set(LONG_COLUMNS) <= set(df.columns)
-
-
-def _joined(frames: dict, long: bool) -> pd.DataFrame:
-    """Normalized frames per series (a 'date' column) back as the one frame ``fit`` takes: wide, or long."""
-    if not long:
-        return frames[None]
-    return pd.concat([f.rename(columns={"date": "ds"}).assign(unique_id=uid) for uid, f in frames.items()],
-                     ignore_index=True)
 
 
 class Forecaster:
@@ -131,9 +107,9 @@ class Forecaster:
         if self.auto_report is not None and self.model_name != AUTO:  # fit again: choose again
             self.__init__(AUTO, **{k: v for k, v in self.kwargs.items() if k not in self.model_params})
         if self.model_name == AUTO:
-            report = self._choose(df)
+            report = auto.choose(self, df)
             if len(report["weights"]) > 1:
-                members = self._fit_members(df, report)
+                members = auto.fit_members(self, df, report)
             self.__init__(ENSEMBLE if members else report["chosen"], **self.kwargs)
             self.auto_report = report
         elif self.model_name == ENSEMBLE:
@@ -159,7 +135,7 @@ class Forecaster:
         self.data_cfg = dataclasses.replace(self.data_cfg, freq=first.freq)
         frames = {uid: self._regular(f, uid) for uid, f in frames.items()}  # the rows predict() starts from
         if members:
-            self.model, self.series_cfg = self._ensemble(members, first), SeriesConfig()
+            self.model, self.series_cfg = auto.build_ensemble(self, members, first), SeriesConfig()
         else:
             self.model, _, self.series_cfg = build_forecaster(self.model_name, self.model_params, self.data_cfg,
                                                               first)
@@ -180,109 +156,9 @@ class Forecaster:
                        for uid, p in prepared.items()}
         return self
 
-    def _choose(self, df: pd.DataFrame) -> dict:
-        """model='auto': the candidates' validation scores (``validate``) and their weights (``AUTO_RULE``)."""
-        names = [c for c in AUTO_CANDIDATES if c not in STATSFORECAST or importlib.util.find_spec("statsforecast")]
-        report = self.validate(df, names)
-        scores = report["validation_mse"]
-        weights = combination_weights(scores, AUTO_RULE)
-        chosen = min(scores, key=scores.get)
-        result = ", ".join(f"{n} x {w:.2f}" for n, w in weights.items()) if len(weights) > 1 else chosen
-        say(f"auto: validation MSE on the last {report['windows']} horizon(s) of {self.data_cfg.pred_len} steps, "
-            f"fit on the rows before them (geometric mean over {report['series']} series): "
-            + ", ".join(f"{n} {v:.4g}" for n, v in sorted(scores.items(), key=lambda kv: kv[1]))
-            + f" -> {result}" + "".join(f"; {n} skipped: {why}" for n, why in report["skipped"].items()))
-        return {"chosen": chosen, "weights": weights, "rule": AUTO_RULE,
-                **{k: v for k, v in report.items() if k != "series"}}
-
-    def _fit_members(self, df: pd.DataFrame, report: dict) -> dict:
-        """The weighted candidates of model='auto', each fit on all of ``df`` as on its own (no intervals: the
-        ensemble's own are fit on its forecasts). One that fails there is dropped and the others' weights (in
-        ``report``) renormalized."""
-        members = {}
-        for name in report["weights"]:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    members[name] = Forecaster(name, **self.kwargs)
-                    members[name].with_intervals = False
-                    members[name].fit(df)
-            except (DataError, ValueError) as e:
-                members.pop(name)
-                report["skipped"][name] = f"validated, but failed on all the rows: {str(e).splitlines()[0]}"
-        if not members:
-            raise DataError(f"model='auto': no weighted candidate could be fit on all the rows: {report['skipped']}")
-        total = sum(report["weights"][n] for n in members)
-        report["weights"] = {n: report["weights"][n] / total for n in members}
-        return members
-
-    def _ensemble(self, members: dict, prepared) -> Ensemble:
-        """The weighted mean of the fitted ``members``, on this forecaster's lookback (the longest of theirs). All
-        were scaled on the same training rows: the fit split's border does not depend on the lookback."""
-        weights = self.auto_report["weights"]
-        config = EnsembleConfig(members=tuple({"model_name": n, "model": fc.model.config.to_dict(),
-                                               "series": fc.series_cfg.to_dict(), "weight": weights[n]}
-                                              for n, fc in members.items()),
-                                enc_in=len(prepared.columns), c_out=len(prepared.target_columns),
-                                seq_len=self.data_cfg.seq_len, pred_len=self.data_cfg.pred_len)
-        return Ensemble(config, [fc.model for fc in members.values()])
-
     def validate(self, df: pd.DataFrame, names) -> dict:
-        """Each model in ``names`` is fit on every series but its last horizons (``AUTO_WINDOWS``; on long series
-        ``AUTO_SHARE`` of the shortest series' rows, up to ``AUTO_MAX_WINDOWS``) and scored on forecasts from origins
-        a third of a horizon apart within them; its score is the geometric-mean MSE over the series. Where some
-        models cannot be fit on the rows left (short series), fewer horizons are held out: the number that scores the
-        most models (the most horizons among equals). Only ``df`` takes part.
-
-        Returns:
-            validation_mse (name -> score), windows (the horizons held out), series (how many), skipped (name ->
-            why it could not be scored).
-        """
-        long = is_long(df)
-        if long:
-            self.data_cfg = dataclasses.replace(self.data_cfg, features="S", target="y", date_col="ds")
-        frames = self._frames(df, long)
-        for uid, frame in frames.items():  # the user's mistakes (a wrong target...) stop here, not as skips
-            select_columns(frame, self.data_cfg.target, self.data_cfg.features, _source(uid),
-                           allow_missing=self.data_cfg.fill is not None)
-        P = self.data_cfg.pred_len
-        stride = max(1, P // 3)  # origins a third of a horizon apart: three per held-out horizon
-        kwargs = {**self.kwargs, **({} if long else {"date_col": "date"})}  # the frames' own date column
-        whole, shortest = _joined(frames, long), min(len(f) for f in frames.values())
-        best = None  # (windows, scores, skipped) of the held-out length that scores the most names
-        most = max(AUTO_WINDOWS, min(AUTO_MAX_WINDOWS, int(AUTO_SHARE * shortest) // P))
-        for windows in sorted({most, *range(1, AUTO_WINDOWS + 1)}, reverse=True):
-            if shortest <= windows * P:  # nothing left to fit on
-                continue
-            part = _joined({uid: f.iloc[:len(f) - windows * P] for uid, f in frames.items()}, long)
-            scores, skipped = {}, {}
-            for name in names:
-                try:
-                    with warnings.catch_warnings():  # a candidate's own notes (no intervals...) are not the user's
-                        warnings.simplefilter("ignore")
-                        candidate = Forecaster(name, **kwargs)
-                        candidate.with_intervals = False  # the choice needs point forecasts only
-                        candidate.fit(part)
-                    result = candidate.backtest(whole, windows=((windows - 1) * P) // stride + 1,
-                                                stride=stride)  # every origin inside the held-out rows
-                except (DataError, ValueError) as e:
-                    skipped[name] = str(e).splitlines()[0]
-                    continue
-                mse = result.groupby("unique_id")["mse"].mean() if long else result["mse"].mean()
-                score = float(np.exp(np.mean(np.log(np.maximum(mse, 1e-300)))))
-                if not np.isfinite(score):  # a diverged fit: no weight
-                    skipped[name] = f"validation MSE is {score}"
-                    continue
-                scores[name] = score
-            if best is None or len(scores) > len(best[1]):
-                best = (windows, scores, skipped)
-            if len(scores) == len(names):
-                break
-        windows, scores, skipped = best or (0, {}, {})
-        if not scores:
-            raise DataError(f"model='auto' could not validate any candidate on {shortest} rows (it holds out the "
-                            f"last {P} rows and fits on the rest): {skipped}; give more data or a model")
-        return {"validation_mse": scores, "windows": windows, "series": len(frames), "skipped": skipped}
+        """The validation scores model='auto' weights its candidates by (``forecasting.auto.validate``)."""
+        return auto.validate(self, df, names)
 
     def _choose_lookback(self, frames: dict) -> None:
         """seq_len from the frequency, shortened to fit the shortest series (see ``data.lookback``)."""

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from sparsecast import DataError, Forecaster
-from sparsecast import forecaster as forecaster_module
+from sparsecast.forecasting import auto as auto_module
 
 
 def _hourly(values):
@@ -25,7 +25,7 @@ def _random_walk(n=600, seed=0):
 
 @pytest.mark.parametrize("frame, winner", [(_seasonal, "seasonal_naive"), (_random_walk, "repeat_last")])
 def test_auto_weights_most_the_candidate_that_wins_on_held_out_horizons(frame, winner, monkeypatch, capsys):
-    monkeypatch.setattr(forecaster_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
+    monkeypatch.setattr(auto_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
     df = frame()
     fc = Forecaster("auto", target="y", features="S", pred_len=12).fit(df)
     report = fc.auto_report
@@ -39,7 +39,7 @@ def test_auto_weights_most_the_candidate_that_wins_on_held_out_horizons(frame, w
 
 
 def test_a_seasonal_series_is_left_to_seasonal_naive_alone(monkeypatch):
-    monkeypatch.setattr(forecaster_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
+    monkeypatch.setattr(auto_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
     fc = Forecaster("auto", target="y", features="S", pred_len=12).fit(_seasonal())
     assert fc.auto_report["weights"] == {"seasonal_naive": 1.0} and fc.model_name == "seasonal_naive"
 
@@ -51,7 +51,7 @@ def _trend_and_season(n=600, seed=1):
 
 
 def test_the_ensemble_forecasts_the_weighted_mean_of_its_members_fit_alone(monkeypatch, tmp_path):
-    monkeypatch.setattr(forecaster_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
+    monkeypatch.setattr(auto_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
     df = _trend_and_season()
     fc = Forecaster("auto", target="y", features="S", pred_len=12).fit(df)
     weights = fc.auto_report["weights"]
@@ -68,7 +68,7 @@ def test_the_ensemble_forecasts_the_weighted_mean_of_its_members_fit_alone(monke
 
 
 def test_validation_fits_candidates_on_the_rows_before_the_held_out_horizons_only(monkeypatch):
-    monkeypatch.setattr(forecaster_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
+    monkeypatch.setattr(auto_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
     fitted_on = []
     original = Forecaster.fit
     monkeypatch.setattr(Forecaster, "fit", lambda self, df: fitted_on.append(len(df)) or original(self, df))
@@ -122,8 +122,8 @@ def test_the_default_model_is_auto():
 
 
 def test_an_ensemble_of_trained_members_round_trips_with_intervals(monkeypatch, tmp_path):
-    monkeypatch.setattr(forecaster_module, "AUTO_CANDIDATES", ("dlinear", "seasonal_naive"))
-    monkeypatch.setattr(forecaster_module, "AUTO_RULE", "mean")  # both members, whatever their scores
+    monkeypatch.setattr(auto_module, "AUTO_CANDIDATES", ("dlinear", "seasonal_naive"))
+    monkeypatch.setattr(auto_module, "AUTO_RULE", "mean")  # both members, whatever their scores
     df = _trend_and_season(n=900)
     fc = Forecaster("auto", target="y", features="S", pred_len=12, epochs=1, progress=False).fit(df)
     assert fc.model_name == "ensemble" and fc.intervals is not None  # calibrated on the validation windows
@@ -134,8 +134,8 @@ def test_an_ensemble_of_trained_members_round_trips_with_intervals(monkeypatch, 
 
 
 def test_an_ensemble_on_long_format_scales_each_series_as_its_members_do(monkeypatch, tmp_path):
-    monkeypatch.setattr(forecaster_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
-    monkeypatch.setattr(forecaster_module, "AUTO_RULE", "mean")
+    monkeypatch.setattr(auto_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
+    monkeypatch.setattr(auto_module, "AUTO_RULE", "mean")
     a, b = _trend_and_season(seed=1), _trend_and_season(seed=2)
     df = pd.concat([a.rename(columns={"date": "ds"}).assign(unique_id="a"),
                     b.assign(y=b["y"] * 100 + 5000).rename(columns={"date": "ds"}).assign(unique_id="b")])
@@ -154,6 +154,6 @@ def test_an_ensemble_on_long_format_scales_each_series_as_its_members_do(monkeyp
 
 
 def test_fitting_an_auto_forecaster_again_chooses_again(monkeypatch):
-    monkeypatch.setattr(forecaster_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
+    monkeypatch.setattr(auto_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
     fc = Forecaster("auto", target="y", features="S", pred_len=12).fit(_trend_and_season())
     assert fc.fit(_seasonal()).auto_report["weights"] == {"seasonal_naive": 1.0}

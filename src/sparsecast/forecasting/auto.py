@@ -1,4 +1,4 @@
-"""model="auto": from the candidates' validation scores to the weights of their forecasts.
+"""model="auto": the candidates' validation scores, the weights of their forecasts, and the ensemble they make.
 
 A rule maps each candidate's validation MSE (lower is better) to a weight; the forecast is the weighted mean of
 the candidates' forecasts. "choice" keeps the best alone; the others average, which is more robust when the
@@ -6,8 +6,23 @@ validation rows are few and the best candidate on them is often not the best on 
 (benchmarks/results/auto_combination compares the rules on real series).
 """
 
-import numpy as np
+import dataclasses
+import importlib.util
+import warnings
 
+import numpy as np
+import pandas as pd
+
+from ..console import say
+from ..data.frame import select_columns
+from ..errors import DataError
+from ..models.ensemble import Ensemble, EnsembleConfig
+from ..models.registry import AUTO_CANDIDATES
+from ..models.statistical import STATSFORECAST
+from .frames import is_long, joined, source
+
+# Horizons model="auto" holds out to validate on: 3, or on long series 10% of the rows, up to 10 horizons.
+AUTO_WINDOWS, AUTO_MAX_WINDOWS, AUTO_SHARE = 3, 10, 0.1
 RULES = ("choice", "inverse", "inverse2", "top2", "top3", "top2_inverse", "trimmed", "mean")
 TRIM = 1.5  # "trimmed": candidates whose validation MSE is within this factor of the best one's
 MIN_WEIGHT = 0.02  # a candidate with a smaller share is left out (not worth fitting) and the others renormalized
@@ -43,4 +58,113 @@ def combination_weights(scores: dict[str, float], rule: str) -> dict[str, float]
     kept = {n: w for n, w in raw.items() if w / total >= MIN_WEIGHT}  # the best always stays
     return {n: w / sum(kept.values()) for n, w in kept.items()}
 
+
 AUTO_RULE = "inverse"  # what model="auto" uses
+
+
+def choose(fc, df: pd.DataFrame) -> dict:
+    """model='auto': the candidates' validation scores (``validate``) and their weights (``AUTO_RULE``)."""
+    names = [c for c in AUTO_CANDIDATES if c not in STATSFORECAST or importlib.util.find_spec("statsforecast")]
+    report = validate(fc, df, names)
+    scores = report["validation_mse"]
+    weights = combination_weights(scores, AUTO_RULE)
+    chosen = min(scores, key=scores.get)
+    result = ", ".join(f"{n} x {w:.2f}" for n, w in weights.items()) if len(weights) > 1 else chosen
+    say(f"auto: validation MSE on the last {report['windows']} horizon(s) of {fc.data_cfg.pred_len} steps, "
+        f"fit on the rows before them (geometric mean over {report['series']} series): "
+        + ", ".join(f"{n} {v:.4g}" for n, v in sorted(scores.items(), key=lambda kv: kv[1]))
+        + f" -> {result}" + "".join(f"; {n} skipped: {why}" for n, why in report["skipped"].items()))
+    return {"chosen": chosen, "weights": weights, "rule": AUTO_RULE,
+            **{k: v for k, v in report.items() if k != "series"}}
+
+
+def fit_members(fc, df: pd.DataFrame, report: dict) -> dict:
+    """The weighted candidates of model='auto', each fit on all of ``df`` as on its own (no intervals: the
+    ensemble's own are fit on its forecasts). One that fails there is dropped and the others' weights (in
+    ``report``) renormalized."""
+    members = {}
+    for name in report["weights"]:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                members[name] = type(fc)(name, **fc.kwargs)
+                members[name].with_intervals = False
+                members[name].fit(df)
+        except (DataError, ValueError) as e:
+            members.pop(name)
+            report["skipped"][name] = f"validated, but failed on all the rows: {str(e).splitlines()[0]}"
+    if not members:
+        raise DataError(f"model='auto': no weighted candidate could be fit on all the rows: {report['skipped']}")
+    total = sum(report["weights"][n] for n in members)
+    report["weights"] = {n: report["weights"][n] / total for n in members}
+    return members
+
+
+def build_ensemble(fc, members: dict, prepared) -> Ensemble:
+    """The weighted mean of the fitted ``members``, on this forecaster's lookback (the longest of theirs). All
+    were scaled on the same training rows: the fit split's border does not depend on the lookback."""
+    weights = fc.auto_report["weights"]
+    config = EnsembleConfig(members=tuple({"model_name": n, "model": fc.model.config.to_dict(),
+                                           "series": fc.series_cfg.to_dict(), "weight": weights[n]}
+                                          for n, fc in members.items()),
+                            enc_in=len(prepared.columns), c_out=len(prepared.target_columns),
+                            seq_len=fc.data_cfg.seq_len, pred_len=fc.data_cfg.pred_len)
+    return Ensemble(config, [fc.model for fc in members.values()])
+
+
+def validate(fc, df: pd.DataFrame, names) -> dict:
+    """Each model in ``names`` is fit on every series but its last horizons (``AUTO_WINDOWS``; on long series
+    ``AUTO_SHARE`` of the shortest series' rows, up to ``AUTO_MAX_WINDOWS``) and scored on forecasts from origins
+    a third of a horizon apart within them; its score is the geometric-mean MSE over the series. Where some
+    models cannot be fit on the rows left (short series), fewer horizons are held out: the number that scores the
+    most models (the most horizons among equals). Only ``df`` takes part.
+
+    Returns:
+        validation_mse (name -> score), windows (the horizons held out), series (how many), skipped (name ->
+        why it could not be scored).
+    """
+    long = is_long(df)
+    if long:
+        fc.data_cfg = dataclasses.replace(fc.data_cfg, features="S", target="y", date_col="ds")
+    frames = fc._frames(df, long)
+    for uid, frame in frames.items():  # the user's mistakes (a wrong target...) stop here, not as skips
+        select_columns(frame, fc.data_cfg.target, fc.data_cfg.features, source(uid),
+                       allow_missing=fc.data_cfg.fill is not None)
+    P = fc.data_cfg.pred_len
+    stride = max(1, P // 3)  # origins a third of a horizon apart: three per held-out horizon
+    kwargs = {**fc.kwargs, **({} if long else {"date_col": "date"})}  # the frames' own date column
+    whole, shortest = joined(frames, long), min(len(f) for f in frames.values())
+    best = None  # (windows, scores, skipped) of the held-out length that scores the most names
+    most = max(AUTO_WINDOWS, min(AUTO_MAX_WINDOWS, int(AUTO_SHARE * shortest) // P))
+    for windows in sorted({most, *range(1, AUTO_WINDOWS + 1)}, reverse=True):
+        if shortest <= windows * P:  # nothing left to fit on
+            continue
+        part = joined({uid: f.iloc[:len(f) - windows * P] for uid, f in frames.items()}, long)
+        scores, skipped = {}, {}
+        for name in names:
+            try:
+                with warnings.catch_warnings():  # a candidate's own notes (no intervals...) are not the user's
+                    warnings.simplefilter("ignore")
+                    candidate = type(fc)(name, **kwargs)
+                    candidate.with_intervals = False  # the choice needs point forecasts only
+                    candidate.fit(part)
+                result = candidate.backtest(whole, windows=((windows - 1) * P) // stride + 1,
+                                            stride=stride)  # every origin inside the held-out rows
+            except (DataError, ValueError) as e:
+                skipped[name] = str(e).splitlines()[0]
+                continue
+            mse = result.groupby("unique_id")["mse"].mean() if long else result["mse"].mean()
+            score = float(np.exp(np.mean(np.log(np.maximum(mse, 1e-300)))))
+            if not np.isfinite(score):  # a diverged fit: no weight
+                skipped[name] = f"validation MSE is {score}"
+                continue
+            scores[name] = score
+        if best is None or len(scores) > len(best[1]):
+            best = (windows, scores, skipped)
+        if len(scores) == len(names):
+            break
+    windows, scores, skipped = best or (0, {}, {})
+    if not scores:
+        raise DataError(f"model='auto' could not validate any candidate on {shortest} rows (it holds out the "
+                        f"last {P} rows and fits on the rest): {skipped}; give more data or a model")
+    return {"validation_mse": scores, "windows": windows, "series": len(frames), "skipped": skipped}
