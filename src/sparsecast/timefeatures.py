@@ -105,3 +105,33 @@ def is_subdaily(freq: str) -> bool:
         return pd.Timedelta(offset) < pd.Timedelta(days=1)
     except ValueError:  # calendar offsets (months, business days, ...) have no fixed length
         return False
+
+
+_EPOCH = pd.Timestamp("1970-01-01")
+_MONTHS_PER_STEP = {"MonthEnd": 1, "MonthBegin": 1, "BusinessMonthEnd": 1, "BusinessMonthBegin": 1, "QuarterEnd": 3,
+                    "QuarterBegin": 3, "YearEnd": 12, "YearBegin": 12}
+
+
+def grid_index(dates, freq: str) -> np.ndarray:
+    """Each timestamp's position on the grid of ``freq``, counted from 1970-01-01, so that ``index % season`` is the
+    same phase of the season (the hour of the day for hourly data and a season of 24) in every frame of a series:
+    the training rows, a later CSV of it, its future.
+
+    Fixed steps (hours, minutes, days, weeks) count whole steps since the reference; months, quarters and years count
+    calendar months; business days count weekdays. A season that is not a whole number of steps of the calendar
+    (52 weeks in a year) drifts by the remainder, as seasonal naive does.
+
+    Returns:
+        int64 array (N,).
+    """
+    d = pd.DatetimeIndex(dates)
+    offset = to_offset(normalize_freq(freq))
+    name = type(offset).__name__
+    if name in _MONTHS_PER_STEP:
+        months = d.year.to_numpy().astype(np.int64) * 12 + d.month.to_numpy() - 1 - 1970 * 12
+        return months // (_MONTHS_PER_STEP[name] * offset.n)
+    if name in ("BusinessDay", "CustomBusinessDay"):
+        days = d.normalize().to_numpy().astype("datetime64[D]")
+        return np.busday_count(np.datetime64("1970-01-05"), days).astype(np.int64) // offset.n
+    step = pd.Timedelta(days=7 * offset.n) if name == "Week" else pd.Timedelta(offset)
+    return np.asarray((d - _EPOCH) // step, dtype=np.int64)

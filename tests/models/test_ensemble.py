@@ -31,10 +31,11 @@ def test_the_ensemble_is_the_weighted_mean_of_its_members_each_on_its_own_lookba
     members, weights = _members(), (0.5, 0.3, 0.2)
     ensemble = Ensemble(_config(members, weights), [m for _, m, _, _ in members]).eval()
     x, x_mark, future_mark = torch.randn(4, 64, 3), torch.randn(4, 64, 4), torch.randn(4, 6, 4)
+    origin = torch.tensor([3, 50, 7, 1000])  # LongPatch's seasonal offsets read it
     with torch.no_grad():
-        expected = sum(w * m.eval()(x[:, -cfg.seq_len:], x_mark[:, -cfg.seq_len:], future_mark)
+        expected = sum(w * m.eval()(x[:, -cfg.seq_len:], x_mark[:, -cfg.seq_len:], future_mark, origin)
                        for (_, m, cfg, _), w in zip(members, weights))
-        torch.testing.assert_close(ensemble(x, x_mark, future_mark), expected)
+        torch.testing.assert_close(ensemble(x, x_mark, future_mark, origin), expected)
     assert not any(p.requires_grad for p in ensemble.parameters())  # the members were fit on their own
 
 
@@ -46,7 +47,9 @@ def test_an_ensemble_rebuilt_from_its_config_and_weights_forecasts_the_same():
     rebuilt.load_state_dict(ensemble.state_dict())
     x, marks = torch.randn(2, 64, 3), torch.randn(2, 64, 4)
     with torch.no_grad():
-        torch.testing.assert_close(rebuilt.eval()(x, marks, marks[:, :6]), ensemble(x, marks, marks[:, :6]))
+        origin = torch.arange(len(x))
+        torch.testing.assert_close(rebuilt.eval()(x, marks, marks[:, :6], origin),
+                                   ensemble(x, marks, marks[:, :6], origin))
 
 
 def test_bad_ensembles_stop_with_one_clear_line():

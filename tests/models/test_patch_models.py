@@ -3,18 +3,24 @@
 import pytest
 import torch
 
+from sparsecast.data.batch import ForecastBatch
 from sparsecast.models import LongPatch, LongPatchConfig, PatchTST, PatchTSTConfig, SeriesConfig, wrap
 from sparsecast.nn import n_patches
 
 TINY = dict(enc_in=3, c_out=3, seq_len=40, pred_len=8, patch_len=8, patch_stride=4, d_model=16, n_heads=2,
             e_layers=2, d_ff=32, dropout=0.0)
+NO_OFFSETS = dict(season_offsets=False)  # windows without timestamps
+
+
+def windows(x, y, origin=None):
+    return ForecastBatch(x=x, x_mark=None, future_mark=None, y=y, origin=origin)
 
 
 @pytest.mark.parametrize("cls,cfg_cls", [(PatchTST, PatchTSTConfig), (LongPatch, LongPatchConfig)])
 @pytest.mark.parametrize("attn", ["full", "probsparse", "strided"])
 def test_forward_backward(cls, cfg_cls, attn):
     torch.manual_seed(0)
-    model = cls(cfg_cls(**TINY, attn=attn))
+    model = cls(cfg_cls(**TINY, attn=attn, **(NO_OFFSETS if cls is LongPatch else {})))
     x = torch.randn(4, 40, 3)
     out = model(x, None, None)
     assert out.shape == (4, 8, 3)
@@ -40,12 +46,12 @@ def test_channels_are_independent_and_only_targets_are_encoded():
 
 def test_longpatch_starts_as_the_least_squares_linear_forecast():
     torch.manual_seed(0)
-    cfg = LongPatchConfig(**{**TINY, "enc_in": 2, "c_out": 2}, ridge=0.0)
+    cfg = LongPatchConfig(**{**TINY, "enc_in": 2, "c_out": 2}, ridge=0.0, **NO_OFFSETS)
     model = LongPatch(cfg).double()
     w_true = torch.randn(40, 8, dtype=torch.float64) / 10
     x = torch.randn(300, 40, 2, dtype=torch.float64)
     y = torch.einsum("blc,lp->bpc", x, w_true) + 0.5  # an exact linear map with a bias
-    model.init_from_data([(x[:150], y[:150]), (x[150:], y[150:])])
+    model.init_from_data([windows(x[:150], y[:150]), windows(x[150:], y[150:])])
     torch.testing.assert_close(model.linear.weight.T, w_true, atol=1e-8, rtol=1e-8)
     model.eval()
     torch.testing.assert_close(model(x, None, None), y, atol=1e-8, rtol=1e-8)  # the head starts at zero
@@ -53,10 +59,11 @@ def test_longpatch_starts_as_the_least_squares_linear_forecast():
 
 def test_longpatch_init_through_revin_fits_the_normalized_windows():
     torch.manual_seed(0)
-    model = wrap(LongPatch(LongPatchConfig(**TINY, ridge=0.0)), SeriesConfig(revin=True), 3, 3).double()
+    model = wrap(LongPatch(LongPatchConfig(**TINY, ridge=0.0, **NO_OFFSETS)), SeriesConfig(revin=True), 3, 3)
+    model = model.double()
     x = torch.randn(200, 40, 3, dtype=torch.float64) * 5 + 20
     y = x[:, -8:]  # repeat the last 8 steps: linear in the normalized window too
-    model.init_from_data([(x, y)])
+    model.init_from_data([windows(x, y)])
     model.eval()
     torch.testing.assert_close(model(x, None, None), y, atol=1e-6, rtol=1e-6)
 
@@ -68,24 +75,96 @@ def test_patch_longer_than_lookback_is_refused_with_one_clear_message():
 
 def test_longpatch_chooses_its_ridge_by_the_validation_error():
     torch.manual_seed(0)
-    cfg = LongPatchConfig(**{**TINY, "enc_in": 1, "c_out": 1})
+    cfg = LongPatchConfig(**{**TINY, "enc_in": 1, "c_out": 1}, **NO_OFFSETS)
     w_true = torch.randn(40, 8, dtype=torch.float64) / 40
-    def windows(n):  # a weak linear signal in much noise, few windows for 41 coefficients
+    def noisy(n):  # a weak linear signal in much noise, few windows for 41 coefficients
         x = torch.randn(n, 40, 1, dtype=torch.float64)
-        return x, torch.einsum("blc,lp->bpc", x, w_true) + torch.randn(n, 8, 1, dtype=torch.float64)
-    train, val = windows(50), windows(400)
+        return windows(x, torch.einsum("blc,lp->bpc", x, w_true) + torch.randn(n, 8, 1, dtype=torch.float64))
+    train, val = noisy(50), noisy(400)
 
     @torch.no_grad()
     def val_mse(model):
         model.eval()
-        return float(((model(val[0], None, None) - val[1]) ** 2).mean())
+        return float(((model(val.x, None, None) - val.y) ** 2).mean())
 
     chosen = LongPatch(cfg).double()
     chosen.init_from_data([train], [val])
     fixed = []
     for k in range(6):
-        m = LongPatch(LongPatchConfig(**{**TINY, "enc_in": 1, "c_out": 1}, ridge=cfg.ridge * 10 ** k)).double()
+        m = LongPatch(LongPatchConfig(**{**TINY, "enc_in": 1, "c_out": 1}, ridge=cfg.ridge * 10 ** k,
+                                      **NO_OFFSETS)).double()
         m.init_from_data([train])
         fixed.append(val_mse(m))
     assert val_mse(chosen) == pytest.approx(min(fixed), rel=1e-9)  # the closed-form validation error picks it
     assert fixed.index(min(fixed)) > 0  # and here it is not the smallest ridge: few noisy windows need shrinkage
+
+
+def _seasonal_windows(n, profile, w_true, noise, seed):
+    """x random; y = linear(x) + profile[channel, origin mod W] + noise, origins at random phases."""
+    gen = torch.Generator().manual_seed(seed)
+    C, W, P = profile.shape
+    x = torch.randn(n, 40, C, generator=gen, dtype=torch.float64)
+    origin = torch.randint(0, 10_000, (n,), generator=gen)
+    y = torch.einsum("blc,lp->bpc", x, w_true) + profile[:, origin % W].permute(1, 2, 0)
+    return windows(x, y + noise * torch.randn(y.shape, generator=gen, dtype=torch.float64), origin)
+
+
+def test_longpatch_fits_seasonal_offsets_per_channel_and_phase():
+    torch.manual_seed(0)
+    cfg = LongPatchConfig(**{**TINY, "enc_in": 2, "c_out": 2}, season=6)
+    profile = torch.randn(2, 6, 8, dtype=torch.float64)  # (C_out, W, P): each channel its own
+    w_true = torch.randn(40, 8, dtype=torch.float64) / 10
+    train, val = (_seasonal_windows(n, profile, w_true, 0.1, seed) for n, seed in ((3000, 1), (1000, 2)))
+    model = LongPatch(cfg).double()
+    model.init_from_data([train], [val])
+    centred = profile - profile.mean(1, keepdim=True)  # the offsets' mean over phases trades with the bias
+    torch.testing.assert_close(model.offsets - model.offsets.mean(1, keepdim=True), centred, atol=0.03, rtol=0)
+    model.eval()
+    with torch.no_grad():
+        err = (model(val.x, None, None, val.origin) - val.y).square().mean()
+        without = LongPatch(LongPatchConfig(**{**TINY, "enc_in": 2, "c_out": 2}, **NO_OFFSETS)).double()
+        without.init_from_data([train], [val])
+        err_without = (without.eval()(val.x, None, None) - val.y).square().mean()
+    assert err < 0.02 < 0.5 < err_without  # noise 0.01; without offsets the profile stays unexplained
+
+
+def test_longpatch_leaves_offsets_out_where_validation_prefers():
+    torch.manual_seed(0)
+    cfg = LongPatchConfig(**{**TINY, "enc_in": 1, "c_out": 1}, season=24)
+    nothing = torch.zeros(1, 24, 8, dtype=torch.float64)  # no seasonal profile: offsets can only fit noise
+    w_true = torch.randn(40, 8, dtype=torch.float64) / 10
+    train, val = (_seasonal_windows(n, nothing, w_true, 1.0, seed) for n, seed in ((200, 1), (2000, 2)))
+    model = LongPatch(cfg).double()
+    model.init_from_data([train], [val])
+    assert model.offsets.abs().max() < 0.05  # left out, or shrunk to nearly nothing
+
+
+def test_longpatch_with_offsets_needs_origins():
+    model = LongPatch(LongPatchConfig(**TINY, season=4))
+    with pytest.raises(ValueError, match="needs each window's origin"):
+        model(torch.randn(2, 40, 3), None, None)
+
+
+def test_runs_saved_before_the_offsets_load_without_them():
+    old = LongPatchConfig(**TINY).to_dict()
+    del old["season_offsets"], old["season"], old["freq"]
+    assert LongPatchConfig.from_dict(old).offset_phases == 0
+    assert LongPatchConfig.from_dict(LongPatchConfig(**TINY).to_dict()).offset_phases == 24  # hourly by default
+
+
+@pytest.mark.parametrize("independent", [False, True])
+def test_offsets_through_the_series_wrappers(independent):
+    torch.manual_seed(0)
+    inner = LongPatch(LongPatchConfig(**{**TINY, **({"enc_in": 1, "c_out": 1} if independent else {})}, season=6))
+    model = wrap(inner, SeriesConfig(revin=True, channel_independent=independent), 3, 3)
+    x, origin = torch.randn(4, 40, 3), torch.tensor([0, 1, 7, 13])
+    marks = torch.zeros(4, 40, 1), torch.zeros(4, 8, 1)
+    with torch.no_grad():
+        inner.offsets.copy_(torch.randn(inner.offsets.shape))
+        base = model(x, *marks, origin)
+        shifted = model(x, *marks, origin + 6)  # a whole season later: the same phase
+        moved = model(x, *marks, origin + 1)
+    torch.testing.assert_close(shifted, base)
+    assert not torch.allclose(moved, base)
+    batch = ForecastBatch(x=x, x_mark=marks[0], future_mark=marks[1], y=torch.randn(4, 8, 3), origin=origin)
+    model.init_from_data([batch], [batch])  # the wrapper hands the origins to the closed-form fit

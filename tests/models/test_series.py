@@ -15,7 +15,7 @@ class LastSteps(nn.Module):
         super().__init__()
         self.p, self.c_out = p, c_out
 
-    def forward(self, x, x_mark, future_mark):
+    def forward(self, x, x_mark, future_mark, origin=None):
         return x[:, -self.p:, x.shape[2] - self.c_out:]
 
 

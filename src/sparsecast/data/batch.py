@@ -17,16 +17,23 @@ class ForecastBatch:
         x: (B, seq_len, C) scaled history. x_mark: (B, seq_len, T) its time features.
         future_mark: (B, pred_len, T) time features of the horizon.
         y: (B, pred_len, C_out) scaled truth of the horizon (absent when forecasting the real future).
+        origin: (B,) int64 position of the first horizon step on the series' time grid
+            (``timefeatures.grid_index``), from which a model reads the phase of the season it forecasts; absent
+            where the windows have no timestamps.
+        scale: (B, C_out) the scale by which an error of each series counts in the loss, where a wrapper changed
+            it (RevIN restores a forecast by multiplying it by the window's std); read by closed-form fits.
     """
 
     x: Tensor
     x_mark: Tensor
     future_mark: Tensor
     y: Tensor | None = None
+    origin: Tensor | None = None
+    scale: Tensor | None = None
 
-    def inputs(self) -> dict[str, Tensor]:
+    def inputs(self) -> dict[str, Tensor | None]:
         """The model's keyword arguments."""
-        return {"x": self.x, "x_mark": self.x_mark, "future_mark": self.future_mark}
+        return {"x": self.x, "x_mark": self.x_mark, "future_mark": self.future_mark, "origin": self.origin}
 
     @property
     def target(self) -> Tensor:

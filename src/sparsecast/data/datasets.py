@@ -10,7 +10,7 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 from ..errors import DataError
-from ..timefeatures import freq_family, normalize_freq, time_features
+from ..timefeatures import freq_family, grid_index, normalize_freq, time_features
 from .frame import fill_values, read_table, select_columns
 from .scaler import StandardScaler
 from .splits import n_windows, split_borders
@@ -210,7 +210,8 @@ def prepare_frame(df: pd.DataFrame, cfg: DataConfig, split: str = "custom", sour
     target_columns = columns if cfg.features == "M" else [target]
     tgt = [columns.index(c) for c in target_columns]
     marks = time_features(dates, freq, cfg.embed)
-    splits = {name: WindowSet(scaled[s:e], scaled[s:e][:, tgt], marks[s:e], cfg.seq_len, cfg.pred_len)
+    index = grid_index(dates, freq)
+    splits = {name: WindowSet(scaled[s:e], scaled[s:e][:, tgt], marks[s:e], cfg.seq_len, cfg.pred_len, index[s:e])
               for name, (s, e) in borders.items()}
     return PreparedData(splits=splits, scaler=scaler, columns=columns, target_columns=target_columns, freq=freq,
                         dates=dates, borders=borders)

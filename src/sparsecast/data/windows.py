@@ -24,12 +24,15 @@ class WindowSet(Windows):
 
     Args:
         values: (N, C) scaled inputs. targets: (N, C_out) scaled forecast channels. marks: (N, T) time features.
+        index: (N,) each row's position on the time grid (``timefeatures.grid_index``); the batches' ``origin``.
     """
 
-    def __init__(self, values: np.ndarray, targets: np.ndarray, marks: np.ndarray, seq_len: int, pred_len: int):
+    def __init__(self, values: np.ndarray, targets: np.ndarray, marks: np.ndarray, seq_len: int, pred_len: int,
+                 index: np.ndarray | None = None):
         self.values = torch.as_tensor(values, dtype=torch.float32)
         self.targets = torch.as_tensor(targets, dtype=torch.float32)
         self.marks = torch.as_tensor(marks, dtype=torch.float32)
+        self.index = None if index is None else torch.as_tensor(index, dtype=torch.long)
         self.seq_len, self.pred_len = seq_len, pred_len
 
     def __len__(self) -> int:
@@ -39,7 +42,8 @@ class WindowSet(Windows):
         s, p = self.seq_len, self.pred_len
         return ForecastBatch(x=stack_windows(self.values, starts, s), x_mark=stack_windows(self.marks, starts, s),
                              future_mark=stack_windows(self.marks, starts + s, p),
-                             y=stack_windows(self.targets, starts + s, p))
+                             y=stack_windows(self.targets, starts + s, p),
+                             origin=None if self.index is None else self.index[starts + s])
 
 
 class ConcatWindows(Windows):
@@ -60,8 +64,9 @@ class ConcatWindows(Windows):
             pieces.append(self.parts[k].batch(starts[chosen] - self.offsets[k]))
             order.append(chosen)
         inverse = torch.cat(order).argsort()  # back to the order of ``starts``
+        origin = None if any(p.origin is None for p in pieces) else torch.cat([p.origin for p in pieces])[inverse]
         return ForecastBatch(**{f: torch.cat([getattr(p, f) for p in pieces])[inverse]
-                                for f in ("x", "x_mark", "future_mark", "y")})
+                                for f in ("x", "x_mark", "future_mark", "y")}, origin=origin)
 
 
 class SpacedWindows(Windows):

@@ -162,8 +162,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
             # Every process fits the same closed-form start on all training windows (fit cannot see it through
             # DistributedDataParallel, and each process's loader holds only its share); no initial candidate then.
             full = prepared.splits["train"].loader(train_cfg.eval_batch_size)
-            model.init_from_data(((batch.x, batch.target) for batch in full),
-                                 ((batch.x, batch.target) for batch in val))
+            model.init_from_data(full, val)
         try:
             history = fit(dist.wrap(model), train, val, train_cfg, log=log,
                           checkpoint=ckpt if dist.is_main else None, resume=resume)

@@ -9,11 +9,12 @@ from ..errors import SparsecastError
 from ..timefeatures import n_time_features
 from .run_dir import load_run
 
-INPUTS = ("x", "x_mark", "future_mark")
+INPUTS = ("x", "x_mark", "future_mark", "origin")
 
 
 def example_inputs(config: dict, batch: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """Random inputs of the run's shapes: x (B, seq_len, C), x_mark (B, seq_len, T), future_mark (B, pred_len, T)."""
+    """Random inputs of the run's shapes: x (B, seq_len, C), x_mark (B, seq_len, T), future_mark (B, pred_len, T),
+    origin (B,) int64."""
     data = config["data"]
     n_marks = n_time_features(data["freq"], data["embed"])
     gen = torch.Generator().manual_seed(seed)
@@ -22,7 +23,8 @@ def example_inputs(config: dict, batch: int, seed: int = 0) -> tuple[torch.Tenso
     else:
         mark = lambda n: torch.randint(0, 4, (batch, n, n_marks), generator=gen).float()  # noqa: E731
     x = torch.randn(batch, data["seq_len"], len(config["columns"]), generator=gen)
-    return x, mark(data["seq_len"]), mark(data["pred_len"])
+    origin = torch.randint(0, 10**6, (batch,), generator=gen)
+    return x, mark(data["seq_len"]), mark(data["pred_len"]), origin
 
 
 def export_onnx(run_dir: str | Path, path: str | Path, atol: float = 1e-4) -> float:
@@ -43,7 +45,8 @@ def export_onnx(run_dir: str | Path, path: str | Path, atol: float = 1e-4) -> fl
         check = example_inputs(config, batch=3, seed=1)
         expected = model(*check)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run(None, {name: t.numpy() for name, t in zip(INPUTS, check)})[0]
+    feeds = {name: t.numpy() for name, t in zip(INPUTS, check)}
+    got = session.run(None, {i.name: feeds[i.name] for i in session.get_inputs()})[0]  # unused inputs are dropped
     diff = float(np.abs(got - expected.numpy()).max())
     if diff > atol:
         raise SparsecastError(f"ONNX output differs from PyTorch by {diff:.2e} (> {atol:.0e})")

@@ -14,7 +14,7 @@ from ..data import DataConfig, StandardScaler
 from ..data.frame import fill_values
 from ..data.batch import ForecastBatch
 from ..errors import DataError
-from ..timefeatures import normalize_freq, time_features
+from ..timefeatures import grid_index, normalize_freq, time_features
 from .intervals import Intervals, column_name, window_scale
 
 
@@ -69,7 +69,7 @@ def forecast_at(model: nn.Module, spec: ForecastSpec, frame: pd.DataFrame,
         raise DataError(f"the input has {min(ends)} rows of history before a forecast, fewer than seq_len "
                         f"({cfg.seq_len})")
     dates = pd.DatetimeIndex(frame["date"])
-    xs, x_marks, f_marks = [], [], []
+    xs, x_marks, f_marks, origins = [], [], [], []
     for end in ends:
         window = frame.iloc[end - cfg.seq_len:end]  # filled on its own: nothing at or after ``end`` is read
         xs.append(torch.as_tensor(spec.scaler.transform(_values(window, spec)), dtype=torch.float32))  # (L, C)
@@ -78,7 +78,9 @@ def forecast_at(model: nn.Module, spec: ForecastSpec, frame: pd.DataFrame,
         marks = torch.as_tensor(time_features(hist.append(future), cfg.freq, cfg.embed))  # (seq + pred, T)
         x_marks.append(marks[:cfg.seq_len])
         f_marks.append(marks[cfg.seq_len:])
-    batch = ForecastBatch(x=torch.stack(xs), x_mark=torch.stack(x_marks), future_mark=torch.stack(f_marks))
+        origins.append(int(grid_index(future[:1], cfg.freq)[0]))
+    batch = ForecastBatch(x=torch.stack(xs), x_mark=torch.stack(x_marks), future_mark=torch.stack(f_marks),
+                          origin=torch.tensor(origins))
     model.eval()
     out = model(**batch.inputs())
     pred = (out[0] if isinstance(out, tuple) else out).numpy()  # (N, pred_len, C_out)

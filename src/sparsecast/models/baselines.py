@@ -40,7 +40,7 @@ class RepeatLast(nn.Module):
         super().__init__()
         self.config = config
 
-    def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor) -> Tensor:
+    def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor, origin: Tensor | None = None) -> Tensor:
         last = x[:, -1:, -self.config.c_out:]  # (B, 1, c_out)
         return last.expand(-1, future_mark.shape[1], -1)
 
@@ -57,7 +57,7 @@ class DLinear(nn.Module):
         for layer in (self.seasonal, self.trend):
             nn.init.constant_(layer.weight, 1.0 / config.seq_len)
 
-    def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor) -> Tensor:
+    def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor, origin: Tensor | None = None) -> Tensor:
         k = self.config.moving_avg
         xt = x.transpose(1, 2)  # (B, C, L)
         padded = F.pad(xt, ((k - 1) // 2, k // 2), mode="replicate")

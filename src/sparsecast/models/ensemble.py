@@ -72,10 +72,10 @@ class Ensemble(nn.Module):
         """Whether a member fits a model per forecast (a statsforecast one): then windows are scored spaced out."""
         return any(getattr(unwrap(m), "refits_per_window", False) for m in self.members)
 
-    def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor) -> Tensor:
+    def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor, origin: Tensor | None = None) -> Tensor:
         out = 0
         for w, L, member in zip(self.weights, self.lookbacks, self.members):
-            pred = member(x[:, -L:], x_mark[:, -L:], future_mark)
+            pred = member(x[:, -L:], x_mark[:, -L:], future_mark, origin)
             out = out + w * (pred[0] if isinstance(pred, tuple) else pred)  # (B, P, C_out)
         return out
 

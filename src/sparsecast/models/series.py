@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, fields
 
 from torch import Tensor, nn
 
+from ..data.batch import ForecastBatch
 from ..nn import RevIN
 
 
@@ -90,21 +91,29 @@ class SeriesModel(nn.Module):
             scale = scale.reshape(B * self.c_out, 1)
         return x, y, scale
 
-    def _init_from_data(self, pairs, val_pairs=()) -> None:
+    def _init_from_data(self, batches, val_batches=()) -> None:
         """The inner model's ``init_from_data`` on the training (and validation) windows as it sees them, with
-        their loss scales."""
-        self.inner.init_from_data((self.seen(x, y) for x, y in pairs), (self.seen(x, y) for x, y in val_pairs))
+        their loss scales (each batch's ``scale``)."""
+        self.inner.init_from_data((self._seen_batch(b) for b in batches), (self._seen_batch(b) for b in val_batches))
 
-    def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor) -> Tensor:
+    def _seen_batch(self, batch: ForecastBatch) -> ForecastBatch:
+        x, y, scale = self.seen(batch.x, batch.y)
+        origin = batch.origin
+        if origin is not None and self.series.channel_independent:  # one series per forecast channel
+            origin = origin.repeat_interleave(self.c_out)
+        return ForecastBatch(x=x, x_mark=batch.x_mark, future_mark=batch.future_mark, y=y, origin=origin, scale=scale)
+
+    def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor, origin: Tensor | None = None) -> Tensor:
         B, L, C = x.shape
         if self.revin is not None:
             x, stats = self.revin.normalize(x)
         if self.series.channel_independent:
             flat = x.transpose(1, 2).reshape(B * C, L, 1)  # (B * C, L, 1)
-            out = _first(self.inner(flat, x_mark.repeat_interleave(C, 0), future_mark.repeat_interleave(C, 0)))
+            out = _first(self.inner(flat, x_mark.repeat_interleave(C, 0), future_mark.repeat_interleave(C, 0),
+                                    None if origin is None else origin.repeat_interleave(C)))
             out = out.reshape(B, C, -1).transpose(1, 2)[..., C - self.c_out:]  # (B, P, C_out)
         else:
-            out = _first(self.inner(x, x_mark, future_mark))  # (B, P, C_out)
+            out = _first(self.inner(x, x_mark, future_mark, origin))  # (B, P, C_out)
         if self.revin is not None:
             out = self.revin.restore(out, stats, slice(C - self.c_out, C))
         return out

@@ -76,7 +76,7 @@ class SeasonalNaive(nn.Module):
         super().__init__()
         self.config = config
 
-    def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor) -> Tensor:
+    def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor, origin: Tensor | None = None) -> Tensor:
         forecast = seasonal_naive(x, self.config.season_length, future_mark.shape[1])  # (B, P, C)
         return forecast[..., -self.config.c_out:]  # (B, P, C_out)
 
@@ -101,7 +101,7 @@ class StatsForecastModel(nn.Module):
         self.config = config
         self.model_cls = statsforecast_class(self.name)
 
-    def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor) -> Tensor:
+    def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor, origin: Tensor | None = None) -> Tensor:
         c_out, P = self.config.c_out, future_mark.shape[1]
         y = x[..., -c_out:].detach().double().cpu().numpy()  # (B, L, C_out)
         out = np.empty((len(y), P, c_out))

@@ -154,7 +154,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         # A model with a closed-form start (LongPatch's least-squares linear skip) fits it on the training windows
         # first (its ridge chosen on the validation windows); those weights are the first candidate of early
         # stopping, so training keeps them unless it helps.
-        model.init_from_data(((batch.x, batch.target) for batch in train), ((batch.x, batch.target) for batch in val))
+        model.init_from_data(train, val)  # batches of windows (ForecastBatch)
         history.initial_val_loss = state.best_loss = evaluate_loss(runner, val, loss_fn, bf16)
         state.best_state = copy.deepcopy(model.state_dict())
         log(f"fitted to the training windows before training: val {state.best_loss:.4f}")

@@ -72,7 +72,7 @@ class Informer(nn.Module):
         distils = [DistilLayer(cfg.d_model) for _ in range(n_layers - 1)] if cfg.distil else None
         return Encoder(layers, distils, cfg.d_model)
 
-    def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor):
+    def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor, origin: Tensor | None = None):
         cfg = self.config
         memory = self.encoder(self.enc_embedding(x, x_mark))  # (B, S, E)
         dec_x, dec_mark = decoder_input(x, x_mark, future_mark, cfg.label_len)

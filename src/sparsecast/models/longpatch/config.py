@@ -2,12 +2,13 @@
 
 from dataclasses import dataclass
 
+from ...timefeatures import season_length
 from ..patchtst import PatchTSTConfig
 
 
 @dataclass(frozen=True)
 class LongPatchConfig(PatchTSTConfig):
-    """PatchTST's settings plus a linear skip, with sparse attention over many patches by default.
+    """PatchTST's settings plus a linear skip and seasonal offsets, with sparse attention over many patches by default.
 
     Attributes:
         linear_skip: add a linear map of the whole (normalized) lookback to the horizon, shared by all channels,
@@ -15,6 +16,13 @@ class LongPatchConfig(PatchTSTConfig):
             the attention learns what it misses. The skip starts at the least-squares fit of the training windows
             (``LongPatch.init_from_data``), with a ridge penalty of ``ridge`` x 10^k times the number of series,
             k = 0..5 chosen by the validation error (k = 0 when no validation windows are given).
+        season_offsets: add, per forecast channel, a learned horizon profile for each phase of the season in which
+            the forecast starts (the hour of the day of its first step, for hourly data): the average shape that a
+            day, a week or a year gives the horizon, which a lookback shorter than many seasons cannot see. Fit
+            with the skip in closed form, with its own penalty chosen on validation (or left out when validation
+            prefers that). Needs each window's position on the time grid (the batches' ``origin``).
+        freq, season: the data's frequency and the season's length in steps; 0 takes it from ``freq`` (24 for
+            hourly data, 96 for 15 minutes, 7 for daily, 12 for monthly).
         attn: "probsparse" by default: the top-u patches attend to all, the rest take the mean, so the cost grows
             as K log K in the number of patches K and lookbacks of thousands of steps stay cheap.
     """
@@ -23,8 +31,26 @@ class LongPatchConfig(PatchTSTConfig):
     attn: str = "probsparse"
     linear_skip: bool = True
     ridge: float = 1e-4
+    season_offsets: bool = True
+    freq: str = "h"
+    season: int = 0
 
     def __post_init__(self):
         super().__post_init__()
         if self.ridge < 0:
             raise ValueError(f"ridge must be >= 0, got {self.ridge}")
+        if self.season < 0:
+            raise ValueError(f"season must be >= 0, got {self.season}")
+
+    @property
+    def season_length(self) -> int:
+        return self.season or season_length(self.freq)
+
+    @property
+    def offset_phases(self) -> int:
+        """How many phases the seasonal offsets have (0: none)."""
+        return self.season_length if self.season_offsets and self.season_length > 1 else 0
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LongPatchConfig":
+        return cls(**{"season_offsets": False, **d})  # runs saved before the offsets existed have none

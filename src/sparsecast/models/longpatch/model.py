@@ -1,29 +1,48 @@
 """LongPatch: a channel-independent patch Transformer over a long lookback, with a linear skip from the lookback
-to the horizon. Instance normalization (RevIN) comes from the run's series settings, on by default.
+to the horizon and seasonal offsets. Instance normalization (RevIN) comes from the run's series settings, on by
+default.
 
-Notation: B batch, L seq_len, P pred_len, C_out forecast channels, K patches, E model width.
+Notation: B batch, L seq_len, P pred_len, C_out forecast channels, K patches, E model width, W phases of the season.
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+from ...data.batch import ForecastBatch
 from ..patchtst import PatchTST
 from .config import LongPatchConfig
 
 RIDGE_STEPS = 6  # ridge multiples tried on validation: config.ridge x 1, 10, ..., 10^5
+# Penalties tried for the seasonal offsets on validation, as multiples of one offset's share of the rows' weight
+# (1 halves an offset seen by an average share); None leaves the offsets out. Without validation: NO_VAL_OFFSET.
+OFFSET_RIDGES = (0.01, 0.1, 1.0, 10.0, None)
+NO_VAL_OFFSET = 0.1
+
+
+@dataclass
+class _Sums:
+    """Weighted least-squares sums over rows z = [lookback, 1, one-hot(channel, phase)] and targets t."""
+
+    gram: Tensor  # (D, D), D = L + 1 + C_out * W
+    cross: Tensor  # (D, P)
+    yty: float
+    weight: float  # total squared row weight
 
 
 class LongPatch(PatchTST):
-    """forecast = linear(lookback) + head(encoder(patches)), per channel, through shared weights.
+    """forecast = linear(lookback) + offsets[channel, phase] + head(encoder(patches)), per channel, through shared
+    weights (the offsets are per channel).
 
-    Before training, ``init_from_data`` fits the linear skip by least squares on the training windows (the
-    trainer calls it); the head starts at zero, so the model starts as that linear forecast and early stopping
+    Before training, ``init_from_data`` fits the linear skip and the offsets by least squares on the training
+    windows (the trainer calls it); the head starts at zero, so the model starts as that forecast and early stopping
     keeps it unless the attention improves on it.
 
     Shape:
-        x: (B, L, C), x_mark and future_mark: ignored; returns (B, P, C_out).
+        x: (B, L, C), x_mark and future_mark: ignored, origin: (B,) grid positions of the first horizon steps (needed
+        with seasonal offsets); returns (B, P, C_out).
     """
 
     def __init__(self, config: LongPatchConfig):
@@ -33,64 +52,101 @@ class LongPatch(PatchTST):
             last = self.head[-1]
             nn.init.zeros_(last.weight)
             nn.init.zeros_(last.bias)
+        W = config.offset_phases
+        self.offsets = nn.Parameter(torch.zeros(config.c_out, W, config.pred_len)) if W else None  # (C_out, W, P)
 
-    @torch.no_grad()
-    def init_from_data(self, pairs: Iterable[tuple[Tensor, ...]], val_pairs: Iterable[tuple[Tensor, ...]] = ()
-                       ) -> None:
-        """Set the linear skip to the least-squares (ridge) map from lookback to horizon over the training windows.
+    def forward(self, x: Tensor, x_mark: Tensor | None = None, future_mark: Tensor | None = None,
+                origin: Tensor | None = None) -> Tensor:
+        out = super().forward(x)  # (B, P, C_out)
+        if self.offsets is None:
+            return out
+        phase = self._phase(origin)  # (B,)
+        return out + self.offsets[:, phase].permute(1, 2, 0)  # (C_out, B, P) -> (B, P, C_out)
 
-        Each series row is weighted by the scale its errors have in the training loss (under RevIN the window's
-        std, by which the forecast is restored), so the fit minimizes the same squared error as training rather
-        than one dominated by nearly constant windows, whose normalized targets are huge. The sums Z^T Z, Z^T Y and
-        Y^T Y are accumulated batch by batch in float64, so memory stays O(L^2) whatever the number of windows; the
-        ridge term is a multiple of the total squared weight (the number of rows when unweighted). With validation
-        windows, the multiple is chosen among ``config.ridge`` x 10^k, k = 0..RIDGE_STEPS - 1, by the validation
-        error, computed in closed form from the validation windows' own sums: a long series keeps the small ridge,
-        a short one (few training windows for a long lookback) gets the shrinkage it needs.
-
-        Args:
-            pairs, val_pairs: (x (B, L, C), y (B, P, C_out)) as the model sees them, optionally with a third entry,
-                the (B, C_out) loss scale of each series (the series wrapper's ``seen``).
-        """
-        if self.linear is None:
-            return
-        L = self.config.seq_len
-        gram, cross, _, weight = self._sums(pairs)
-        if not weight:
-            return
-        g, c, yy, n = self._sums(val_pairs)
-        shrink = torch.eye(L + 1, dtype=torch.float64)
-        shrink[L, L] = 0.0  # the bias is not shrunk
-
-        def solve(ridge: float) -> Tensor:  # (L + 1, P)
-            return torch.linalg.solve(gram + ridge * weight * shrink, cross)
-
-        def val_error(w: Tensor) -> float:  # validation squared error per row, from the validation sums
-            return float(yy - 2 * (w * c).sum() + (w * (g @ w)).sum()) / n
-
-        fits = [solve(self.config.ridge * 10 ** k) for k in range(RIDGE_STEPS if n else 1)]
-        best = min(fits, key=val_error) if n else fits[0]
-        self.linear.weight.copy_(best[:L].T)
-        self.linear.bias.copy_(best[L])
-
-    def _sums(self, pairs) -> tuple[Tensor, Tensor, float, float]:
-        """Z^T Z (L + 1, L + 1), Z^T Y (L + 1, P), Y^T Y and the total squared weight over weighted rows."""
-        L, P = self.config.seq_len, self.config.pred_len
-        gram = torch.zeros(L + 1, L + 1, dtype=torch.float64)
-        cross = torch.zeros(L + 1, P, dtype=torch.float64)
-        yty, weight = 0.0, 0.0
-        for x, y, *scale in pairs:
-            z = self.series(x).double()  # (B * C_out, L)
-            z = torch.cat([z, z.new_ones(len(z), 1)], dim=1)  # (B * C_out, L + 1): the bias as a column
-            t = y.transpose(1, 2).reshape(len(z), P).double()  # (B * C_out, P)
-            w = scale[0].reshape(len(z), 1).double() if scale else z.new_ones(len(z), 1)  # (B * C_out, 1)
-            z, t = z * w, t * w
-            gram += z.T @ z
-            cross += z.T @ t
-            yty += float(t.square().sum())
-            weight += float(w.square().sum())
-        return gram, cross, yty, weight
+    def _phase(self, origin: Tensor | None) -> Tensor:
+        if origin is None:
+            raise ValueError("LongPatch with season_offsets needs each window's origin (its first forecast step's "
+                             "position on the time grid); build the model with season_offsets=False for data "
+                             "without timestamps")
+        return origin % self.config.offset_phases
 
     def encode(self, z: Tensor) -> Tensor:
         out = super().encode(z)  # (B * C_out, P)
         return out if self.linear is None else out + self.linear(z)
+
+    @torch.no_grad()
+    def init_from_data(self, batches: Iterable[ForecastBatch], val_batches: Iterable[ForecastBatch] = ()) -> None:
+        """Set the linear skip and the seasonal offsets to the least-squares (ridge) fit over the training windows.
+
+        Each series row is weighted by the scale its errors have in the training loss (the batch's ``scale``: under
+        RevIN the window's std, by which the forecast is restored), so the fit minimizes the same squared error as
+        training rather than one dominated by nearly constant windows, whose normalized targets are huge. The sums
+        Z^T Z, Z^T Y and Y^T Y are accumulated batch by batch in float64, so memory stays O(D^2) whatever the number
+        of windows (D = L + 1 + C_out x W); the ridge term is a multiple of the total squared weight. With
+        validation windows the linear ridge (``config.ridge`` x 10^k, k = 0..RIDGE_STEPS - 1) and the offsets'
+        penalty (OFFSET_RIDGES, or no offsets) are chosen together by the validation error, computed in closed form
+        from the validation windows' own sums: a long series keeps the small ridge, a short one gets the shrinkage
+        it needs, and offsets that do not help on validation are left at zero.
+
+        Args:
+            batches, val_batches: windows as the model sees them (``x`` (B, L, C), ``y`` (B, P, C_out), ``origin``
+                where there are offsets, ``scale`` (B, C_out) where a wrapper set it).
+        """
+        if self.linear is None:
+            return
+        L, P = self.config.seq_len, self.config.pred_len
+        train = self._sums(batches)
+        if not train.weight:
+            return
+        val = self._sums(val_batches)
+        G = train.gram.shape[0] - L - 1
+
+        def solve(ridge: float, offset_ridge: float | None) -> Tensor:  # (D, P)
+            D = L + 1 + (G if offset_ridge is not None else 0)
+            penalty = torch.zeros(D, dtype=torch.float64)
+            penalty[:L] = ridge * train.weight  # the bias is not shrunk
+            penalty[L + 1:] = (offset_ridge or 0.0) * train.weight / max(G, 1)
+            w = torch.linalg.solve(train.gram[:D, :D] + torch.diag(penalty), train.cross[:D])
+            return torch.cat([w, w.new_zeros(L + 1 + G - D, P)])
+
+        def val_error(w: Tensor) -> float:  # validation squared error per unit weight, from the validation sums
+            return float(val.yty - 2 * (w * val.cross).sum() + (w * (val.gram @ w)).sum()) / val.weight
+
+        ridges = [self.config.ridge * 10 ** k for k in range(RIDGE_STEPS)]
+        offset_ridges = OFFSET_RIDGES if G else (None,)
+        if val.weight:
+            best = min((solve(r, o) for r in ridges for o in offset_ridges), key=val_error)
+        else:
+            best = solve(ridges[0], NO_VAL_OFFSET if G else None)
+        self.linear.weight.copy_(best[:L].T)
+        self.linear.bias.copy_(best[L])
+        if G:
+            self.offsets.copy_(best[L + 1:].reshape(self.offsets.shape))
+
+    def _sums(self, batches: Iterable[ForecastBatch]) -> _Sums:
+        """The weighted sums over every row (window, forecast channel) of ``batches``."""
+        L, P, W = self.config.seq_len, self.config.pred_len, self.config.offset_phases
+        C, G = self.config.c_out, self.config.c_out * W
+        D = L + 1 + G
+        gram = torch.zeros(D, D, dtype=torch.float64)
+        cross = torch.zeros(D, P, dtype=torch.float64)
+        yty, weight = 0.0, 0.0
+        for batch in batches:
+            z = self.series(batch.x).double()  # (B * C_out, L)
+            z = torch.cat([z, z.new_ones(len(z), 1)], dim=1)  # (B * C_out, L + 1): the bias as a column
+            t = batch.y.transpose(1, 2).reshape(len(z), P).double()  # (B * C_out, P)
+            w = batch.scale.reshape(len(z), 1).double() if batch.scale is not None else z.new_ones(len(z), 1)
+            z, t = z * w, t * w
+            gram[:L + 1, :L + 1] += z.T @ z
+            cross[:L + 1] += z.T @ t
+            if G:  # one-hot columns of each row's (channel, phase), times its weight: sums by group
+                phase = self._phase(batch.origin).repeat_interleave(C)  # (B * C_out,)
+                group = torch.arange(C).repeat(len(batch.x)) * W + phase  # (B * C_out,)
+                gram[L + 1:, :L + 1] += torch.zeros(G, L + 1, dtype=torch.float64).index_add_(0, group, z * w)
+                counts = torch.zeros(G, dtype=torch.float64).index_add_(0, group, w[:, 0] ** 2)  # (G,)
+                gram[L + 1:, L + 1:] += torch.diag(counts)
+                cross[L + 1:] += torch.zeros(G, P, dtype=torch.float64).index_add_(0, group, t * w)
+            yty += float(t.square().sum())
+            weight += float(w.square().sum())
+        gram[:L + 1, L + 1:] = gram[L + 1:, :L + 1].T
+        return _Sums(gram, cross, yty, weight)

@@ -44,6 +44,7 @@ class PatchTST(nn.Module):
             h = layer(h)
         return self.head(h)  # (B * C_out, P)
 
-    def forward(self, x: Tensor, x_mark: Tensor | None = None, future_mark: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, x_mark: Tensor | None = None, future_mark: Tensor | None = None,
+                origin: Tensor | None = None) -> Tensor:
         out = self.encode(self.series(x))  # (B * C_out, P)
         return out.reshape(x.shape[0], self.config.c_out, -1).transpose(1, 2)  # (B, P, C_out)
