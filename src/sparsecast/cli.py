@@ -13,7 +13,7 @@ MODEL_FLAGS = {"d_model": int, "n_heads": int, "e_layers": int, "d_layers": int,
                "dropout": float, "attn": str, "activation": str, "sampling": str, "selection": str, "stride": int,
                "c": int, "moving_avg": int, "patch_len": int, "patch_stride": int, "head_dropout": float}
 # On/off model and series settings (--revin / --no-revin, ...); unset, the model's default applies.
-SWITCHES = ("distil", "linear_skip", "revin", "revin_affine", "channel_independent")
+SWITCHES = ("distil", "linear_skip", "season_offsets", "revin", "revin_affine", "channel_independent")
 
 
 def _stack(text: str) -> tuple[int, ...]:
@@ -47,8 +47,8 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--fill", default=None, choices=["ffill", "interpolate"],
                    help="fill missing timestamps and missing values (default: refuse such data)")
     g.add_argument("--season", type=int, default=None,
-                   help="steps per season of the seasonal-naive baseline (default: from the frequency, e.g. 24 "
-                        "for hourly data)")
+                   help="steps per season of the seasonal-naive baseline and of LongPatch's seasonal offsets "
+                        "(default: from the frequency, e.g. 24 for hourly data)")
 
 
 def _add_model_flags(p: argparse.ArgumentParser) -> None:
