@@ -5,6 +5,7 @@ import torch
 
 from sparsecast.data.batch import ForecastBatch
 from sparsecast.models import LongPatch, LongPatchConfig, PatchTST, PatchTSTConfig, SeriesConfig, wrap
+from sparsecast.models.longpatch.model import MIN_SEASONS
 from sparsecast.nn import n_patches
 
 TINY = dict(enc_in=3, c_out=3, seq_len=40, pred_len=8, patch_len=8, patch_stride=4, d_model=16, n_heads=2,
@@ -130,13 +131,27 @@ def test_longpatch_fits_seasonal_offsets_per_channel_and_phase():
 
 def test_longpatch_leaves_offsets_out_where_validation_prefers():
     torch.manual_seed(0)
-    cfg = LongPatchConfig(**{**TINY, "enc_in": 1, "c_out": 1}, season=24)
-    nothing = torch.zeros(1, 24, 8, dtype=torch.float64)  # no seasonal profile: offsets can only fit noise
+    cfg = LongPatchConfig(**{**TINY, "enc_in": 1, "c_out": 1}, season=4)
+    nothing = torch.zeros(1, 4, 8, dtype=torch.float64)  # no seasonal profile: offsets can only fit noise
     w_true = torch.randn(40, 8, dtype=torch.float64) / 10
     train, val = (_seasonal_windows(n, nothing, w_true, 1.0, seed) for n, seed in ((200, 1), (2000, 2)))
     model = LongPatch(cfg).double()
     model.init_from_data([train], [val])
     assert model.offsets.abs().max() < 0.05  # left out, or shrunk to nearly nothing
+
+
+def test_longpatch_tries_no_offsets_on_training_windows_of_few_seasons():
+    cfg = LongPatchConfig(**{**TINY, "enc_in": 1, "c_out": 1}, season=24)
+    profile = torch.randn(1, 24, 8, dtype=torch.float64)
+    w_true = torch.randn(40, 8, dtype=torch.float64) / 10
+    few = MIN_SEASONS * 24 - 1  # windows: one short of MIN_SEASONS seasons
+    train, val = (_seasonal_windows(n, profile, w_true, 0.1, seed) for n, seed in ((few, 1), (500, 2)))
+    model = LongPatch(cfg).double()
+    model.init_from_data([train], [val])
+    assert model.offsets.abs().max() == 0
+    more = _seasonal_windows(few + 1, profile, w_true, 0.1, 1)
+    model.init_from_data([more], [val])
+    assert model.offsets.abs().max() > 0.5
 
 
 def test_longpatch_with_offsets_needs_origins():
