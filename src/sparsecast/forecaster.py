@@ -144,6 +144,9 @@ class Forecaster:
         if any(p.requires_grad for p in self.model.parameters()):
             self.history = fit(self.model, train.loader(self.train_cfg.batch_size, True, self.train_cfg.seed),
                                val.loader(self.train_cfg.eval_batch_size), self.train_cfg)
+        elif hasattr(self.model, "init_from_data"):  # nothing to train, but fit from the data (a seasonal profile)
+            self.model.init_from_data(train.loader(self.train_cfg.eval_batch_size),
+                                      val.loader(self.train_cfg.eval_batch_size))
         self.intervals = None
         if self.with_intervals:  # from the errors on held-out windows (fp32, as predict computes)
             self.intervals, note = fit_intervals(self.model, train, val, self.train_cfg.quantiles,

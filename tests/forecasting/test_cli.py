@@ -168,3 +168,13 @@ def test_reproduce_continues_an_interrupted_cell(tmp_path):
                      for d in ("killed", "whole"))
     assert killed["resumed"] and not whole["resumed"]
     assert killed["test"] == whole["test"] and killed["epochs"] == whole["epochs"] == 3
+
+
+def test_deseason_flag_wraps_any_model_with_the_data_s_season(tmp_path):
+    csv = write_csv(tmp_path / "s.csv", n=400)
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(csv), "--model", "dlinear", "--deseason", "--out", str(out), "--epochs", "1",
+                 "--seq-len", "24", "--pred-len", "6", "--no-progress"]) == 0
+    series = json.loads((out / "config.json").read_text())["series"]
+    assert series["deseason"] and series["profile_len"] == 24  # hourly data: a day
+    assert main(["evaluate", str(out)]) == 0  # reloaded with its profile

@@ -176,3 +176,18 @@ def test_longpatch_forecasts_the_seasonal_profile_of_the_real_future_hours():
     assert np.abs(future["OT"].to_numpy() - truth).max() < 0.5  # noise 0.1
     without = Forecaster("longpatch", season_offsets=False, **kwargs).fit(df).predict(df.iloc[-200:])
     assert np.abs(without["OT"].to_numpy() - truth).max() > 2  # without them the hour is unknown
+
+
+def test_deseason_gives_any_model_the_seasonal_profile_and_survives_save_load(tmp_path):
+    # Even repeating the last value forecasts the hours' profile once the profile is taken out and put back.
+    df, profile = _hourly_profile(2000, seed=1)
+    kwargs = dict(target="OT", features="S", pred_len=12, seq_len=4, progress=False)
+    fc = Forecaster("repeat_last", deseason=True, **kwargs).fit(df)
+    future = fc.predict(df.iloc[-200:])
+    truth = profile[pd.DatetimeIndex(future["date"]).hour]
+    assert np.abs(future["OT"].to_numpy() - truth).max() < 0.5  # noise 0.1
+    fc.save(tmp_path / "fc")
+    again = Forecaster.load(tmp_path / "fc").predict(df.iloc[-200:])
+    np.testing.assert_allclose(again["OT"].to_numpy(), future["OT"].to_numpy(), rtol=1e-6)
+    without = Forecaster("repeat_last", **kwargs).fit(df).predict(df.iloc[-200:])
+    assert np.abs(without["OT"].to_numpy() - truth).max() > 2

@@ -62,3 +62,37 @@ def test_series_defaults_per_model_and_overrides():
     assert series_config("informer", {"revin": True, "channel_independent": None}).revin
     with pytest.raises(ValueError, match="revin_affine needs revin"):
         SeriesConfig(revin_affine=True)
+
+
+def _seasonal(n_windows, L, P, profile, noise=0.0, seed=0):
+    """Windows of a series that is its seasonal profile (W, C) plus a per-window level and noise."""
+    gen = torch.Generator().manual_seed(seed)
+    W, C = profile.shape
+    origin = torch.randint(0, 10_000, (n_windows,), generator=gen)
+    steps = origin[:, None] + torch.arange(-L, P)  # (N, L + P)
+    level = torch.randn(n_windows, 1, C, generator=gen, dtype=torch.float64)
+    series = profile[steps % W] + level + noise * torch.randn(n_windows, L + P, C, generator=gen, dtype=torch.float64)
+    return series[:, :L], series[:, L:], origin
+
+
+@pytest.mark.parametrize("revin", [False, True])
+def test_deseason_removes_the_profile_and_restores_the_horizon_s(revin):
+    from sparsecast.data.batch import ForecastBatch
+    torch.manual_seed(0)
+    profile = torch.randn(6, 3, dtype=torch.float64)  # (W, C)
+    x, y, origin = _seasonal(500, 12, 4, profile)
+    model = SeriesModel(LastSteps(4, 2), SeriesConfig(revin=revin, deseason=True, profile_len=6), 3, 2).double()
+    model.init_from_data([ForecastBatch(x=x, x_mark=None, future_mark=None, y=y[..., 1:], origin=origin)])
+    # the fitted profile is the true one up to a constant per channel (the levels' mean trades with it)
+    torch.testing.assert_close(model.profile - model.profile.mean(0), profile - profile.mean(0), atol=0.15, rtol=0)
+    # the series less its profile is a constant level: repeating its last steps and adding the horizon's profile
+    # back gives the truth exactly
+    torch.testing.assert_close(model(x, None, None, origin), y[..., 1:], atol=1e-9, rtol=1e-9)
+
+
+def test_deseason_needs_origins_and_a_season():
+    model = SeriesModel(LastSteps(4, 1), SeriesConfig(deseason=True, profile_len=6), 3, 1)
+    with pytest.raises(ValueError, match="needs each window's origin"):
+        model(torch.randn(2, 12, 3), None, None)
+    with pytest.raises(ValueError, match="profile_len >= 1"):
+        SeriesModel(LastSteps(4, 1), SeriesConfig(deseason=True), 3, 1)

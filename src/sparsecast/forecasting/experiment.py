@@ -70,6 +70,8 @@ def build_forecaster(model_name: str, settings: dict, data_cfg: DataConfig, prep
         the model (a SeriesModel when RevIN or channel independence apply), its config and the SeriesConfig.
     """
     series = series_config(model_name, {k: settings[k] for k in SERIES_FIELDS if k in settings})
+    if series.deseason and not series.profile_len:  # the profile's length is the data's season
+        series = dataclasses.replace(series, profile_len=data_cfg.season or season_length(prepared.freq))
     params = {k: v for k, v in settings.items() if k not in SERIES_FIELDS}
     cfg = model_config(model_name, params, data_cfg, prepared, series.channel_independent)
     model_cls, _ = model_classes(model_name)
@@ -169,6 +171,9 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
         except FloatingPointError as e:
             kept = f"; the last good epoch is in {ckpt} (sparsecast train --resume {out})" if ckpt.is_file() else ""
             raise FloatingPointError(f"{e}{kept}") from e
+    elif hasattr(model, "init_from_data"):  # nothing to train, but fit from the data (a seasonal profile)
+        model.init_from_data(prepared.splits["train"].loader(train_cfg.eval_batch_size),
+                             prepared.splits["val"].loader(train_cfg.eval_batch_size))
     train_seconds = time.perf_counter() - start
     if resume and history:  # the epochs before the checkpoint ran in an earlier process
         train_seconds = sum(history.epoch_seconds)

@@ -6,6 +6,7 @@ features.
 
 from dataclasses import asdict, dataclass, fields
 
+import torch
 from torch import Tensor, nn
 
 from ..data.batch import ForecastBatch
@@ -21,19 +22,28 @@ class SeriesConfig:
         revin_affine: RevIN's learnable per-channel scale and shift.
         channel_independent: every channel is a univariate series through the same weights: the model is built
             for one channel and sees the B x C series of a batch as one batch of B * C.
+        deseason: subtract each channel's seasonal profile (its mean over the training windows at each phase of the
+            season, e.g. each hour of the day) from the input before anything else, and add the profile of the
+            horizon's phases back to the forecast; reads each window's ``origin``.
+        profile_len: the season's length in steps for ``deseason``; 0 until the data fixes it (24 for hourly
+            data, or the data's ``season``).
     """
 
     revin: bool = False
     revin_affine: bool = False
     channel_independent: bool = False
+    deseason: bool = False
+    profile_len: int = 0
 
     def __post_init__(self):
         if self.revin_affine and not self.revin:
             raise ValueError("revin_affine needs revin=True")
+        if self.profile_len < 0:
+            raise ValueError(f"profile_len must be >= 0, got {self.profile_len}")
 
     @property
     def wraps(self) -> bool:
-        return self.revin or self.channel_independent
+        return self.revin or self.channel_independent or self.deseason
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -60,7 +70,11 @@ class SeriesModel(nn.Module):
         self.series = config
         self.n_channels, self.c_out = n_channels, c_out
         self.revin = RevIN(n_channels, affine=config.revin_affine) if config.revin else None
-        if hasattr(model, "init_from_data"):  # only then does the trainer find one
+        if config.deseason and config.profile_len < 1:
+            raise ValueError("deseason needs the season's length (profile_len >= 1)")
+        # (W, C): each channel's mean at each phase of the season, fit by init_from_data
+        self.register_buffer("profile", torch.zeros(config.profile_len, n_channels) if config.deseason else None)
+        if hasattr(model, "init_from_data") or config.deseason:  # only then does the trainer find one
             self.init_from_data = self._init_from_data
 
     @property
@@ -91,13 +105,47 @@ class SeriesModel(nn.Module):
             scale = scale.reshape(B * self.c_out, 1)
         return x, y, scale
 
+    @torch.no_grad()
     def _init_from_data(self, batches, val_batches=()) -> None:
-        """The inner model's ``init_from_data`` on the training (and validation) windows as it sees them, with
-        their loss scales (each batch's ``scale``)."""
-        self.inner.init_from_data((self._seen_batch(b) for b in batches), (self._seen_batch(b) for b in val_batches))
+        """Fit the seasonal profile on the training windows (with ``deseason``), then the inner model's
+        ``init_from_data`` on the training (and validation) windows as it sees them, with their loss scales (each
+        batch's ``scale``)."""
+        if self.profile is not None:
+            self._fit_profile(batches)
+        if hasattr(self.inner, "init_from_data"):
+            self.inner.init_from_data((self._seen_batch(b) for b in batches),
+                                      (self._seen_batch(b) for b in val_batches))
+
+    def _fit_profile(self, batches) -> None:
+        """Each channel's mean over every input row of the windows at each phase (a row counts once per window
+        that holds it, so all but the first and last lookback's rows weigh the same)."""
+        W, C = self.profile.shape
+        sums = torch.zeros(W, C, dtype=torch.float64)
+        counts = torch.zeros(W, dtype=torch.float64)
+        for batch in batches:
+            phase = self._phases(batch.origin, -batch.x.shape[1], batch.x.shape[1]).reshape(-1)  # (B * L,)
+            sums.index_add_(0, phase, batch.x.reshape(-1, C).double())
+            counts.index_add_(0, phase, torch.ones(len(phase), dtype=torch.float64))
+        self.profile.copy_(torch.where(counts[:, None] > 0, sums / counts.clamp(min=1)[:, None], 0.0))
+
+    def _phases(self, origin: Tensor | None, start: int, length: int) -> Tensor:
+        """(B, length) phases of the steps origin + start, ..., origin + start + length - 1."""
+        if origin is None:
+            raise ValueError("deseason needs each window's origin (its first forecast step's position on the time "
+                             "grid); windows without timestamps cannot be deseasonalized")
+        return (origin[:, None] + start + torch.arange(length, device=origin.device)) % self.profile.shape[0]
+
+    def _remove_season(self, x: Tensor, origin: Tensor | None, y: Tensor | None = None):
+        """x (B, L, C) less the profile at its rows' phases (and y (B, P, C_out) less the horizon's, if given)."""
+        if self.profile is None:
+            return x if y is None else (x, y)
+        x = x - self.profile[self._phases(origin, -x.shape[1], x.shape[1])]  # (B, L, C)
+        if y is None:
+            return x
+        return x, y - self.profile[self._phases(origin, 0, y.shape[1])][..., -self.c_out:]  # (B, P, C_out)
 
     def _seen_batch(self, batch: ForecastBatch) -> ForecastBatch:
-        x, y, scale = self.seen(batch.x, batch.y)
+        x, y, scale = self.seen(*self._remove_season(batch.x, batch.origin, batch.y))
         origin = batch.origin
         if origin is not None and self.series.channel_independent:  # one series per forecast channel
             origin = origin.repeat_interleave(self.c_out)
@@ -105,6 +153,7 @@ class SeriesModel(nn.Module):
 
     def forward(self, x: Tensor, x_mark: Tensor, future_mark: Tensor, origin: Tensor | None = None) -> Tensor:
         B, L, C = x.shape
+        x = self._remove_season(x, origin)
         if self.revin is not None:
             x, stats = self.revin.normalize(x)
         if self.series.channel_independent:
@@ -116,6 +165,8 @@ class SeriesModel(nn.Module):
             out = _first(self.inner(x, x_mark, future_mark, origin))  # (B, P, C_out)
         if self.revin is not None:
             out = self.revin.restore(out, stats, slice(C - self.c_out, C))
+        if self.profile is not None:
+            out = out + self.profile[self._phases(origin, 0, out.shape[1])][..., C - self.c_out:]  # (B, P, C_out)
         return out
 
 
