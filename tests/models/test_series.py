@@ -96,3 +96,14 @@ def test_deseason_needs_origins_and_a_season():
         model(torch.randn(2, 12, 3), None, None)
     with pytest.raises(ValueError, match="profile_len >= 1"):
         SeriesModel(LastSteps(4, 1), SeriesConfig(deseason=True), 3, 1)
+
+
+def test_deseason_fits_no_profile_on_windows_of_few_seasons():
+    from sparsecast.data.batch import ForecastBatch
+    from sparsecast.models.series import MIN_SEASONS
+    profile = torch.randn(6, 3, dtype=torch.float64)
+    model = SeriesModel(LastSteps(4, 3), SeriesConfig(deseason=True, profile_len=6), 3, 3).double()
+    for n, fitted in ((MIN_SEASONS * 6 - 1, False), (MIN_SEASONS * 6, True)):
+        x, y, origin = _seasonal(n, 12, 4, profile)
+        model.init_from_data([ForecastBatch(x=x, x_mark=None, future_mark=None, y=y, origin=origin)])
+        assert bool(model.profile.abs().max() > 0) == fitted
