@@ -107,3 +107,10 @@ def test_deseason_fits_no_profile_on_windows_of_few_seasons():
         x, y, origin = _seasonal(n, 12, 4, profile)
         model.init_from_data([ForecastBatch(x=x, x_mark=None, future_mark=None, y=y, origin=origin)])
         assert bool(model.profile.abs().max() > 0) == fitted
+
+
+def test_longpatch_deseasons_sub_daily_data_unless_told_otherwise():
+    assert series_config("longpatch", {}, "h").deseason and series_config("longpatch", {}, "15min").deseason
+    assert not series_config("longpatch", {}, "D").deseason and not series_config("longpatch", {}).deseason
+    assert not series_config("longpatch", {"deseason": False}, "h").deseason
+    assert not series_config("dlinear", {}, "h").deseason

@@ -69,7 +69,7 @@ def build_forecaster(model_name: str, settings: dict, data_cfg: DataConfig, prep
     Returns:
         the model (a SeriesModel when RevIN or channel independence apply), its config and the SeriesConfig.
     """
-    series = series_config(model_name, {k: settings[k] for k in SERIES_FIELDS if k in settings})
+    series = series_config(model_name, {k: settings[k] for k in SERIES_FIELDS if k in settings}, prepared.freq)
     if series.deseason and not series.profile_len:  # the profile's length is the data's season
         series = dataclasses.replace(series, profile_len=data_cfg.season or season_length(prepared.freq))
     params = {k: v for k, v in settings.items() if k not in SERIES_FIELDS}
