@@ -166,10 +166,11 @@ def _hourly_profile(n, start="2021-03-01 00:00", seed=0):
 
 def test_longpatch_forecasts_the_seasonal_profile_of_the_real_future_hours():
     # A lookback of 4 hours cannot tell the hour of the day; the seasonal offsets, read from the timestamps, can.
-    # (RevIN is off: over 4 hours a window's std changes with the hour, and the offsets live in RevIN's units.)
+    # (RevIN is off: over 4 hours a window's std changes with the hour, and the offsets live in RevIN's units;
+    # deseason, which hourly data gets by default, is off to see the offsets alone.)
     df, profile = _hourly_profile(2000)  # training windows span more than MIN_SEASONS days
     kwargs = dict(target="OT", features="S", pred_len=12, seq_len=4, patch_len=4, patch_stride=2, revin=False,
-                  epochs=1, progress=False)
+                  deseason=False, epochs=1, progress=False)
     fc = Forecaster("longpatch", **kwargs).fit(df)
     future = fc.predict(df.iloc[-200:])  # a later frame of the series: the phase comes from its dates
     truth = profile[pd.DatetimeIndex(future["date"]).hour]
@@ -191,3 +192,12 @@ def test_deseason_gives_any_model_the_seasonal_profile_and_survives_save_load(tm
     np.testing.assert_allclose(again["OT"].to_numpy(), future["OT"].to_numpy(), rtol=1e-6)
     without = Forecaster("repeat_last", **kwargs).fit(df).predict(df.iloc[-200:])
     assert np.abs(without["OT"].to_numpy() - truth).max() > 2
+
+
+def test_longpatch_on_hourly_data_deseasons_by_default():
+    df, profile = _hourly_profile(2000, seed=2)
+    fc = Forecaster("longpatch", target="OT", features="S", pred_len=12, seq_len=4, patch_len=4, patch_stride=2,
+                    epochs=1, progress=False).fit(df)
+    assert fc.series_cfg.deseason and fc.series_cfg.profile_len == 24
+    future = fc.predict(df.iloc[-200:])
+    assert np.abs(future["OT"].to_numpy() - profile[pd.DatetimeIndex(future["date"]).hour]).max() < 0.5

@@ -66,7 +66,8 @@ def test_informer_with_revin_and_channel_independence_from_the_cli(tmp_path):
                  "--d-ff", "16", "--e-layers", "1", "--epochs", "1", "--no-progress", "--precision", "fp32",
                  "--out", str(out)]) == 0
     config = json.loads((out / "config.json").read_text())
-    assert config["series"] == {"revin": True, "revin_affine": False, "channel_independent": True}
+    assert config["series"] == {"revin": True, "revin_affine": False, "channel_independent": True,
+                                "deseason": True, "profile_len": 24}  # LongPatch on hourly data
     assert config["model"]["enc_in"] == 1 and config["model"]["c_out"] == 1
     first = json.loads((out / "metrics.json").read_text())["test"]["mse"]
     again = evaluate_run(out, precision="fp32")["test"]["mse"]
