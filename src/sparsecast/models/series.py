@@ -1,7 +1,8 @@
-"""How a forecasting model sees its channels: instance normalization and channel independence, for any model.
+"""How a forecasting model sees its channels: a seasonal profile taken out, instance normalization and channel
+independence, for any model.
 
 Notation: B batch, L seq_len, P pred_len, C input channels, C_out forecast channels (the last C_out of C), T time
-features.
+features, W phases of the season.
 """
 
 from dataclasses import asdict, dataclass, fields
@@ -58,7 +59,8 @@ MIN_SEASONS = 50
 
 
 class SeriesModel(nn.Module):
-    """A forecasting model wrapped by instance normalization and/or channel independence.
+    """A forecasting model wrapped by a seasonal profile, instance normalization and/or channel independence, in
+    that order on the way in and the reverse on the way out.
 
     Args:
         model: the inner model, built with 1 channel in and out when ``config.channel_independent``.
