@@ -114,3 +114,21 @@ def test_longpatch_deseasons_sub_daily_data_unless_told_otherwise():
     assert not series_config("longpatch", {}, "D").deseason and not series_config("longpatch", {}).deseason
     assert not series_config("longpatch", {"deseason": False}, "h").deseason
     assert not series_config("dlinear", {}, "h").deseason
+
+
+@pytest.mark.parametrize("val_profile_sign,kept", [(1.0, True), (-1.0, False)])
+def test_deseason_stays_only_where_the_start_fits_validation_better(val_profile_sign, kept):
+    from sparsecast.data.batch import ForecastBatch
+    from sparsecast.models import LongPatch, LongPatchConfig
+    torch.manual_seed(0)
+    profile = 3 * torch.randn(24, 2, dtype=torch.float64)  # (W, C): a day, longer than the lookback
+    inner = LongPatch(LongPatchConfig(enc_in=2, c_out=2, seq_len=8, pred_len=4, patch_len=4, patch_stride=2,
+                                      d_model=8, n_heads=2, e_layers=1, d_ff=8, season=24, season_offsets=False))
+    model = SeriesModel(inner, SeriesConfig(deseason=True, profile_len=24), 2, 2).double()
+
+    def batch(n, prof, seed):
+        x, y, origin = _seasonal(n, 8, 4, prof, noise=0.3, seed=seed)
+        return ForecastBatch(x=x, x_mark=None, future_mark=None, y=y, origin=origin)
+    # the validation period's profile is the training one's, or its opposite (a season that turned over)
+    model.init_from_data([batch(1500, profile, 1)], [batch(500, val_profile_sign * profile, 2)])
+    assert bool(model.profile.abs().max() > 0) == kept

@@ -75,7 +75,8 @@ class LongPatch(PatchTST):
         return out if self.linear is None else out + self.linear(z)
 
     @torch.no_grad()
-    def init_from_data(self, batches: Iterable[ForecastBatch], val_batches: Iterable[ForecastBatch] = ()) -> None:
+    def init_from_data(self, batches: Iterable[ForecastBatch], val_batches: Iterable[ForecastBatch] = ()
+                       ) -> float | None:
         """Set the linear skip and the seasonal offsets to the least-squares (ridge) fit over the training windows.
 
         Each series row is weighted by the scale its errors have in the training loss (the batch's ``scale``: under
@@ -91,13 +92,17 @@ class LongPatch(PatchTST):
         Args:
             batches, val_batches: windows as the model sees them (``x`` (B, L, C), ``y`` (B, P, C_out), ``origin``
                 where there are offsets, ``scale`` (B, C_out) where a wrapper set it).
+
+        Returns:
+            the fit's validation error (squared error per unit weight: the loss's scale), or None without
+            validation windows or a skip.
         """
         if self.linear is None:
-            return
+            return None
         L, P = self.config.seq_len, self.config.pred_len
         train = self._sums(batches)
         if not train.weight:
-            return
+            return None
         val = self._sums(val_batches)
         G = train.gram.shape[0] - L - 1
 
@@ -122,6 +127,7 @@ class LongPatch(PatchTST):
         self.linear.bias.copy_(best[L])
         if G:
             self.offsets.copy_(best[L + 1:].reshape(self.offsets.shape))
+        return val_error(best) if val.weight else None
 
     def _sums(self, batches: Iterable[ForecastBatch]) -> _Sums:
         """The weighted sums over every row (window, forecast channel) of ``batches``."""
