@@ -183,3 +183,15 @@ def test_offsets_through_the_series_wrappers(independent):
     assert not torch.allclose(moved, base)
     batch = ForecastBatch(x=x, x_mark=marks[0], future_mark=marks[1], y=torch.randn(4, 8, 3), origin=origin)
     model.init_from_data([batch], [batch])  # the wrapper hands the origins to the closed-form fit
+
+
+def test_longpatch_reports_its_start_s_validation_mse_in_the_loss_s_units():
+    torch.manual_seed(0)
+    model = wrap(LongPatch(LongPatchConfig(**TINY, **NO_OFFSETS)), SeriesConfig(revin=True), 3, 3).double()
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(300, 48, 3, generator=gen, dtype=torch.float64).cumsum(1) * torch.tensor([1.0, 5.0, 0.2])
+    train, val = windows(x[:200, :40], x[:200, 40:]), windows(x[200:, :40], x[200:, 40:])
+    error = model.inner.init_from_data([model._seen_batch(train)], [model._seen_batch(val)])
+    with torch.no_grad():
+        mse = (model.eval()(val.x, None, None) - val.y).square().mean()
+    assert error == pytest.approx(float(mse), rel=1e-6)  # what the trainer's validation loss is

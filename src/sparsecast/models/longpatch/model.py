@@ -94,8 +94,8 @@ class LongPatch(PatchTST):
                 where there are offsets, ``scale`` (B, C_out) where a wrapper set it).
 
         Returns:
-            the fit's validation error (squared error per unit weight: the loss's scale), or None without
-            validation windows or a skip.
+            the fit's validation MSE in the training loss's units (each error times its row's weight), or None
+            without validation windows or a skip.
         """
         if self.linear is None:
             return None
@@ -127,7 +127,9 @@ class LongPatch(PatchTST):
         self.linear.bias.copy_(best[L])
         if G:
             self.offsets.copy_(best[L + 1:].reshape(self.offsets.shape))
-        return val_error(best) if val.weight else None
+        if not val.weight:
+            return None
+        return val_error(best) * val.weight / (val.windows * self.config.c_out * P)  # per value: the loss's MSE
 
     def _sums(self, batches: Iterable[ForecastBatch]) -> _Sums:
         """The weighted sums over every row (window, forecast channel) of ``batches``."""
