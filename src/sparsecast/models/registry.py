@@ -35,10 +35,10 @@ AUTO_CANDIDATES = ("longpatch", "seasonal_naive", "auto_ets", "auto_theta", "dli
 # Series wrappers by model when the run does not choose (models/series.py): the patch models are built around
 # instance normalization, as in PatchTST; the paper's Informer and the baselines run on the data as it is.
 SERIES_DEFAULTS = {"longpatch": SeriesConfig(revin=True), "patchtst": SeriesConfig(revin=True)}
-# Models that take the daily profile out of sub-daily data unless told otherwise (deseason): on ETTh1's validation
-# windows it lowered LongPatch's loss at every horizon and both lookbacks (and on ETTm1's at 96); on the daily and
-# coarser real univariate series it did not help (0.686 against 0.682), so it stays off there
-# (benchmarks/results/ltsf/README.md).
+# Models that take the daily profile out of sub-daily data unless told otherwise (deseason; LongPatch then keeps it
+# only where its closed-form start validates better with it): on ETTh1's validation windows it lowered LongPatch's
+# loss at every horizon and both lookbacks (and on ETTm1's at 96); on the daily and coarser real univariate series it
+# did not help (0.686 against 0.682), so it stays off there (benchmarks/results/ltsf/README.md).
 DESEASON_SUBDAILY = {"longpatch"}
 
 
