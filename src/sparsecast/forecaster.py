@@ -173,7 +173,7 @@ class Forecaster:
         shortest_lookback = self.model_params.get("patch_len", getattr(cfg_cls, "patch_len", 1))
         preferred, windows = None, MIN_TRAIN_WINDOWS
         if self.model_name in STATISTICAL:  # local models: a longer lookback, at least one season, no training
-            season = cfg.season or season_length(freq)
+            season = season_length(freq, cfg.season)
             shortest_lookback, preferred, windows = season, statistical_lookback(freq, cfg.pred_len, season), 1
         seq_len = fit_lookback(freq, len(shortest), cfg.pred_len, min_lookback=shortest_lookback, source=source,
                                preferred=preferred, min_train_windows=windows)
@@ -232,7 +232,7 @@ class Forecaster:
                                 f"{cfg.seq_len + cfg.pred_len + (windows - 1) * stride} rows; {len(frame)} given")
             preds, quantiles = forecast_at(self.model, spec, frame, origins)  # (N, P, C_out), (N, P, C_out, Q)
             truth = frame[spec.target_columns].to_numpy(dtype=np.float64, copy=True)
-            season = cfg.season or season_length(cfg.freq)
+            season = season_length(cfg.freq, cfg.season)
             for k, (origin, pred) in enumerate(zip(origins, preds)):
                 m = forecast_metrics(pred, truth[origin:origin + cfg.pred_len])
                 row = {**({"unique_id": uid} if self.long else {}), "origin": frame["date"].iloc[origin],

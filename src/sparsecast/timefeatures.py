@@ -88,9 +88,12 @@ _SEASON_BY_OFFSET = {"Day": 7, "BusinessDay": 5, "Week": 52, "MonthEnd": 12, "Mo
                      "QuarterBegin": 4, "YearEnd": 1, "YearBegin": 1}
 
 
-def season_length(freq: str) -> int:
+def season_length(freq: str, season: int | None = None) -> int:
     """The natural season of a frequency in steps: daily for sub-daily data (24 for hourly, 96 for 15 minutes),
-    weekly for days (7; 5 business days), yearly for weeks (52), months (12) and quarters (4); 1 for years."""
+    weekly for days (7; 5 business days), yearly for weeks (52), months (12) and quarters (4); 1 for years. A
+    ``season`` the user gave (``--season``; 0 or None: not given) wins."""
+    if season:
+        return season
     offset = to_offset(normalize_freq(freq))
     name = type(offset).__name__
     if name in _SEASON_BY_OFFSET:

@@ -64,9 +64,11 @@ class ConcatWindows(Windows):
             pieces.append(self.parts[k].batch(starts[chosen] - self.offsets[k]))
             order.append(chosen)
         inverse = torch.cat(order).argsort()  # back to the order of ``starts``
-        origin = None if any(p.origin is None for p in pieces) else torch.cat([p.origin for p in pieces])[inverse]
-        return ForecastBatch(**{f: torch.cat([getattr(p, f) for p in pieces])[inverse]
-                                for f in ("x", "x_mark", "future_mark", "y")}, origin=origin)
+
+        def joined(field: str) -> torch.Tensor | None:  # absent where a part has none (windows without timestamps)
+            values = [getattr(p, field) for p in pieces]
+            return None if any(v is None for v in values) else torch.cat(values)[inverse]
+        return ForecastBatch(**{f: joined(f) for f in ("x", "x_mark", "future_mark", "y", "origin")})
 
 
 class SpacedWindows(Windows):

@@ -71,7 +71,7 @@ def build_forecaster(model_name: str, settings: dict, data_cfg: DataConfig, prep
     """
     series = series_config(model_name, {k: settings[k] for k in SERIES_FIELDS if k in settings}, prepared.freq)
     if series.deseason and not series.profile_len:  # the profile's length is the data's season
-        series = dataclasses.replace(series, profile_len=data_cfg.season or season_length(prepared.freq))
+        series = dataclasses.replace(series, profile_len=season_length(prepared.freq, data_cfg.season))
     params = {k: v for k, v in settings.items() if k not in SERIES_FIELDS}
     cfg = model_config(model_name, params, data_cfg, prepared, series.channel_independent)
     model_cls, _ = model_classes(model_name)
@@ -187,7 +187,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     test, pred, true, scale = score(model, prepared, "test", train_cfg.eval_batch_size, bf16)
     test_seconds = time.perf_counter() - start
     bands = intervals.quantiles(pred, scale) if intervals else None  # (N, P, C_out, Q)
-    season = data_cfg.season or season_length(prepared.freq)
+    season = season_length(prepared.freq, data_cfg.season)
     skill = skill_report(prepared, test, season)
     naive_val = baseline_scores(prepared, "val", season).get("seasonal_naive")
     best_val = history.best_val_loss if history else None
@@ -269,4 +269,4 @@ def evaluate_run(run_dir: str | Path, batch_size: int = 256, precision: str | No
     test, _, _, _ = score(model, prepared, "test", batch_size, resolve_precision(chosen)[0] == "bf16")
     return {"test": {k: test[k] for k in METRIC_NAMES},
             "test_original_units": test["original_units"], "test_windows": test["windows"],
-            "skill": skill_report(prepared, test, data.season or season_length(prepared.freq))}
+            "skill": skill_report(prepared, test, season_length(prepared.freq, data.season))}

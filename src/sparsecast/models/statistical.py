@@ -48,7 +48,7 @@ class StatisticalConfig:
 
     @property
     def season_length(self) -> int:
-        return self.season or season_length(self.freq)
+        return season_length(self.freq, self.season)
 
     def to_dict(self) -> dict:
         return asdict(self)

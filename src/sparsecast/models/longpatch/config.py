@@ -44,7 +44,7 @@ class LongPatchConfig(PatchTSTConfig):
 
     @property
     def season_length(self) -> int:
-        return self.season or season_length(self.freq)
+        return season_length(self.freq, self.season)
 
     @property
     def offset_phases(self) -> int:

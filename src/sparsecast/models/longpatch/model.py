@@ -21,6 +21,8 @@ RIDGE_STEPS = 6  # ridge multiples tried on validation: config.ridge x 1, 10, ..
 # (1 halves an offset seen by an average share); None leaves the offsets out. Without validation: NO_VAL_OFFSET.
 OFFSET_RIDGES = (0.01, 0.1, 1.0, 10.0, None)
 NO_VAL_OFFSET = 0.1
+
+
 @dataclass
 class _Sums:
     """Weighted least-squares sums over rows z = [lookback, 1, one-hot(channel, phase)] and targets t."""
@@ -114,8 +116,8 @@ class LongPatch(PatchTST):
             w = torch.linalg.solve(train.gram[:D, :D] + torch.diag(penalty), train.cross[:D])
             return torch.cat([w, w.new_zeros(L + 1 + G - D, P)])
 
-        def val_error(w: Tensor) -> float:  # validation squared error per unit weight, from the validation sums
-            return float(val.yty - 2 * (w * val.cross).sum() + (w * (val.gram @ w)).sum()) / val.weight
+        def val_error(w: Tensor) -> float:  # weighted validation squared error, from the validation sums
+            return float(val.yty - 2 * (w * val.cross).sum() + (w * (val.gram @ w)).sum())
 
         ridges = [self.config.ridge * 10 ** k for k in range(RIDGE_STEPS)]
         offset_ridges = OFFSET_RIDGES if G and train.windows >= MIN_SEASONS * self.config.offset_phases else (None,)
@@ -129,7 +131,7 @@ class LongPatch(PatchTST):
             self.offsets.copy_(best[L + 1:].reshape(self.offsets.shape))
         if not val.weight:
             return None
-        return val_error(best) * val.weight / (val.windows * self.config.c_out * P)  # per value: the loss's MSE
+        return val_error(best) / (val.windows * self.config.c_out * P)  # per value: the loss's MSE
 
     def _sums(self, batches: Iterable[ForecastBatch]) -> _Sums:
         """The weighted sums over every row (window, forecast channel) of ``batches``."""
