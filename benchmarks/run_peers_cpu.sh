@@ -13,7 +13,7 @@ HORIZONS=${2:-96}
 MODELS=${3:-longpatch:seq_len=96,nf_patchtst:seq_len=96,nf_dlinear:seq_len=96,longpatch,nf_patchtst,nf_dlinear}
 OUT=benchmarks/results/peers
 mkdir -p "$OUT"
-lscpu | grep -E "Model name|Flags" > "$OUT/cpu.txt"
+lscpu | grep -E "Model name|Flags" > "$OUT/${DATA}_cpu.txt"
 "$VENV/bin/sparsecast" benchmark ltsf --data "$DATA" --root-path "${ROOT:-../shared/data}" --horizons "$HORIZONS" --seeds 0 \
     --threads 1 --precision fp32 --out "$OUT" \
     --models "$MODELS" \

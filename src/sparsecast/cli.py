@@ -72,6 +72,7 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lradj", default=None, help="learning-rate schedule: type1 (halve every epoch), type3, ...")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    _add_device_flag(g)
     _add_precision_flags(g)
     g.add_argument("--compile", action="store_true", help="torch.compile the model for training and validation")
     g.add_argument("--checkpoint-minutes", type=float, default=10.0,
@@ -80,6 +81,12 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--quantiles", type=_levels, default=None,
                    help="levels of the prediction intervals fit on the validation windows (default 0.1,0.5,0.9)")
     g.add_argument("--no-progress", action="store_true")
+
+
+def _add_device_flag(g) -> None:
+    g.add_argument("--device", default="auto",
+                   help="where to train: auto (default: the first CUDA GPU torch sees, else the CPU), cpu, cuda, "
+                        "cuda:N")
 
 
 def _add_precision_flags(g) -> None:
@@ -108,7 +115,8 @@ def _train_config(a, model: str | None = None):
     from .models.registry import train_defaults
     from .training import TrainConfig
     return TrainConfig(**{**train_defaults(model), **_given_train_flags(a)}, eval_batch_size=a.eval_batch_size,
-                       seed=a.seed, threads=a.threads, precision=a.precision, bf16=a.bf16, compile=a.compile,
+                       seed=a.seed, threads=a.threads, device=a.device, precision=a.precision, bf16=a.bf16,
+                       compile=a.compile,
                        progress=not a.no_progress, checkpoint_minutes=a.checkpoint_minutes)
 
 
@@ -194,7 +202,8 @@ def cmd_reproduce(a) -> None:
     from .forecasting.reproduce import reproduce
     horizons = [int(h) for h in a.horizons.split(",")] if a.horizons else None
     models = a.models.split(",") if a.models else None
-    path = reproduce(a.table, a.data, Path(a.out), a.root_path, horizons, _train_config(a), models)
+    seeds = [int(s) for s in a.seeds.split(",")] if a.seeds else None
+    path = reproduce(a.table, a.data, Path(a.out), a.root_path, horizons, _train_config(a), models, seeds=seeds)
     print(path.read_text())
 
 
@@ -229,8 +238,8 @@ def cmd_lm_train(a) -> None:
     params = {"n_layers": a.n_layers, "d_model": a.d_model, "n_heads": a.n_heads, "attn": a.attn,
               "combine": a.combine, "stride": a.stride, "c": a.c, "dropout": a.dropout, "recompute": a.recompute,
               "pattern_position": a.pattern_position, "distinct_summaries": a.distinct_summaries}
-    cfg = StepConfig(steps=a.steps, lr=a.lr, warmup=a.warmup, grad_clip=a.grad_clip, precision=a.precision,
-                     bf16=a.bf16, eval_every=a.eval_every, seed=a.seed, progress=not a.no_progress)
+    cfg = StepConfig(steps=a.steps, lr=a.lr, warmup=a.warmup, grad_clip=a.grad_clip, device=a.device,
+                     precision=a.precision, bf16=a.bf16, eval_every=a.eval_every, seed=a.seed, progress=not a.no_progress)
     metrics = train_lm(a.data, params, cfg, a.batch_size, a.out, root_path=a.root_path, context=a.context,
                        eval_batches=a.eval_batches, flat_positions=a.flat_positions)
     print(json.dumps(metrics["test"]))
@@ -266,6 +275,7 @@ def _add_lm_parsers(sub) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--grad-clip", type=float, default=1.0)
+    _add_device_flag(p)
     _add_precision_flags(p)
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--eval-batches", type=int, default=20, help="validation batches per evaluation")
@@ -321,6 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", default=None,
                    help="comma-separated subset of: informer, informer_prefix, full (Informer‡), informer_revin, "
                         "dlinear, repeat_last")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds, each a run of every cell (default: --seed); "
+                                                 "the table gives mean ± std")
     p.add_argument("--out", default="benchmarks/results/paper")
     _add_train_flags(p)
     p.set_defaults(func=cmd_reproduce)

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from helpers import write_csv
 from sparsecast.cli import main
@@ -144,7 +145,25 @@ def test_reproduce_records_how_each_cell_trained(tmp_path, capsys):
                  "--epochs", "2", "--out", str(out), "--no-progress"]) == 0
     cell = json.loads((out / "ETTh1_multivariate.json").read_text())["24|dlinear"]
     assert cell["epochs"] == 2 and len(cell["seconds_per_epoch"]) == 2 and cell["best_epoch"] in (1, 2)
-    assert "- h24 DLinear: 2 epochs" in (out / "ETTh1_multivariate.md").read_text()
+    assert cell["seed"] == 0 and "threads" in cell["machine"]
+    assert "- h24 DLinear, seed 0: 2 epochs" in (out / "ETTh1_multivariate.md").read_text()
+
+
+def test_reproduce_runs_seeds_and_reports_their_mean(tmp_path, capsys):
+    """Seeds are a dimension of the table: seed 0 keeps the old key, the others are added beside it, finished seeds
+    are skipped, and the row shows mean ± std."""
+    out = tmp_path / "paper"
+    args = ["reproduce", "--table", "multivariate", "--data", "ETTh1", "--horizons", "24", "--models", "dlinear",
+            "--epochs", "1", "--out", str(out), "--no-progress"]
+    assert main(args + ["--seeds", "0"]) == 0
+    assert main(args + ["--seeds", "0,1"]) == 0  # seed 0 is skipped, seed 1 runs
+    results = json.loads((out / "ETTh1_multivariate.json").read_text())
+    assert sorted(results) == ["24|dlinear", "24|dlinear|seed1"]
+    assert results["24|dlinear|seed1"]["seed"] == 1
+    mse = [results[k]["test"]["mse"] for k in sorted(results)]
+    assert mse[0] != mse[1]  # a different seed trains a different model
+    row = next(line for line in (out / "ETTh1_multivariate.md").read_text().splitlines() if line.startswith("| 24 "))
+    assert f"{(mse[0] + mse[1]) / 2:.3f} ± " in row and "(n=2)" in row
 
 
 def test_reproduce_continues_an_interrupted_cell(tmp_path):
@@ -178,3 +197,16 @@ def test_deseason_flag_wraps_any_model_with_the_data_s_season(tmp_path):
     series = json.loads((out / "config.json").read_text())["series"]
     assert series["deseason"] and series["profile_len"] == 24  # hourly data: a day
     assert main(["evaluate", str(out)]) == 0  # reloaded with its profile
+
+
+def test_train_records_its_device_and_refuses_a_missing_gpu(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--data", "ETTh1", "--model", "dlinear", "--features", "S", "--seq-len", "48",
+                 "--pred-len", "24", "--epochs", "1", "--out", str(out), "--no-progress", "--device", "cpu"]) == 0
+    assert json.loads((out / "config.json").read_text())["device"] == "cpu"
+    if not torch.cuda.is_available():
+        assert main(["train", "--data", "ETTh1", "--model", "dlinear", "--features", "S", "--seq-len", "48",
+                     "--pred-len", "24", "--epochs", "1", "--out", str(tmp_path / "gpu"), "--no-progress",
+                     "--device", "cuda"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "no CUDA GPU" in err[0]

@@ -77,3 +77,32 @@ def test_compile_keeps_the_loss_of_eager(attn, rtol):
     torch.testing.assert_close(compiled.train_loss + compiled.val_loss, eager.train_loss + eager.val_loss,
                                rtol=rtol, atol=1e-5)
     assert abs(compiled_val - eager_val) <= rtol * eager_val
+
+
+def test_device_auto_takes_a_gpu_only_where_torch_sees_one(monkeypatch):
+    from sparsecast.training.precision import resolve_device
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        resolve_device("cuda:0")
+    with pytest.raises(ValueError, match="auto, cpu, cuda or cuda:N"):
+        resolve_device("gpu please")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")
+
+
+def test_model_device_of_a_model_with_buffers_only():
+    from sparsecast.training.trainer import model_device
+    buffered = torch.nn.Module()
+    buffered.register_buffer("profile", torch.zeros(3))
+    assert model_device(buffered) == torch.device("cpu") and model_device(torch.nn.Identity()) == torch.device("cpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (runs on the device machine)")
+def test_training_on_a_gpu_matches_the_cpu():
+    """The same fit on the GPU and on the CPU (no dropout; the same ProbSparse samples): close losses."""
+    cpu, cpu_val = _train(precision="fp32", device="cpu")
+    gpu, gpu_val = _train(precision="fp32", device="cuda")
+    assert gpu.train_loss[-1] < gpu.train_loss[0]
+    assert gpu_val == pytest.approx(cpu_val, rel=0.1)

@@ -23,6 +23,9 @@ class TokenBatch:
     def inputs(self) -> dict[str, Tensor]:
         return {"tokens": self.tokens}
 
+    def to(self, device) -> "TokenBatch":
+        return TokenBatch(self.tokens.to(device), self.targets.to(device))
+
     @property
     def target(self) -> Tensor:
         return self.targets

@@ -15,6 +15,7 @@ from ..models.registry import STATISTICAL
 from ..reference import paper_row
 from ..training import METRIC_NAMES, TrainConfig, fit, forecast_metrics, seed_everything
 from ..training.precision import resolve_precision
+from ..training.precision import device_label, resolve_device
 from ..training.trainer import model_device
 from ..training.distributed import Distributed
 from . import plots
@@ -138,11 +139,13 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     n_params = sum(p.numel() for p in model.parameters())
     wrappers = "".join(f", {w}" for w, on in (("RevIN", series.revin), ("channel-independent",
                                                                           series.channel_independent)) if on)
-    precision, why = train_cfg.resolved_precision(model_device(model) if n_params else "cpu")
-    run_config["precision"] = precision
+    device = resolve_device(train_cfg.device) if n_params else torch.device("cpu")  # where fit trains
+    precision, why = train_cfg.resolved_precision(device)
+    run_config["precision"], run_config["device"] = precision, str(device)
     if dist.is_main and not resume:
         write_json(out / CONFIG, run_config)
-    log(f"{model_name}{wrappers} ({n_params / 1e6:.2f}M parameters, {precision}: {why}) on {data_cfg.data} "
+    on = f", on {device_label(device)}" if device.type != "cpu" else ""
+    log(f"{model_name}{wrappers} ({n_params / 1e6:.2f}M parameters, {precision}: {why}{on}) on {data_cfg.data} "
         f"features {data_cfg.features}, "
         f"seq/label/pred {data_cfg.seq_len}/{data_cfg.label_len}/{data_cfg.pred_len}; "
         f"windows train/val/test {len(prepared.splits['train'])}/{len(prepared.splits['val'])}/"
@@ -229,12 +232,12 @@ def _plot_sparsity(path: Path, model, prepared: PreparedData) -> None:
     if not hasattr(inner, "active_queries"):
         return
     model.eval()
-    model(**prepared.splits["test"].batch(torch.tensor([0])).inputs())
+    model(**prepared.splits["test"].batch(torch.tensor([0])).to(model_device(model)).inputs())
     active = inner.active_queries()
     if not active or any(a is None for a in active):
         return
     lengths = [kernel.last_length for kernel in inner.encoder_kernels()]
-    plots.plot_active_queries(path, [a[0].numpy() for a in active], lengths)
+    plots.plot_active_queries(path, [a[0].cpu().numpy() for a in active], lengths)
 
 
 def _plot_test(path: Path, prepared: PreparedData, pred: np.ndarray, true: np.ndarray, bands: np.ndarray | None,

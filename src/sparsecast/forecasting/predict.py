@@ -15,6 +15,7 @@ from ..data.frame import fill_values
 from ..data.batch import ForecastBatch
 from ..errors import DataError
 from ..timefeatures import grid_index, normalize_freq, time_features
+from ..training.trainer import model_device
 from .intervals import Intervals, column_name, window_scale
 
 
@@ -82,8 +83,8 @@ def forecast_at(model: nn.Module, spec: ForecastSpec, frame: pd.DataFrame,
     batch = ForecastBatch(x=torch.stack(xs), x_mark=torch.stack(x_marks), future_mark=torch.stack(f_marks),
                           origin=torch.tensor(origins))
     model.eval()
-    out = model(**batch.inputs())
-    pred = (out[0] if isinstance(out, tuple) else out).numpy()  # (N, pred_len, C_out)
+    out = model(**batch.to(model_device(model)).inputs())
+    pred = (out[0] if isinstance(out, tuple) else out).float().cpu().numpy()  # (N, pred_len, C_out)
     cols = [spec.columns.index(c) for c in spec.target_columns]
     quantiles = None
     if spec.intervals is not None:

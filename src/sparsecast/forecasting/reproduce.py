@@ -2,6 +2,8 @@
 decoder, and with the causal-prefix decoder that earlier cells ran), Informer‡ (full attention), Informer + RevIN,
 DLinear and repeat-last-value on the same splits; a Markdown table of ours beside the paper's numbers."""
 
+import dataclasses
+import itertools
 import json
 import platform
 import statistics
@@ -14,6 +16,7 @@ from ..console import say
 from ..data import DataConfig
 from ..reference import paper_table
 from ..training import TrainConfig
+from ..training.precision import cpu_summary
 from .experiment import train_run
 from .run_dir import CHECKPOINT, CONFIG, record_result
 
@@ -27,8 +30,29 @@ ROWS = [("informer", "Informer", "informer", {"attn": "probsparse"}),
         ("dlinear", "DLinear", "dlinear", {}), ("repeat_last", "repeat last", "repeat_last", {})]
 
 
-def _fmt(m: dict | None) -> str:
-    return f"{m['mse']:.3f} / {m['mae']:.3f}" if m else "not run"
+def _fmt(runs: list[dict]) -> str:
+    """MSE / MAE of a cell's seeds: the value of one, mean ± std (n) of several."""
+    if not runs:
+        return "not run"
+    mse, mae = [r["test"]["mse"] for r in runs], [r["test"]["mae"] for r in runs]
+    if len(runs) == 1:
+        return f"{mse[0]:.3f} / {mae[0]:.3f}"
+    return (f"{statistics.mean(mse):.3f} ± {statistics.stdev(mse):.3f} / {statistics.mean(mae):.3f} "
+            f"(n={len(runs)})")
+
+
+def _seed_runs(results: dict, horizon: int, row_key: str) -> list[dict]:
+    """Every seed's result of one cell and row, seed 0 first."""
+    prefix = f"{horizon}|{row_key}"
+    return [r for k, r in sorted(results.items(), key=lambda kv: kv[1].get("seed", 0))
+            if k == prefix or k.startswith(prefix + "|seed")]
+
+
+def _machine() -> str:
+    """Where a cell ran: the GPU's name, or the CPU's vector and bf16 flags."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    return f"CPU ({cpu_summary()}), {torch.get_num_threads()} threads"
 
 
 def _interrupted(run_dir: Path, data_cfg: DataConfig, train_cfg: TrainConfig) -> bool:
@@ -37,7 +61,8 @@ def _interrupted(run_dir: Path, data_cfg: DataConfig, train_cfg: TrainConfig) ->
         return False
     config = json.loads((run_dir / CONFIG).read_text())
     data = {k: config["data"].get(k) for k in ("data", "features", "seq_len", "label_len", "pred_len")}
-    display = ("progress", "threads", "checkpoint_minutes")  # how a run shows, runs and saves, not what it computes
+    # how a run shows, where it runs and how it saves, not what it computes
+    display = ("progress", "threads", "checkpoint_minutes", "device")
     same_train = ({k: v for k, v in config["train"].items() if k not in display}
                   == {k: v for k, v in train_cfg.to_dict().items() if k not in display})
     return same_train and data == {k: getattr(data_cfg, k) for k in data}
@@ -54,10 +79,16 @@ def _run_facts(run_dir: Path, metrics: dict) -> dict:
     return facts
 
 
+def result_key(horizon: int, row_key: str, seed: int) -> str:
+    """A cell's key in the table's JSON: seed 0 keeps the key of the tables written before seeds were a dimension."""
+    return f"{horizon}|{row_key}" if seed == 0 else f"{horizon}|{row_key}|seed{seed}"
+
+
 def reproduce(table: str, data: str, out: Path, root_path: str | None, horizons: list[int] | None,
               train_cfg: TrainConfig, models: list[str] | None = None, model_params: dict | None = None,
-              log=say) -> Path:
-    """Run the cells of one table and write ``out/<data>_<table>.md`` (rewritten after every cell)."""
+              log=say, seeds: list[int] | None = None) -> Path:
+    """Run the cells of one table for each seed (default: ``train_cfg.seed``) and write ``out/<data>_<table>.md``
+    (rewritten after every cell). Finished cells are skipped; several processes may fill one table at once."""
     features = TABLES[table]
     all_cells = [r for r in paper_table() if r["data"] == data and r["features"] == features]
     if not all_cells:
@@ -69,31 +100,32 @@ def reproduce(table: str, data: str, out: Path, root_path: str | None, horizons:
     rows = [r for r in ROWS if models is None or r[0] in models]
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / f"{data}_{table}.json"
-    results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    for cell in cells:
+    for seed, cell, (row_key, label, model_name, params) in itertools.product(seeds or [train_cfg.seed], cells, rows):
         dcfg = DataConfig(data=data, root_path=root_path, features=features, seq_len=cell["seq_len"],
                           label_len=cell["label_len"], pred_len=cell["pred_len"])
-        for row_key, label, model_name, params in rows:
-            key = f"{cell['pred_len']}|{row_key}"
-            if key in results:
-                continue
-            if model_name == "informer":
-                params = {**params, "e_layers": cell["e_layers"], "d_layers": cell["d_layers"],
-                          "factor": cell["factor"], **(model_params or {})}
-            log(f"== {data} {features} h{cell['pred_len']} {label}")
-            start = time.perf_counter()
-            run_dir = out / "runs" / f"{data}_{features}_{cell['pred_len']}_{row_key}"
-            resume = _interrupted(run_dir, dcfg, train_cfg)
-            if resume:
-                log(f"continuing the interrupted run in {run_dir} from its last checkpoint")
-            metrics = train_run(dcfg, model_name, params, train_cfg, run_dir, log=log, resume=resume)
-            seconds = time.perf_counter() - start
-            if resume:  # this call trained only the epochs after the checkpoint
-                seconds = metrics["seconds"]["train_and_val"] + metrics["seconds"]["test"]
-            results[key] = {"test": metrics["test"], "seconds": seconds, "resumed": resume,
-                            "epochs": len(metrics["seconds"]["per_epoch"]), **_run_facts(run_dir, metrics)}
-            results = record_result(results_path, key, results[key])
-            write_markdown(out / f"{data}_{table}.md", data, table, all_cells, results, train_cfg)
+        key = result_key(cell["pred_len"], row_key, seed)
+        results = json.loads(results_path.read_text()) if results_path.exists() else {}  # other processes' cells
+        if key in results:
+            continue
+        if model_name == "informer":
+            params = {**params, "e_layers": cell["e_layers"], "d_layers": cell["d_layers"],
+                      "factor": cell["factor"], **(model_params or {})}
+        cell_cfg = dataclasses.replace(train_cfg, seed=seed)
+        log(f"== {data} {features} h{cell['pred_len']} {label}, seed {seed}")
+        start = time.perf_counter()
+        run_dir = out / "runs" / f"{data}_{features}_{cell['pred_len']}_{row_key}{f'_seed{seed}' if seed else ''}"
+        resume = _interrupted(run_dir, dcfg, cell_cfg)
+        if resume:
+            log(f"continuing the interrupted run in {run_dir} from its last checkpoint")
+        metrics = train_run(dcfg, model_name, params, cell_cfg, run_dir, log=log, resume=resume)
+        seconds = time.perf_counter() - start
+        if resume:  # this call trained only the epochs after the checkpoint
+            seconds = metrics["seconds"]["train_and_val"] + metrics["seconds"]["test"]
+        results = record_result(results_path, key, {
+            "test": metrics["test"], "seconds": seconds, "resumed": resume, "seed": seed, "machine": _machine(),
+            "epochs": len(metrics["seconds"]["per_epoch"]), **_run_facts(run_dir, metrics)})
+        write_markdown(out / f"{data}_{table}.md", data, table, all_cells, results, train_cfg)
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
     write_markdown(out / f"{data}_{table}.md", data, table, all_cells, results, train_cfg)
     return out / f"{data}_{table}.md"
 
@@ -103,20 +135,22 @@ def write_markdown(path: Path, data: str, table: str, cells, results, train_cfg:
     lines = [f"# {data}, {table} (features {TABLES[table]}): test MSE / MAE on the normalized scale", "",
              f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
              f"torch {torch.__version__}. Training: epochs {train_cfg.epochs}, batch {train_cfg.batch_size}, "
-             f"lr {train_cfg.lr}, patience {train_cfg.patience}, seed {train_cfg.seed}.", "",
+             f"lr {train_cfg.lr}, patience {train_cfg.patience}. Several seeds: mean ± std (n); where each cell ran is "
+             f"in its line below.", "",
              "| horizon | setting (seq/label, e/d layers, factor) | paper Informer | "
              + " | ".join(r[1] for r in ROWS) + " | wall time |",
              "|---|---|---|" + "---|" * len(ROWS) + "---|"]
     details = []
     for cell in cells:
         h = cell["pred_len"]
-        cell_results = [results.get(f"{h}|{r[0]}") for r in ROWS]
-        secs = sum(r["seconds"] for r in cell_results if r)
+        cell_runs = [_seed_runs(results, h, r[0]) for r in ROWS]
+        secs = sum(r["seconds"] for runs in cell_runs for r in runs)
         setting = f"{cell['seq_len']}/{cell['label_len']}, {cell['e_layers']}/{cell['d_layers']}, {cell['factor']}"
         lines.append(f"| {h} | {setting} | {cell['paper_mse']:.3f} / {cell['paper_mae']:.3f} | "
-                     + " | ".join(_fmt(r["test"] if r else None) for r in cell_results)
-                     + (f" | {secs / 60:.1f} min |" if any(cell_results) else " | - |"))
-        details += [_detail(h, row[1], r) for row, r in zip(ROWS, cell_results) if r and r.get("seconds_per_epoch")]
+                     + " | ".join(_fmt(runs) for runs in cell_runs)
+                     + (f" | {secs / 60:.1f} min |" if any(cell_runs) else " | - |"))
+        details += [_detail(h, row[1], r) for row, runs in zip(ROWS, cell_runs) for r in runs
+                    if r.get("seconds_per_epoch")]
     if details:
         lines += ["", "Trained cells (epoch = training + validation, in seconds; the machine may have been shared):", ""]
         lines += details
@@ -126,8 +160,10 @@ def write_markdown(path: Path, data: str, table: str, cells, results, train_cfg:
 def _detail(horizon: int, label: str, r: dict) -> str:
     epochs = r["seconds_per_epoch"]
     sampling = f", ProbSparse sampling {r['sampling']}" if r.get("sampling") else ""
-    return (f"- h{horizon} {label}{sampling}: {r['epochs']} epochs (best {r.get('best_epoch')}), "
-            f"median epoch {_secs(statistics.median(epochs))} s (fastest {_secs(min(epochs))} s)")
+    machine = f", {r['machine']}" if r.get("machine") else ""
+    return (f"- h{horizon} {label}, seed {r.get('seed', 0)}{sampling}: {r['epochs']} epochs (best "
+            f"{r.get('best_epoch')}), median epoch {_secs(statistics.median(epochs))} s (fastest "
+            f"{_secs(min(epochs))} s){machine}")
 
 
 def _secs(x: float) -> str:

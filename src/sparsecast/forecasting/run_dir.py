@@ -56,7 +56,7 @@ def read_json(path: Path):
 
 
 def save_weights(model: nn.Module, run_dir: Path) -> None:
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}  # loads on any machine
     with atomic_path(Path(run_dir) / WEIGHTS) as tmp:
         save_file(state, tmp)
 

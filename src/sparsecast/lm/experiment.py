@@ -14,7 +14,8 @@ from ..forecasting.run_dir import CONFIG, HISTORY, METRICS, load_model, save_wei
 from ..models import SparseTransformer, SparseTransformerConfig
 from ..training import seed_everything
 from ..training.steps import StepConfig, train_steps
-from ..training.trainer import autocast
+from ..training.precision import device_label, resolve_device
+from ..training.trainer import autocast, model_device
 
 NAMED = {"tinyshakespeare": "tinyshakespeare.txt"}
 
@@ -40,9 +41,10 @@ def bits(model, tokens: TokenData, split: str, batch_size: int, max_batches: int
          bf16: bool = False) -> float:
     """Mean bits per token (per byte, per dimension) over the split's windows."""
     model.eval()
-    total, count = 0.0, 0
+    total, count, device = 0.0, 0, model_device(model)
     for batch in tokens.eval_batches(split, batch_size, max_batches):
-        with autocast(bf16):
+        batch = batch.to(device)
+        with autocast(bf16, device):
             logits = model(**batch.inputs())
         total += F.cross_entropy(logits.float().flatten(0, 1), batch.targets.flatten(), reduction="sum").item()
         count += batch.targets.numel()
@@ -66,14 +68,15 @@ def train_lm(data: str, model_params: dict, cfg: StepConfig, batch_size: int, ou
     model_cfg = SparseTransformerConfig(vocab_size=tokens.vocab_size, shape=shape, **model_params)
     model = SparseTransformer(model_cfg)
     n_params = sum(p.numel() for p in model.parameters())
-    precision, why = cfg.resolved_precision()
+    device = resolve_device(cfg.device)  # where train_steps trains
+    precision, why = cfg.resolved_precision(device)
     bf16 = precision == "bf16"
-    log(f"sparse transformer ({n_params / 1e6:.2f}M parameters, {precision}: {why}, attn {model_cfg.attn}, "
+    log(f"sparse transformer ({n_params / 1e6:.2f}M parameters, {precision}: {why}, {device_label(device)}, attn {model_cfg.attn}, "
         f"combine {model_cfg.combine},"
         f" stride {model_cfg.block}) on {data}: context {model_cfg.context}, batch {batch_size}, {cfg.steps} steps")
     run_config = {"model_name": "sparse_transformer", "model": model_cfg.to_dict(), "data": data,
                   "root_path": root_path, "kind": tokens.kind, "train": cfg.to_dict(), "batch_size": batch_size,
-                  "precision": precision}
+                  "precision": precision, "device": str(device)}
     write_json(out / CONFIG, run_config)
 
     def evaluate() -> float:

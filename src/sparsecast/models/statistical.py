@@ -109,7 +109,7 @@ class StatsForecastModel(nn.Module):
             for c in range(c_out):
                 model = self.model_cls(season_length=self.config.season_length)
                 out[b, :, c] = model.forecast(y=y[b, :, c], h=P)["mean"]
-        return torch.as_tensor(out, dtype=x.dtype)  # (B, P, C_out)
+        return torch.as_tensor(out, dtype=x.dtype, device=x.device)  # (B, P, C_out)
 
 
 class AutoETS(StatsForecastModel):

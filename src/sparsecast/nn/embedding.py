@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ..timefeatures import freq_family, n_time_features
+from .dropout import Dropout
 
 EMBEDDINGS = ("timeF", "fixed", "learned")
 
@@ -87,7 +88,7 @@ class DataEmbedding(nn.Module):
         else:
             self.temporal = CalendarEmbedding(d_model, learned=embed == "learned",
                                               use_minute=freq_family(freq) in ("t", "s"))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor, marks: Tensor) -> Tensor:
         return self.dropout(self.value(x) + self.position(x) + self.temporal(marks))

@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .dropout import Dropout
+
 
 def n_patches(seq_len: int, patch_len: int, stride: int) -> int:
     """Patches of ``patch_len`` every ``stride`` steps over the series padded at its end by ``stride`` steps."""
@@ -29,7 +31,7 @@ class PatchEmbedding(nn.Module):
         self.proj = nn.Linear(patch_len, d_model)
         self.position = nn.Parameter(torch.empty(n_patches(seq_len, patch_len, stride), d_model))
         nn.init.uniform_(self.position, -0.02, 0.02)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         padded = F.pad(x.unsqueeze(1), (0, self.stride), mode="replicate").squeeze(1)  # (N, L + stride)

@@ -54,15 +54,15 @@ def set_rng_states(states: tuple) -> None:
 
 def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, state: TrainState) -> None:
     path = Path(path)
-    tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
-    if state.best_state is not None:
-        tensors.update({f"best.{k}": v.detach().clone() for k, v in state.best_state.items()})  # may alias model
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if state.best_state is not None:  # may alias the model's tensors: a copy
+        tensors.update({f"best.{k}": v.detach().cpu().clone() for k, v in state.best_state.items()})
     opt = optimizer.state_dict()
     extra = {}
     for idx, entries in opt["state"].items():
         for name, value in entries.items():
             if isinstance(value, torch.Tensor):
-                tensors[f"optim.{idx}.{name}"] = value.detach().contiguous()
+                tensors[f"optim.{idx}.{name}"] = value.detach().cpu().contiguous()
             else:
                 extra[f"{idx}.{name}"] = value
     tensors["rng.torch"], np_state, python_state = rng_states()

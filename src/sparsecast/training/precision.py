@@ -1,4 +1,5 @@
-"""The compute precision a run uses: bfloat16 autocast where the hardware runs it natively, float32 elsewhere.
+"""Where and in what precision a run computes: a GPU when there is one, bfloat16 autocast where the hardware runs it
+natively, float32 elsewhere.
 
 On CPUs without bf16 instructions (AVX2-only, or AVX512 without AVX512-BF16/AMX) bf16 matmuls are emulated and
 run many times slower than fp32 (37x measured on an AVX2 machine), so ``auto`` decides from the hardware, never
@@ -53,3 +54,25 @@ def cpu_summary() -> str:
     wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
     flags = [f for f in wanted if f in cpu_flags()]
     return "flags " + (" ".join(flags) if flags else "unknown")
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """The torch device for ``device``: "auto" is the first CUDA GPU where torch sees one, else the CPU; any other
+    value ("cpu", "cuda", "cuda:1") is taken as given, and a GPU that is not there stops with one line."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as e:
+        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {device!r}") from e
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but torch sees no CUDA GPU on this machine (torch "
+                         f"{torch.__version__}); use --device cpu or auto")
+    return resolved
+
+
+def device_label(device: torch.device) -> str:
+    """The device in words for the log: the GPU's name, or "CPU"."""
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return "CPU" if device.type == "cpu" else str(device)

@@ -13,8 +13,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..console import live_progress
-from .precision import PRECISIONS, resolve_precision
-from .trainer import autocast, model_device
+from .precision import PRECISIONS, resolve_device, resolve_precision
+from .trainer import autocast
 
 
 def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float = 0.1) -> float:
@@ -33,6 +33,7 @@ class StepConfig:
     min_lr_ratio: float = 0.1
     grad_clip: float = 1.0
     weight_decay: float = 0.0
+    device: str = "auto"  # "auto": the first CUDA GPU torch sees, else the CPU (as TrainConfig.device)
     precision: str = "auto"
     bf16: bool = False
     eval_every: int = 250
@@ -67,18 +68,21 @@ class StepHistory:
 
 def train_steps(model: nn.Module, batches: Iterator, cfg: StepConfig, loss_fn: Callable,
                 evaluate: Callable[[], float] | None = None, log: Callable[[str], None] = tqdm.write) -> StepHistory:
-    """Run ``cfg.steps`` optimizer steps; every ``eval_every`` steps (and at the end) record ``evaluate()``."""
+    """Run ``cfg.steps`` optimizer steps on ``cfg.device`` (the model is moved there); every ``eval_every`` steps
+    (and at the end) record ``evaluate()``."""
+    device = resolve_device(cfg.device)
+    model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     history = StepHistory()
     start, running = time.perf_counter(), 0.0
     bar = tqdm(range(cfg.steps), disable=not live_progress(cfg.progress), dynamic_ncols=True)
     model.train()
-    bf16 = cfg.resolved_precision(model_device(model))[0] == "bf16"
+    bf16 = cfg.resolved_precision(device)[0] == "bf16"
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = cfg.lr * warmup_cosine(step, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
-        batch = next(batches)
-        with autocast(bf16, model_device(model)):
+        batch = next(batches).to(device)
+        with autocast(bf16, device):
             loss = loss_fn(model(**batch.inputs()), batch.target)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at step {step}")

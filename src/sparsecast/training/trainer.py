@@ -18,7 +18,7 @@ from ..console import live_progress
 from .checkpoint import TrainState, load_checkpoint, rng_states, save_checkpoint, set_rng_states
 from .history import History
 from .metrics import QUANTILES, check_levels
-from .precision import PRECISIONS, resolve_precision
+from .precision import PRECISIONS, resolve_device, resolve_precision
 from .schedules import SCHEDULES
 
 
@@ -30,6 +30,8 @@ class TrainConfig:
         lradj: learning-rate schedule name in SCHEDULES ("type1" halves every epoch after the first).
         eval_batch_size: batch size of validation and test passes (they run under no_grad, so larger is faster).
         threads: torch CPU threads (0 leaves torch's default).
+        device: where ``fit`` trains: "auto" (the default: the first CUDA GPU where torch sees one, else the CPU),
+            "cpu", "cuda" or "cuda:N". The closed-form starts (``init_from_data``) are fit on the CPU first.
         precision: "auto" (the default: bfloat16 autocast in training and evaluation where the hardware runs bf16
             natively, CPUs with AVX512-BF16 or AMX and GPUs with bf16; float32 elsewhere), "fp32" or "bf16".
         bf16: force bf16 (the option's older spelling; True means precision "bf16").
@@ -48,6 +50,7 @@ class TrainConfig:
     lradj: str = "type1"
     seed: int = 0
     threads: int = 0
+    device: str = "auto"
     precision: str = "auto"
     bf16: bool = False
     compile: bool = False
@@ -66,6 +69,8 @@ class TrainConfig:
             raise ValueError(f"lradj must be one of {sorted(SCHEDULES)}, got {self.lradj!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if not isinstance(self.device, str) or not self.device:
+            raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
 
     def resolved_precision(self, device: torch.device | str = "cpu") -> tuple[str, str]:
         """The precision this config runs with on ``device`` ("fp32" or "bf16") and why."""
@@ -91,8 +96,11 @@ def autocast(enabled: bool, device: torch.device | str = "cpu"):
 
 
 def model_device(model: nn.Module) -> torch.device:
-    """The device of the model's (first) parameter."""
-    return next(model.parameters()).device
+    """The device of the model's first parameter, else of its first buffer (a model fit without weights, such as a
+    seasonal profile), else the CPU."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
 
 
 @torch.inference_mode()
@@ -101,6 +109,7 @@ def evaluate_loss(model: nn.Module, batches: Iterable, loss_fn: Callable = F.mse
     model.eval()
     total, count, device = 0.0, 0, model_device(model)
     for batch in batches:
+        batch = batch.to(device)
         with autocast(bf16, device):
             total += loss_fn(_first(model(**batch.inputs())).float(), batch.target).item() * len(batch)
         count += len(batch)
@@ -115,10 +124,10 @@ def predict(model: nn.Module, batches: Iterable, bf16: bool = False,
     concatenated (what a caller needs of the inputs, without keeping them)."""
     model.eval()
     preds, trues, extras = [], [], []
-    device = model_device(model) if next(model.parameters(), None) is not None else "cpu"  # baselines: none
+    device = model_device(model)
     for batch in batches:
         with autocast(bf16, device):
-            preds.append(_first(model(**batch.inputs())).float().numpy())
+            preds.append(_first(model(**batch.to(device).inputs())).float().cpu().numpy())
         trues.append(batch.target.numpy())
         if extra is not None:
             extras.append(extra(batch))
@@ -141,8 +150,15 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
     """
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    fitted = not resume and hasattr(model, "init_from_data")
+    if fitted:
+        # A model with a closed-form start (LongPatch's least-squares linear skip) fits it on the training windows
+        # first (its ridge chosen on the validation windows; on the CPU, in float64, where the windows are); those
+        # weights are the first candidate of early stopping, so training keeps them unless it helps.
+        model.init_from_data(train, val)  # batches of windows (ForecastBatch)
+    device = resolve_device(cfg.device)
+    model.to(device)
     runner = torch.compile(model) if cfg.compile else model  # shares the parameters of ``model``
-    device = model_device(model)
     bf16 = cfg.resolved_precision(device)[0] == "bf16"
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, foreach=True)
     schedule = SCHEDULES[cfg.lradj]
@@ -150,11 +166,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
     history = state.history
     if resume:
         log(f"resuming {_resume_point(state, train)} of {cfg.epochs}")
-    elif hasattr(model, "init_from_data"):
-        # A model with a closed-form start (LongPatch's least-squares linear skip) fits it on the training windows
-        # first (its ridge chosen on the validation windows); those weights are the first candidate of early
-        # stopping, so training keeps them unless it helps.
-        model.init_from_data(train, val)  # batches of windows (ForecastBatch)
+    elif fitted:
         history.initial_val_loss = state.best_loss = evaluate_loss(runner, val, loss_fn, bf16)
         state.best_state = copy.deepcopy(model.state_dict())
         log(f"fitted to the training windows before training: val {state.best_loss:.4f}")
@@ -173,6 +185,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         last_save = time.perf_counter()
         start = last_save - state.epoch_seconds  # a resumed epoch counts the seconds it had before
         for step, batch in enumerate(batches, start=state.step):
+            batch = batch.to(device)
             with autocast(bf16, device):
                 loss = loss_fn(_first(runner(**batch.inputs())).float(), batch.target)
             if not torch.isfinite(loss):

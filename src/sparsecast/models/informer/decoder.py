@@ -5,7 +5,7 @@ Notation: B batch, L decoder length, S encoder length, E model width.
 
 from torch import Tensor, nn
 
-from ...nn import AttentionLayer, FeedForward
+from ...nn import AttentionLayer, Dropout, FeedForward
 
 
 class DecoderLayer(nn.Module):
@@ -20,7 +20,7 @@ class DecoderLayer(nn.Module):
         self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)
         self.norm3 = nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor, memory: Tensor, keep_last: int | None = None) -> Tensor:
         """With ``keep_last`` only the last rows go past self-attention (which still sees every row): the rest of

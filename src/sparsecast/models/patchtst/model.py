@@ -8,7 +8,7 @@ Notation: B batch, L seq_len, P pred_len, C channels, C_out forecast channels, K
 from torch import Tensor, nn
 
 from ...attention import build_attention
-from ...nn import AttentionLayer, EncoderLayer, PatchEmbedding, n_patches
+from ...nn import AttentionLayer, Dropout, EncoderLayer, PatchEmbedding, n_patches
 from .config import PatchTSTConfig
 
 
@@ -30,7 +30,7 @@ class PatchTST(nn.Module):
                                         cfg.n_heads), cfg.d_model, cfg.d_ff, cfg.dropout, cfg.activation)
             for _ in range(cfg.e_layers)])
         k = n_patches(cfg.seq_len, cfg.patch_len, cfg.patch_stride)
-        self.head = nn.Sequential(nn.Flatten(start_dim=1), nn.Dropout(cfg.head_dropout),
+        self.head = nn.Sequential(nn.Flatten(start_dim=1), Dropout(cfg.head_dropout),
                                   nn.Linear(k * cfg.d_model, cfg.pred_len))
 
     def series(self, x: Tensor) -> Tensor:

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from ...attention import Attention, HeadGroups, build_attention
-from ...nn import AttentionLayer
+from ...nn import AttentionLayer, Dropout
 from .config import SparseTransformerConfig
 
 PARTS = {"strided": ("local", "stride"), "fixed": ("block", "summary")}
@@ -81,7 +81,7 @@ class ResidualBlock(nn.Module):
         self.norm_b = nn.LayerNorm(d_model)
         self.fc1 = nn.Linear(d_model, d_ff)
         self.fc2 = nn.Linear(d_ff, d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, h: Tensor) -> Tensor:
         x = self.norm_a(h)
@@ -103,7 +103,7 @@ class SparseTransformer(nn.Module):
         self.token = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.position = PositionEmbedding(cfg.shape, cfg.d_model,
                                           cfg.block if cfg.pattern_position and cfg.attn != "full" else None)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(
             ResidualBlock(block_kernel(cfg, r), cfg.d_model, cfg.n_heads, cfg.ff_width, cfg.dropout)
             for r in range(cfg.n_layers))

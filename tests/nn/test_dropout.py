@@ -1,0 +1,76 @@
+"""The CPU dropout with packed 16-bit random lanes: right keep rate, unbiased, exact gradient, reproducible."""
+
+import pytest
+import torch
+from torch.utils.checkpoint import checkpoint
+
+from sparsecast.nn import Dropout
+from sparsecast.nn.dropout import LANES, dropout, keep_mask
+
+
+@pytest.mark.parametrize("p", [0.05, 0.3, 0.5, 0.9])
+def test_keep_rate_and_scale(p):
+    torch.manual_seed(0)
+    keep, scale = keep_mask(torch.Size([1000, 1003]), p)  # an element count that is not a multiple of 4
+    assert keep.shape == (1000, 1003) and keep.dtype == torch.bool
+    rate = keep.double().mean().item()
+    assert abs(rate - (1 - p)) < 5 * ((p * (1 - p)) / keep.numel()) ** 0.5 + 1 / LANES  # five standard errors
+    assert scale == pytest.approx(1 / (1 - p), rel=1e-4)
+
+
+def test_lanes_are_independent_of_their_position_in_a_word():
+    torch.manual_seed(1)
+    keep, _ = keep_mask(torch.Size([400_000]), 0.5)
+    by_lane = keep.view(-1, 4).double().mean(0)  # lane 0..3 of each 64-bit word
+    torch.testing.assert_close(by_lane, torch.full((4,), 0.5, dtype=torch.float64), atol=0.005, rtol=0)
+
+
+def test_output_is_masked_scaled_input_and_gradient_matches():
+    torch.manual_seed(2)
+    x = torch.randn(64, 33, 16, dtype=torch.float64, requires_grad=True)
+    out = dropout(x, 0.3)
+    kept = out != 0
+    assert 0.6 < kept.double().mean().item() < 0.8
+    scale = out[kept] / x[kept]
+    torch.testing.assert_close(scale, torch.full_like(scale, scale[0].item()))  # one scale for every kept element
+    grad = torch.randn_like(x)
+    out.backward(grad)
+    torch.testing.assert_close(x.grad, torch.where(kept, grad * scale[0], 0.0))
+
+
+def test_expectation_is_the_input():
+    torch.manual_seed(3)
+    x = torch.full((2_000_000,), 2.5)
+    assert dropout(x, 0.3).mean().item() == pytest.approx(2.5, rel=3e-3)
+
+
+def test_eval_and_zero_p_are_identity_and_seed_reproduces():
+    x = torch.randn(8, 10)
+    layer = Dropout(0.3)
+    layer.eval()
+    assert layer(x) is x
+    assert dropout(x, 0.0) is x
+    layer.train()
+    torch.manual_seed(4)
+    a = layer(x)
+    torch.manual_seed(4)
+    torch.testing.assert_close(layer(x), a)
+    with pytest.raises(ValueError, match="probability"):
+        Dropout(1.5)
+
+
+def test_recomputation_in_backward_draws_the_same_mask():
+    """Activation checkpointing (the Sparse Transformer's recompute) replays the RNG: gradients match a plain run."""
+    lin = torch.nn.Linear(12, 12).double()
+    x = torch.randn(32, 12, dtype=torch.float64, requires_grad=True)
+
+    def block(h):
+        return dropout(torch.tanh(lin(h)), 0.4)
+
+    torch.manual_seed(5)
+    block(x).square().sum().backward()
+    plain = x.grad.clone()
+    x.grad = None
+    torch.manual_seed(5)
+    checkpoint(block, x, use_reentrant=False).square().sum().backward()
+    torch.testing.assert_close(x.grad, plain)
