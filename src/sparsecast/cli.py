@@ -78,6 +78,9 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--checkpoint-minutes", type=float, default=10.0,
                    help="write the run's checkpoint inside an epoch this often, so a killed run loses at most this "
                         "much training (continue it with --resume RUN_DIR); 0: after every step")
+    g.add_argument("--max-minutes", type=float, default=0.0,
+                   help="stop training after this many minutes, inside an epoch if need be, keeping the best weights "
+                        "so far (0: no limit; the closed-form start and evaluation are not counted)")
     g.add_argument("--quantiles", type=_levels, default=None,
                    help="levels of the prediction intervals fit on the validation windows (default 0.1,0.5,0.9)")
     g.add_argument("--no-progress", action="store_true")
@@ -117,7 +120,8 @@ def _train_config(a, model: str | None = None):
     return TrainConfig(**{**train_defaults(model), **_given_train_flags(a)}, eval_batch_size=a.eval_batch_size,
                        seed=a.seed, threads=a.threads, device=a.device, precision=a.precision, bf16=a.bf16,
                        compile=a.compile,
-                       progress=not a.no_progress, checkpoint_minutes=a.checkpoint_minutes)
+                       progress=not a.no_progress, checkpoint_minutes=a.checkpoint_minutes,
+                       max_minutes=a.max_minutes)
 
 
 def _data_config(a):

@@ -40,6 +40,26 @@ def test_early_stopping_restores_the_best_weights():
     assert model.w.item() < 1.5
 
 
+def test_time_budget_stops_inside_an_epoch_and_keeps_the_best_weights(monkeypatch):
+    """A clock that advances one second per reading: a 30-second budget stops the first epoch part-way, validates
+    what ran and keeps it; no second epoch starts."""
+    import sparsecast.training.trainer as trainer
+    clock = iter(range(10 ** 6))
+    monkeypatch.setattr(trainer.time, "perf_counter", lambda: float(next(clock)))
+    model = Scale()
+    steps, val = [], _batches(3.0)
+    hist = fit(model, _batches(3.0) * 200, val, TrainConfig(epochs=5, lr=0.01, lradj="constant", progress=False,
+                                                          max_minutes=0.5), log=steps.append)
+    assert hist.stopped_for_time and not hist.stopped_early
+    assert len(hist.val_loss) == 1 and hist.best_epoch == 0
+    assert "time budget of 0.5 minutes reached at step" in steps[0]
+    stopped_at = int(steps[0].split("at step ")[1].split()[0])
+    assert 10 < stopped_at < 200  # inside the epoch of 200 batches
+    assert abs(evaluate_loss(model, val) - hist.val_loss[0]) < 1e-9
+    with pytest.raises(ValueError, match="max_minutes"):
+        TrainConfig(max_minutes=-1)
+
+
 def test_metrics_values():
     m = forecast_metrics(torch.tensor([1.0, 3.0]).numpy(), torch.tensor([2.0, 2.0]).numpy())
     assert m == {"mse": 1.0, "mae": 1.0, "rmse": 1.0, "mape": 0.5, "mspe": 0.25, "wape": 0.5}

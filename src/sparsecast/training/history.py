@@ -12,6 +12,7 @@ class History:
     best_epoch: int = -1  # -1: no epoch beat the starting weights (or none ran)
     initial_val_loss: float | None = None  # of a model fitted to the data before training (init_from_data)
     stopped_early: bool = False
+    stopped_for_time: bool = False  # the run reached TrainConfig.max_minutes
 
     @property
     def best_val_loss(self) -> float | None:

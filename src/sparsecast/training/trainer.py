@@ -37,6 +37,9 @@ class TrainConfig:
         bf16: force bf16 (the option's older spelling; True means precision "bf16").
         compile: run the model through ``torch.compile`` (the weights stay those of the model passed in).
         quantiles: the levels of the prediction intervals fit after training (``forecasting/intervals.py``).
+        max_minutes: stop training once this much time has passed (0: no limit), even inside an epoch: the part
+            of the epoch that ran is validated like a whole one, and the best weights so far are kept, as with early
+            stopping. Counted from the first training step; the closed-form start and evaluation are not counted.
         checkpoint_minutes: inside an epoch, write the checkpoint (when ``fit`` has one) whenever this much training
             time passed since the last write, so a killed run loses at most this much; 0 writes after every step.
             The results do not depend on it.
@@ -56,13 +59,15 @@ class TrainConfig:
     compile: bool = False
     progress: bool = True
     checkpoint_minutes: float = 10.0
+    max_minutes: float = 0.0
     quantiles: tuple[float, ...] = QUANTILES
 
     def __post_init__(self):
         object.__setattr__(self, "quantiles", check_levels(self.quantiles))  # a list from JSON, too
         require_positive(self, ("epochs", "batch_size", "eval_batch_size", "patience"))
-        if self.checkpoint_minutes < 0:
-            raise ValueError(f"checkpoint_minutes must be >= 0, got {self.checkpoint_minutes}")
+        for name in ("checkpoint_minutes", "max_minutes"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.lradj not in SCHEDULES:
@@ -170,8 +175,9 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         history.initial_val_loss = state.best_loss = evaluate_loss(runner, val, loss_fn, bf16)
         state.best_state = copy.deepcopy(model.state_dict())
         log(f"fitted to the training windows before training: val {state.best_loss:.4f}")
+    budget = time.perf_counter() + 60 * cfg.max_minutes - sum(history.epoch_seconds) - state.epoch_seconds
     for epoch in range(state.epoch, cfg.epochs):
-        if history.stopped_early:
+        if history.stopped_early or history.stopped_for_time:
             break
         if hasattr(train, "set_epoch"):
             train.set_epoch(epoch)
@@ -200,6 +206,11 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
                 state.step, state.epoch_seconds = step + 1, time.perf_counter() - start
                 save_checkpoint(checkpoint, model, optimizer, state)
                 last_save = time.perf_counter()
+            if cfg.max_minutes and time.perf_counter() >= budget:
+                history.stopped_for_time = True
+                log(f"time budget of {cfg.max_minutes:g} minutes reached at step {step + 1} of epoch {epoch + 1}: "
+                    f"validating the weights so far and stopping (the best weights are kept)")
+                break
         val_loss = evaluate_loss(runner, val, loss_fn, bf16)
         history.train_loss.append(state.loss_sum / max(state.loss_count, 1))
         history.val_loss.append(val_loss)
