@@ -15,7 +15,7 @@ from ..models.registry import STATISTICAL
 from ..reference import paper_row
 from ..training import METRIC_NAMES, TrainConfig, fit, forecast_metrics, seed_everything
 from ..training.precision import resolve_precision
-from ..training.precision import device_label, resolve_device
+from ..training.precision import device_label
 from ..training.trainer import model_device
 from ..training.distributed import Distributed
 from . import plots
@@ -139,7 +139,8 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     n_params = sum(p.numel() for p in model.parameters())
     wrappers = "".join(f", {w}" for w, on in (("RevIN", series.revin), ("channel-independent",
                                                                           series.channel_independent)) if on)
-    device = resolve_device(train_cfg.device) if n_params else torch.device("cpu")  # where fit trains
+    device = dist.device(train_cfg.device) if n_params else torch.device("cpu")  # where fit trains
+    train_cfg = dataclasses.replace(train_cfg, device=str(device)) if dist.world_size > 1 else train_cfg
     precision, why = train_cfg.resolved_precision(device)
     run_config["precision"], run_config["device"] = precision, str(device)
     if dist.is_main and not resume:
@@ -168,6 +169,8 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
             # DistributedDataParallel, and each process's loader holds only its share); no initial candidate then.
             full = prepared.splits["train"].loader(train_cfg.eval_batch_size)
             model.init_from_data(full, val)
+        if dist.world_size > 1:
+            model.to(device)  # DistributedDataParallel wraps a model already on its device
         try:
             history = fit(dist.wrap(model), train, val, train_cfg, log=log,
                           checkpoint=ckpt if dist.is_main else None, resume=resume)

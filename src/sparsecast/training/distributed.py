@@ -7,6 +7,8 @@ import torch
 import torch.distributed as torch_dist
 from torch import nn
 
+from .precision import resolve_device
+
 
 @dataclass(frozen=True)
 class Distributed:
@@ -18,6 +20,14 @@ class Distributed:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+    def device(self, requested: str = "auto") -> torch.device:
+        """This process's device: under torchrun with GPUs, "auto" and "cuda" mean the GPU of this process's local
+        rank (LOCAL_RANK); otherwise ``requested`` as ``resolve_device`` reads it."""
+        device = resolve_device(requested)
+        if self.world_size > 1 and device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        return device
 
     @classmethod
     def from_env(cls) -> "Distributed":
