@@ -12,6 +12,14 @@ def seed():
     yield
 
 
+@pytest.fixture(autouse=True)
+def cpu_unless_gpu_test(request, monkeypatch):
+    """Tests run on the CPU even where torch sees a GPU (device "auto" would take it, and several tests compare
+    runs bit for bit); a test marked ``gpu`` sees the GPU."""
+    if "gpu" not in request.keywords:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

@@ -139,7 +139,7 @@ def cmd_train(a) -> None:
         from .forecasting.experiment import resume_run
         metrics, a.out = resume_run(a.resume), a.resume
     else:
-        dist = Distributed.from_env() if a.ddp else Distributed()
+        dist = Distributed.from_env(a.device) if a.ddp else Distributed()
         try:
             metrics = train_run(_data_config(a), a.model, _model_params(a), _train_config(a, a.model), a.out,
                                 dist=dist)
@@ -243,7 +243,8 @@ def cmd_lm_train(a) -> None:
               "combine": a.combine, "stride": a.stride, "c": a.c, "dropout": a.dropout, "recompute": a.recompute,
               "pattern_position": a.pattern_position, "distinct_summaries": a.distinct_summaries}
     cfg = StepConfig(steps=a.steps, lr=a.lr, warmup=a.warmup, grad_clip=a.grad_clip, device=a.device,
-                     precision=a.precision, bf16=a.bf16, eval_every=a.eval_every, seed=a.seed, progress=not a.no_progress)
+                     precision=a.precision, bf16=a.bf16, eval_every=a.eval_every, seed=a.seed,
+                     progress=not a.no_progress)
     metrics = train_lm(a.data, params, cfg, a.batch_size, a.out, root_path=a.root_path, context=a.context,
                        eval_batches=a.eval_batches, flat_positions=a.flat_positions)
     print(json.dumps(metrics["test"]))

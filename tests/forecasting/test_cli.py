@@ -7,7 +7,6 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from helpers import write_csv
 from sparsecast.cli import main
@@ -204,9 +203,27 @@ def test_train_records_its_device_and_refuses_a_missing_gpu(tmp_path, capsys):
     assert main(["train", "--data", "ETTh1", "--model", "dlinear", "--features", "S", "--seq-len", "48",
                  "--pred-len", "24", "--epochs", "1", "--out", str(out), "--no-progress", "--device", "cpu"]) == 0
     assert json.loads((out / "config.json").read_text())["device"] == "cpu"
-    if not torch.cuda.is_available():
-        assert main(["train", "--data", "ETTh1", "--model", "dlinear", "--features", "S", "--seq-len", "48",
-                     "--pred-len", "24", "--epochs", "1", "--out", str(tmp_path / "gpu"), "--no-progress",
-                     "--device", "cuda"]) == 2
-        err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and "no CUDA GPU" in err[0]
+    # tests see no GPU (conftest), as on a machine without one
+    assert main(["train", "--data", "ETTh1", "--model", "dlinear", "--features", "S", "--seq-len", "48",
+                 "--pred-len", "24", "--epochs", "1", "--out", str(tmp_path / "gpu"), "--no-progress",
+                 "--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no CUDA GPU" in err[0]
+
+
+def test_reproduce_skips_a_cell_another_process_is_training(tmp_path):
+    from sparsecast.forecasting.reproduce import reproduce
+    from sparsecast.forecasting.run_dir import claim
+    from sparsecast.training import TrainConfig
+    out = tmp_path / "paper"
+    lock = out / "runs" / "ETTh1_M_24_repeat_last.lock"
+    with claim(lock) as mine:
+        assert mine
+        with claim(lock) as again:
+            assert not again  # a second holder is refused at once
+        reproduce("multivariate", "ETTh1", out, None, [24], TrainConfig(progress=False), ["repeat_last"],
+                  log=lambda line: None)
+        assert not (out / "ETTh1_multivariate.json").exists()  # held elsewhere: skipped
+    reproduce("multivariate", "ETTh1", out, None, [24], TrainConfig(progress=False), ["repeat_last"],
+              log=lambda line: None)
+    assert "24|repeat_last" in json.loads((out / "ETTh1_multivariate.json").read_text())

@@ -57,6 +57,7 @@ def test_eval_and_zero_p_are_identity_and_seed_reproduces():
     torch.testing.assert_close(layer(x), a)
     with pytest.raises(ValueError, match="probability"):
         Dropout(1.5)
+    assert dropout(x, 1 - 1e-6).abs().sum() == 0  # rounds to 1: the native kernel, everything dropped
 
 
 def test_recomputation_in_backward_draws_the_same_mask():

@@ -99,6 +99,7 @@ def test_model_device_of_a_model_with_buffers_only():
     assert model_device(buffered) == torch.device("cpu") and model_device(torch.nn.Identity()) == torch.device("cpu")
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (runs on the device machine)")
 def test_training_on_a_gpu_matches_the_cpu():
     """The same fit on the GPU and on the CPU (no dropout; the same ProbSparse samples): close losses."""

@@ -19,6 +19,7 @@ from ..errors import DataError
 from ..models.ensemble import Ensemble, EnsembleConfig
 from ..models.registry import AUTO_CANDIDATES
 from ..models.statistical import STATSFORECAST
+from ..training.trainer import model_device
 from .frames import is_long, joined, source
 
 # Horizons model="auto" holds out to validate on: 3, or on long series 10% of the rows, up to 10 horizons.
@@ -109,7 +110,9 @@ def build_ensemble(fc, members: dict, prepared) -> Ensemble:
                                           for n, fc in members.items()),
                             enc_in=len(prepared.columns), c_out=len(prepared.target_columns),
                             seq_len=fc.data_cfg.seq_len, pred_len=fc.data_cfg.pred_len)
-    return Ensemble(config, [fc.model for fc in members.values()])
+    models = [fc.model for fc in members.values()]
+    device = max((model_device(m) for m in models), key=lambda d: d.type != "cpu")  # where the trained ones are
+    return Ensemble(config, models).to(device)  # members fit without weights (on the CPU) join them
 
 
 def validate(fc, df: pd.DataFrame, names) -> dict:

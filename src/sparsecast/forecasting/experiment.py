@@ -14,12 +14,11 @@ from ..models import SERIES_FIELDS, model_classes, series_config, unwrap, wrap
 from ..models.registry import STATISTICAL
 from ..reference import paper_row
 from ..training import METRIC_NAMES, TrainConfig, fit, forecast_metrics, seed_everything
-from ..training.precision import resolve_precision
-from ..training.precision import device_label
-from ..training.trainer import model_device
-from ..training.distributed import Distributed
-from . import plots
 from ..timefeatures import season_length
+from ..training.distributed import Distributed
+from ..training.precision import device_label, resolve_precision
+from ..training.trainer import model_device
+from . import plots
 from .intervals import STATISTICAL_WINDOWS, fit_intervals, interval_scores, predict_windows
 from .skill import baseline_scores, skill_report
 from .run_dir import (CHECKPOINT, CONFIG, HISTORY, METRICS, load_run, read_json, save_intervals, save_run,
@@ -40,9 +39,11 @@ def user_settings(config: dict) -> dict:
 
 
 def saved_train_config(config: dict) -> TrainConfig:
-    """The TrainConfig of a saved run, with the precision it resolved to (fp32 for runs saved before the choice),
-    so a resumed run keeps computing as it began, whatever the machine."""
-    return TrainConfig(**{**config["train"], "precision": config.get("precision", "fp32"), "bf16": False})
+    """The TrainConfig of a saved run, with the precision and the device it resolved to (fp32 on the CPU for runs
+    saved before the choices), so a resumed run keeps computing as it began; a run begun on a GPU resumes only where
+    that GPU is (else it stops with one line)."""
+    return TrainConfig(**{**config["train"], "precision": config.get("precision", "fp32"), "bf16": False,
+                          "device": config.get("device", "cpu")})
 
 
 def model_config(model_name: str, params: dict, data_cfg: DataConfig, prepared: PreparedData,
@@ -109,12 +110,15 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
 
     ``config.json`` is written first and a checkpoint after every epoch and every ``train_cfg.checkpoint_minutes``
     inside one (removed when the run completes), so a run that was killed continues with ``resume=True`` and ends as
-    it would have. With ``dist`` (a process of a torchrun job) the model trains under DistributedDataParallel, each
-    process on its share of every batch; the first process alone checkpoints, evaluates the test split and writes
+    it would have (bit for bit on the CPU; a GPU's dropout draws and atomic backward sums are not replayed). With
+    ``dist`` (a process of a torchrun job) the model trains under DistributedDataParallel, each process on its share
+    of every batch; the first process alone checkpoints, evaluates the test split and writes
     the run folder.
     """
     out = Path(out)
     dist = dist or Distributed()
+    if dist.world_size > 1 and train_cfg.max_minutes:
+        raise ValueError("max_minutes does not combine with --ddp: the processes would stop at different steps")
     if dist.is_main:
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -211,6 +215,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
         "initial_val_loss": history.initial_val_loss if history else None,
         "best_val_loss": best_val,
         "best_epoch": history.best_epoch + 1 if history else None,
+        "stopped_for_time": history.stopped_for_time if history else False,
         "seconds": {"train_and_val": train_seconds, "test": test_seconds,
                     "per_epoch": history.epoch_seconds if history else []},
         "paper": paper_comparison(data_cfg),

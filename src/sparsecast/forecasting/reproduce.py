@@ -12,13 +12,14 @@ from pathlib import Path
 
 import torch
 
+from ..atomic import atomic_path
 from ..console import say
 from ..data import DataConfig
 from ..reference import paper_table
 from ..training import TrainConfig
 from ..training.precision import cpu_summary
 from .experiment import train_run
-from .run_dir import CHECKPOINT, CONFIG, record_result
+from .run_dir import CHECKPOINT, CONFIG, claim, record_result
 
 TABLES = {"univariate": "S", "multivariate": "M"}
 # (key for --models, column label, model name, model settings)
@@ -35,10 +36,11 @@ def _fmt(runs: list[dict]) -> str:
     if not runs:
         return "not run"
     mse, mae = [r["test"]["mse"] for r in runs], [r["test"]["mae"] for r in runs]
+    cut = " (time budget)" if any(r.get("stopped_for_time") for r in runs) else ""
     if len(runs) == 1:
-        return f"{mse[0]:.3f} / {mae[0]:.3f}"
-    return (f"{statistics.mean(mse):.3f} ± {statistics.stdev(mse):.3f} / {statistics.mean(mae):.3f} "
-            f"(n={len(runs)})")
+        return f"{mse[0]:.3f} / {mae[0]:.3f}{cut}"
+    return (f"{statistics.mean(mse):.3f} ± {statistics.stdev(mse):.3f} / {statistics.mean(mae):.3f} ± "
+            f"{statistics.stdev(mae):.3f} (n={len(runs)}){cut}")
 
 
 def _seed_runs(results: dict, horizon: int, row_key: str) -> list[dict]:
@@ -48,10 +50,10 @@ def _seed_runs(results: dict, horizon: int, row_key: str) -> list[dict]:
             if k == prefix or k.startswith(prefix + "|seed")]
 
 
-def _machine() -> str:
-    """Where a cell ran: the GPU's name, or the CPU's vector and bf16 flags."""
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name()
+def _machine(device: str) -> str:
+    """Where a cell ran (its run's device): the GPU's name, or the CPU's vector and bf16 flags."""
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
     return f"CPU ({cpu_summary()}), {torch.get_num_threads()} threads"
 
 
@@ -70,9 +72,12 @@ def _interrupted(run_dir: Path, data_cfg: DataConfig, train_cfg: TrainConfig) ->
 
 def _run_facts(run_dir: Path, metrics: dict) -> dict:
     """What a cell's result needs beside its metrics: the attention it ran, its epochs' times, its best epoch."""
-    model = json.loads((run_dir / CONFIG).read_text())["model"]
+    config = json.loads((run_dir / CONFIG).read_text())
+    model = config["model"]
     facts = {"attn": model.get("attn"), "seconds_per_epoch": metrics["seconds"]["per_epoch"],
-             "best_epoch": metrics.get("best_epoch")}
+             "best_epoch": metrics.get("best_epoch"), "machine": _machine(config.get("device", "cpu"))}
+    if metrics.get("stopped_for_time"):
+        facts["stopped_for_time"] = True
     if model.get("attn") == "probsparse":
         facts["sampling"] = model["sampling"]
         facts["selection"] = model.get("selection", "prefix")  # runs before the global decoder had none
@@ -88,7 +93,8 @@ def reproduce(table: str, data: str, out: Path, root_path: str | None, horizons:
               train_cfg: TrainConfig, models: list[str] | None = None, model_params: dict | None = None,
               log=say, seeds: list[int] | None = None) -> Path:
     """Run the cells of one table for each seed (default: ``train_cfg.seed``) and write ``out/<data>_<table>.md``
-    (rewritten after every cell). Finished cells are skipped; several processes may fill one table at once."""
+    (rewritten after every cell). Finished cells are skipped, and so is a cell another process is training, so
+    several processes may fill one table at once."""
     features = TABLES[table]
     all_cells = [r for r in paper_table() if r["data"] == data and r["features"] == features]
     if not all_cells:
@@ -104,30 +110,38 @@ def reproduce(table: str, data: str, out: Path, root_path: str | None, horizons:
         dcfg = DataConfig(data=data, root_path=root_path, features=features, seq_len=cell["seq_len"],
                           label_len=cell["label_len"], pred_len=cell["pred_len"])
         key = result_key(cell["pred_len"], row_key, seed)
-        results = json.loads(results_path.read_text()) if results_path.exists() else {}  # other processes' cells
-        if key in results:
-            continue
         if model_name == "informer":
             params = {**params, "e_layers": cell["e_layers"], "d_layers": cell["d_layers"],
                       "factor": cell["factor"], **(model_params or {})}
         cell_cfg = dataclasses.replace(train_cfg, seed=seed)
-        log(f"== {data} {features} h{cell['pred_len']} {label}, seed {seed}")
-        start = time.perf_counter()
         run_dir = out / "runs" / f"{data}_{features}_{cell['pred_len']}_{row_key}{f'_seed{seed}' if seed else ''}"
-        resume = _interrupted(run_dir, dcfg, cell_cfg)
-        if resume:
-            log(f"continuing the interrupted run in {run_dir} from its last checkpoint")
-        metrics = train_run(dcfg, model_name, params, cell_cfg, run_dir, log=log, resume=resume)
-        seconds = time.perf_counter() - start
-        if resume:  # this call trained only the epochs after the checkpoint
-            seconds = metrics["seconds"]["train_and_val"] + metrics["seconds"]["test"]
-        results = record_result(results_path, key, {
-            "test": metrics["test"], "seconds": seconds, "resumed": resume, "seed": seed, "machine": _machine(),
-            "epochs": len(metrics["seconds"]["per_epoch"]), **_run_facts(run_dir, metrics)})
+        with claim(run_dir.with_suffix(".lock")) as mine:
+            if not mine or key in _read(results_path):  # being trained by another process, or just finished there
+                continue
+            log(f"== {data} {features} h{cell['pred_len']} {label}, seed {seed}")
+            record = _run_cell(dcfg, model_name, params, cell_cfg, run_dir, log)
+        results = record_result(results_path, key, {**record, "seed": seed})
         write_markdown(out / f"{data}_{table}.md", data, table, all_cells, results, train_cfg)
-    results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    write_markdown(out / f"{data}_{table}.md", data, table, all_cells, results, train_cfg)
+    write_markdown(out / f"{data}_{table}.md", data, table, all_cells, _read(results_path), train_cfg)
     return out / f"{data}_{table}.md"
+
+
+def _read(results_path: Path) -> dict:
+    return json.loads(results_path.read_text()) if results_path.exists() else {}
+
+
+def _run_cell(dcfg: DataConfig, model_name: str, params: dict, cell_cfg: TrainConfig, run_dir: Path, log) -> dict:
+    """Train one cell (continuing its interrupted run if there is one) and return its record for the table."""
+    start = time.perf_counter()
+    resume = _interrupted(run_dir, dcfg, cell_cfg)
+    if resume:
+        log(f"continuing the interrupted run in {run_dir} from its last checkpoint")
+    metrics = train_run(dcfg, model_name, params, cell_cfg, run_dir, log=log, resume=resume)
+    seconds = time.perf_counter() - start
+    if resume:  # this call trained only the epochs after the checkpoint
+        seconds = metrics["seconds"]["train_and_val"] + metrics["seconds"]["test"]
+    return {"test": metrics["test"], "seconds": seconds, "resumed": resume,
+            "epochs": len(metrics["seconds"]["per_epoch"]), **_run_facts(run_dir, metrics)}
 
 
 def write_markdown(path: Path, data: str, table: str, cells, results, train_cfg: TrainConfig) -> None:
@@ -135,10 +149,10 @@ def write_markdown(path: Path, data: str, table: str, cells, results, train_cfg:
     lines = [f"# {data}, {table} (features {TABLES[table]}): test MSE / MAE on the normalized scale", "",
              f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
              f"torch {torch.__version__}. Training: epochs {train_cfg.epochs}, batch {train_cfg.batch_size}, "
-             f"lr {train_cfg.lr}, patience {train_cfg.patience}. Several seeds: mean ± std (n); where each cell ran is "
-             f"in its line below.", "",
+             f"lr {train_cfg.lr}, patience {train_cfg.patience}. Several seeds: mean ± std (n); where each cell "
+             f"ran is in its line below.", "",
              "| horizon | setting (seq/label, e/d layers, factor) | paper Informer | "
-             + " | ".join(r[1] for r in ROWS) + " | wall time |",
+             + " | ".join(r[1] for r in ROWS) + " | wall time (all seeds) |",
              "|---|---|---|" + "---|" * len(ROWS) + "---|"]
     details = []
     for cell in cells:
@@ -154,7 +168,8 @@ def write_markdown(path: Path, data: str, table: str, cells, results, train_cfg:
     if details:
         lines += ["", "Trained cells (epoch = training + validation, in seconds; the machine may have been shared):", ""]
         lines += details
-    path.write_text("\n".join(lines) + "\n")
+    with atomic_path(path) as tmp:  # several processes may rewrite the table
+        Path(tmp).write_text("\n".join(lines) + "\n")
 
 
 def _detail(horizon: int, label: str, r: dict) -> str:

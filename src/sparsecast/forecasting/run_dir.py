@@ -4,6 +4,8 @@ Loading never unpickles: weights come from safetensors, everything else from JSO
 """
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 try:
@@ -44,6 +46,24 @@ def record_result(path: Path, key: str, value) -> dict:
         results[key] = value
         write_json(path, results)
     return results
+
+
+@contextmanager
+def claim(path: Path) -> Iterator[bool]:
+    """Hold ``path`` (a lock file) for the block if no other process holds it: yields True, or False at once when
+    another process has it (a table's cell being trained elsewhere). Always True without ``fcntl``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
+        if fcntl is None:
+            yield True
+            return
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
 
 
 def read_json(path: Path):

@@ -43,17 +43,18 @@ class _MaskedScale(torch.autograd.Function):
 
 
 def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
-    """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p), in training only."""
+    """Zero each element with probability ``p`` (rounded to a multiple of 2^-16 on the CPU) and scale the rest by the
+    inverse of the keep probability, in training only."""
     if not training or p == 0:
         return x
-    if x.device.type != "cpu" or p >= 1 or round(p * LANES) == 0:
+    if x.device.type != "cpu" or not 0 < round(p * LANES) < LANES:  # a p that rounds to 0 or 1: native
         return F.dropout(x, p, training)
     keep, scale = keep_mask(x.shape, p, x.device)
     return _MaskedScale.apply(x, keep, scale)
 
 
 class Dropout(nn.Module):
-    """``torch.nn.Dropout`` with the cheaper CPU mask of this module (same interface, same expectation).
+    """``torch.nn.Dropout`` (without ``inplace``) with the cheaper CPU mask of this module, same expectation.
 
     Shape:
         x: any shape; returns the same shape.

@@ -30,12 +30,16 @@ class Distributed:
         return device
 
     @classmethod
-    def from_env(cls) -> "Distributed":
-        """Join the job torchrun started (RANK, WORLD_SIZE, MASTER_ADDR, ... in the environment)."""
+    def from_env(cls, device: str = "auto") -> "Distributed":
+        """Join the job torchrun started (RANK, WORLD_SIZE, MASTER_ADDR, ... in the environment): over nccl when the
+        run trains on GPUs (``device`` as TrainConfig.device), each process on the GPU of its LOCAL_RANK, else gloo."""
         if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) < 2:
             return cls()
+        gpu = resolve_device(device).type == "cuda"
+        if gpu:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
         if not torch_dist.is_initialized():
-            torch_dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+            torch_dist.init_process_group("nccl" if gpu else "gloo")
         return cls(torch_dist.get_rank(), torch_dist.get_world_size())
 
     def wrap(self, model: nn.Module) -> nn.Module:
@@ -47,8 +51,10 @@ class Distributed:
         """
         if self.world_size == 1:
             return model
-        if torch.cuda.is_available():
+        device = next(model.parameters()).device
+        if device.type == "cuda":
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            return nn.parallel.DistributedDataParallel(model, device_ids=[device.index])
         return nn.parallel.DistributedDataParallel(model)
 
     def close(self) -> None:

@@ -37,9 +37,10 @@ class TrainConfig:
         bf16: force bf16 (the option's older spelling; True means precision "bf16").
         compile: run the model through ``torch.compile`` (the weights stay those of the model passed in).
         quantiles: the levels of the prediction intervals fit after training (``forecasting/intervals.py``).
-        max_minutes: stop training once this much time has passed (0: no limit), even inside an epoch: the part
-            of the epoch that ran is validated like a whole one, and the best weights so far are kept, as with early
-            stopping. Counted from the first training step; the closed-form start and evaluation are not counted.
+        max_minutes: stop training once this much wall-clock time has passed (0: no limit), even inside an epoch:
+            the part of the epoch that ran is validated like a whole one, and the best weights so far are kept, as
+            with early stopping. Counted from the first training step, validation passes included; the closed-form
+            start before it is not. What a run reaches then depends on the machine's speed.
         checkpoint_minutes: inside an epoch, write the checkpoint (when ``fit`` has one) whenever this much training
             time passed since the last write, so a killed run loses at most this much; 0 writes after every step.
             The results do not depend on it.
@@ -144,6 +145,8 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         log: Callable[[str], None] = tqdm.write, checkpoint: Path | None = None, resume: bool = False) -> History:
     """Adam with the chosen schedule, early stopping on validation loss; the best weights are restored at the end.
 
+    The model is moved to ``cfg.device`` (a GPU where there is one, by default) and left there; batches follow it.
+
     Args:
         checkpoint: a file written atomically after every epoch, and inside an epoch every
             ``cfg.checkpoint_minutes`` of training, with the model, the best weights, the optimizer, the RNGs, the
@@ -155,13 +158,14 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
     """
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
     fitted = not resume and hasattr(model, "init_from_data")
     if fitted:
+        model.cpu()  # the windows are on the CPU
         # A model with a closed-form start (LongPatch's least-squares linear skip) fits it on the training windows
         # first (its ridge chosen on the validation windows; on the CPU, in float64, where the windows are); those
         # weights are the first candidate of early stopping, so training keeps them unless it helps.
         model.init_from_data(train, val)  # batches of windows (ForecastBatch)
-    device = resolve_device(cfg.device)
     model.to(device)
     runner = torch.compile(model) if cfg.compile else model  # shares the parameters of ``model``
     bf16 = cfg.resolved_precision(device)[0] == "bf16"
@@ -177,6 +181,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         log(f"fitted to the training windows before training: val {state.best_loss:.4f}")
     budget = time.perf_counter() + 60 * cfg.max_minutes - sum(history.epoch_seconds) - state.epoch_seconds
     for epoch in range(state.epoch, cfg.epochs):
+        history.stopped_for_time |= bool(cfg.max_minutes) and time.perf_counter() >= budget
         if history.stopped_early or history.stopped_for_time:
             break
         if hasattr(train, "set_epoch"):

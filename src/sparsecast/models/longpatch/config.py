@@ -31,7 +31,6 @@ class LongPatchConfig(PatchTSTConfig):
     attn: str = "probsparse"
     linear_skip: bool = True
     ridge: float = 1e-4
-    freeze_start: bool = False
     season_offsets: bool = True
     freq: str = "h"
     season: int = 0

@@ -129,10 +129,6 @@ class LongPatch(PatchTST):
         self.linear.bias.copy_(best[L])
         if G:
             self.offsets.copy_(best[L + 1:].reshape(self.offsets.shape))
-        if self.config.freeze_start:  # training learns only what the attention adds to the fitted start
-            self.linear.requires_grad_(False)
-            if self.offsets is not None:
-                self.offsets.requires_grad_(False)
         if not val.weight:
             return None
         return val_error(best) / (val.windows * self.config.c_out * P)  # per value: the loss's MSE
