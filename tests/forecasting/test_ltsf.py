@@ -107,3 +107,19 @@ def test_runs_saved_before_new_settings_resume_as_they_were_trained():
     assert settings["selection"] == "prefix" and settings["layer_seeds"] is False
     assert saved_train_config(config).precision == "fp32"  # before the precision choice every run was fp32
     assert saved_train_config({**config, "precision": "bf16"}).resolved_precision()[0] == "bf16"
+
+
+def test_seasonal_naive_column_scores_the_skill_module_figure(tmp_path):
+    """The table's seasonal naive (a model in our loop) equals the skill module's on the same test windows."""
+    from sparsecast.data import prepare_data
+    from sparsecast.forecasting.skill import baseline_scores
+    csv = write_csv(tmp_path / "s.csv", n=500, columns=("a", "OT"))
+    out = tmp_path / "table"
+    assert main(["benchmark", "ltsf", "--data", str(csv), "--horizons", "8", "--seeds", "0", "--out", str(out),
+                 "--models", "seasonal_naive:seq_len=32"]) == 0
+    cell = json.loads((out / "s_ltsf.json").read_text())["8|seasonal_naive:seq_len=32|0"]
+    _, recipe, overrides = parse_variant("seasonal_naive:seq_len=32")
+    dcfg, _, _ = cell_setup(str(csv), recipe, overrides, 8, None, TrainConfig(), seed=0)
+    expected = baseline_scores(prepare_data(dcfg), "test", 24)["seasonal_naive"]
+    assert cell["test"]["mse"] == pytest.approx(expected["mse"], rel=1e-6)
+    assert cell["test"]["mae"] == pytest.approx(expected["mae"], rel=1e-6)

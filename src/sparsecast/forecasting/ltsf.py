@@ -69,6 +69,9 @@ RECIPES = {
     "informer": Recipe("informer", 96, {}, {"epochs": 6, "batch_size": 32, "lr": 1e-4, "patience": 3,
                                             "lradj": "type1"}, label_len=48),
     "repeat_last": Recipe("repeat_last", 96),
+    # The value one season before (24 steps for hourly data, 96 for 15 minutes, 144 for 10 minutes): the lookback
+    # only has to hold one season; the test windows are the same whatever the lookback.
+    "seasonal_naive": Recipe("seasonal_naive", 336),
     # Peers: neuralforecast's models with its long-horizon tutorial settings (peers.NF_TRAIN) at our lookback.
     **{f"nf_{name.lower()}": Recipe(name, 336, peer=True)
        for name in ("PatchTST", "DLinear", "NHITS", "TSMixer", "Informer")},
