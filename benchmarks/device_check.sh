@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The checks to run when a session is lent a GPU machine (a bare machine with python3, torch with CUDA, pandas,
+# pytest; sparsecast not installed), from the repository root, writing under $OUT:
+#   1. the tests marked gpu (training on the GPU matches the CPU);
+#   2. LongPatch on the bundled ETTh1 (M, 336 -> 96) on the GPU, with its wall-clock (compare: about 2 minutes on
+#      2 CPU cores, README);
+#   3. the paper's remaining tables for MINUTES (default 6) with benchmarks/reproduce_gpu.sh; data other than the
+#      bundled ETTh1 is read from $ROOT (default data/, carried with the call).
+# Example (device tool): OUT=$OUT MINUTES=6 bash benchmarks/device_check.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH=src PYTHONUNBUFFERED=1
+PY=${PY:-python3}
+OUT=${OUT:-/tmp/device_check}
+mkdir -p "$OUT"
+nvidia-smi --query-gpu=name,memory.total --format=csv > "$OUT/gpu.txt" 2>&1
+"$PY" -m pytest -q -m gpu -p no:cacheprovider tests 2>&1 | tee "$OUT/gpu_tests.log"
+start=$(date +%s)
+"$PY" -m sparsecast train --data ETTh1 --model longpatch --features M --seq-len 336 --pred-len 96 \
+    --out "$OUT/etth1-longpatch" --no-progress 2>&1 | tee "$OUT/longpatch_gpu.log"
+echo "LongPatch ETTh1 336 -> 96 on the GPU: $(( $(date +%s) - start )) s, whole process" | tee -a "$OUT/longpatch_gpu.log"
+mkdir -p "$OUT/paper" && cp benchmarks/results/paper/*.json "$OUT/paper/"  # finished cells are skipped there
+ROOT=${ROOT:-data} OUT="$OUT/paper" PY="$PY" bash benchmarks/reproduce_gpu.sh "${MINUTES:-6}" 8
+# bring the tables back: cp "$files_at"/paper/*.json *.md benchmarks/results/paper/ (the JSON holds every cell)
