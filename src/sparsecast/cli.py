@@ -80,7 +80,7 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                         "much training (continue it with --resume RUN_DIR); 0: after every step")
     g.add_argument("--max-minutes", type=float, default=0.0,
                    help="stop training after this many minutes, inside an epoch if need be, keeping the best weights "
-                        "so far (0: no limit; the closed-form start and evaluation are not counted)")
+                        "so far (0: no limit; validation counts, the closed-form start before training does not)")
     g.add_argument("--quantiles", type=_levels, default=None,
                    help="levels of the prediction intervals fit on the validation windows (default 0.1,0.5,0.9)")
     g.add_argument("--no-progress", action="store_true")
@@ -119,8 +119,7 @@ def _train_config(a, model: str | None = None):
     from .training import TrainConfig
     return TrainConfig(**{**train_defaults(model), **_given_train_flags(a)}, eval_batch_size=a.eval_batch_size,
                        seed=a.seed, threads=a.threads, device=a.device, precision=a.precision, bf16=a.bf16,
-                       compile=a.compile,
-                       progress=not a.no_progress, checkpoint_minutes=a.checkpoint_minutes,
+                       compile=a.compile, progress=not a.no_progress, checkpoint_minutes=a.checkpoint_minutes,
                        max_minutes=a.max_minutes)
 
 

@@ -7,7 +7,6 @@ settings its own paper trains it with (``RECIPES``), optionally changed by ``key
 ``train_run``; finished cells are kept in ``<data>_ltsf.json`` and skipped when the command runs again.
 """
 
-import json
 import math
 import platform
 import statistics
@@ -25,7 +24,7 @@ from ..training import TrainConfig
 from ..training.precision import cpu_summary
 from .experiment import train_run
 from .peers import run_peer
-from .run_dir import record_result
+from .run_dir import read_results, record_result
 
 HORIZONS = (96, 192, 336, 720)
 # Dataset families that share one configuration (PatchTST's scripts use a small model on the small ETTh sets).
@@ -133,7 +132,7 @@ def ltsf_table(data: str, variants: list[str], horizons: list[int], seeds: list[
     out.mkdir(parents=True, exist_ok=True)
     name = Path(data).stem if Path(data).suffix else data  # a CSV's tables are named for the file
     results_path = out / f"{name}_ltsf.json"
-    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    results = read_results(results_path)
     for seed in seeds:  # seed by seed, so a table cut short has every cell of the first seeds
         for h in horizons:
             for label, recipe, overrides in parsed:

@@ -19,7 +19,7 @@ from ..reference import paper_table
 from ..training import TrainConfig
 from ..training.precision import cpu_summary
 from .experiment import train_run
-from .run_dir import CHECKPOINT, CONFIG, claim, record_result
+from .run_dir import CHECKPOINT, CONFIG, claim, read_results, record_result
 
 TABLES = {"univariate": "S", "multivariate": "M"}
 # (key for --models, column label, model name, model settings)
@@ -116,18 +116,14 @@ def reproduce(table: str, data: str, out: Path, root_path: str | None, horizons:
         cell_cfg = dataclasses.replace(train_cfg, seed=seed)
         run_dir = out / "runs" / f"{data}_{features}_{cell['pred_len']}_{row_key}{f'_seed{seed}' if seed else ''}"
         with claim(run_dir.with_suffix(".lock")) as mine:
-            if not mine or key in _read(results_path):  # being trained by another process, or just finished there
+            if not mine or key in read_results(results_path):  # trained by another process, or finished there
                 continue
             log(f"== {data} {features} h{cell['pred_len']} {label}, seed {seed}")
             record = _run_cell(dcfg, model_name, params, cell_cfg, run_dir, log)
         results = record_result(results_path, key, {**record, "seed": seed})
         write_markdown(out / f"{data}_{table}.md", data, table, all_cells, results, train_cfg)
-    write_markdown(out / f"{data}_{table}.md", data, table, all_cells, _read(results_path), train_cfg)
+    write_markdown(out / f"{data}_{table}.md", data, table, all_cells, read_results(results_path), train_cfg)
     return out / f"{data}_{table}.md"
-
-
-def _read(results_path: Path) -> dict:
-    return json.loads(results_path.read_text()) if results_path.exists() else {}
 
 
 def _run_cell(dcfg: DataConfig, model_name: str, params: dict, cell_cfg: TrainConfig, run_dir: Path, log) -> dict:

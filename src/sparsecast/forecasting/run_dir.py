@@ -35,6 +35,12 @@ def write_json(path: Path, obj) -> None:
         json.dump(obj, f, indent=2)
 
 
+def read_results(path: Path) -> dict:
+    """A results table's JSON object (``record_result``'s), empty when none was written yet."""
+    path = Path(path)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def record_result(path: Path, key: str, value) -> dict:
     """Set ``key`` in the JSON object of ``path`` and return the whole object, merged under a file lock with what
     other processes wrote meanwhile (a table's cells may run in several processes at once)."""
@@ -42,7 +48,7 @@ def record_result(path: Path, key: str, value) -> dict:
     with open(path.with_suffix(".lock"), "w") as lock:
         if fcntl:
             fcntl.flock(lock, fcntl.LOCK_EX)
-        results = json.loads(path.read_text()) if path.exists() else {}
+        results = read_results(path)
         results[key] = value
         write_json(path, results)
     return results

@@ -72,7 +72,8 @@ def train_lm(data: str, model_params: dict, cfg: StepConfig, batch_size: int, ou
     precision, why = cfg.resolved_precision(device)
     bf16 = precision == "bf16"
     log(f"sparse transformer ({n_params / 1e6:.2f}M parameters, {precision}: {why}, {device_label(device)}, "
-        f"attn {model_cfg.attn}, combine {model_cfg.combine}, stride {model_cfg.block}) on {data}: context {model_cfg.context}, batch {batch_size}, {cfg.steps} steps")
+        f"attn {model_cfg.attn}, combine {model_cfg.combine}, stride {model_cfg.block}) on {data}: "
+        f"context {model_cfg.context}, batch {batch_size}, {cfg.steps} steps")
     run_config = {"model_name": "sparse_transformer", "model": model_cfg.to_dict(), "data": data,
                   "root_path": root_path, "kind": tokens.kind, "train": cfg.to_dict(), "batch_size": batch_size,
                   "precision": precision, "device": str(device)}

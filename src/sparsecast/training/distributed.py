@@ -8,6 +8,7 @@ import torch.distributed as torch_dist
 from torch import nn
 
 from .precision import resolve_device
+from .trainer import model_device
 
 
 @dataclass(frozen=True)
@@ -21,12 +22,17 @@ class Distributed:
     def is_main(self) -> bool:
         return self.rank == 0
 
+    @staticmethod
+    def local_rank() -> int:
+        """This process's index on its machine (torchrun's LOCAL_RANK; 0 outside torchrun)."""
+        return int(os.environ.get("LOCAL_RANK", 0))
+
     def device(self, requested: str = "auto") -> torch.device:
         """This process's device: under torchrun with GPUs, "auto" and "cuda" mean the GPU of this process's local
         rank (LOCAL_RANK); otherwise ``requested`` as ``resolve_device`` reads it."""
         device = resolve_device(requested)
         if self.world_size > 1 and device.type == "cuda" and device.index is None:
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            device = torch.device("cuda", self.local_rank())
         return device
 
     @classmethod
@@ -37,7 +43,7 @@ class Distributed:
             return cls()
         gpu = resolve_device(device).type == "cuda"
         if gpu:
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(cls.local_rank())
         if not torch_dist.is_initialized():
             torch_dist.init_process_group("nccl" if gpu else "gloo")
         return cls(torch_dist.get_rank(), torch_dist.get_world_size())
@@ -51,7 +57,7 @@ class Distributed:
         """
         if self.world_size == 1:
             return model
-        device = next(model.parameters()).device
+        device = model_device(model)
         if device.type == "cuda":
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
             return nn.parallel.DistributedDataParallel(model, device_ids=[device.index])

@@ -180,8 +180,12 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         state.best_state = copy.deepcopy(model.state_dict())
         log(f"fitted to the training windows before training: val {state.best_loss:.4f}")
     budget = time.perf_counter() + 60 * cfg.max_minutes - sum(history.epoch_seconds) - state.epoch_seconds
+
+    def out_of_time() -> bool:
+        return bool(cfg.max_minutes) and time.perf_counter() >= budget
+
     for epoch in range(state.epoch, cfg.epochs):
-        history.stopped_for_time |= bool(cfg.max_minutes) and time.perf_counter() >= budget
+        history.stopped_for_time |= out_of_time()  # the budget may run out while validating
         if history.stopped_early or history.stopped_for_time:
             break
         if hasattr(train, "set_epoch"):
@@ -211,7 +215,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
                 state.step, state.epoch_seconds = step + 1, time.perf_counter() - start
                 save_checkpoint(checkpoint, model, optimizer, state)
                 last_save = time.perf_counter()
-            if cfg.max_minutes and time.perf_counter() >= budget:
+            if out_of_time():
                 history.stopped_for_time = True
                 log(f"time budget of {cfg.max_minutes:g} minutes reached at step {step + 1} of epoch {epoch + 1}: "
                     f"validating the weights so far and stopping (the best weights are kept)")
