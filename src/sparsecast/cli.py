@@ -25,6 +25,8 @@ def _stack(text: str) -> tuple[int, ...]:
 
 def _levels(text: str) -> tuple[float, ...]:
     from .training.metrics import check_levels
+    if text.strip().lower() == "none":
+        return ()
     try:
         return check_levels(float(q) for q in text.split(","))
     except ValueError as e:
@@ -82,7 +84,8 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="stop training after this many minutes, inside an epoch if need be, keeping the best weights "
                         "so far (0: no limit; validation counts, the closed-form start before training does not)")
     g.add_argument("--quantiles", type=_levels, default=None,
-                   help="levels of the prediction intervals fit on the validation windows (default 0.1,0.5,0.9)")
+                   help="levels of the prediction intervals fit on the validation windows (default 0.1,0.5,0.9; "
+                        "none: no intervals)")
     g.add_argument("--no-progress", action="store_true")
 
 

@@ -60,7 +60,7 @@ def test_scores_count_coverage_and_levels():
     assert column_name("OT", 0.1) == "OT_q10" and column_name("OT", 0.025) == "OT_q2.5"
 
 
-@pytest.mark.parametrize("levels", [(), (0.5, 0.1), (0.0, 0.5), (0.2, 0.2), (0.5, 1.0)])
+@pytest.mark.parametrize("levels", [(0.5, 0.1), (0.0, 0.5), (0.2, 0.2), (0.5, 1.0)])
 def test_bad_levels_stop_with_one_clear_line(levels):
     with pytest.raises(ValueError, match="increasing and strictly between 0 and 1"):
         TrainConfig(quantiles=levels)
@@ -121,6 +121,20 @@ def test_cli_train_reports_coverage_and_predict_writes_the_band(tmp_path, capsys
     assert (forecast["OT_q20"] <= forecast["OT_q80"]).all()
     with pytest.raises(SystemExit):
         main(["train", "--data", str(csv), "--quantiles", "0.9,0.1", "--out", str(run)])
+
+
+def test_no_levels_no_intervals(tmp_path, capsys):
+    """--quantiles none: point forecasts only, no calibration pass (the LTSF table's statistical columns)."""
+    csv = write_csv(tmp_path / "s.csv", n=500)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(csv), "--model", "seasonal_naive", "--features", "S", "--seq-len", "24",
+                 "--pred-len", "6", "--no-progress", "--quantiles", "none", "--out", str(run)]) == 0
+    assert "no prediction intervals: no quantile levels asked for" in capsys.readouterr().out
+    assert json.loads((run / "metrics.json").read_text())["intervals"] is None
+    assert json.loads((run / "config.json").read_text())["train"]["quantiles"] == []
+    out = tmp_path / "f.csv"
+    assert main(["predict", str(run), "--input", str(csv), "--out", str(out)]) == 0
+    assert list(pd.read_csv(out).columns) == ["date", "OT"]
 
 
 def test_too_few_held_out_horizons_give_point_forecasts_and_say_why():

@@ -1,5 +1,6 @@
 """The LTSF table harness and the new models through the command line, on a tiny CSV."""
 
+import importlib.util
 import json
 
 import pytest
@@ -123,3 +124,44 @@ def test_seasonal_naive_column_scores_the_skill_module_figure(tmp_path):
     expected = baseline_scores(prepare_data(dcfg), "test", 24)["seasonal_naive"]
     assert cell["test"]["mse"] == pytest.approx(expected["mse"], rel=1e-6)
     assert cell["test"]["mae"] == pytest.approx(expected["mae"], rel=1e-6)
+
+
+def test_every_cell_is_also_scored_on_the_same_spaced_windows(tmp_path):
+    """A cell scored on every test window records its figure on the SPACED_TEST evenly spaced ones too, and a
+    cell scored on those alone (test_windows, as statsforecast's recipes are) gets the same figure there."""
+    import torch
+    from sparsecast.data import prepare_data
+    from sparsecast.data.windows import spaced_index
+    from sparsecast.forecasting.experiment import SPACED_TEST
+    from sparsecast.forecasting.skill import baseline_scores
+    csv = write_csv(tmp_path / "s.csv", n=1500, columns=("a", "OT"))
+    out = tmp_path / "table"
+    assert main(["benchmark", "ltsf", "--data", str(csv), "--horizons", "8", "--seeds", "0", "--out", str(out),
+                 "--models", f"seasonal_naive:seq_len=32,seasonal_naive:seq_len=32,test_windows={SPACED_TEST}"]) == 0
+    results = json.loads((out / "s_ltsf.json").read_text())
+    full = results["8|seasonal_naive:seq_len=32|0"]
+    spaced = results[f"8|seasonal_naive:seq_len=32,test_windows={SPACED_TEST}|0"]
+    _, recipe, overrides = parse_variant("seasonal_naive:seq_len=32")
+    prepared = prepare_data(cell_setup(str(csv), recipe, overrides, 8, None, TrainConfig(), seed=0)[0])
+    total = len(prepared.splits["test"])
+    assert total > SPACED_TEST and full["test_windows"] == total and spaced["test_windows"] == SPACED_TEST
+    expected = baseline_scores(prepared, "test", 24, spaced_index(total, SPACED_TEST))["seasonal_naive"]
+    for cell in (full, spaced):
+        assert cell["test_spaced"]["windows"] == SPACED_TEST
+        assert cell["test_spaced"]["mse"] == pytest.approx(expected["mse"], rel=1e-6)
+    assert spaced["test"]["mse"] == pytest.approx(expected["mse"], rel=1e-6) and spaced["spaced_only"]
+    assert not full["spaced_only"] and full["test"]["mse"] != pytest.approx(expected["mse"], rel=1e-6)
+    md = (out / "s_ltsf.md").read_text()
+    assert "spaced windows only" in md and f"on {SPACED_TEST} evenly spaced test windows" in md
+    assert torch.equal(spaced_index(5, SPACED_TEST), torch.arange(5))  # fewer windows than that: all of them
+
+
+@pytest.mark.skipif(importlib.util.find_spec("statsforecast") is None, reason="needs the 'stats' extra")
+def test_statsforecast_recipe_scores_the_spaced_windows_only(tmp_path):
+    csv = write_csv(tmp_path / "s.csv", n=600, columns=("a", "OT"))
+    out = tmp_path / "table"
+    assert main(["benchmark", "ltsf", "--data", str(csv), "--horizons", "8", "--seeds", "0", "--out", str(out),
+                 "--models", "auto_theta:seq_len=48,test_windows=5"]) == 0
+    cell = json.loads((out / "s_ltsf.json").read_text())["8|auto_theta:seq_len=48,test_windows=5|0"]
+    assert cell["test_windows"] == 5 and cell["spaced_only"] and cell["test_spaced"] is None  # 5 < SPACED_TEST
+    assert cell["test"]["mse"] > 0

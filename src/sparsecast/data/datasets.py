@@ -91,6 +91,8 @@ class DataConfig:
         embed: time-stamp embedding the features are made for ("timeF", "fixed", "learned").
         fill: how to fill missing timestamps (gaps) and missing (NaN) values: None refuses such data, "ffill"
             repeats the last value, "interpolate" interpolates linearly in time.
+        test_windows: score at most this many test windows, evenly spaced from the first origin to the last (0:
+            every window); for models refit on every window (statsforecast's), whose cost grows with the windows.
     """
 
     data: str = "ETTh1"
@@ -105,6 +107,7 @@ class DataConfig:
     embed: str = "timeF"
     fill: str | None = None
     season: int | None = None
+    test_windows: int = 0
 
     def __post_init__(self):
         if self.pred_len < 1:
@@ -117,6 +120,8 @@ class DataConfig:
             raise DataError(f"features must be M, S or MS, got {self.features!r}")
         if self.fill not in FILLS:
             raise DataError(f"fill must be one of {FILLS}, got {self.fill!r}")
+        if self.test_windows < 0:
+            raise DataError(f"test_windows must be >= 0 (0: every test window), got {self.test_windows}")
         if self.season is not None and self.season < 1:
             raise DataError(f"season must be >= 1, got {self.season}")
 

@@ -71,14 +71,20 @@ class ConcatWindows(Windows):
         return ForecastBatch(**{f: joined(f) for f in ("x", "x_mark", "future_mark", "y", "origin")})
 
 
+def spaced_index(total: int, n: int) -> torch.Tensor:
+    """The positions of at most ``n`` of ``total`` windows, evenly spaced from the first to the last (all of them
+    when there are fewer)."""
+    if not total:
+        return torch.zeros(0, dtype=torch.long)
+    return torch.linspace(0, total - 1, min(n, total)).round().long().unique()
+
+
 class SpacedWindows(Windows):
     """At most ``n`` windows of a set, evenly spaced from its first to its last (all of them when it has fewer)."""
 
     def __init__(self, windows: Windows, n: int):
         self.windows = windows
-        total = len(windows)
-        self.index = torch.linspace(0, total - 1, min(n, total)).round().long().unique() if total else \
-            torch.zeros(0, dtype=torch.long)
+        self.index = spaced_index(len(windows), n)
 
     def __len__(self) -> int:
         return len(self.index)

@@ -19,6 +19,7 @@ from ..training.distributed import Distributed
 from ..training.precision import device_label, resolve_precision
 from ..training.trainer import model_device
 from . import plots
+from ..data.windows import SpacedWindows, spaced_index
 from .intervals import STATISTICAL_WINDOWS, fit_intervals, interval_scores, predict_windows
 from .skill import baseline_scores, skill_report
 from .run_dir import (CHECKPOINT, CONFIG, HISTORY, METRICS, load_run, read_json, save_intervals, save_run,
@@ -26,6 +27,9 @@ from .run_dir import (CHECKPOINT, CONFIG, HISTORY, METRICS, load_run, read_json,
 
 
 # Model settings fixed by the data rather than chosen by the user.
+# The evenly spaced test windows every run is also scored on: models refit on every window (statsforecast's) are
+# scored on these alone in the LTSF table, so every column has a figure on the same windows.
+SPACED_TEST = 100
 FROM_DATA = ("enc_in", "dec_in", "c_out", "seq_len", "label_len", "pred_len", "freq", "embed", "season")
 
 
@@ -81,14 +85,30 @@ def build_forecaster(model_name: str, settings: dict, data_cfg: DataConfig, prep
     return model, cfg, series
 
 
-def score(model, prepared: PreparedData, split: str, batch_size: int,
-          bf16: bool = False) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
-    """Metrics of every window of a split, normalized and in original units; also the predictions and truth
-    (N, P, C_out) and the windows' scales (N, C_out) that prediction intervals use."""
-    pred, true, scale = predict_windows(model, prepared.splits[split].loader(batch_size), bf16)
+def score(model, prepared: PreparedData, split: str, batch_size: int, bf16: bool = False,
+          limit: int = 0) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray, torch.Tensor]:
+    """Metrics of every window of a split (or of ``limit`` evenly spaced ones), normalized and in original units;
+    also the predictions and truth (N, P, C_out), the windows' scales (N, C_out) that prediction intervals use and
+    the positions (N,) of the windows scored."""
+    windows = prepared.splits[split]
+    index = spaced_index(len(windows), limit) if limit else torch.arange(len(windows))
+    pred, true, scale = predict_windows(model, (SpacedWindows(windows, limit) if limit else windows).loader(batch_size),
+                                        bf16)
     cols = prepared.target_index
     units = forecast_metrics(prepared.scaler.inverse(pred, cols), prepared.scaler.inverse(true, cols))
-    return {**forecast_metrics(pred, true), "original_units": units, "windows": len(pred)}, pred, true, scale
+    return ({**forecast_metrics(pred, true), "original_units": units, "windows": len(pred)}, pred, true, scale,
+            index)
+
+
+def spaced_metrics(pred: np.ndarray, true: np.ndarray, index: torch.Tensor, total: int) -> dict | None:
+    """MSE / MAE on the SPACED_TEST evenly spaced windows of a split of ``total`` (what models refit on every window
+    are scored on in the tables), from forecasts of the windows at ``index``; None when those are not among them."""
+    want = spaced_index(total, SPACED_TEST)
+    where = {int(i): k for k, i in enumerate(index)}
+    if not all(int(i) in where for i in want):
+        return None
+    rows = [where[int(i)] for i in want]
+    return {**{k: forecast_metrics(pred[rows], true[rows])[k] for k in ("mse", "mae")}, "windows": len(rows)}
 
 
 def _quiet(*args, **kwargs) -> None:
@@ -156,9 +176,11 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
         f"windows train/val/test {len(prepared.splits['train'])}/{len(prepared.splits['val'])}/"
         f"{len(prepared.splits['test'])}")
     if model_name in STATISTICAL and model_name != "seasonal_naive":
-        n_fits = len(prepared.splits["test"]) * len(prepared.target_columns)
-        log(f"{model_name} is refit on each window's lookback: {n_fits} fits to score the test split (and up to "
-            f"{STATISTICAL_WINDOWS} windows for the intervals); this can take a while on long series")
+        n_test = len(spaced_index(len(prepared.splits["test"]), data_cfg.test_windows)) if data_cfg.test_windows \
+            else len(prepared.splits["test"])
+        held = f" (and up to {STATISTICAL_WINDOWS} windows for the intervals)" if train_cfg.quantiles else ""
+        log(f"{model_name} is refit on each window's lookback: {n_test * len(prepared.target_columns)} fits to score "
+            f"the test split{held}; this can take a while on long series")
     start = time.perf_counter()
     history = None
     if n_params:
@@ -194,11 +216,12 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
                                     train_cfg.eval_batch_size, bf16)  # never from the test windows
     log(note)
     start = time.perf_counter()
-    test, pred, true, scale = score(model, prepared, "test", train_cfg.eval_batch_size, bf16)
+    test, pred, true, scale, index = score(model, prepared, "test", train_cfg.eval_batch_size, bf16,
+                                           data_cfg.test_windows)
     test_seconds = time.perf_counter() - start
     bands = intervals.quantiles(pred, scale) if intervals else None  # (N, P, C_out, Q)
     season = season_length(prepared.freq, data_cfg.season)
-    skill = skill_report(prepared, test, season)
+    skill = skill_report(prepared, test, season, index)
     naive_val = baseline_scores(prepared, "val", season).get("seasonal_naive")
     best_val = history.best_val_loss if history else None
     if naive_val and best_val is not None and best_val >= naive_val["mse"]:
@@ -211,6 +234,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
         "test": {k: test[k] for k in METRIC_NAMES},
         "test_original_units": test["original_units"],
         "test_windows": test["windows"],
+        "test_spaced": spaced_metrics(pred, true, index, len(prepared.splits["test"])),
         "val_loss": history.val_loss if history else None,
         "initial_val_loss": history.initial_val_loss if history else None,
         "best_val_loss": best_val,
@@ -228,7 +252,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
         write_json(out / HISTORY, dataclasses.asdict(history))
         plots.plot_losses(out / "loss.png", history.train_loss, history.val_loss)
         (out / CHECKPOINT).unlink(missing_ok=True)
-    _plot_test(out / "forecasts.png", prepared, pred, true, bands, intervals.levels if intervals else ())
+    _plot_test(out / "forecasts.png", prepared, pred, true, index, bands, intervals.levels if intervals else ())
     _plot_sparsity(out / "active_queries.png", model, prepared)
     return metrics
 
@@ -248,12 +272,11 @@ def _plot_sparsity(path: Path, model, prepared: PreparedData) -> None:
     plots.plot_active_queries(path, [a[0].cpu().numpy() for a in active], lengths)
 
 
-def _plot_test(path: Path, prepared: PreparedData, pred: np.ndarray, true: np.ndarray, bands: np.ndarray | None,
-               levels: tuple[float, ...]) -> None:
+def _plot_test(path: Path, prepared: PreparedData, pred: np.ndarray, true: np.ndarray, index: torch.Tensor,
+               bands: np.ndarray | None, levels: tuple[float, ...]) -> None:
     cols = prepared.target_index
     windows = prepared.splits["test"]
-    n = len(pred)
-    rows = torch.arange(n).unsqueeze(1) + torch.arange(windows.seq_len)  # (N, seq_len)
+    rows = index.unsqueeze(1) + torch.arange(windows.seq_len)  # (N, seq_len)
     history = windows.values[rows, cols[-1]].numpy()
     scaler = prepared.scaler
     band = None if bands is None else scaler.inverse(bands[..., -1, :][..., [0, -1]], cols[-1])  # (N, P, 2)
@@ -270,6 +293,16 @@ def resume_run(run_dir: str | Path, log=say) -> dict:
                      saved_train_config(config), run_dir, log=log, resume=True)
 
 
+def score_spaced(run_dir: str | Path, batch_size: int = 256) -> dict | None:
+    """A saved run's MSE / MAE on the SPACED_TEST evenly spaced test windows (for tables whose cells were run before
+    runs recorded them)."""
+    model, config, _ = load_run(Path(run_dir))
+    prepared = prepare_data(DataConfig(**config["data"]))
+    _, pred, true, _, index = score(model, prepared, "test", batch_size, config.get("precision") == "bf16",
+                                    SPACED_TEST)
+    return spaced_metrics(pred, true, index, len(prepared.splits["test"]))
+
+
 def evaluate_run(run_dir: str | Path, batch_size: int = 256, precision: str | None = None) -> dict:
     """Re-score a saved run on its test split, in the precision the run used (fp32 for runs saved before the
     choice) unless ``precision`` ("auto", "fp32", "bf16") says otherwise."""
@@ -277,7 +310,8 @@ def evaluate_run(run_dir: str | Path, batch_size: int = 256, precision: str | No
     data = DataConfig(**config["data"])
     prepared = prepare_data(data)
     chosen = precision or config.get("precision", "fp32")
-    test, _, _, _ = score(model, prepared, "test", batch_size, resolve_precision(chosen)[0] == "bf16")
+    test, _, _, _, index = score(model, prepared, "test", batch_size, resolve_precision(chosen)[0] == "bf16",
+                                 data.test_windows)
     return {"test": {k: test[k] for k in METRIC_NAMES},
             "test_original_units": test["original_units"], "test_windows": test["windows"],
-            "skill": skill_report(prepared, test, season_length(prepared.freq, data.season))}
+            "skill": skill_report(prepared, test, season_length(prepared.freq, data.season), index)}

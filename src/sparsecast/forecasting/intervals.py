@@ -38,7 +38,10 @@ def fit_intervals(model, train: Windows, val: Windows, levels, batch_size: int =
     A neural model is calibrated on the validation windows. A model without weights (a statistical one) fits every
     window on that window's lookback alone, so each of its forecasts is out of sample: it is calibrated on the
     training and validation windows (STATISTICAL_WINDOWS of them, evenly spaced; an ensemble with such a member
-    samples its validation windows the same way). None when they span fewer than MIN_HORIZONS horizons."""
+    samples its validation windows the same way). None when they span fewer than MIN_HORIZONS horizons,
+    or when no ``levels`` are asked for."""
+    if not levels:
+        return None, "no prediction intervals: no quantile levels asked for"
     statistical = next(model.parameters(), None) is None
     held = ConcatWindows([train, val]) if statistical else val
     pred_len = held.batch(torch.zeros(1, dtype=torch.long)).y.shape[1] if len(held) else 1

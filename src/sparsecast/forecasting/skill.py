@@ -16,10 +16,11 @@ from ..models.statistical import seasonal_naive
 from ..training import forecast_metrics
 
 
-def baseline_scores(prepared: PreparedData, split: str, season: int) -> dict:
-    """MSE / MAE (normalized scale) of repeat-last and seasonal naive on every window of ``split``."""
+def baseline_scores(prepared: PreparedData, split: str, season: int, index: torch.Tensor | None = None) -> dict:
+    """MSE / MAE (normalized scale) of repeat-last and seasonal naive on every window of ``split`` (or on the
+    windows at positions ``index``)."""
     windows = prepared.splits[split]
-    starts = torch.arange(len(windows))
+    starts = torch.arange(len(windows)) if index is None else index
     history = stack_windows(windows.targets, starts, windows.seq_len)  # (N, L, C_out)
     truth = stack_windows(windows.targets, starts + windows.seq_len, windows.pred_len).numpy()  # (N, P, C_out)
     out = {"repeat_last": history[:, -1:].expand(-1, windows.pred_len, -1).numpy()}
@@ -34,9 +35,10 @@ def mase_scale(prepared: PreparedData, season: int) -> float:
     return float(np.abs(rows[season:] - rows[:-season]).mean()) if len(rows) > season else float("nan")
 
 
-def skill_report(prepared: PreparedData, test: dict, season: int) -> dict:
-    """The baselines' test errors, the skill ratio and MASE of a model's ``test`` metrics (normalized scale)."""
-    baselines = baseline_scores(prepared, "test", season)
+def skill_report(prepared: PreparedData, test: dict, season: int, index: torch.Tensor | None = None) -> dict:
+    """The baselines' test errors, the skill ratio and MASE of a model's ``test`` metrics (normalized scale), on
+    the test windows the model was scored on (positions ``index``; None: all)."""
+    baselines = baseline_scores(prepared, "test", season, index)
     reference = baselines.get("seasonal_naive")
     scale = mase_scale(prepared, season)
     return {"season": season, "baselines": baselines,

@@ -28,9 +28,10 @@ QUANTILES = (0.1, 0.5, 0.9)
 
 
 def check_levels(levels) -> tuple[float, ...]:
-    """Quantile levels as an increasing tuple strictly inside (0, 1); anything else raises ValueError."""
+    """Quantile levels as an increasing tuple strictly inside (0, 1) (empty: no intervals); anything else raises
+    ValueError."""
     levels = tuple(float(q) for q in levels)
-    if not levels or any(not 0 < q < 1 for q in levels) or list(levels) != sorted(set(levels)):
+    if any(not 0 < q < 1 for q in levels) or list(levels) != sorted(set(levels)):
         raise ValueError(f"quantile levels must be increasing and strictly between 0 and 1, got {levels}")
     return levels
 
