@@ -165,3 +165,15 @@ def test_statsforecast_recipe_scores_the_spaced_windows_only(tmp_path):
     cell = json.loads((out / "s_ltsf.json").read_text())["8|auto_theta:seq_len=48,test_windows=5|0"]
     assert cell["test_windows"] == 5 and cell["spaced_only"] and cell["test_spaced"] is None  # 5 < SPACED_TEST
     assert cell["test"]["mse"] > 0
+
+
+def test_published_anchors_cover_every_table_at_its_own_lookback():
+    """Each LTSF dataset has the lookback-336 anchors (DLinear, PatchTST/42) beside the lookback-96 ones."""
+    from sparsecast.reference import ltsf_published
+    rows = ltsf_published()
+    for data in ("ETTh1", "ETTh2", "ETTm1", "ETTm2", "weather"):
+        for model, seq_len in (("DLinear", 336), ("PatchTST/42", 336), ("PatchTST/64", 512), ("PatchTST", 96)):
+            key = (data, model, seq_len)
+            hits = sorted(r["pred_len"] for r in rows if (r["data"], r["model"], r["seq_len"]) == key)
+            assert hits == [96, 192, 336, 720], (data, model)
+    assert all(0 < r["mse"] < 2 and (r["mae"] is None or 0 < r["mae"] < 2) for r in rows)

@@ -93,4 +93,5 @@ def run_peer(name: str, prepared: PreparedData, seed: int, threads: int = 0) -> 
     if not np.allclose(truth, ours, atol=1e-5):
         raise ValueError("the peer's truth differs from our test windows'")
     return {"test": {k: forecast_metrics(pred, truth)[k] for k in ("mse", "mae")}, "seconds": seconds,
-            "test_windows": n, "test_spaced": spaced_metrics(pred, truth, torch.arange(n), n), "settings": {"model": name, "input_size": seq_len, **NF_TRAIN}}
+            "test_windows": n, "test_spaced": spaced_metrics(pred, truth, torch.arange(n), n),
+            "settings": {"model": name, "input_size": seq_len, **NF_TRAIN}}
