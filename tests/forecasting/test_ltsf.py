@@ -177,3 +177,14 @@ def test_published_anchors_cover_every_table_at_its_own_lookback():
             hits = sorted(r["pred_len"] for r in rows if (r["data"], r["model"], r["seq_len"]) == key)
             assert hits == [96, 192, 336, 720], (data, model)
     assert all(0 < r["mse"] < 2 and (r["mae"] is None or 0 < r["mae"] < 2) for r in rows)
+
+
+def test_dlinear_takes_its_scripts_settings_per_dataset_and_horizon():
+    _, recipe, overrides = parse_variant("dlinear")
+    train = {(d, h): cell_setup(d, recipe, overrides, h, None, TrainConfig(), seed=0)[2]
+             for d in ("ETTh1", "ETTh2", "ETTm2") for h in (96, 720)}
+    assert (train["ETTh1", 96].batch_size, train["ETTh1", 96].lr) == (8, 1e-4)
+    assert (train["ETTh2", 720].batch_size, train["ETTh2", 720].lr) == (32, 0.05)
+    assert (train["ETTm2", 96].lr, train["ETTm2", 720].lr) == (1e-3, 1e-2)
+    _, recipe, overrides = parse_variant("dlinear:lr=0.5")
+    assert cell_setup("ETTm2", recipe, overrides, 720, None, TrainConfig(), seed=0)[2].lr == 0.5  # variant wins
