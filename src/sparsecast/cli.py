@@ -51,6 +51,9 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--season", type=int, default=None,
                    help="steps per season of the seasonal-naive baseline and of LongPatch's seasonal offsets "
                         "(default: from the frequency, e.g. 24 for hourly data)")
+    g.add_argument("--test-windows", type=int, default=0,
+                   help="score at most this many test windows, evenly spaced from the first origin to the last "
+                        "(default 0: every window; for statsforecast's models, refit on every window)")
 
 
 def _add_model_flags(p: argparse.ArgumentParser) -> None:
@@ -131,7 +134,7 @@ def _data_config(a):
     return DataConfig(data=a.data, root_path=a.root_path, features=a.features, target=a.target, freq=a.freq,
                       date_col=a.date_col, seq_len=a.seq_len, pred_len=a.pred_len,
                       label_len=min(48, a.seq_len) if a.label_len is None else a.label_len,
-                      embed=a.embed, fill=a.fill, season=a.season)
+                      embed=a.embed, fill=a.fill, season=a.season, test_windows=a.test_windows)
 
 
 def cmd_train(a) -> None:

@@ -128,9 +128,12 @@ def test_no_levels_no_intervals(tmp_path, capsys):
     csv = write_csv(tmp_path / "s.csv", n=500)
     run = tmp_path / "run"
     assert main(["train", "--data", str(csv), "--model", "seasonal_naive", "--features", "S", "--seq-len", "24",
-                 "--pred-len", "6", "--no-progress", "--quantiles", "none", "--out", str(run)]) == 0
+                 "--pred-len", "6", "--no-progress", "--quantiles", "none", "--test-windows", "10",
+                 "--out", str(run)]) == 0
     assert "no prediction intervals: no quantile levels asked for" in capsys.readouterr().out
-    assert json.loads((run / "metrics.json").read_text())["intervals"] is None
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["intervals"] is None and metrics["test_windows"] == 10
+    assert main(["evaluate", str(run)]) == 0  # re-scored on the same 10 windows
     assert json.loads((run / "config.json").read_text())["train"]["quantiles"] == []
     out = tmp_path / "f.csv"
     assert main(["predict", str(run), "--input", str(csv), "--out", str(out)]) == 0
