@@ -18,18 +18,18 @@ from ..timefeatures import season_length
 from ..training.distributed import Distributed
 from ..training.precision import device_label, resolve_precision
 from ..training.trainer import model_device
-from . import plots
 from ..data.windows import SpacedWindows, spaced_index
+from . import plots
 from .intervals import STATISTICAL_WINDOWS, fit_intervals, interval_scores, predict_windows
 from .skill import baseline_scores, skill_report
 from .run_dir import (CHECKPOINT, CONFIG, HISTORY, METRICS, load_run, read_json, save_intervals, save_run,
                       write_json)
 
 
-# Model settings fixed by the data rather than chosen by the user.
 # The evenly spaced test windows every run is also scored on: models refit on every window (statsforecast's) are
 # scored on these alone in the LTSF table, so every column has a figure on the same windows.
 SPACED_TEST = 100
+# Model settings fixed by the data rather than chosen by the user.
 FROM_DATA = ("enc_in", "dec_in", "c_out", "seq_len", "label_len", "pred_len", "freq", "embed", "season")
 
 
@@ -91,9 +91,9 @@ def score(model, prepared: PreparedData, split: str, batch_size: int, bf16: bool
     also the predictions and truth (N, P, C_out), the windows' scales (N, C_out) that prediction intervals use and
     the positions (N,) of the windows scored."""
     windows = prepared.splits[split]
-    index = spaced_index(len(windows), limit) if limit else torch.arange(len(windows))
-    pred, true, scale = predict_windows(model, (SpacedWindows(windows, limit) if limit else windows).loader(batch_size),
-                                        bf16)
+    scored = SpacedWindows(windows, limit) if limit else windows
+    index = scored.index if limit else torch.arange(len(windows))
+    pred, true, scale = predict_windows(model, scored.loader(batch_size), bf16)
     cols = prepared.target_index
     units = forecast_metrics(prepared.scaler.inverse(pred, cols), prepared.scaler.inverse(true, cols))
     return ({**forecast_metrics(pred, true), "original_units": units, "windows": len(pred)}, pred, true, scale,
@@ -176,8 +176,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
         f"windows train/val/test {len(prepared.splits['train'])}/{len(prepared.splits['val'])}/"
         f"{len(prepared.splits['test'])}")
     if model_name in STATISTICAL and model_name != "seasonal_naive":
-        n_test = len(spaced_index(len(prepared.splits["test"]), data_cfg.test_windows)) if data_cfg.test_windows \
-            else len(prepared.splits["test"])
+        n_test = min(data_cfg.test_windows or len(prepared.splits["test"]), len(prepared.splits["test"]))
         held = f" (and up to {STATISTICAL_WINDOWS} windows for the intervals)" if train_cfg.quantiles else ""
         log(f"{model_name} is refit on each window's lookback: {n_test * len(prepared.target_columns)} fits to score "
             f"the test split{held}; this can take a while on long series")

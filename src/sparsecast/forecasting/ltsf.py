@@ -83,7 +83,7 @@ RECIPES = {
     # only has to hold one season; the test windows are the same whatever the lookback.
     "seasonal_naive": Recipe("seasonal_naive", 336),
     # statsforecast's models, refit on each window's lookback (336 rows: two weeks of hourly data, three and a half
-    # days of 15-minute data) with the data's season: at about half a second per fit, every test window of every
+    # days of 15-minute data) with the data's season: at about 1 s per fit (AutoETS), every test window of every
     # channel would take hours, so they are scored on the SPACED_TEST evenly spaced windows only, where every other
     # column of the table is scored too (the second table of the page).
     # No prediction intervals in the table (they would refit 200 more windows per channel).
