@@ -10,7 +10,9 @@ skipped and reported as such.
     THP_MEM_ALLOC_ENABLE=1 python benchmarks/attention.py --out benchmarks/results/attention
 
 THP_MEM_ALLOC_ENABLE=1 makes PyTorch's CPU allocator back large tensors with transparent huge pages (fewer page
-faults); it applies to SDPA and the sparse kernels alike and is recorded with the results.
+faults); it applies to SDPA and the sparse kernels alike and is recorded with the results. Each child runs with
+MALLOC_MMAP_THRESHOLD_=131072 (unless set otherwise), so that glibc gives every freed block over 128 KiB back to the
+system: the peak RSS is then the peak of live tensors, not of what the allocator happens to keep cached.
 
 writes attention.json, attention.md and attention.png (log-log time and memory against L) under --out.
 """
@@ -32,6 +34,8 @@ KERNELS = {  # label: (registry name, params, causal, SDPA baseline label)
     "strided causal": ("strided", {}, True, "SDPA causal"),
     "fixed causal (c=8)": ("fixed", {"c": 8}, True, "SDPA causal"),
 }
+
+MMAP_THRESHOLD = os.environ.get("MALLOC_MMAP_THRESHOLD_", "131072")
 
 CHILD = r"""
 import json, resource, statistics, sys, time, torch
@@ -62,7 +66,8 @@ print(json.dumps({"forward_s": statistics.median(t[0] for t in times),
 def measure(name, params, causal, B, H, L, D, repeats, threads, timeout):
     arg = json.dumps([name, params, causal, B, H, L, D, repeats, threads])
     try:
-        res = subprocess.run([sys.executable, "-c", CHILD, arg], capture_output=True, text=True, timeout=timeout)
+        res = subprocess.run([sys.executable, "-c", CHILD, arg], capture_output=True, text=True, timeout=timeout,
+                             env={**os.environ, "MALLOC_MMAP_THRESHOLD_": MMAP_THRESHOLD})
     except subprocess.TimeoutExpired:
         return {"skipped": f"over {timeout:.0f} s"}
     if res.returncode:
@@ -73,7 +78,8 @@ def measure(name, params, causal, B, H, L, D, repeats, threads, timeout):
 def markdown(results, lengths, meta) -> str:
     lines = [f"B={meta['B']} H={meta['H']} D={meta['D']} fp32, {meta['threads']} threads, median of "
              f"{meta['repeats']} forward+backward steps after a warm-up; THP_MEM_ALLOC_ENABLE="
-             f"{meta['thp']}; {meta['machine']}; torch {meta['torch']}; {meta['wall_s']:.0f} s in all.",
+             f"{meta['thp']}, MALLOC_MMAP_THRESHOLD_={meta.get('malloc_mmap_threshold', 'unset')}; "
+             f"{meta['machine']}; torch {meta['torch']}; {meta['wall_s']:.0f} s in all.",
              "Time: forward / forward+backward; x: SDPA's forward+backward time over the kernel's (causal kernels "
              "against causal SDPA); memory: peak RSS above the inputs and their gradients, forward+backward.", "",
              "| kernel | " + " | ".join(f"L={L}" for L in lengths) + " |",
@@ -136,7 +142,8 @@ def main():
     json_path = out / "attention.json"
     import torch
     meta = {"B": a.batch, "H": a.heads, "D": a.head_dim, "threads": a.threads, "repeats": a.repeats,
-            "thp": os.environ.get("THP_MEM_ALLOC_ENABLE", "unset"), "torch": torch.__version__,
+            "thp": os.environ.get("THP_MEM_ALLOC_ENABLE", "unset"), "malloc_mmap_threshold": MMAP_THRESHOLD,
+            "torch": torch.__version__,
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"}
     results = {label: {} for label in KERNELS}
     if json_path.exists():  # keep cells of other kernels from an earlier run

@@ -218,6 +218,10 @@ def cmd_reproduce(a) -> None:
 
 def cmd_benchmark_ltsf(a) -> None:
     from .forecasting.ltsf import HORIZONS, ltsf_table
+    if a.summary:
+        from .forecasting.ltsf_summary import write_summary
+        print(write_summary(Path(a.out), Path(a.readme) if a.readme else None).read_text())
+        return
     horizons = [int(h) for h in a.horizons.split(",")] if a.horizons else list(HORIZONS)
     seeds = [int(s) for s in a.seeds.split(",")]
     path = ltsf_table(a.data, _split_models(a.models), horizons, seeds, Path(a.out), a.root_path, _train_config(a),
@@ -356,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--horizons", default=None, help="comma-separated (default 96,192,336,720)")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--out", default="benchmarks/results/ltsf")
+    p.add_argument("--summary", action="store_true",
+                   help="run nothing: write the table across datasets (summary.md in --out) from their JSON")
+    p.add_argument("--readme", default=None, help="with --summary: also replace the table in this README")
     _add_train_flags(p)
     p.set_defaults(func=cmd_benchmark_ltsf, no_progress=True)
     _add_lm_parsers(sub)

@@ -94,3 +94,27 @@ def test_distinct_summary_sub_blocks_per_head():
 def test_fixed_offset_must_fit_the_block():
     with pytest.raises(ValueError, match=r"c must be in \[1, stride - offset\]"):
         build_attention("fixed", stride=4, c=2, offset=3)
+
+
+@pytest.mark.parametrize("slice_elements,slices", [(1, 6), (2 * 36 * 8, 4), (10 ** 9, 1)])  # 1 head, 2 heads, all
+@pytest.mark.parametrize("name,params", [("strided", {"stride": 5}), ("fixed", {"stride": 6, "c": 2})])
+@pytest.mark.parametrize("causal", [True, False])
+def test_fused_backend_cut_into_slices_of_batch_and_heads_equals_dense(monkeypatch, slice_elements, slices, name,
+                                                                       params, causal):
+    """The fused backend runs a slice of the batch and heads at a time (SLICE_ELEMENTS) and cuts each slice's
+    parts again in the backward pass; any slicing gives the dense values and gradients, also for q, k, v that are
+    not contiguous (heads split out of (B, L, H, D), as the attention layer does)."""
+    from sparsecast.attention import parts
+    monkeypatch.setattr(parts, "SLICE_ELEMENTS", slice_elements)
+    B, H, L, D = 2, 3, 33, 8
+    P = -(-L // params["stride"]) * params["stride"]  # padded length
+    assert len(parts._slices(B, H, P, D)) == slices
+    kernel = build_attention(name, backend="fused", **params)
+    mask = (strided_mask(L, 5, causal) if name == "strided" else fixed_mask(L, 6, 2, causal))
+    q, k, v = (torch.randn(B, L, H, D, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    qh, kh, vh = (x.transpose(1, 2) for x in (q, k, v))  # (B, H, L, D), not contiguous
+    out, ref = kernel(qh, kh, vh, causal=causal), dense_attention(qh, kh, vh, mask)
+    torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
+    g = torch.randn_like(out)
+    for a, b in zip(torch.autograd.grad(out, (q, k, v), g), torch.autograd.grad(ref, (q, k, v), g)):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)

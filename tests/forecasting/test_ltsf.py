@@ -126,13 +126,15 @@ def test_seasonal_naive_column_scores_the_skill_module_figure(tmp_path):
     assert cell["test"]["mae"] == pytest.approx(expected["mae"], rel=1e-6)
 
 
-def test_every_cell_is_also_scored_on_the_same_spaced_windows(tmp_path):
+def test_every_cell_is_also_scored_on_the_same_spaced_windows_and_on_the_anchors_windows(tmp_path):
     """A cell scored on every test window records its figure on the SPACED_TEST evenly spaced ones too, and a
-    cell scored on those alone (test_windows, as statsforecast's recipes are) gets the same figure there."""
+    cell scored on those alone (test_windows, as statsforecast's recipes are) gets the same figure there. The full
+    cell also records the figure on the windows the published anchors score (their test loader drops its last
+    partial batch of ANCHOR_TEST_BATCH: the first len // batch * batch); the spaced-only cell cannot."""
     import torch
     from sparsecast.data import prepare_data
     from sparsecast.data.windows import spaced_index
-    from sparsecast.forecasting.experiment import SPACED_TEST
+    from sparsecast.forecasting.experiment import ANCHOR_TEST_BATCH, SPACED_TEST
     from sparsecast.forecasting.skill import baseline_scores
     csv = write_csv(tmp_path / "s.csv", n=1500, columns=("a", "OT"))
     out = tmp_path / "table"
@@ -154,6 +156,14 @@ def test_every_cell_is_also_scored_on_the_same_spaced_windows(tmp_path):
     md = (out / "s_ltsf.md").read_text()
     assert "spaced windows only" in md and f"on {SPACED_TEST} evenly spaced test windows" in md
     assert torch.equal(spaced_index(5, SPACED_TEST), torch.arange(5))  # fewer windows than that: all of them
+    kept = total // ANCHOR_TEST_BATCH * ANCHOR_TEST_BATCH
+    assert 0 < kept < total and spaced["test_drop_last"] is None  # the frame leaves a partial batch to drop
+    expected = baseline_scores(prepared, "test", 24, torch.arange(kept))["seasonal_naive"]
+    assert full["test_drop_last"]["windows"] == kept and full["test_drop_last"]["batch"] == ANCHOR_TEST_BATCH
+    assert full["test_drop_last"]["mse"] == pytest.approx(expected["mse"], rel=1e-6)
+    assert full["test_drop_last"]["mae"] == pytest.approx(expected["mae"], rel=1e-6)
+    assert full["test_drop_last"]["mse"] != pytest.approx(full["test"]["mse"], rel=1e-6)
+    assert f"({kept} windows)" in md
 
 
 @pytest.mark.skipif(importlib.util.find_spec("statsforecast") is None, reason="needs the 'stats' extra")
@@ -188,3 +198,32 @@ def test_dlinear_takes_its_scripts_settings_per_dataset_and_horizon():
     assert (train["ETTm2", 96].lr, train["ETTm2", 720].lr) == (1e-3, 1e-2)
     _, recipe, overrides = parse_variant("dlinear:lr=0.5")
     assert cell_setup("ETTm2", recipe, overrides, 720, None, TrainConfig(), seed=0)[2].lr == 0.5  # variant wins
+
+
+def test_readme_ltsf_table_is_the_one_built_from_the_recorded_cells():
+    """README's LTSF table is regenerated from benchmarks/results/ltsf/*_ltsf.json (`sparsecast benchmark ltsf
+    --summary --readme README.md`), never typed: the two agree line for line."""
+    from sparsecast.forecasting.ltsf_summary import BEGIN, END, summary_lines
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "README.md").read_text()
+    block = text[text.index(BEGIN) + len(BEGIN):text.index(END)].strip().splitlines()
+    assert block == summary_lines(root / "benchmarks" / "results" / "ltsf")
+
+
+def test_summary_bolds_the_lowest_mse_of_a_row_and_shows_the_anchors_windows(tmp_path):
+    """One row per LongPatch horizon; mean ± std over seeds; the lowest MSE of the row, ours or published, in bold;
+    LongPatch's figure on the windows the anchors keep in its own column."""
+    from sparsecast.forecasting.ltsf_summary import summary_lines
+
+    def cell(variant, seed, mse, kept=None):
+        return {"horizon": 96, "variant": variant, "seed": seed, "test": {"mse": mse, "mae": mse / 2},
+                "test_drop_last": kept and {"mse": kept, "mae": kept / 2, "windows": 128, "batch": 128}}
+    results = {f"96|{v}|{s}": cell(v, s, m, k) for v, s, m, k in
+               [("longpatch", 0, 0.35, 0.35), ("longpatch", 1, 0.37, 0.37), ("dlinear", 0, 0.40, None)]}
+    (tmp_path / "ETTh1_ltsf.json").write_text(json.dumps(results))
+    lines = summary_lines(tmp_path)
+    assert len(lines) == 3 and lines[2].startswith("| ETTh1 96 |")
+    row = [c.strip() for c in lines[2].strip("|").split("|")]
+    assert row[1] == "**0.360 ± 0.014 / 0.180**" and row[2] == "0.400 / 0.200"
+    assert row[8] == "0.370 / 0.400"  # PatchTST/64 L=512, ETTh1 96 in ltsf_published.csv
+    assert row[-2:] == ["0.360 ± 0.014 / 0.180", "2"]

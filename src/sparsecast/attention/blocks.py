@@ -13,13 +13,18 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
+def pad_blocks(x: Tensor, l: int) -> Tensor:
+    """(B, H, L, D) -> (B, H, P, D), zero-padded at the end to P = nb * l (x itself when L is a multiple of l)."""
+    L = x.shape[2]
+    nb = math.ceil(L / l)
+    return x if nb * l == L else F.pad(x, (0, 0, 0, nb * l - L))
+
+
 def to_blocks(x: Tensor, l: int) -> Tensor:
     """(B, H, L, D) -> (B, H, nb, l, D), zero-padding the end."""
-    B, H, L, D = x.shape
-    nb = math.ceil(L / l)
-    if nb * l != L:
-        x = F.pad(x, (0, 0, 0, nb * l - L))  # (B, H, P, D)
-    return x.reshape(B, H, nb, l, D)
+    x = pad_blocks(x, l)
+    B, H, P, D = x.shape
+    return x.reshape(B, H, P // l, l, D)
 
 
 

@@ -3,10 +3,12 @@
 Notation: B batch, H heads, L length, D head dim, l block length, c summary positions per block, nb blocks.
 """
 
+from functools import partial
+
 from torch import Tensor
 
 from .base import Attention, check_qkv
-from .blocks import auto_stride, query_positions, to_blocks
+from .blocks import auto_stride, pad_blocks, query_positions
 from .parts import Grid, Part, attend_parts, check_backend
 from .patterns import FIXED_PARTS
 
@@ -57,8 +59,8 @@ class FixedAttention(Attention):
         l = self.stride or auto_stride(L, self.c)
         c = min(self.c, l)
         end = max(c, l - self.offset)  # the summary sub-block is [end - c, end) of every block
-        qb, kb, vb = to_blocks(q, l), to_blocks(k, l), to_blocks(v, l)  # (B, H, nb, l, D)
-        nb = qb.shape[2]
+        q, k, v = (pad_blocks(x, l) for x in (q, k, v))  # (B, H, P, D)
+        nb = q.shape[2] // l
         grid = Grid(B, H, nb, l)
         i = query_positions(nb, l, q.device)  # (nb, l, 1)
         parts = []
@@ -67,9 +69,8 @@ class FixedAttention(Attention):
             mask = j < L
             if causal:
                 mask = mask & (j <= i)
-            parts.append(Part(*(x.flatten(0, 1) for x in (qb, kb, vb)), mask.unsqueeze(0), "blocks"))
+            parts.append(Part(_block, mask.unsqueeze(0), "blocks"))
         if self.part in ("union", "summary"):
-            ks, vs = (x[:, :, :, end - c:end].reshape(B, H, nb * c, D) for x in (kb, vb))  # (B, H, nb*c, D)
             j = query_positions(nb, l, q.device)[:, end - c:end].reshape(1, nb * c)  # (1, nb*c)
             i = i.view(nb * l, 1)  # (P, 1)
             mask = j < L
@@ -81,5 +82,17 @@ class FixedAttention(Attention):
             if causal:  # rows of blocks [b0, b1) see no summary key of block b1 or later
                 bounds = [round(g * nb / min(nb, _CHUNKS)) for g in range(min(nb, _CHUNKS) + 1)]
                 chunks = tuple((b0 * l, b1 * l, b1 * c) for b0, b1 in zip(bounds, bounds[1:]))
-            parts.append(Part(qb.flatten(2, 3), ks, vs, mask, "flat", chunks))  # mask (P, nb*c)
-        return attend_parts(grid, parts, self.backend)[:, :, :L]  # (B, H, L, D)
+            parts.append(Part(partial(_summary, start=end - c, stop=end), mask, "flat", chunks))  # mask (P, nb*c)
+        return attend_parts(grid, parts, q, k, v, self.backend)[:, :, :L]  # (B, H, L, D)
+
+
+def _block(q: Tensor, k: Tensor, v: Tensor, grid: Grid) -> tuple[Tensor, Tensor, Tensor]:
+    """Each block of l queries with its own l keys: (N, nb, l, D) each, views of q, k, v."""
+    return tuple(grid.fold(x, "blocks") for x in (q, k, v))
+
+
+def _summary(q: Tensor, k: Tensor, v: Tensor, grid: Grid, start: int, stop: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Every query (B, H, P, D) with the keys at [start, stop) of every block gathered: (B, H, nb * c, D)."""
+    B, H, _, D = k.shape
+    ks, vs = (x.view(B, H, grid.nb, grid.l, D)[:, :, :, start:stop].reshape(B, H, -1, D) for x in (k, v))
+    return q, ks, vs

@@ -16,6 +16,10 @@ Two backends compute the same function:
   them, a part's recomputed probabilities exp(s - LSE) are the query's true weights restricted to that part, and the
   row term rowsum(dO * O) is the combined one, so the parts' gradients add up to the gradient of the whole. Nothing
   of size (queries x keys) is kept between forward and backward: the attention is recomputed in the backward pass.
+  A part is a rule for cutting its queries, keys and values out of q, k, v (``Part.select``), applied to a slice
+  of the batch and heads at a time (about ``SLICE_ELEMENTS`` per tensor) in the forward pass and again in the
+  backward pass: the copies a part makes (a block's neighbours, the gathered summary keys) exist for one slice at a
+  time and are never kept, so peak memory stays a few times the size of q rather than growing with the parts.
 - "matmul" (any device, ONNX/torch.export): explicit scores per part, one softmax over their concatenation.
 
 Notation: B batch, H heads, P = nb * l padded length, D head dim; a part's tensors are (N, M, n, D) queries and
@@ -23,6 +27,7 @@ Notation: B batch, H heads, P = nb * l padded length, D head dim; a part's tenso
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -62,13 +67,19 @@ class Grid:
         return x.reshape(self.B, self.H, self.nb * self.l, x.shape[-1])
 
 
+# Elements of one slice of q (and of k, v) that the fused backend handles at a time: 4 MiB in fp32.
+SLICE_ELEMENTS = 1 << 20
+
+
 @dataclass(frozen=True)
 class Part:
-    """One dense piece of a sparse pattern.
+    """One dense piece of a sparse pattern, as a rule for cutting it out of the padded q, k, v.
 
     Args:
-        q: (N, M, n, D) queries in ``layout`` (every query of the padded sequence once).
-        k, v: (N, M, m, D) the keys and values those queries may see in this part.
+        select: ``select(q, k, v, grid)`` with (B', H', P, D) tensors (a slice of the batch and heads, and ``grid``
+            for that slice) -> the part's queries (N, M, n, D), every query of the padded sequence once, in
+            ``layout``, and the keys and values (N, M, m, D) they may see in this part. Called again in the
+            backward pass: whatever it copies is never kept.
         mask: boolean, broadcastable to (N, M, n, m): which of those keys each query sees; (n, m) in "flat".
         layout: "flat", "blocks" or "columns" (see ``Grid``).
         chunks: "flat" only, optional: (row_start, row_stop, key_stop) triples covering the rows in order, each saying
@@ -76,40 +87,40 @@ class Part:
             (a causal pattern computes about half its scores instead of all); the result is the same.
     """
 
-    q: Tensor
-    k: Tensor
-    v: Tensor
+    select: Callable[[Tensor, Tensor, Tensor, Grid], tuple[Tensor, Tensor, Tensor]]
     mask: Tensor
     layout: str
     chunks: tuple[tuple[int, int, int], ...] = ()
 
 
-def attend_parts(grid: Grid, parts: list[Part], backend: str = "auto") -> Tensor:
-    """Softmax attention of every query over the union of its keys in ``parts``; returns (B, H, P, D).
+def attend_parts(grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tensor, backend: str = "auto") -> Tensor:
+    """Softmax attention of every query of q (B, H, P, D), padded to the grid, over the union of its keys in
+    ``parts``; returns (B, H, P, D).
 
     A query with no key in any part outputs zeros. ``backend``: "auto" (fused on CPU outside export), "fused" or
     "matmul".
     """
     if backend == "auto":
         exporting = torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-        backend = "fused" if parts[0].q.device.type == "cpu" and not exporting else "matmul"
+        backend = "fused" if q.device.type == "cpu" and not exporting else "matmul"
     if check_backend(backend) == "matmul":
-        return _attend_matmul(grid, parts)
-    tensors = [t for p in parts for t in (p.q, p.k, p.v)]
-    return _FusedParts.apply(grid, [(p.mask, p.layout, p.chunks) for p in parts], *tensors)
+        return _attend_matmul(grid, parts, q, k, v)
+    return _FusedParts.apply(grid, parts, q, k, v)
 
 
-def _attend_matmul(grid: Grid, parts: list[Part]) -> Tensor:
-    scores = []
+def _attend_matmul(grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    scores, values = [], []
     for p in parts:
-        s = (p.q @ p.k.transpose(-2, -1) / math.sqrt(p.q.shape[-1])).masked_fill(~p.mask, float("-inf"))
+        pq, pk, pv = p.select(q, k, v, grid)
+        s = (pq @ pk.transpose(-2, -1) / math.sqrt(pq.shape[-1])).masked_fill(~p.mask, float("-inf"))
         scores.append(grid.unfold(s, p.layout))  # (B, H, P, m)
+        values.append(pv)
     scores = torch.cat(scores, dim=-1)  # (B, H, P, sum m)
     empty = torch.isneginf(scores).all(dim=-1, keepdim=True)  # no data-dependent branch: stays exportable
     weights = torch.softmax(scores.masked_fill(empty, 0.0), dim=-1).masked_fill(empty, 0.0)
     out = 0
-    for p, w in zip(parts, weights.split([p.k.shape[-2] for p in parts], dim=-1)):
-        out = out + grid.unfold(grid.fold(w, p.layout) @ p.v, p.layout)  # (B, H, P, D)
+    for p, pv, w in zip(parts, values, weights.split([pv.shape[-2] for pv in values], dim=-1)):
+        out = out + grid.unfold(grid.fold(w, p.layout) @ pv, p.layout)  # (B, H, P, D)
     return out
 
 
@@ -117,43 +128,90 @@ def _additive(mask: Tensor, dtype: torch.dtype) -> Tensor:
     return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, float("-inf"))
 
 
+def _slices(B: int, H: int, P: int, D: int) -> list[tuple[slice, slice]]:
+    """(batch, heads) slices covering (B, H), each about SLICE_ELEMENTS of a (B, H, P, D) tensor (one head at
+    least): whole batch elements when a head is small, groups of heads of one element when it is large."""
+    per_head = P * D
+    if H * per_head > SLICE_ELEMENTS:
+        h = max(1, SLICE_ELEMENTS // per_head)
+        return [(slice(b, b + 1), slice(h0, min(H, h0 + h))) for b in range(B) for h0 in range(0, H, h)]
+    n = max(1, SLICE_ELEMENTS // (H * per_head))
+    return [(slice(b0, min(B, b0 + n)), slice(0, H)) for b0 in range(0, B, n)]
+
+
+def _sub_grid(grid: Grid, x: Tensor) -> Grid:
+    return Grid(x.shape[0], x.shape[1], grid.nb, grid.l)
+
+
+def _forward_slice(grid: Grid, parts: list[Part], biases: list[Tensor], q: Tensor, k: Tensor,
+                   v: Tensor) -> tuple[Tensor, Tensor]:
+    """Combined output (B', H', P, D) and log-sum-exp (B', H', P, 1) of a slice of the batch and heads."""
+    outs, lses = [], []
+    for p, bias in zip(parts, biases):
+        pq, pk, pv = p.select(q, k, v, grid)
+        pieces = [_FLASH(pq[:, :, a:b], pk[:, :, :m], pv[:, :, :m], attn_mask=bias[a:b, :m]) for a, b, m in p.chunks]
+        o, lse = (torch.cat(x, dim=2) for x in zip(*pieces)) if p.chunks else _FLASH(pq, pk, pv, attn_mask=bias)
+        empty = ~p.mask.any(dim=-1)  # the kernel reports lse = 0 for a query that sees no key of this part
+        lse = lse.masked_fill(empty, float("-inf"))  # (N, M, n)
+        outs.append(grid.unfold(o, p.layout))  # (B', H', P, D)
+        lses.append(grid.unfold(lse.unsqueeze(-1), p.layout))  # (B', H', P, 1)
+    lse = torch.logsumexp(torch.cat(lses, dim=-1), dim=-1, keepdim=True)  # (B', H', P, 1)
+    lse = lse.masked_fill(torch.isneginf(lse), 0.0)  # no key at all: zero weights everywhere, output 0
+    out = sum(torch.exp(l - lse) * o for o, l in zip(outs, lses))  # (B', H', P, D)
+    return out, lse
+
+
+def _part_grads(grid: Grid, p: Part, bias: Tensor, selected: tuple[Tensor, Tensor, Tensor], grad: Tensor,
+                out: Tensor, lse: Tensor) -> list[Tensor]:
+    """Flash-attention backward of one part with the combined output and log-sum-exp: grads of its q, k, v."""
+    q, k, v = selected
+    g, o, l = (grid.fold(x, p.layout) for x in (grad, out, lse))
+    l = l.squeeze(-1)
+    if not p.chunks:
+        return list(_FLASH_BACKWARD(g, q, k, v, o, l, 0.0, False, attn_mask=bias))
+    dq, dk, dv = [], torch.zeros_like(k), torch.zeros_like(v)
+    for a, b, m in p.chunks:
+        dq_c, dk_c, dv_c = _FLASH_BACKWARD(g[:, :, a:b], q[:, :, a:b], k[:, :, :m], v[:, :, :m], o[:, :, a:b],
+                                           l[:, :, a:b], 0.0, False, attn_mask=bias[a:b, :m])
+        dq.append(dq_c)
+        dk[:, :, :m] += dk_c
+        dv[:, :, :m] += dv_c
+    return [torch.cat(dq, dim=2), dk, dv]
+
+
 class _FusedParts(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, grid: Grid, specs: list, *tensors: Tensor) -> Tensor:
-        biases = [_additive(mask, tensors[0].dtype) for mask, _, _ in specs]
-        outs, lses = [], []
-        for (mask, layout, chunks), bias, i in zip(specs, biases, range(0, len(tensors), 3)):
-            q, k, v = tensors[i: i + 3]
-            pieces = [_FLASH(q[:, :, a:b], k[:, :, :m], v[:, :, :m], attn_mask=bias[a:b, :m]) for a, b, m in chunks]
-            o, lse = (torch.cat(x, dim=2) for x in zip(*pieces)) if chunks else _FLASH(q, k, v, attn_mask=bias)
-            empty = ~mask.any(dim=-1)  # the kernel reports lse = 0 for a query that sees no key of this part
-            lse = lse.masked_fill(empty, float("-inf"))  # (N, M, n)
-            outs.append(grid.unfold(o, layout))  # (B, H, P, D)
-            lses.append(grid.unfold(lse.unsqueeze(-1), layout))  # (B, H, P, 1)
-        lse = torch.logsumexp(torch.cat(lses, dim=-1), dim=-1, keepdim=True)  # (B, H, P, 1)
-        lse = lse.masked_fill(torch.isneginf(lse), 0.0)  # no key at all: zero weights everywhere, output 0
-        out = sum(torch.exp(l - lse) * o for o, l in zip(outs, lses)).to(tensors[0].dtype)  # (B, H, P, D)
-        ctx.grid, ctx.specs, ctx.biases = grid, [(layout, chunks) for _, layout, chunks in specs], biases
-        ctx.save_for_backward(out, lse, *tensors)
+    def forward(ctx, grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        biases = [_additive(p.mask, q.dtype) for p in parts]
+        out = q.new_empty(q.shape)  # (B, H, P, D)
+        lse = q.new_empty((*q.shape[:3], 1), dtype=torch.promote_types(q.dtype, torch.float32))  # (B, H, P, 1)
+        for b, h in _slices(*q.shape):
+            sub = [x[b, h] for x in (q, k, v)]
+            o, l = _forward_slice(_sub_grid(grid, sub[0]), parts, biases, *sub)
+            out[b, h], lse[b, h] = o, l
+        ctx.grid, ctx.parts, ctx.biases = grid, parts, biases
+        ctx.save_for_backward(q, k, v, out, lse)
         return out
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        out, lse, *tensors = ctx.saved_tensors
-        grid, grads, grad = ctx.grid, [], grad.contiguous()
-        for (layout, chunks), bias, i in zip(ctx.specs, ctx.biases, range(0, len(tensors), 3)):
-            q, k, v = tensors[i: i + 3]
-            g, o, l = (grid.fold(x, layout) for x in (grad, out, lse))
-            l = l.squeeze(-1)
-            if not chunks:
-                grads += _FLASH_BACKWARD(g, q, k, v, o, l, 0.0, False, attn_mask=bias)
-                continue
-            dq, dk, dv = [], torch.zeros_like(k), torch.zeros_like(v)
-            for a, b, m in chunks:
-                dq_c, dk_c, dv_c = _FLASH_BACKWARD(g[:, :, a:b], q[:, :, a:b], k[:, :, :m], v[:, :, :m],
-                                                   o[:, :, a:b], l[:, :, a:b], 0.0, False, attn_mask=bias[a:b, :m])
-                dq.append(dq_c)
-                dk[:, :, :m] += dk_c
-                dv[:, :, :m] += dv_c
-            grads += [torch.cat(dq, dim=2), dk, dv]
+        q, k, v, out, lse = ctx.saved_tensors
+        grad = grad.contiguous()
+        grads = [torch.empty_like(x) for x in (q, k, v)]
+        for b, h in _slices(*q.shape):
+            sub = [x[b, h].detach().requires_grad_() for x in (q, k, v)]
+            grid = _sub_grid(ctx.grid, sub[0])
+            for n, (p, bias) in enumerate(zip(ctx.parts, ctx.biases)):  # one part at a time: its grads, then free
+                with torch.enable_grad():  # the part's copies again, to carry its gradients back to q, k, v
+                    selected = p.select(*sub, grid)
+                part_grads = _part_grads(grid, p, bias, selected, grad[b, h], out[b, h], lse[b, h])
+                wanted = [(t, d) for t, d in zip(selected, part_grads) if t.requires_grad]
+                slice_grads = torch.autograd.grad([t for t, _ in wanted], sub, [d for _, d in wanted],
+                                                  allow_unused=True)
+                del selected, part_grads, wanted
+                for full, d in zip(grads, slice_grads):
+                    if n == 0:
+                        full[b, h] = 0.0 if d is None else d
+                    elif d is not None:
+                        full[b, h] += d
         return None, None, *grads

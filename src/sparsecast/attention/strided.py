@@ -3,10 +3,12 @@
 Notation: B batch, H heads, L length, D head dim, l stride, nb = ceil(L / l) blocks.
 """
 
+from functools import partial
+
 from torch import Tensor
 
 from .base import Attention, check_qkv
-from .blocks import auto_stride, neighbour_blocks, neighbour_positions, query_positions, to_blocks
+from .blocks import auto_stride, neighbour_blocks, neighbour_positions, pad_blocks, query_positions
 from .parts import Grid, Part, attend_parts, check_backend
 from .patterns import STRIDED_PARTS
 
@@ -45,8 +47,8 @@ class StridedAttention(Attention):
         check_qkv(q, k, v, self_attention=True)
         B, H, L, D = q.shape
         l = self.stride or auto_stride(L)
-        qb, kb, vb = to_blocks(q, l), to_blocks(k, l), to_blocks(v, l)  # (B, H, nb, l, D)
-        nb = qb.shape[2]
+        q, k, v = (pad_blocks(x, l) for x in (q, k, v))  # (B, H, P, D)
+        nb = q.shape[2] // l
         grid = Grid(B, H, nb, l)
         i = query_positions(nb, l, q.device)  # (nb, l, 1)
         parts = []
@@ -56,8 +58,7 @@ class StridedAttention(Attention):
             mask = (j >= 0) & (j < L) & ((i - j).abs() <= l)  # (nb, l, n*l)
             if causal:
                 mask = mask & (j <= i)
-            keys, values = (neighbour_blocks(x, offsets).flatten(0, 1) for x in (kb, vb))  # (B*H, nb, n*l, D)
-            parts.append(Part(qb.flatten(0, 1), keys, values, mask.unsqueeze(0), "blocks"))
+            parts.append(Part(partial(_local, offsets=offsets), mask.unsqueeze(0), "blocks"))
         if self.part in ("union", "stride"):
             b = i // l  # (nb, l, 1) row of each query
             j = (b.new_tensor(range(nb)).view(1, 1, nb) * l) + (i % l)  # (nb, l, nb) key (b', r) position
@@ -67,6 +68,16 @@ class StridedAttention(Attention):
                 mask = mask & (b_key <= b)
             if self.part == "union":
                 mask = mask & ((b - b_key).abs() >= 2)
-            qc, kc, vc = (grid.fold(x.flatten(2, 3), "columns") for x in (qb, kb, vb))  # (B*H, l, nb, D)
-            parts.append(Part(qc, kc, vc, mask.transpose(0, 1).unsqueeze(0), "columns"))
-        return attend_parts(grid, parts, self.backend)[:, :, :L]  # (B, H, L, D)
+            parts.append(Part(_columns, mask.transpose(0, 1).unsqueeze(0), "columns"))
+        return attend_parts(grid, parts, q, k, v, self.backend)[:, :, :L]  # (B, H, L, D)
+
+
+def _local(q: Tensor, k: Tensor, v: Tensor, grid: Grid, offsets: tuple[int, ...]) -> tuple[Tensor, Tensor, Tensor]:
+    """Each block of l queries with the keys of the blocks at ``offsets`` from it: (N, nb, l, D), (N, nb, n*l, D)."""
+    kb, vb = (grid.fold(x, "blocks").unsqueeze(0) for x in (k, v))  # (1, N, nb, l, D)
+    return grid.fold(q, "blocks"), *(neighbour_blocks(x, offsets)[0] for x in (kb, vb))
+
+
+def _columns(q: Tensor, k: Tensor, v: Tensor, grid: Grid) -> tuple[Tensor, Tensor, Tensor]:
+    """The sequence as (nb, l), attended along its columns: (N, l, nb, D) each, views of q, k, v."""
+    return tuple(grid.fold(x, "columns") for x in (q, k, v))

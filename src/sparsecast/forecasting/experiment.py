@@ -29,6 +29,9 @@ from .run_dir import (CHECKPOINT, CONFIG, HISTORY, METRICS, load_run, read_json,
 # The evenly spaced test windows every run is also scored on: models refit on every window (statsforecast's) are
 # scored on these alone in the LTSF table, so every column has a figure on the same windows.
 SPACED_TEST = 100
+# The published LTSF anchors' test loaders use batch 128 (PatchTST's scripts) and drop the last partial batch: they
+# score the first len // 128 * 128 test windows. Every run records its figure on those too, to compare like with like.
+ANCHOR_TEST_BATCH = 128
 # Model settings fixed by the data rather than chosen by the user.
 FROM_DATA = ("enc_in", "dec_in", "c_out", "seq_len", "label_len", "pred_len", "freq", "embed", "season")
 
@@ -109,6 +112,17 @@ def spaced_metrics(pred: np.ndarray, true: np.ndarray, index: torch.Tensor, tota
         return None
     rows = [where[int(i)] for i in want]
     return {**{k: forecast_metrics(pred[rows], true[rows])[k] for k in ("mse", "mae")}, "windows": len(rows)}
+
+
+def drop_last_metrics(pred: np.ndarray, true: np.ndarray, index: torch.Tensor, total: int,
+                      batch: int = ANCHOR_TEST_BATCH) -> dict | None:
+    """MSE / MAE on the windows a test loader of ``batch`` that drops its last partial batch scores (the first
+    ``total // batch * batch``, as the published anchors' code does); None unless every window was forecast."""
+    if len(index) != total or not torch.equal(index, torch.arange(total)) or total < batch:
+        return None
+    kept = total // batch * batch
+    return {**{k: forecast_metrics(pred[:kept], true[:kept])[k] for k in ("mse", "mae")}, "windows": kept,
+            "batch": batch}
 
 
 def _quiet(*args, **kwargs) -> None:
@@ -234,6 +248,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
         "test_original_units": test["original_units"],
         "test_windows": test["windows"],
         "test_spaced": spaced_metrics(pred, true, index, len(prepared.splits["test"])),
+        "test_drop_last": drop_last_metrics(pred, true, index, len(prepared.splits["test"])),
         "val_loss": history.val_loss if history else None,
         "initial_val_loss": history.initial_val_loss if history else None,
         "best_val_loss": best_val,

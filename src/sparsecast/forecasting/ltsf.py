@@ -22,7 +22,7 @@ from ..models.registry import train_defaults
 from ..reference import ltsf_published
 from ..training import TrainConfig
 from ..training.precision import cpu_summary
-from .experiment import SPACED_TEST, score_spaced, train_run
+from .experiment import ANCHOR_TEST_BATCH, SPACED_TEST, score_spaced, train_run
 from .peers import run_peer
 from .run_dir import read_results, record_result
 
@@ -178,6 +178,7 @@ def ltsf_table(data: str, variants: list[str], horizons: list[int], seeds: list[
                              "epochs": len(metrics["seconds"]["per_epoch"]),
                              "seconds": time.perf_counter() - start, "test_windows": metrics["test_windows"],
                              "test_spaced": metrics["test_spaced"],
+                             "test_drop_last": metrics.get("test_drop_last"),
                              "settings": settings, "precision": metrics["precision"],
                              "threads": torch.get_num_threads(),
                              "stopped_for_time": metrics.get("stopped_for_time", False),
@@ -226,24 +227,23 @@ def summarize(results: dict) -> dict:
                   "epochs": [r["epochs"] if r["epochs"] is not None else "-" for r in rs],
                   "cut": sum(bool(r.get("stopped_for_time")) for r in rs),
                   "spaced_only": any(r.get("spaced_only") for r in rs),
-                  "spaced": [r["test_spaced"] for r in rs if r.get("test_spaced")]}
+                  "spaced": [r["test_spaced"] for r in rs if r.get("test_spaced")],
+                  "drop_last": [r["test_drop_last"] for r in rs if r.get("test_drop_last")]}
             for key, rs in cells.items()}
 
 
-def _spaced_table(cells: dict, horizons: list[int], variants: list[str]) -> list[str]:
-    """Every column on the SPACED_TEST evenly spaced test windows (statsforecast's models are scored on these
-    alone); the lines of the Markdown, none when no cell holds the figure."""
-    if not any(c["spaced"] for c in cells.values()):
+def _subset_table(cells: dict, horizons: list[int], variants: list[str], field: str, intro: str) -> list[str]:
+    """Every column on a subset of the test windows (``field`` of summarize: "spaced" or "drop_last"), mean over
+    the seeds that hold the figure; the lines of the Markdown, none when no cell holds it."""
+    if not any(c[field] for c in cells.values()):
         return []
-    lines = ["", f"The same on {SPACED_TEST} evenly spaced test windows (from the first origin to the last; "
-                 f"statsforecast's models, refit on every window, are scored on these alone). Mean over the seeds "
-                 f"that hold the figure (cells run before it was recorded, whose runs are gone, show -):", "",
-             "| horizon | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
+    lines = ["", intro, "", "| horizon | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
     for h in horizons:
-        means = {v: (statistics.mean(s["mse"] for s in cells[(h, v)]["spaced"]),
-                     statistics.mean(s["mae"] for s in cells[(h, v)]["spaced"]))
-                 for v in variants if (h, v) in cells and cells[(h, v)]["spaced"]}
-        best = min((m for m, _ in means.values()), default=None)
+        means = {v: (statistics.mean(s["mse"] for s in cells[(h, v)][field]),
+                     statistics.mean(s["mae"] for s in cells[(h, v)][field]),
+                     cells[(h, v)][field][0]["windows"])
+                 for v in variants if (h, v) in cells and cells[(h, v)][field]}
+        best = min((m for m, _, _ in means.values()), default=None)
         row = []
         for v in variants:
             if v not in means:
@@ -251,7 +251,8 @@ def _spaced_table(cells: dict, horizons: list[int], variants: list[str]) -> list
                 continue
             text = f"{means[v][0]:.3f} / {means[v][1]:.3f}"
             row.append(f"**{text}**" if math.isclose(means[v][0], best) else text)
-        lines.append(f"| {h} | " + " | ".join(row) + " |")
+        windows = sorted({n for _, _, n in means.values()})
+        lines.append(f"| {h} ({', '.join(map(str, windows))} windows) | " + " | ".join(row) + " |")
     return lines
 
 
@@ -292,7 +293,17 @@ def write_markdown(path: Path, data: str, results: dict) -> None:
             row.append(f"{hit[0]['mse']:.3f} / {hit[0]['mae']:.3f}" if hit and hit[0]["mae"] is not None
                        else f"{hit[0]['mse']:.3f}" if hit else "-")
         lines.append(f"| {h} | " + " | ".join(row) + " |")
-    lines += _spaced_table(cells, horizons, variants)
+    lines += _subset_table(
+        cells, horizons, variants, "spaced",
+        f"The same on {SPACED_TEST} evenly spaced test windows (from the first origin to the last; statsforecast's "
+        f"models, refit on every window, are scored on these alone). Mean over the seeds that hold the figure "
+        f"(cells run before it was recorded, whose runs are gone, show -):")
+    lines += _subset_table(
+        cells, horizons, variants, "drop_last",
+        f"The same on the windows the published anchors score: their test loader (batch {ANCHOR_TEST_BATCH} in "
+        f"PatchTST's scripts) drops the last partial batch, so only the first len // {ANCHOR_TEST_BATCH} * "
+        f"{ANCHOR_TEST_BATCH} windows count. Compare the published columns with this table; cells run before it "
+        f"was recorded show -:")
     lines += ["", "Best validation loss (mean over seeds; settings are chosen on this, never on test) and seconds "
               "per cell (training + validation + test, mean over seeds; n = seeds, epochs run):", "",
               "| horizon | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]

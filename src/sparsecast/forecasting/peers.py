@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..data import PreparedData
 from ..training import forecast_metrics
-from .experiment import spaced_metrics
+from .experiment import drop_last_metrics, spaced_metrics
 
 PEER_PREFIX = "nf:"
 # neuralforecast's long-horizon tutorial settings: 1,000 steps, validation every 100, early stopping after 3 checks
@@ -94,4 +94,5 @@ def run_peer(name: str, prepared: PreparedData, seed: int, threads: int = 0) -> 
         raise ValueError("the peer's truth differs from our test windows'")
     return {"test": {k: forecast_metrics(pred, truth)[k] for k in ("mse", "mae")}, "seconds": seconds,
             "test_windows": n, "test_spaced": spaced_metrics(pred, truth, torch.arange(n), n),
+            "test_drop_last": drop_last_metrics(pred, truth, torch.arange(n), n),
             "settings": {"model": name, "input_size": seq_len, **NF_TRAIN}}
