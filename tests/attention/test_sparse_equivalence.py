@@ -118,3 +118,14 @@ def test_fused_backend_cut_into_slices_of_batch_and_heads_equals_dense(monkeypat
     g = torch.randn_like(out)
     for a, b in zip(torch.autograd.grad(out, (q, k, v), g), torch.autograd.grad(ref, (q, k, v), g)):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_fused_backend_refuses_second_derivatives_instead_of_giving_wrong_ones():
+    """The flash-attention backward has no derivative: a gradient penalty through the fused kernels raises."""
+    q = torch.randn(1, 1, 8, 4, dtype=torch.float64, requires_grad=True)
+    for kernel in (build_attention("strided", stride=4, backend="fused"),
+                   build_attention("fixed", stride=4, c=2, backend="fused")):
+        out = kernel(q, q, q, causal=True)
+        g, = torch.autograd.grad((out ** 2).sum(), q, create_graph=True)
+        with pytest.raises(RuntimeError):
+            g.pow(2).sum().backward()

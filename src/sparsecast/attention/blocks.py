@@ -20,14 +20,6 @@ def pad_blocks(x: Tensor, l: int) -> Tensor:
     return x if nb * l == L else F.pad(x, (0, 0, 0, nb * l - L))
 
 
-def to_blocks(x: Tensor, l: int) -> Tensor:
-    """(B, H, L, D) -> (B, H, nb, l, D), zero-padding the end."""
-    x = pad_blocks(x, l)
-    B, H, P, D = x.shape
-    return x.reshape(B, H, P // l, l, D)
-
-
-
 def shift_blocks(x: Tensor, offset: int) -> Tensor:
     """Block b of the result is block b + offset of ``x`` (zeros where that block does not exist). x: (B, H, nb, ...)."""
     if offset == 0:

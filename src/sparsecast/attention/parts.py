@@ -23,7 +23,7 @@ Two backends compute the same function:
 - "matmul" (any device, ONNX/torch.export): explicit scores per part, one softmax over their concatenation.
 
 Notation: B batch, H heads, P = nb * l padded length, D head dim; a part's tensors are (N, M, n, D) queries and
-(N, M, m, D) keys/values with N * M * n = B * H * P.
+(N, M, m, D) keys/values with N * M * n = B' * H' * P for the slice (B', H') of the batch and heads it is cut from.
 """
 
 import math
@@ -79,7 +79,8 @@ class Part:
         select: ``select(q, k, v, grid)`` with (B', H', P, D) tensors (a slice of the batch and heads, and ``grid``
             for that slice) -> the part's queries (N, M, n, D), every query of the padded sequence once, in
             ``layout``, and the keys and values (N, M, m, D) they may see in this part. Called again in the
-            backward pass: whatever it copies is never kept.
+            backward pass: whatever it copies is never kept. It must be a pure, differentiable function of its
+            inputs (views, slices, concatenations), as the backward pass carries the part's gradients through it.
         mask: boolean, broadcastable to (N, M, n, m): which of those keys each query sees; (n, m) in "flat".
         layout: "flat", "blocks" or "columns" (see ``Grid``).
         chunks: "flat" only, optional: (row_start, row_stop, key_stop) triples covering the rows in order, each saying
@@ -94,8 +95,8 @@ class Part:
 
 
 def attend_parts(grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tensor, backend: str = "auto") -> Tensor:
-    """Softmax attention of every query of q (B, H, P, D), padded to the grid, over the union of its keys in
-    ``parts``; returns (B, H, P, D).
+    """Softmax attention of every query of q (B, H, P, D) over the union of its keys in ``parts``, with q, k, v all
+    padded to the grid's P = nb * l; returns (B, H, P, D).
 
     A query with no key in any part outputs zeros. ``backend``: "auto" (fused on CPU outside export), "fused" or
     "matmul".
@@ -132,6 +133,8 @@ def _slices(B: int, H: int, P: int, D: int) -> list[tuple[slice, slice]]:
     """(batch, heads) slices covering (B, H), each about SLICE_ELEMENTS of a (B, H, P, D) tensor (one head at
     least): whole batch elements when a head is small, groups of heads of one element when it is large."""
     per_head = P * D
+    if per_head == 0:
+        return [(slice(0, B), slice(0, H))]
     if H * per_head > SLICE_ELEMENTS:
         h = max(1, SLICE_ELEMENTS // per_head)
         return [(slice(b, b + 1), slice(h0, min(H, h0 + h))) for b in range(B) for h0 in range(0, H, h)]
@@ -194,6 +197,7 @@ class _FusedParts(torch.autograd.Function):
         return out
 
     @staticmethod
+    @torch.autograd.function.once_differentiable  # the flash backward has no derivative: say so, not a wrong one
     def backward(ctx, grad: Tensor):
         q, k, v, out, lse = ctx.saved_tensors
         grad = grad.contiguous()
