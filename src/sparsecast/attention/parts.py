@@ -192,8 +192,8 @@ class _FusedParts(torch.autograd.Function):
             sub = [x[b, h] for x in (q, k, v)]
             o, l = _forward_slice(_sub_grid(grid, sub[0]), parts, biases, *sub)
             out[b, h], lse[b, h] = o, l
-        ctx.grid, ctx.parts, ctx.biases = grid, parts, biases
-        ctx.save_for_backward(q, k, v, out, lse)
+        ctx.grid, ctx.parts = grid, parts  # the additive masks are made again in the backward: a bool mask is a
+        ctx.save_for_backward(q, k, v, out, lse)  # quarter of their size, and every layer keeps its own until then
         return out
 
     @staticmethod
@@ -202,10 +202,11 @@ class _FusedParts(torch.autograd.Function):
         q, k, v, out, lse = ctx.saved_tensors
         grad = grad.contiguous()
         grads = [torch.empty_like(x) for x in (q, k, v)]
+        biases = [_additive(p.mask, q.dtype) for p in ctx.parts]
         for b, h in _slices(*q.shape):
             sub = [x[b, h].detach().requires_grad_() for x in (q, k, v)]
             grid = _sub_grid(ctx.grid, sub[0])
-            for n, (p, bias) in enumerate(zip(ctx.parts, ctx.biases)):  # one part at a time: its grads, then free
+            for n, (p, bias) in enumerate(zip(ctx.parts, biases)):  # one part at a time: its grads, then free
                 with torch.enable_grad():  # the part's copies again, to carry its gradients back to q, k, v
                     selected = p.select(*sub, grid)
                 part_grads = _part_grads(grid, p, bias, selected, grad[b, h], out[b, h], lse[b, h])
