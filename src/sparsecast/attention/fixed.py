@@ -9,7 +9,7 @@ from torch import Tensor
 
 from .base import Attention, check_qkv
 from .blocks import auto_stride, pad_blocks, query_positions
-from .parts import Grid, Part, attend_parts, check_backend
+from .parts import Grid, Part, attend_parts, check_backend, fold_qkv
 from .patterns import FIXED_PARTS
 
 _CHUNKS = 8  # causal summary part: query chunks, each against the summary keys it can see (~56% of all scores)
@@ -69,7 +69,7 @@ class FixedAttention(Attention):
             mask = j < L
             if causal:
                 mask = mask & (j <= i)
-            parts.append(Part(_block, mask.unsqueeze(0), "blocks"))
+            parts.append(Part(partial(fold_qkv, layout="blocks"), mask.unsqueeze(0), "blocks"))
         if self.part in ("union", "summary"):
             j = query_positions(nb, l, q.device)[:, end - c:end].reshape(1, nb * c)  # (1, nb*c)
             i = i.view(nb * l, 1)  # (P, 1)
@@ -84,11 +84,6 @@ class FixedAttention(Attention):
                 chunks = tuple((b0 * l, b1 * l, b1 * c) for b0, b1 in zip(bounds, bounds[1:]))
             parts.append(Part(partial(_summary, start=end - c, stop=end), mask, "flat", chunks))  # mask (P, nb*c)
         return attend_parts(grid, parts, q, k, v, self.backend)[:, :, :L]  # (B, H, L, D)
-
-
-def _block(q: Tensor, k: Tensor, v: Tensor, grid: Grid) -> tuple[Tensor, Tensor, Tensor]:
-    """Each block of l queries with its own l keys: (N, nb, l, D) each, views of q, k, v."""
-    return tuple(grid.fold(x, "blocks") for x in (q, k, v))
 
 
 def _summary(q: Tensor, k: Tensor, v: Tensor, grid: Grid, start: int, stop: int) -> tuple[Tensor, Tensor, Tensor]:

@@ -94,6 +94,12 @@ class Part:
     chunks: tuple[tuple[int, int, int], ...] = ()
 
 
+def fold_qkv(q: Tensor, k: Tensor, v: Tensor, grid: Grid, layout: str) -> tuple[Tensor, Tensor, Tensor]:
+    """A part whose queries and keys share one layout of the sequence: q, k, v folded into it (views; for
+    ``Part.select`` as ``partial(fold_qkv, layout=...)``)."""
+    return tuple(grid.fold(x, layout) for x in (q, k, v))
+
+
 def attend_parts(grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tensor, backend: str = "auto") -> Tensor:
     """Softmax attention of every query of q (B, H, P, D) over the union of its keys in ``parts``, with q, k, v all
     padded to the grid's P = nb * l; returns (B, H, P, D).

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from .base import Attention, check_qkv
 from .blocks import auto_stride, neighbour_blocks, neighbour_positions, pad_blocks, query_positions
-from .parts import Grid, Part, attend_parts, check_backend
+from .parts import Grid, Part, attend_parts, check_backend, fold_qkv
 from .patterns import STRIDED_PARTS
 
 
@@ -68,7 +68,7 @@ class StridedAttention(Attention):
                 mask = mask & (b_key <= b)
             if self.part == "union":
                 mask = mask & ((b - b_key).abs() >= 2)
-            parts.append(Part(_columns, mask.transpose(0, 1).unsqueeze(0), "columns"))
+            parts.append(Part(partial(fold_qkv, layout="columns"), mask.transpose(0, 1).unsqueeze(0), "columns"))
         return attend_parts(grid, parts, q, k, v, self.backend)[:, :, :L]  # (B, H, L, D)
 
 
@@ -76,8 +76,3 @@ def _local(q: Tensor, k: Tensor, v: Tensor, grid: Grid, offsets: tuple[int, ...]
     """Each block of l queries with the keys of the blocks at ``offsets`` from it: (N, nb, l, D), (N, nb, n*l, D)."""
     kb, vb = (grid.fold(x, "blocks").unsqueeze(0) for x in (k, v))  # (1, N, nb, l, D)
     return grid.fold(q, "blocks"), *(neighbour_blocks(x, offsets)[0] for x in (kb, vb))
-
-
-def _columns(q: Tensor, k: Tensor, v: Tensor, grid: Grid) -> tuple[Tensor, Tensor, Tensor]:
-    """The sequence as (nb, l), attended along its columns: (N, l, nb, D) each, views of q, k, v."""
-    return tuple(grid.fold(x, "columns") for x in (q, k, v))

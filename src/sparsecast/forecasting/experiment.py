@@ -110,8 +110,13 @@ def spaced_metrics(pred: np.ndarray, true: np.ndarray, index: torch.Tensor, tota
     where = {int(i): k for k, i in enumerate(index)}
     if not all(int(i) in where for i in want):
         return None
-    rows = [where[int(i)] for i in want]
-    return {**{k: forecast_metrics(pred[rows], true[rows])[k] for k in ("mse", "mae")}, "windows": len(rows)}
+    return _subset_metrics(pred, true, [where[int(i)] for i in want])
+
+
+def _subset_metrics(pred: np.ndarray, true: np.ndarray, rows) -> dict:
+    """MSE / MAE of the forecasts at ``rows`` (N,), and how many windows that is."""
+    pred, true = pred[rows], true[rows]
+    return {**{k: forecast_metrics(pred, true)[k] for k in ("mse", "mae")}, "windows": len(pred)}
 
 
 def drop_last_metrics(pred: np.ndarray, true: np.ndarray, index: torch.Tensor, total: int,
@@ -120,9 +125,7 @@ def drop_last_metrics(pred: np.ndarray, true: np.ndarray, index: torch.Tensor, t
     ``total // batch * batch``, as the published anchors' code does); None unless every window was forecast."""
     if len(index) != total or not torch.equal(index, torch.arange(total)) or total < batch:
         return None
-    kept = total // batch * batch
-    return {**{k: forecast_metrics(pred[:kept], true[:kept])[k] for k in ("mse", "mae")}, "windows": kept,
-            "batch": batch}
+    return {**_subset_metrics(pred, true, slice(0, total // batch * batch)), "batch": batch}
 
 
 def _quiet(*args, **kwargs) -> None:

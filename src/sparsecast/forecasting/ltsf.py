@@ -210,10 +210,16 @@ def _slug(label: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in label)
 
 
-def _mean_std(values: list[float]) -> str:
+def mean_std(values: list[float]) -> str:
+    """Several values as their mean ± std to three decimals; one value alone."""
     if len(values) == 1:
         return f"{values[0]:.3f}"
     return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+
+
+def published_text(row: dict) -> str:
+    """A published anchor's "mse / mae" (the MSE alone where the MAE is unpublished), as the tables print it."""
+    return f"{row['mse']:.3f}" + (f" / {row['mae']:.3f}" if row["mae"] is not None else "")
 
 
 def summarize(results: dict) -> dict:
@@ -286,12 +292,11 @@ def write_markdown(path: Path, data: str, results: dict) -> None:
                 row.append("spaced windows only")
                 continue
             mse = statistics.mean(c["mse"])
-            text = f"{_mean_std(c['mse'])} / {statistics.mean(c['mae']):.3f}"
+            text = f"{mean_std(c['mse'])} / {statistics.mean(c['mae']):.3f}"
             row.append(f"**{text}**" if math.isclose(mse, best) else text)
         for m, L in anchors:
             hit = [r for r in published if (r["model"], r["seq_len"], r["pred_len"]) == (m, L, h)]
-            row.append(f"{hit[0]['mse']:.3f} / {hit[0]['mae']:.3f}" if hit and hit[0]["mae"] is not None
-                       else f"{hit[0]['mse']:.3f}" if hit else "-")
+            row.append(published_text(hit[0]) if hit else "-")
         lines.append(f"| {h} | " + " | ".join(row) + " |")
     lines += _subset_table(
         cells, horizons, variants, "spaced",

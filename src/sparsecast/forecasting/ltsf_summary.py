@@ -8,6 +8,7 @@ import statistics
 from pathlib import Path
 
 from ..reference import ltsf_published
+from .ltsf import mean_std, published_text
 from .run_dir import read_results
 
 SUMMARY_DATA = ("ETTh1", "ETTh2", "ETTm1", "ETTm2", "weather")
@@ -20,14 +21,12 @@ BEGIN, END = "<!-- ltsf-summary -->", "<!-- /ltsf-summary -->"
 
 
 def _cell(cells: list[dict], key: str = "test") -> tuple[float, str] | None:
-    """Mean MSE and the text "mse ± std / mae (n)" of a variant's cells, from ``key`` ("test" or "test_drop_last")."""
+    """Mean MSE and the text "mse ± std / mae" of a variant's cells, from ``key`` ("test" or "test_drop_last")."""
     figures = [c[key] for c in cells if c.get(key)]
     if not figures:
         return None
     mse = [f["mse"] for f in figures]
-    mean = statistics.mean(mse)
-    spread = f" ± {statistics.stdev(mse):.3f}" if len(mse) > 1 else ""
-    return mean, f"{mean:.3f}{spread} / {statistics.mean(f['mae'] for f in figures):.3f}"
+    return statistics.mean(mse), f"{mean_std(mse)} / {statistics.mean(f['mae'] for f in figures):.3f}"
 
 
 def summary_lines(results_dir: Path, datasets: tuple[str, ...] = SUMMARY_DATA) -> list[str]:
@@ -46,9 +45,7 @@ def summary_lines(results_dir: Path, datasets: tuple[str, ...] = SUMMARY_DATA) -
             figures = [_cell([r for r in results if (r["horizon"], r["variant"]) == (h, v)]) for v, _ in OURS]
             for m, L in ANCHORS:
                 hit = [p for p in published if (p["data"], p["model"], p["seq_len"], p["pred_len"]) == (data, m, L, h)]
-                figures.append((hit[0]["mse"], f"{hit[0]['mse']:.3f}" + (f" / {hit[0]['mae']:.3f}"
-                                                                          if hit[0]["mae"] is not None else ""))
-                               if hit else None)
+                figures.append((hit[0]["mse"], published_text(hit[0])) if hit else None)
             best = min(f[0] for f in figures if f)
             row = ["-" if f is None else f"**{f[1]}**" if round(f[0], 3) == round(best, 3) else f[1]
                    for f in figures]
