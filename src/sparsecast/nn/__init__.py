@@ -3,7 +3,8 @@
 from .attention_layer import AttentionLayer
 from .dropout import Dropout
 from .embedding import EMBEDDINGS, DataEmbedding
-from .encoder_layer import ACTIVATIONS, EncoderLayer, FeedForward
+from .encoder_layer import EncoderLayer
+from .feed_forward import ACTIVATIONS, FeedForward
 from .patching import PatchEmbedding, n_patches
 from .revin import RevIN
 

@@ -3,27 +3,11 @@
 Notation: B batch, L length, E model width, F feed-forward width.
 """
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .attention_layer import AttentionLayer
 from .dropout import Dropout
-
-ACTIVATIONS = ("gelu", "relu")  # the feed-forward's
-
-
-class FeedForward(nn.Module):
-    """Position-wise E -> F -> E (the paper's Conv1d of kernel 1, written as Linear)."""
-
-    def __init__(self, d_model: int, d_ff: int, dropout: float, activation: str):
-        super().__init__()
-        self.fc1 = nn.Linear(d_model, d_ff)
-        self.fc2 = nn.Linear(d_ff, d_model)
-        self.dropout = Dropout(dropout)
-        self.activation = F.gelu if activation == "gelu" else F.relu
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.dropout(self.fc2(self.dropout(self.activation(self.fc1(x)))))
+from .feed_forward import FeedForward
 
 
 class EncoderLayer(nn.Module):
