@@ -129,3 +129,26 @@ def test_fused_backend_refuses_second_derivatives_instead_of_giving_wrong_ones()
         g, = torch.autograd.grad((out ** 2).sum(), q, create_graph=True)
         with pytest.raises(RuntimeError):
             g.pow(2).sum().backward()
+
+
+@pytest.mark.parametrize("part", ["union", "summary"])
+def test_causal_fixed_summary_is_cut_by_blocks_and_needs_no_mask_in_the_union(monkeypatch, part):
+    """The causal summary part runs block by block against the summary keys before it: in the union no chunk needs a
+    mask (no (P, nb * c) additive mask is built), alone each block's own summary keys are masked; values and
+    gradients equal the dense reference either way, including block 0, which sees no summary key in the union."""
+    from sparsecast.attention import parts
+    made = []
+    original = parts._masks
+    monkeypatch.setattr(parts, "_masks", lambda ps, dtype: made.append(original(ps, dtype)) or made[-1])
+    L, l, c = 23, 6, 2
+    kernel = build_attention("fixed", stride=l, c=c, part=part, backend="fused")
+    q, k, v = (torch.randn(2, 3, L, 4, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    out = kernel(q, k, v, causal=True)
+    summary = made[0][-1].bias  # the summary part's per-chunk masks
+    assert len(summary) == -(-L // l)  # one chunk per block
+    assert all(b is None for b in summary) if part == "union" else all(b is not None for b in summary)
+    ref = dense_attention(q, k, v, fixed_mask(L, l, c, True, part=part))
+    torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
+    g = torch.randn_like(out)
+    for a, b in zip(torch.autograd.grad(out, (q, k, v), g), torch.autograd.grad(ref, (q, k, v), g)):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)

@@ -12,8 +12,6 @@ from .blocks import auto_stride, pad_blocks, query_positions
 from .parts import Grid, Part, attend_parts, check_backend, fold_qkv
 from .patterns import FIXED_PARTS
 
-_CHUNKS = 8  # causal summary part: query chunks, each against the summary keys it can see (~56% of all scores)
-
 
 class FixedAttention(Attention):
     """Attention over the fixed pattern: A1 = {j : floor(j/l) = floor(i/l)}, A2 = {j : j mod l >= l - c}.
@@ -79,9 +77,9 @@ class FixedAttention(Attention):
             if self.part == "union":
                 mask = mask & (j // l != i // l)
             chunks = ()
-            if causal:  # rows of blocks [b0, b1) see no summary key of block b1 or later
-                bounds = [round(g * nb / min(nb, _CHUNKS)) for g in range(min(nb, _CHUNKS) + 1)]
-                chunks = tuple((b0 * l, b1 * l, b1 * c) for b0, b1 in zip(bounds, bounds[1:]))
+            if causal:  # block b's rows see the summary keys of blocks before b (and, alone, some of b's own)
+                own = 0 if self.part == "union" else 1
+                chunks = tuple((b * l, (b + 1) * l, (b + own) * c) for b in range(nb))
             parts.append(Part(partial(_summary, start=end - c, stop=end), mask, "flat", chunks))  # mask (P, nb*c)
         return attend_parts(grid, parts, q, k, v, self.backend)[:, :, :L]  # (B, H, L, D)
 

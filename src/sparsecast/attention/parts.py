@@ -67,8 +67,10 @@ class Grid:
         return x.reshape(self.B, self.H, self.nb * self.l, x.shape[-1])
 
 
-# Elements of one slice of q (and of k, v) that the fused backend handles at a time: 4 MiB in fp32.
-SLICE_ELEMENTS = 1 << 20
+# Elements of one slice of q (and of k, v) that the fused backend handles at a time: 1 MiB in fp32, one head of
+# 4,096 x 64. Smaller slices keep a part's copies small (B=1, H=8, D=64, L=8192, fwd+bwd: strided peak 97 MiB with
+# 4 MiB slices, 69 MiB with these; fixed 76 -> 64) at no measurable cost in time.
+SLICE_ELEMENTS = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,8 @@ class Part:
         layout: "flat", "blocks" or "columns" (see ``Grid``).
         chunks: "flat" only, optional: (row_start, row_stop, key_stop) triples covering the rows in order, each saying
             that rows [row_start, row_stop) see no key at or after key_stop. The fused backend then skips those keys
-            (a causal pattern computes about half its scores instead of all); the result is the same.
+            (a causal pattern computes about half its scores instead of all), and a chunk whose rows see every key
+            before its key_stop runs without a mask; the result is the same.
     """
 
     select: Callable[[Tensor, Tensor, Tensor, Grid], tuple[Tensor, Tensor, Tensor]]
@@ -135,6 +138,27 @@ def _additive(mask: Tensor, dtype: torch.dtype) -> Tensor:
     return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, float("-inf"))
 
 
+@dataclass(frozen=True)
+class _Masks:
+    """A part's masks as the fused kernels take them, made once per call: the additive mask (unchunked), or one per
+    chunk, None where the chunk sees every key it is given (no mask at all: a causal fixed summary cut by blocks);
+    and which queries see no key of the part."""
+
+    bias: Tensor | list[Tensor | None]
+    empty: Tensor
+
+
+def _masks(parts: list[Part], dtype: torch.dtype) -> list[_Masks]:
+    out = []
+    for p in parts:
+        if p.chunks:
+            bias = [None if p.mask[a:b, :m].all() else _additive(p.mask[a:b, :m], dtype) for a, b, m in p.chunks]
+        else:
+            bias = _additive(p.mask, dtype)
+        out.append(_Masks(bias, ~p.mask.any(dim=-1)))
+    return out
+
+
 def _slices(B: int, H: int, P: int, D: int) -> list[tuple[slice, slice]]:
     """(batch, heads) slices covering (B, H), each about SLICE_ELEMENTS of a (B, H, P, D) tensor (one head at
     least): whole batch elements when a head is small, groups of heads of one element when it is large."""
@@ -152,36 +176,45 @@ def _sub_grid(grid: Grid, x: Tensor) -> Grid:
     return Grid(x.shape[0], x.shape[1], grid.nb, grid.l)
 
 
-def _forward_slice(grid: Grid, parts: list[Part], biases: list[Tensor], q: Tensor, k: Tensor,
+def _forward_slice(grid: Grid, parts: list[Part], masks: list[_Masks], q: Tensor, k: Tensor,
                    v: Tensor) -> tuple[Tensor, Tensor]:
     """Combined output (B', H', P, D) and log-sum-exp (B', H', P, 1) of a slice of the batch and heads."""
     outs, lses = [], []
-    for p, bias in zip(parts, biases):
+    for p, mask in zip(parts, masks):
         pq, pk, pv = p.select(q, k, v, grid)
-        pieces = [_FLASH(pq[:, :, a:b], pk[:, :, :m], pv[:, :, :m], attn_mask=bias[a:b, :m]) for a, b, m in p.chunks]
-        o, lse = (torch.cat(x, dim=2) for x in zip(*pieces)) if p.chunks else _FLASH(pq, pk, pv, attn_mask=bias)
-        empty = ~p.mask.any(dim=-1)  # the kernel reports lse = 0 for a query that sees no key of this part
-        lse = lse.masked_fill(empty, float("-inf"))  # (N, M, n)
+        if p.chunks:
+            pieces = [_FLASH(pq[:, :, a:b], pk[:, :, :m], pv[:, :, :m], attn_mask=bias) if m else
+                      (pq.new_zeros(*pq.shape[:2], b - a, pq.shape[-1]), pq.new_zeros(*pq.shape[:2], b - a))
+                      for (a, b, m), bias in zip(p.chunks, mask.bias)]  # a chunk with no key: zeros
+            o, lse = (torch.cat(x, dim=2) for x in zip(*pieces))
+        else:
+            o, lse = _FLASH(pq, pk, pv, attn_mask=mask.bias)
+        lse = lse.masked_fill(mask.empty, float("-inf"))  # (N, M, n): the kernel reports 0 for a query with no key
         outs.append(grid.unfold(o, p.layout))  # (B', H', P, D)
         lses.append(grid.unfold(lse.unsqueeze(-1), p.layout))  # (B', H', P, 1)
     lse = torch.logsumexp(torch.cat(lses, dim=-1), dim=-1, keepdim=True)  # (B', H', P, 1)
     lse = lse.masked_fill(torch.isneginf(lse), 0.0)  # no key at all: zero weights everywhere, output 0
-    out = sum(torch.exp(l - lse) * o for o, l in zip(outs, lses))  # (B', H', P, D)
+    out = outs[0].mul_(torch.exp(lses[0] - lse))  # (B', H', P, D), in place: one slice-sized buffer
+    for o, l in zip(outs[1:], lses[1:]):
+        out.addcmul_(torch.exp(l - lse), o)
     return out, lse
 
 
-def _part_grads(grid: Grid, p: Part, bias: Tensor, selected: tuple[Tensor, Tensor, Tensor], grad: Tensor,
+def _part_grads(grid: Grid, p: Part, mask: _Masks, selected: tuple[Tensor, Tensor, Tensor], grad: Tensor,
                 out: Tensor, lse: Tensor) -> list[Tensor]:
     """Flash-attention backward of one part with the combined output and log-sum-exp: grads of its q, k, v."""
     q, k, v = selected
     g, o, l = (grid.fold(x, p.layout) for x in (grad, out, lse))
     l = l.squeeze(-1)
     if not p.chunks:
-        return list(_FLASH_BACKWARD(g, q, k, v, o, l, 0.0, False, attn_mask=bias))
+        return list(_FLASH_BACKWARD(g, q, k, v, o, l, 0.0, False, attn_mask=mask.bias))
     dq, dk, dv = [], torch.zeros_like(k), torch.zeros_like(v)
-    for a, b, m in p.chunks:
+    for (a, b, m), bias in zip(p.chunks, mask.bias):
+        if not m:
+            dq.append(q.new_zeros(*q.shape[:2], b - a, q.shape[-1]))
+            continue
         dq_c, dk_c, dv_c = _FLASH_BACKWARD(g[:, :, a:b], q[:, :, a:b], k[:, :, :m], v[:, :, :m], o[:, :, a:b],
-                                           l[:, :, a:b], 0.0, False, attn_mask=bias[a:b, :m])
+                                           l[:, :, a:b], 0.0, False, attn_mask=bias)
         dq.append(dq_c)
         dk[:, :, :m] += dk_c
         dv[:, :, :m] += dv_c
@@ -191,12 +224,12 @@ def _part_grads(grid: Grid, p: Part, bias: Tensor, selected: tuple[Tensor, Tenso
 class _FusedParts(torch.autograd.Function):
     @staticmethod
     def forward(ctx, grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-        biases = [_additive(p.mask, q.dtype) for p in parts]
+        masks = _masks(parts, q.dtype)
         out = q.new_empty(q.shape)  # (B, H, P, D)
         lse = q.new_empty((*q.shape[:3], 1), dtype=torch.promote_types(q.dtype, torch.float32))  # (B, H, P, 1)
         for b, h in _slices(*q.shape):
             sub = [x[b, h] for x in (q, k, v)]
-            o, l = _forward_slice(_sub_grid(grid, sub[0]), parts, biases, *sub)
+            o, l = _forward_slice(_sub_grid(grid, sub[0]), parts, masks, *sub)
             out[b, h], lse[b, h] = o, l
         ctx.grid, ctx.parts = grid, parts  # the additive masks are made again in the backward: a bool mask is a
         ctx.save_for_backward(q, k, v, out, lse)  # quarter of their size, and every layer keeps its own until then
@@ -208,14 +241,14 @@ class _FusedParts(torch.autograd.Function):
         q, k, v, out, lse = ctx.saved_tensors
         grad = grad.contiguous()
         grads = [torch.empty_like(x) for x in (q, k, v)]
-        biases = [_additive(p.mask, q.dtype) for p in ctx.parts]
+        masks = _masks(ctx.parts, q.dtype)
         for b, h in _slices(*q.shape):
             sub = [x[b, h].detach().requires_grad_() for x in (q, k, v)]
             grid = _sub_grid(ctx.grid, sub[0])
-            for n, (p, bias) in enumerate(zip(ctx.parts, biases)):  # one part at a time: its grads, then free
+            for n, (p, mask) in enumerate(zip(ctx.parts, masks)):  # one part at a time: its grads, then free
                 with torch.enable_grad():  # the part's copies again, to carry its gradients back to q, k, v
                     selected = p.select(*sub, grid)
-                part_grads = _part_grads(grid, p, bias, selected, grad[b, h], out[b, h], lse[b, h])
+                part_grads = _part_grads(grid, p, mask, selected, grad[b, h], out[b, h], lse[b, h])
                 wanted = [(t, d) for t, d in zip(selected, part_grads) if t.requires_grad]
                 slice_grads = torch.autograd.grad([t for t, _ in wanted], sub, [d for _, d in wanted],
                                                   allow_unused=True)
