@@ -13,7 +13,8 @@ MODEL_FLAGS = {"d_model": int, "n_heads": int, "e_layers": int, "d_layers": int,
                "dropout": float, "attn": str, "activation": str, "sampling": str, "selection": str, "stride": int,
                "c": int, "moving_avg": int, "patch_len": int, "patch_stride": int, "head_dropout": float}
 # On/off model and series settings (--revin / --no-revin, ...); unset, the model's default applies.
-SWITCHES = ("distil", "linear_skip", "season_offsets", "revin", "revin_affine", "channel_independent", "deseason")
+SWITCHES = ("distil", "linear_skip", "channel_skip", "season_offsets", "revin", "revin_affine", "channel_independent",
+            "deseason")
 
 
 def _stack(text: str) -> tuple[int, ...]:

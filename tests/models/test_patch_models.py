@@ -5,7 +5,7 @@ import torch
 
 from sparsecast.data.batch import ForecastBatch
 from sparsecast.models import LongPatch, LongPatchConfig, PatchTST, PatchTSTConfig, SeriesConfig, wrap
-from sparsecast.models.longpatch.model import MIN_SEASONS
+from sparsecast.models.longpatch.model import MIN_SEASONS, ChannelLinear
 from sparsecast.nn import n_patches
 
 TINY = dict(enc_in=3, c_out=3, seq_len=40, pred_len=8, patch_len=8, patch_stride=4, d_model=16, n_heads=2,
@@ -56,6 +56,40 @@ def test_longpatch_starts_as_the_least_squares_linear_forecast():
     torch.testing.assert_close(model.linear.weight.T, w_true, atol=1e-8, rtol=1e-8)
     model.eval()
     torch.testing.assert_close(model(x, None, None), y, atol=1e-8, rtol=1e-8)  # the head starts at zero
+
+
+def test_longpatch_channel_skip_fits_each_channel_its_own_map_and_offsets():
+    """With channel_skip each channel gets its own least-squares map (and offsets): where the data are an exact
+    linear law per channel it finds them (up to the offsets' smallest penalty); the shared skip cannot fit two
+    different laws."""
+    torch.manual_seed(0)
+    w_true = torch.randn(2, 40, 8, dtype=torch.float64) / 10  # (C, L, P): a different law per channel
+    profile = torch.randn(2, 6, 8, dtype=torch.float64)  # (C_out, W, P)
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(3000, 40, 2, generator=gen, dtype=torch.float64)
+    origin = torch.randint(0, 10_000, (3000,), generator=gen)
+    y = torch.einsum("blc,clp->bpc", x, w_true) + profile[:, origin % 6].permute(1, 2, 0) + 0.5
+    train, val = windows(x[:2000], y[:2000], origin[:2000]), windows(x[2000:], y[2000:], origin[2000:])
+    cfg = dict(**{**TINY, "enc_in": 2, "c_out": 2}, season=6, ridge=0.0)
+    per_channel = LongPatch(LongPatchConfig(**cfg, channel_skip=True)).double()
+    error = per_channel.init_from_data([train], [val])
+    torch.testing.assert_close(per_channel.linear.weight.transpose(1, 2), w_true, atol=2e-3, rtol=0)
+    assert error < 1e-3  # validation MSE of the start (the offsets' penalty leaves about 1e-4)
+    shared = LongPatch(LongPatchConfig(**cfg)).double()
+    assert shared.init_from_data([train], [val]) > 0.1
+    with torch.no_grad():
+        torch.testing.assert_close(per_channel.eval()(val.x, None, None, val.origin), val.y, atol=0.05, rtol=0)
+
+
+def test_channel_linear_is_one_linear_map_per_channel():
+    layer = ChannelLinear(3, 5, 4)
+    torch.nn.init.normal_(layer.weight)
+    torch.nn.init.normal_(layer.bias)
+    z = torch.randn(2 * 3, 5)  # rows ordered (batch, channel)
+    expected = torch.stack([z[r] @ layer.weight[r % 3].T + layer.bias[r % 3] for r in range(6)])
+    torch.testing.assert_close(layer(z), expected)
+    with pytest.raises(ValueError, match="channel_skip needs linear_skip"):
+        LongPatchConfig(**TINY, linear_skip=False, channel_skip=True)
 
 
 def test_longpatch_init_through_revin_fits_the_normalized_windows():

@@ -16,6 +16,10 @@ class LongPatchConfig(PatchTSTConfig):
             the attention learns what it misses. The skip starts at the least-squares fit of the training windows
             (``LongPatch.init_from_data``), with a ridge penalty of ``ridge`` x 10^k times the number of series,
             k = 0..5 chosen by the validation error (k = 0 when no validation windows are given).
+        channel_skip: one linear skip per forecast channel instead of one shared by all (like DLinear's
+            ``individual``), each fit in closed form on its own channel's windows with its own ridge and offsets'
+            penalty chosen on that channel's validation windows. Channels as unlike as air pressure and sunshine
+            want different maps; the shared one is a compromise.
         season_offsets: add, per forecast channel, a learned horizon profile for each phase of the season in which
             the forecast starts (the hour of the day of its first step, for hourly data): the average shape that a
             day, a week or a year gives the horizon, which a lookback shorter than many seasons cannot see. Fit
@@ -30,6 +34,7 @@ class LongPatchConfig(PatchTSTConfig):
     seq_len: int = 720
     attn: str = "probsparse"
     linear_skip: bool = True
+    channel_skip: bool = False
     ridge: float = 1e-4
     season_offsets: bool = True
     freq: str = "h"
@@ -41,6 +46,8 @@ class LongPatchConfig(PatchTSTConfig):
             raise ValueError(f"ridge must be >= 0, got {self.ridge}")
         if self.season < 0:
             raise ValueError(f"season must be >= 0, got {self.season}")
+        if self.channel_skip and not self.linear_skip:
+            raise ValueError("channel_skip needs linear_skip=True")
 
     @property
     def season_length(self) -> int:

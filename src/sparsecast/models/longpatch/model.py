@@ -25,13 +25,32 @@ NO_VAL_OFFSET = 0.1
 
 @dataclass
 class _Sums:
-    """Weighted least-squares sums over rows z = [lookback, 1, one-hot(channel, phase)] and targets t."""
+    """Weighted least-squares sums per group of series rows (one group: the shared skip; one per channel: the
+    channels' own skips), over rows z = [lookback, 1, one-hot(offset)] and targets t."""
 
-    gram: Tensor  # (D, D), D = L + 1 + C_out * W
-    cross: Tensor  # (D, P)
-    yty: float
-    weight: float  # total squared row weight
+    gram: Tensor  # (G, D, D), D = L + 1 + O offset columns per group
+    cross: Tensor  # (G, D, P)
+    yty: Tensor  # (G,)
+    weight: Tensor  # (G,) total squared row weight
     windows: int
+
+
+class ChannelLinear(nn.Module):
+    """One linear map per channel of (B * C, L) rows ordered (batch, channel): row r uses channel r mod C's map.
+
+    Shape:
+        z: (B * C, L); returns (B * C, P).
+    """
+
+    def __init__(self, channels: int, in_features: int, out_features: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(channels, out_features, in_features))  # (C, P, L)
+        self.bias = nn.Parameter(torch.zeros(channels, out_features))  # (C, P)
+
+    def forward(self, z: Tensor) -> Tensor:
+        C, P, L = self.weight.shape
+        out = torch.einsum("bcl,cpl->bcp", z.view(-1, C, L), self.weight) + self.bias  # (B, C, P)
+        return out.reshape(-1, P)
 
 
 class LongPatch(PatchTST):
@@ -49,7 +68,10 @@ class LongPatch(PatchTST):
 
     def __init__(self, config: LongPatchConfig):
         super().__init__(config)
-        self.linear = nn.Linear(config.seq_len, config.pred_len) if config.linear_skip else None
+        self.linear = None
+        if config.linear_skip:
+            self.linear = (ChannelLinear(config.c_out, config.seq_len, config.pred_len) if config.channel_skip else
+                           nn.Linear(config.seq_len, config.pred_len))
         if self.linear is not None:
             last = self.head[-1]
             nn.init.zeros_(last.weight)
@@ -103,61 +125,79 @@ class LongPatch(PatchTST):
             return None
         L, P = self.config.seq_len, self.config.pred_len
         train = self._sums(batches)
-        if not train.weight:
+        if not train.weight.sum():
             return None
         val = self._sums(val_batches)
-        G = train.gram.shape[0] - L - 1
+        O = train.gram.shape[-1] - L - 1  # offset columns per group
 
-        def solve(ridge: float, offset_ridge: float | None) -> Tensor:  # (D, P)
-            D = L + 1 + (G if offset_ridge is not None else 0)
+        def solve(g: int, ridge: float, offset_ridge: float | None) -> Tensor:  # (D, P)
+            D = L + 1 + (O if offset_ridge is not None else 0)
             penalty = torch.zeros(D, dtype=torch.float64)
-            penalty[:L] = ridge * train.weight  # the bias is not shrunk
-            penalty[L + 1:] = (offset_ridge or 0.0) * train.weight / max(G, 1)
-            w = torch.linalg.solve(train.gram[:D, :D] + torch.diag(penalty), train.cross[:D])
-            return torch.cat([w, w.new_zeros(L + 1 + G - D, P)])
+            penalty[:L] = ridge * train.weight[g]  # the bias is not shrunk
+            penalty[L + 1:] = (offset_ridge or 0.0) * train.weight[g] / max(O, 1)
+            w = torch.linalg.solve(train.gram[g, :D, :D] + torch.diag(penalty), train.cross[g, :D])
+            return torch.cat([w, w.new_zeros(L + 1 + O - D, P)])
 
-        def val_error(w: Tensor) -> float:  # weighted validation squared error, from the validation sums
-            return float(val.yty - 2 * (w * val.cross).sum() + (w * (val.gram @ w)).sum())
+        def val_error(g: int, w: Tensor) -> float:  # weighted validation squared error, from the validation sums
+            return float(val.yty[g] - 2 * (w * val.cross[g]).sum() + (w * (val.gram[g] @ w)).sum())
 
         ridges = [self.config.ridge * 10 ** k for k in range(RIDGE_STEPS)]
-        offset_ridges = OFFSET_RIDGES if G and train.windows >= MIN_SEASONS * self.config.offset_phases else (None,)
-        if val.weight:
-            best = min((solve(r, o) for r in ridges for o in offset_ridges), key=val_error)
+        phases = self.config.offset_phases
+        offset_ridges = OFFSET_RIDGES if O and train.windows >= MIN_SEASONS * phases else (None,)
+        best = []  # (D, P) per group
+        for g in range(len(train.gram)):
+            if val.windows:
+                best.append(min((solve(g, r, o) for r in ridges for o in offset_ridges),
+                                key=lambda w: val_error(g, w)))
+            else:
+                best.append(solve(g, ridges[0], NO_VAL_OFFSET if offset_ridges[0] is not None else None))
+        fit = torch.stack(best)  # (G, D, P)
+        if self.config.channel_skip:
+            self.linear.weight.copy_(fit[:, :L].transpose(1, 2))
+            self.linear.bias.copy_(fit[:, L])
         else:
-            best = solve(ridges[0], NO_VAL_OFFSET if offset_ridges[0] is not None else None)
-        self.linear.weight.copy_(best[:L].T)
-        self.linear.bias.copy_(best[L])
-        if G:
-            self.offsets.copy_(best[L + 1:].reshape(self.offsets.shape))
-        if not val.weight:
+            self.linear.weight.copy_(fit[0, :L].T)
+            self.linear.bias.copy_(fit[0, L])
+        if O:
+            self.offsets.copy_(fit[:, L + 1:].reshape(self.offsets.shape))  # (G, O, P) -> (C_out, W, P)
+        if not val.windows:
             return None
-        return val_error(best) / (val.windows * self.config.c_out * P)  # per value: the loss's MSE
+        error = sum(val_error(g, w) for g, w in enumerate(best))
+        return error / (val.windows * self.config.c_out * P)  # per value: the loss's MSE
 
     def _sums(self, batches: Iterable[ForecastBatch]) -> _Sums:
-        """The weighted sums over every row (window, forecast channel) of ``batches``."""
+        """The weighted sums over every row (window, forecast channel) of ``batches``, per group: one group of
+        every row with C_out x W offset columns (channel, phase), or one group per channel with W (phase)."""
         L, P, W = self.config.seq_len, self.config.pred_len, self.config.offset_phases
-        C, G = self.config.c_out, self.config.c_out * W
-        D = L + 1 + G
-        gram = torch.zeros(D, D, dtype=torch.float64)
-        cross = torch.zeros(D, P, dtype=torch.float64)
-        yty, weight, windows = 0.0, 0.0, 0
+        C = self.config.c_out
+        G, O = (C, W) if self.config.channel_skip else (1, C * W)
+        D = L + 1 + O
+        gram = torch.zeros(G, D, D, dtype=torch.float64)
+        cross = torch.zeros(G, D, P, dtype=torch.float64)
+        yty = torch.zeros(G, dtype=torch.float64)
+        weight = torch.zeros(G, dtype=torch.float64)
+        windows = 0
         for batch in batches:
-            windows += len(batch.x)
+            B = len(batch.x)
+            windows += B
             z = self.series(batch.x).double()  # (B * C_out, L)
             z = torch.cat([z, z.new_ones(len(z), 1)], dim=1)  # (B * C_out, L + 1): the bias as a column
             t = batch.y.transpose(1, 2).reshape(len(z), P).double()  # (B * C_out, P)
             w = batch.scale.reshape(len(z), 1).double() if batch.scale is not None else z.new_ones(len(z), 1)
             z, t = z * w, t * w
-            gram[:L + 1, :L + 1] += z.T @ z
-            cross[:L + 1] += z.T @ t
-            if G:  # one-hot columns of each row's (channel, phase), times its weight: sums by group
-                phase = self._phase(batch.origin).repeat_interleave(C)  # (B * C_out,)
-                group = torch.arange(C).repeat(len(batch.x)) * W + phase  # (B * C_out,)
-                gram[L + 1:, :L + 1] += torch.zeros(G, L + 1, dtype=torch.float64).index_add_(0, group, z * w)
-                counts = torch.zeros(G, dtype=torch.float64).index_add_(0, group, w[:, 0] ** 2)  # (G,)
-                gram[L + 1:, L + 1:] += torch.diag(counts)
-                cross[L + 1:] += torch.zeros(G, P, dtype=torch.float64).index_add_(0, group, t * w)
-            yty += float(t.square().sum())
-            weight += float(w.square().sum())
-        gram[:L + 1, L + 1:] = gram[L + 1:, :L + 1].T
+            zg, tg, wg = (x.view(-1, G, x.shape[-1]) for x in (z, t, w))  # (R, G, .): row r of every group
+            gram[:, :L + 1, :L + 1] += torch.einsum("rgi,rgj->gij", zg, zg)
+            cross[:, :L + 1] += torch.einsum("rgi,rgp->gip", zg, tg)
+            if O:  # one-hot columns of each row's offset, times its weight: sums by offset column
+                phase = self._phase(batch.origin)  # (B,)
+                column = phase if G == C else torch.arange(C).repeat(B) * W + phase.repeat_interleave(C)  # (R,)
+                block = torch.zeros(G, O, L + 1, dtype=torch.float64)
+                gram[:, L + 1:, :L + 1] += block.index_add_(1, column, (zg * wg).transpose(0, 1))
+                counts = torch.zeros(G, O, dtype=torch.float64).index_add_(1, column, wg[..., 0].T ** 2)  # (G, O)
+                gram[:, L + 1:, L + 1:] += torch.diag_embed(counts)
+                cross[:, L + 1:] += torch.zeros(G, O, P, dtype=torch.float64).index_add_(1, column,
+                                                                                         (tg * wg).transpose(0, 1))
+            yty += tg.square().sum(dim=(0, 2))
+            weight += wg.square().sum(dim=(0, 2))
+        gram[:, :L + 1, L + 1:] = gram[:, L + 1:, :L + 1].transpose(1, 2)
         return _Sums(gram, cross, yty, weight, windows)
