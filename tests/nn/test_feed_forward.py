@@ -37,13 +37,17 @@ def test_chunks_equal_the_plain_block(monkeypatch, activation, training):
         assert _run(ff, x, chunked=True, seed=4)[0].ne(out).any()  # another seed, other masks
 
 
-def test_wide_blocks_and_autocast_take_the_plain_path():
+def test_wide_blocks_autocast_and_export_take_the_plain_path():
     x = torch.randn(2, 5, 16)
     assert FeedForward(16, 64, 0.1, "gelu").chunked(x)
     assert not FeedForward(feed_forward.CHUNK_MAX_WIDTH * 2, 64, 0.1, "gelu").chunked(torch.randn(2, 5, 128))
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert not FeedForward(16, 64, 0.1, "gelu").chunked(x)
         assert FeedForward(16, 64, 0.1, "gelu")(x).shape == (2, 5, 16)
+    ff = FeedForward(16, 64, 0.1, "gelu").eval()
+    traced = torch.jit.trace(ff, x)  # a graph must not bake in the chunk loop's row counts
+    wider = torch.randn(7, 5, 16)
+    torch.testing.assert_close(traced(wider), ff(wider))
 
 
 def test_second_derivative_raises_rather_than_being_wrong():

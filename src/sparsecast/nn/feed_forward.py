@@ -80,9 +80,9 @@ class FeedForward(nn.Module):
     """Position-wise E -> F -> E (the paper's Conv1d of kernel 1, written as Linear), with dropout after the
     activation and after fc2.
 
-    On the CPU, in float32 or float64 without autocast and with ``d_model <= CHUNK_MAX_WIDTH``, the block runs in
-    chunks of rows (see the module's docstring); elsewhere it is the plain sequence of modules. Both draw the same
-    dropout masks from the same random stream and give the same values up to rounding.
+    On the CPU, in float32 or float64 without autocast, outside export and with ``d_model <= CHUNK_MAX_WIDTH``, the
+    block runs in chunks of rows (see the module's docstring); elsewhere it is the plain sequence of modules. Both
+    draw the same dropout masks from the same random stream and give the same values up to rounding.
 
     Shape:
         x: (..., E); returns (..., E).
@@ -100,8 +100,10 @@ class FeedForward(nn.Module):
     def chunked(self, x: Tensor) -> bool:
         """Whether ``x`` goes through the chunked CPU block."""
         p = self.dropout.p if self.training else 0.0
+        exporting = torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
         return (x.device.type == "cpu" and self.fc1.in_features <= CHUNK_MAX_WIDTH and x.dtype in (torch.float32,
-                torch.float64) and not torch.is_autocast_enabled("cpu") and (p == 0 or 0 < round(p * LANES) < LANES))
+                torch.float64) and not torch.is_autocast_enabled("cpu") and (p == 0 or 0 < round(p * LANES) < LANES)
+                and not exporting)  # a graph would bake the chunk loop's row counts in: the plain block there
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.chunked(x):
