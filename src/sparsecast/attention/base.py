@@ -3,6 +3,7 @@
 Notation: B batch, H heads, L query length, S key length, D head dim.
 """
 
+import torch
 from torch import Tensor, nn
 
 
@@ -13,6 +14,12 @@ class Attention(nn.Module):
     ``forward(q, k, v, causal=False) -> Tensor``. Its variant settings (factor, stride, c, ...) are constructor
     arguments; ``forward`` takes only the tensors and ``causal``. Subclasses define ``forward``.
     """
+
+
+def building_graph() -> bool:
+    """Whether torch.compile, tracing or ONNX export is recording a graph now: the CPU fast paths, whose Python loops
+    would be baked in with the example's sizes, step aside for their plain form."""
+    return torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
 
 
 def check_qkv(q: Tensor, k: Tensor, v: Tensor, self_attention: bool = False) -> None:

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .base import building_graph
+
 _FLASH = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
 _FLASH_BACKWARD = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
 BACKENDS = ("auto", "fused", "matmul")
@@ -111,8 +113,7 @@ def attend_parts(grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tensor,
     "matmul".
     """
     if backend == "auto":
-        exporting = torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-        backend = "fused" if q.device.type == "cpu" and not exporting else "matmul"
+        backend = "fused" if q.device.type == "cpu" and not building_graph() else "matmul"
     if check_backend(backend) == "matmul":
         return _attend_matmul(grid, parts, q, k, v)
     return _FusedParts.apply(grid, parts, q, k, v)

@@ -17,6 +17,12 @@ LANE_BITS = 16
 LANES = 1 << LANE_BITS
 
 
+def packs(p: float) -> bool:
+    """Whether a CPU dropout of probability ``p`` draws the packed mask: not where p rounds to 0 or 1 in 2^-16 steps
+    (there the native kernel runs)."""
+    return 0 < round(p * LANES) < LANES
+
+
 def keep_mask(shape: torch.Size, p: float, device: torch.device | str = "cpu") -> tuple[Tensor, float]:
     """A bool mask of ``shape`` keeping each element with probability 1 - p (p rounded to a multiple of 2^-16), and
     the scale 1 / (keep probability) for the kept elements."""
@@ -47,7 +53,7 @@ def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
     inverse of the keep probability, in training only."""
     if not training or p == 0:
         return x
-    if x.device.type != "cpu" or not 0 < round(p * LANES) < LANES:  # a p that rounds to 0 or 1: native
+    if x.device.type != "cpu" or not packs(p):
         return F.dropout(x, p, training)
     keep, scale = keep_mask(x.shape, p, x.device)
     return _MaskedScale.apply(x, keep, scale)

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from .dropout import LANES, Dropout, keep_mask
+from ..attention.base import building_graph
+from .dropout import Dropout, keep_mask, packs
 
 ACTIVATIONS = ("gelu", "relu")
 CHUNK_MAX_WIDTH = 64  # d_model up to which the CPU block runs in chunks (LongPatch's and PatchTST-small's 16)
@@ -100,10 +101,9 @@ class FeedForward(nn.Module):
     def chunked(self, x: Tensor) -> bool:
         """Whether ``x`` goes through the chunked CPU block."""
         p = self.dropout.p if self.training else 0.0
-        exporting = torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
         return (x.device.type == "cpu" and self.fc1.in_features <= CHUNK_MAX_WIDTH and x.dtype in (torch.float32,
-                torch.float64) and not torch.is_autocast_enabled("cpu") and (p == 0 or 0 < round(p * LANES) < LANES)
-                and not exporting)  # a graph would bake the chunk loop's row counts in: the plain block there
+                torch.float64) and not torch.is_autocast_enabled("cpu") and (p == 0 or packs(p))
+                and not building_graph())  # a graph would bake the chunk loop's row counts in
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.chunked(x):

@@ -72,7 +72,6 @@ class LongPatch(PatchTST):
         if config.linear_skip:
             self.linear = (ChannelLinear(config.c_out, config.seq_len, config.pred_len) if config.channel_skip else
                            nn.Linear(config.seq_len, config.pred_len))
-        if self.linear is not None:
             last = self.head[-1]
             nn.init.zeros_(last.weight)
             nn.init.zeros_(last.bias)
@@ -152,12 +151,9 @@ class LongPatch(PatchTST):
             else:
                 best.append(solve(g, ridges[0], NO_VAL_OFFSET if offset_ridges[0] is not None else None))
         fit = torch.stack(best)  # (G, D, P)
-        if self.config.channel_skip:
-            self.linear.weight.copy_(fit[:, :L].transpose(1, 2))
-            self.linear.bias.copy_(fit[:, L])
-        else:
-            self.linear.weight.copy_(fit[0, :L].T)
-            self.linear.bias.copy_(fit[0, L])
+        # (G, P, L) and (G, P): ChannelLinear's shapes, or nn.Linear's (P, L) and (P,) for the one shared group
+        self.linear.weight.copy_(fit[:, :L].transpose(1, 2).reshape(self.linear.weight.shape))
+        self.linear.bias.copy_(fit[:, L].reshape(self.linear.bias.shape))
         if O:
             self.offsets.copy_(fit[:, L + 1:].reshape(self.offsets.shape))  # (G, O, P) -> (C_out, W, P)
         if not val.windows:
@@ -190,7 +186,8 @@ class LongPatch(PatchTST):
             cross[:, :L + 1] += torch.einsum("rgi,rgp->gip", zg, tg)
             if O:  # one-hot columns of each row's offset, times its weight: sums by offset column
                 phase = self._phase(batch.origin)  # (B,)
-                column = phase if G == C else torch.arange(C).repeat(B) * W + phase.repeat_interleave(C)  # (R,)
+                column = (phase if self.config.channel_skip else
+                          torch.arange(C).repeat(B) * W + phase.repeat_interleave(C))  # (R,)
                 block = torch.zeros(G, O, L + 1, dtype=torch.float64)
                 gram[:, L + 1:, :L + 1] += block.index_add_(1, column, (zg * wg).transpose(0, 1))
                 counts = torch.zeros(G, O, dtype=torch.float64).index_add_(1, column, wg[..., 0].T ** 2)  # (G, O)
