@@ -4,6 +4,9 @@ optionally the test MSE per channel beside repeating the last value. What compar
 
     python benchmarks/ltsf_start.py --data weather --horizon 96 --per-channel
     python benchmarks/ltsf_start.py --data weather --horizon 96 --set channel_skip=true
+    python benchmarks/ltsf_start.py --data weather --horizon 96 --set channel_skip=false
+
+The default (channel_skip unset) fits both skips and keeps the one validation prefers, as training does.
 """
 
 import argparse
@@ -35,8 +38,9 @@ def main():
     model.eval()
     val = score(model, prepared, "val", 256)[0]
     test, pred, true, _, _ = score(model, prepared, "test", 256)
-    print(f"{args.data} {data_cfg.seq_len} -> {args.horizon} {label}: start validation MSE {val['mse']:.5f}, "
-          f"test MSE {test['mse']:.5f} / MAE {test['mae']:.5f}")
+    skip = "per channel" if model.config.channel_skip else "shared"
+    print(f"{args.data} {data_cfg.seq_len} -> {args.horizon} {label} ({skip} skip): start validation MSE "
+          f"{val['mse']:.5f}, test MSE {test['mse']:.5f} / MAE {test['mae']:.5f}")
     if args.per_channel:
         last = torch.cat([b.x[:, -1, -true.shape[-1]:] for b in prepared.splits["test"].loader(512)]).numpy()
         repeat = ((last[:, None, :] - true) ** 2).mean(axis=(0, 1))  # (C_out,)

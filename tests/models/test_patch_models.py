@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from torch import nn
 
 from sparsecast.data.batch import ForecastBatch
 from sparsecast.models import LongPatch, LongPatchConfig, PatchTST, PatchTSTConfig, SeriesConfig, wrap
@@ -58,27 +59,114 @@ def test_longpatch_starts_as_the_least_squares_linear_forecast():
     torch.testing.assert_close(model(x, None, None), y, atol=1e-8, rtol=1e-8)  # the head starts at zero
 
 
+def _two_laws(n=3000, seed=3):
+    """Seasonal windows (season 6) where each of two channels follows its own exact linear law: (train, val),
+    the laws (C, L, P)."""
+    torch.manual_seed(0)
+    w_true = torch.randn(2, 40, 8, dtype=torch.float64) / 10  # (C, L, P): a different law per channel
+    profile = torch.randn(2, 6, 8, dtype=torch.float64)  # (C_out, W, P)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 40, 2, generator=gen, dtype=torch.float64)
+    origin = torch.randint(0, 10_000, (n,), generator=gen)
+    y = torch.einsum("blc,clp->bpc", x, w_true) + profile[:, origin % 6].permute(1, 2, 0) + 0.5
+    cut = 2 * n // 3
+    return windows(x[:cut], y[:cut], origin[:cut]), windows(x[cut:], y[cut:], origin[cut:]), w_true
+
+
+TWO = dict(**{**TINY, "enc_in": 2, "c_out": 2}, season=6, ridge=0.0)
+
+
 def test_longpatch_channel_skip_fits_each_channel_its_own_map_and_offsets():
     """With channel_skip each channel gets its own least-squares map (and offsets): where the data are an exact
     linear law per channel it finds them (up to the offsets' smallest penalty); the shared skip cannot fit two
     different laws."""
-    torch.manual_seed(0)
-    w_true = torch.randn(2, 40, 8, dtype=torch.float64) / 10  # (C, L, P): a different law per channel
-    profile = torch.randn(2, 6, 8, dtype=torch.float64)  # (C_out, W, P)
-    gen = torch.Generator().manual_seed(3)
-    x = torch.randn(3000, 40, 2, generator=gen, dtype=torch.float64)
-    origin = torch.randint(0, 10_000, (3000,), generator=gen)
-    y = torch.einsum("blc,clp->bpc", x, w_true) + profile[:, origin % 6].permute(1, 2, 0) + 0.5
-    train, val = windows(x[:2000], y[:2000], origin[:2000]), windows(x[2000:], y[2000:], origin[2000:])
-    cfg = dict(**{**TINY, "enc_in": 2, "c_out": 2}, season=6, ridge=0.0)
-    per_channel = LongPatch(LongPatchConfig(**cfg, channel_skip=True)).double()
+    train, val, w_true = _two_laws()
+    per_channel = LongPatch(LongPatchConfig(**TWO, channel_skip=True)).double()
     error = per_channel.init_from_data([train], [val])
     torch.testing.assert_close(per_channel.linear.weight.transpose(1, 2), w_true, atol=2e-3, rtol=0)
     assert error < 1e-3  # validation MSE of the start (the offsets' penalty leaves about 1e-4)
-    shared = LongPatch(LongPatchConfig(**cfg)).double()
+    shared = LongPatch(LongPatchConfig(**TWO, channel_skip=False)).double()
     assert shared.init_from_data([train], [val]) > 0.1
     with torch.no_grad():
         torch.testing.assert_close(per_channel.eval()(val.x, None, None, val.origin), val.y, atol=0.05, rtol=0)
+
+
+def _same_start(a: LongPatch, b: LongPatch) -> None:
+    assert type(a.linear) is type(b.linear) and a.config == b.config
+    fitted = lambda m: [m.linear.weight, m.linear.bias] + ([m.offsets] if m.offsets is not None else [])  # noqa: E731
+    for x, y in zip(fitted(a), fitted(b)):
+        torch.testing.assert_close(x, y, atol=1e-9, rtol=1e-9)
+
+
+def test_longpatch_chooses_its_skip_shared_or_per_channel_by_the_validation_error():
+    """channel_skip=None (the default) fits both skips and keeps the one validation prefers, exactly as the model
+    built for that kind would start: per channel where the channels follow different laws; shared (its sums taken
+    from the per-channel ones) where they follow one law in noise and few windows, without validation windows, and
+    for one channel."""
+    train, val, _ = _two_laws()
+    auto = LongPatch(LongPatchConfig(**TWO)).double()
+    error = auto.init_from_data([train], [val])
+    assert auto.config.channel_skip is True and isinstance(auto.linear, ChannelLinear)
+    per_channel = LongPatch(LongPatchConfig(**TWO, channel_skip=True)).double()
+    assert error == pytest.approx(per_channel.init_from_data([train], [val]), rel=1e-9)
+    _same_start(auto, per_channel)
+
+    gen = torch.Generator().manual_seed(5)
+    w = torch.randn(40, 8, dtype=torch.float64) / 10  # one law for both channels, in noise
+    x = torch.randn(90, 40, 2, generator=gen, dtype=torch.float64)
+    origin = torch.randint(0, 10_000, (90,), generator=gen)
+    y = torch.einsum("blc,lp->bpc", x, w) + torch.randn(90, 8, 2, generator=gen, dtype=torch.float64)
+    train, val = windows(x[:60], y[:60], origin[:60]), windows(x[60:], y[60:], origin[60:])
+    for kwargs, val_windows in ((TWO, [val]), (TWO, []), ({**TWO, "enc_in": 1, "c_out": 1}, [val])):
+        one = kwargs["c_out"] == 1
+        data = ([windows(x[:60, :, :1], y[:60, :, :1], origin[:60])], [windows(x[60:, :, :1], y[60:, :, :1],
+                                                                               origin[60:])]) if one else \
+            ([train], val_windows)
+        auto = LongPatch(LongPatchConfig(**kwargs)).double()
+        error = auto.init_from_data(*data)
+        assert auto.config.channel_skip is False and isinstance(auto.linear, nn.Linear)
+        shared = LongPatch(LongPatchConfig(**kwargs, channel_skip=False)).double()
+        expected = shared.init_from_data(*data)
+        assert (error is None and expected is None) or error == pytest.approx(expected, rel=1e-9)
+        _same_start(auto, shared)
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_a_chosen_skip_loads_back_into_a_model_that_chooses(wrapped):
+    """A model built to choose takes the kind of skip its saved weights have (a resumed run, a run folder)."""
+    train, val, _ = _two_laws(600)
+    chosen = LongPatch(LongPatchConfig(**TWO)).double()
+    chosen.init_from_data([train], [val])
+    fresh = LongPatch(LongPatchConfig(**TWO)).double()
+    assert isinstance(fresh.linear, nn.Linear)
+    if wrapped:
+        chosen, fresh = (wrap(m, SeriesConfig(revin=True), 2, 2) for m in (chosen, fresh))
+    fresh.load_state_dict(chosen.state_dict())
+    assert fresh.config.channel_skip is True
+    with torch.no_grad():
+        torch.testing.assert_close(fresh.eval()(val.x, None, None, val.origin),
+                                   chosen.eval()(val.x, None, None, val.origin))
+    assert LongPatchConfig.from_dict(fresh.config.to_dict()).channel_skip is True
+    old = fresh.config.to_dict()
+    del old["channel_skip"]
+    assert LongPatchConfig.from_dict(old).channel_skip is False  # runs saved before the choice: a shared skip
+
+
+def test_resuming_a_run_whose_start_chose_per_channel_skips_trains_them(tmp_path):
+    """The checkpoint's weights set the skip's kind before the optimizer is built over the model's parameters."""
+    from sparsecast.training.trainer import TrainConfig, fit
+    train, val, _ = _two_laws(600)
+    train_batches = [windows(train.x[i:i + 100].float(), train.y[i:i + 100].float(), train.origin[i:i + 100])
+                     for i in range(0, 400, 100)]
+    val_batches = [windows(val.x.float(), val.y.float(), val.origin)]
+    cfg = dict(batch_size=100, lr=1e-3, patience=5, threads=1, progress=False, device="cpu", precision="fp32")
+    torch.manual_seed(0)
+    fit(LongPatch(LongPatchConfig(**TWO)), train_batches, val_batches, TrainConfig(epochs=1, **cfg),
+        log=lambda s: None, checkpoint=tmp_path / "c.safetensors")
+    resumed = LongPatch(LongPatchConfig(**TWO))
+    fit(resumed, train_batches, val_batches, TrainConfig(epochs=2, **cfg), log=lambda s: None,
+        checkpoint=tmp_path / "c.safetensors", resume=True)
+    assert isinstance(resumed.linear, ChannelLinear) and resumed.config.channel_skip is True
 
 
 def test_channel_linear_is_one_linear_map_per_channel():

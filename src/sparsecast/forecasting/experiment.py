@@ -244,6 +244,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
         log(f"warning: {model_name} does not beat seasonal naive (season {season}) on validation: MSE "
             f"{best_val:.4f} against {naive_val['mse']:.4f}; its forecasts have no skill over repeating the last "
             f"season")
+    run_config["model"] = getattr(model, "config", model_cfg).to_dict()  # with what its start chose
     save_run(out, model, run_config, prepared.scaler)
     save_intervals(out, intervals)
     metrics = {

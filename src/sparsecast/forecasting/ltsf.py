@@ -24,7 +24,7 @@ from ..training import TrainConfig
 from ..training.precision import cpu_summary
 from .experiment import ANCHOR_TEST_BATCH, SPACED_TEST, score_spaced, train_run
 from .peers import run_peer
-from .run_dir import read_results, record_result
+from .run_dir import CONFIG, read_json, read_results, record_result
 
 HORIZONS = (96, 192, 336, 720)
 # Dataset families that share one configuration (PatchTST's scripts use a small model on the small ETTh sets).
@@ -184,6 +184,9 @@ def ltsf_table(data: str, variants: list[str], horizons: list[int], seeds: list[
                              "stopped_for_time": metrics.get("stopped_for_time", False),
                              "train": {k: tcfg.to_dict()[k] for k in
                                        ("epochs", "batch_size", "lr", "patience", "lradj", "max_minutes")}}
+                    chosen = read_json(run_dir / CONFIG)["model"]  # settings the start chose on validation
+                    if settings.get("channel_skip") is None and "channel_skip" in chosen:
+                        cell["channel_skip"] = chosen["channel_skip"]
                 results = record_result(results_path, key, cell)
                 write_markdown(out / f"{name}_ltsf.md", name, results)
     write_markdown(out / f"{name}_ltsf.md", name, results)

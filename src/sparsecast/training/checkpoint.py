@@ -79,35 +79,59 @@ def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
         save_file(tensors, tmp, metadata={"state": json.dumps(meta)})
 
 
-def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> TrainState:
-    """Restore ``model``, ``optimizer`` and the RNGs from ``path``; return the training state to continue from."""
+@dataclass
+class Checkpoint:
+    """A checkpoint read from disk: restore the model first (``load_model``), then build the optimizer over the
+    model's parameters and restore the rest (``restore``). A model may take its parameters' shapes from the saved
+    weights (LongPatch's skip, shared or per channel as its start chose), so the optimizer is built after."""
+
+    path: Path
+    tensors: dict
+    meta: dict
+
+    def load_model(self, model: nn.Module) -> None:
+        try:
+            model.load_state_dict({k[6:]: v for k, v in self.tensors.items() if k.startswith("model.")})
+        except RuntimeError as e:
+            raise CheckpointError(f"{self.path} holds weights of another model: {str(e).splitlines()[0]}") from e
+
+    def restore(self, optimizer: torch.optim.Optimizer) -> TrainState:
+        """Restore ``optimizer`` and the RNGs; return the training state to continue from."""
+        tensors, meta = self.tensors, self.meta
+        best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")} or None
+        opt_state: dict = {}
+        for k, v in tensors.items():
+            if k.startswith("optim."):
+                _, idx, name = k.split(".", 2)
+                opt_state.setdefault(int(idx), {})[name] = v
+        for key, value in meta["optim_extra"].items():
+            idx, name = key.split(".", 1)
+            opt_state.setdefault(int(idx), {})[name] = value
+        optimizer.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
+        kind, pos, has_gauss, cached = meta["rng_numpy"]
+        np_state = (kind, tensors["rng.numpy"].numpy().astype(np.uint32), pos, has_gauss, cached)
+        set_rng_states((tensors["rng.torch"], np_state, _tupled(meta["rng_python"])))
+        return TrainState(epoch=meta["epoch"], history=History(**meta["history"]), best_loss=meta["best_loss"],
+                          best_state=best, bad_epochs=meta["bad_epochs"], step=meta.get("step", 0),
+                          loss_sum=meta.get("loss_sum", 0.0), loss_count=meta.get("loss_count", 0),
+                          epoch_seconds=meta.get("epoch_seconds", 0.0))
+
+
+def read_checkpoint(path: Path) -> Checkpoint:
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = json.loads(f.metadata()["state"])
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as e:
         raise CheckpointError(f"cannot read the checkpoint {path} (missing or truncated): {e}") from e
-    try:
-        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    except RuntimeError as e:
-        raise CheckpointError(f"{path} holds weights of another model: {str(e).splitlines()[0]}") from e
-    best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")} or None
-    opt_state: dict = {}
-    for k, v in tensors.items():
-        if k.startswith("optim."):
-            _, idx, name = k.split(".", 2)
-            opt_state.setdefault(int(idx), {})[name] = v
-    for key, value in meta["optim_extra"].items():
-        idx, name = key.split(".", 1)
-        opt_state.setdefault(int(idx), {})[name] = value
-    optimizer.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
-    kind, pos, has_gauss, cached = meta["rng_numpy"]
-    np_state = (kind, tensors["rng.numpy"].numpy().astype(np.uint32), pos, has_gauss, cached)
-    set_rng_states((tensors["rng.torch"], np_state, _tupled(meta["rng_python"])))
-    return TrainState(epoch=meta["epoch"], history=History(**meta["history"]), best_loss=meta["best_loss"],
-                      best_state=best, bad_epochs=meta["bad_epochs"], step=meta.get("step", 0),
-                      loss_sum=meta.get("loss_sum", 0.0), loss_count=meta.get("loss_count", 0),
-                      epoch_seconds=meta.get("epoch_seconds", 0.0))
+    return Checkpoint(Path(path), tensors, meta)
+
+
+def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> TrainState:
+    """Restore ``model``, ``optimizer`` and the RNGs from ``path``; return the training state to continue from."""
+    saved = read_checkpoint(path)
+    saved.load_model(model)
+    return saved.restore(optimizer)
 
 
 def _jsonable(x):

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from ..checks import require_positive
 from ..console import live_progress
-from .checkpoint import TrainState, load_checkpoint, rng_states, save_checkpoint, set_rng_states
+from .checkpoint import TrainState, read_checkpoint, rng_states, save_checkpoint, set_rng_states
 from .history import History
 from .metrics import QUANTILES, check_levels
 from .precision import PRECISIONS, resolve_device, resolve_precision
@@ -166,12 +166,15 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         # first (its ridge chosen on the validation windows; on the CPU, in float64, where the windows are); those
         # weights are the first candidate of early stopping, so training keeps them unless it helps.
         model.init_from_data(train, val)  # batches of windows (ForecastBatch)
+    saved = read_checkpoint(checkpoint) if resume else None
+    if saved:
+        saved.load_model(model)  # before the optimizer: the saved weights may set a shape the start chose
     model.to(device)
     runner = torch.compile(model) if cfg.compile else model  # shares the parameters of ``model``
     bf16 = cfg.resolved_precision(device)[0] == "bf16"
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, foreach=True)
     schedule = SCHEDULES[cfg.lradj]
-    state = load_checkpoint(checkpoint, model, optimizer) if resume else TrainState()
+    state = saved.restore(optimizer) if saved else TrainState()
     history = state.history
     if resume:
         log(f"resuming {_resume_point(state, train)} of {cfg.epochs}")

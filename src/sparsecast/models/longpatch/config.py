@@ -16,10 +16,12 @@ class LongPatchConfig(PatchTSTConfig):
             the attention learns what it misses. The skip starts at the least-squares fit of the training windows
             (``LongPatch.init_from_data``), with a ridge penalty of ``ridge`` x 10^k times the number of series,
             k = 0..5 chosen by the validation error (k = 0 when no validation windows are given).
-        channel_skip: one linear skip per forecast channel instead of one shared by all (like DLinear's
-            ``individual``), each fit in closed form on its own channel's windows with its own ridge and offsets'
-            penalty chosen on that channel's validation windows. Channels as unlike as air pressure and sunshine
-            want different maps; the shared one is a compromise.
+        channel_skip: one linear skip per forecast channel (True; like DLinear's ``individual``) or one shared by
+            all (False); None, the default, fits both at the start and keeps the one with the lower validation error
+            (then records the choice here). Each channel's skip is fit in closed form on its own channel's windows,
+            with its own ridge and offsets' penalty chosen on that channel's validation windows. Channels as unlike
+            as air pressure and sunshine want different maps, and the shared one is a compromise; with few or alike
+            channels the shared one, fit on more rows, wins.
         season_offsets: add, per forecast channel, a learned horizon profile for each phase of the season in which
             the forecast starts (the hour of the day of its first step, for hourly data): the average shape that a
             day, a week or a year gives the horizon, which a lookback shorter than many seasons cannot see. Fit
@@ -34,7 +36,7 @@ class LongPatchConfig(PatchTSTConfig):
     seq_len: int = 720
     attn: str = "probsparse"
     linear_skip: bool = True
-    channel_skip: bool = False
+    channel_skip: bool | None = None
     ridge: float = 1e-4
     season_offsets: bool = True
     freq: str = "h"
@@ -60,4 +62,5 @@ class LongPatchConfig(PatchTSTConfig):
 
     @classmethod
     def from_dict(cls, d: dict) -> "LongPatchConfig":
-        return cls(**{"season_offsets": False, **d})  # runs saved before the offsets existed have none
+        # runs saved before the offsets existed have none, and before the choice of skip a shared one
+        return cls(**{"season_offsets": False, "channel_skip": False, **d})

@@ -6,7 +6,7 @@ Notation: B batch, L seq_len, P pred_len, C_out forecast channels, K patches, E 
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
@@ -70,13 +70,30 @@ class LongPatch(PatchTST):
         super().__init__(config)
         self.linear = None
         if config.linear_skip:
-            self.linear = (ChannelLinear(config.c_out, config.seq_len, config.pred_len) if config.channel_skip else
-                           nn.Linear(config.seq_len, config.pred_len))
+            self.linear = self._skip(bool(config.channel_skip))
             last = self.head[-1]
             nn.init.zeros_(last.weight)
             nn.init.zeros_(last.bias)
         W = config.offset_phases
         self.offsets = nn.Parameter(torch.zeros(config.c_out, W, config.pred_len)) if W else None  # (C_out, W, P)
+        if config.linear_skip and config.channel_skip is None:  # the start chooses; saved weights bring theirs back
+            self.register_load_state_dict_pre_hook(self._take_saved_skip)
+
+    def _skip(self, per_channel: bool) -> nn.Module:
+        c = self.config
+        return ChannelLinear(c.c_out, c.seq_len, c.pred_len) if per_channel else nn.Linear(c.seq_len, c.pred_len)
+
+    def _use_skip(self, per_channel: bool) -> None:
+        """Make the skip one map per channel or one shared map (a new, untrained module where the kind changes);
+        the config records the kind, so a run folder saves the model it holds."""
+        if isinstance(self.linear, ChannelLinear) != per_channel:
+            self.linear = self._skip(per_channel).to(self.linear.weight)  # its device and dtype
+        self.config = replace(self.config, channel_skip=per_channel)
+
+    def _take_saved_skip(self, module, state_dict, prefix, *args) -> None:
+        weight = state_dict.get(prefix + "linear.weight")
+        if weight is not None:
+            self._use_skip(weight.dim() == 3)  # (C, P, L) per channel, (P, L) shared
 
     def forward(self, x: Tensor, x_mark: Tensor | None = None, future_mark: Tensor | None = None,
                 origin: Tensor | None = None) -> Tensor:
@@ -112,6 +129,10 @@ class LongPatch(PatchTST):
         from the validation windows' own sums: a long series keeps the small ridge, a short one gets the shrinkage
         it needs, and offsets that do not help on validation are left at zero.
 
+        With ``channel_skip=None`` both kinds of skip are fit, one shared by the channels and one per channel (each
+        with its own ridge and offsets' penalty), from the same per-channel sums, and the validation error chooses
+        (the shared one without validation windows or with one channel); the config then records the choice.
+
         Args:
             batches, val_batches: windows as the model sees them (``x`` (B, L, C), ``y`` (B, P, C_out), ``origin``
                 where there are offsets, ``scale`` (B, C_out) where a wrapper set it).
@@ -122,11 +143,34 @@ class LongPatch(PatchTST):
         """
         if self.linear is None:
             return None
-        L, P = self.config.seq_len, self.config.pred_len
-        train = self._sums(batches)
+        kind = self.config.channel_skip  # True, False, or None: both, the validation error chooses
+        per_channel = kind or (kind is None and self.config.c_out > 1)  # sums per channel
+        train = self._sums(batches, per_channel)
         if not train.weight.sum():
             return None
-        val = self._sums(val_batches)
+        val = self._sums(val_batches, per_channel)
+        fits = {}  # per channel (True) or shared (False): ((G, D, P) fit, validation error)
+        if per_channel:
+            fits[True] = self._fit(train, val)
+        if kind is not True:
+            fits[False] = self._fit(*(self._shared(s) for s in (train, val))) if per_channel else self._fit(train, val)
+        chosen = min(fits, key=lambda k: (fits[k][1] if val.windows else 0.0, k))  # ties and no validation: shared
+        fit, error = fits[chosen]
+        self._use_skip(bool(chosen))
+        L = self.config.seq_len
+        # (G, P, L) and (G, P): ChannelLinear's shapes, or nn.Linear's (P, L) and (P,) for the one shared group
+        self.linear.weight.copy_(fit[:, :L].transpose(1, 2).reshape(self.linear.weight.shape))
+        self.linear.bias.copy_(fit[:, L].reshape(self.linear.bias.shape))
+        if self.offsets is not None:
+            self.offsets.copy_(fit[:, L + 1:].reshape(self.offsets.shape))  # (G, O, P) -> (C_out, W, P)
+        if not val.windows:
+            return None
+        return error / (val.windows * self.config.c_out * self.config.pred_len)  # per value: the loss's MSE
+
+    def _fit(self, train: "_Sums", val: "_Sums") -> tuple[Tensor, float]:
+        """Each group's ridge fit, its ridge and offsets' penalty chosen by the validation error (the smallest
+        ridge, with NO_VAL_OFFSET, without validation windows); the (G, D, P) fit and its summed validation error."""
+        L, P = self.config.seq_len, self.config.pred_len
         O = train.gram.shape[-1] - L - 1  # offset columns per group
 
         def solve(g: int, ridge: float, offset_ridge: float | None) -> Tensor:  # (D, P)
@@ -150,23 +194,30 @@ class LongPatch(PatchTST):
                                 key=lambda w: val_error(g, w)))
             else:
                 best.append(solve(g, ridges[0], NO_VAL_OFFSET if offset_ridges[0] is not None else None))
-        fit = torch.stack(best)  # (G, D, P)
-        # (G, P, L) and (G, P): ChannelLinear's shapes, or nn.Linear's (P, L) and (P,) for the one shared group
-        self.linear.weight.copy_(fit[:, :L].transpose(1, 2).reshape(self.linear.weight.shape))
-        self.linear.bias.copy_(fit[:, L].reshape(self.linear.bias.shape))
-        if O:
-            self.offsets.copy_(fit[:, L + 1:].reshape(self.offsets.shape))  # (G, O, P) -> (C_out, W, P)
-        if not val.windows:
-            return None
-        error = sum(val_error(g, w) for g, w in enumerate(best))
-        return error / (val.windows * self.config.c_out * P)  # per value: the loss's MSE
+        error = sum(val_error(g, w) for g, w in enumerate(best)) if val.windows else float("nan")
+        return torch.stack(best), error
 
-    def _sums(self, batches: Iterable[ForecastBatch]) -> _Sums:
+    def _shared(self, sums: "_Sums") -> "_Sums":
+        """The shared skip's sums (one group; offset columns per channel and phase) from the per-channel sums."""
+        L, (C, D, P) = self.config.seq_len, sums.cross.shape
+        W = D - L - 1
+        gram = torch.zeros(1, L + 1 + C * W, L + 1 + C * W, dtype=torch.float64)
+        cross = torch.zeros(1, L + 1 + C * W, P, dtype=torch.float64)
+        gram[0, :L + 1, :L + 1] = sums.gram[:, :L + 1, :L + 1].sum(0)
+        cross[0, :L + 1] = sums.cross[:, :L + 1].sum(0)
+        if W:  # channel c's phase w is column L + 1 + c * W + w; rows of one channel and phase share no other
+            gram[0, L + 1:, :L + 1] = sums.gram[:, L + 1:, :L + 1].reshape(C * W, L + 1)
+            gram[0, :L + 1, L + 1:] = gram[0, L + 1:, :L + 1].T
+            gram[0, L + 1:, L + 1:] = torch.diag(sums.gram[:, L + 1:, L + 1:].diagonal(dim1=1, dim2=2).reshape(-1))
+            cross[0, L + 1:] = sums.cross[:, L + 1:].reshape(C * W, P)
+        return _Sums(gram, cross, sums.yty.sum(0, keepdim=True), sums.weight.sum(0, keepdim=True), sums.windows)
+
+    def _sums(self, batches: Iterable[ForecastBatch], per_channel: bool) -> _Sums:
         """The weighted sums over every row (window, forecast channel) of ``batches``, per group: one group of
         every row with C_out x W offset columns (channel, phase), or one group per channel with W (phase)."""
         L, P, W = self.config.seq_len, self.config.pred_len, self.config.offset_phases
         C = self.config.c_out
-        G, O = (C, W) if self.config.channel_skip else (1, C * W)
+        G, O = (C, W) if per_channel else (1, C * W)
         D = L + 1 + O
         gram = torch.zeros(G, D, D, dtype=torch.float64)
         cross = torch.zeros(G, D, P, dtype=torch.float64)
@@ -186,7 +237,7 @@ class LongPatch(PatchTST):
             cross[:, :L + 1] += torch.einsum("rgi,rgp->gip", zg, tg)
             if O:  # one-hot columns of each row's offset, times its weight: sums by offset column
                 phase = self._phase(batch.origin)  # (B,)
-                column = (phase if self.config.channel_skip else
+                column = (phase if per_channel else
                           torch.arange(C).repeat(B) * W + phase.repeat_interleave(C))  # (R,)
                 block = torch.zeros(G, O, L + 1, dtype=torch.float64)
                 gram[:, L + 1:, :L + 1] += block.index_add_(1, column, (zg * wg).transpose(0, 1))
