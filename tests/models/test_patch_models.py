@@ -129,6 +129,13 @@ def test_longpatch_chooses_its_skip_shared_or_per_channel_by_the_validation_erro
         expected = shared.init_from_data(*data)
         assert (error is None and expected is None) or error == pytest.approx(expected, rel=1e-9)
         _same_start(auto, shared)
+    # every start chooses again (the series wrapper fits twice, with and without its seasonal profile)
+    again = LongPatch(LongPatchConfig(**TWO)).double()
+    laws_train, laws_val, _ = _two_laws(600)
+    again.init_from_data([laws_train], [laws_val])
+    assert again.config.channel_skip is True
+    again.init_from_data([train], [val])
+    assert again.config.channel_skip is False and isinstance(again.linear, nn.Linear)
 
 
 @pytest.mark.parametrize("wrapped", [False, True])

@@ -76,7 +76,10 @@ class LongPatch(PatchTST):
             nn.init.zeros_(last.bias)
         W = config.offset_phases
         self.offsets = nn.Parameter(torch.zeros(config.c_out, W, config.pred_len)) if W else None  # (C_out, W, P)
-        if config.linear_skip and config.channel_skip is None:  # the start chooses; saved weights bring theirs back
+        # channel_skip=None: every start chooses (the config then records the last choice), and saved weights
+        # bring their kind back
+        self.choose_skip = config.linear_skip and config.channel_skip is None
+        if self.choose_skip:
             self.register_load_state_dict_pre_hook(self._take_saved_skip)
 
     def _skip(self, per_channel: bool) -> nn.Module:
@@ -91,9 +94,11 @@ class LongPatch(PatchTST):
         self.config = replace(self.config, channel_skip=per_channel)
 
     def _take_saved_skip(self, module, state_dict, prefix, *args) -> None:
-        weight = state_dict.get(prefix + "linear.weight")
+        weight, bias = state_dict.get(prefix + "linear.weight"), state_dict.get(prefix + "linear.bias")
         if weight is not None:
             self._use_skip(weight.dim() == 3)  # (C, P, L) per channel, (P, L) shared
+        elif bias is not None:
+            self._use_skip(bias.dim() == 2)  # (C, P) per channel, (P,) shared
 
     def forward(self, x: Tensor, x_mark: Tensor | None = None, future_mark: Tensor | None = None,
                 origin: Tensor | None = None) -> Tensor:
@@ -143,7 +148,7 @@ class LongPatch(PatchTST):
         """
         if self.linear is None:
             return None
-        kind = self.config.channel_skip  # True, False, or None: both, the validation error chooses
+        kind = None if self.choose_skip else self.config.channel_skip  # None: both, the validation error chooses
         per_channel = kind or (kind is None and self.config.c_out > 1)  # sums per channel
         train = self._sums(batches, per_channel)
         if not train.weight.sum():
