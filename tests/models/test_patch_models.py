@@ -117,11 +117,8 @@ def test_longpatch_chooses_its_skip_shared_or_per_channel_by_the_validation_erro
     origin = torch.randint(0, 10_000, (90,), generator=gen)
     y = torch.einsum("blc,lp->bpc", x, w) + torch.randn(90, 8, 2, generator=gen, dtype=torch.float64)
     train, val = windows(x[:60], y[:60], origin[:60]), windows(x[60:], y[60:], origin[60:])
-    for kwargs, val_windows in ((TWO, [val]), (TWO, []), ({**TWO, "enc_in": 1, "c_out": 1}, [val])):
-        one = kwargs["c_out"] == 1
-        data = ([windows(x[:60, :, :1], y[:60, :, :1], origin[:60])], [windows(x[60:, :, :1], y[60:, :, :1],
-                                                                               origin[60:])]) if one else \
-            ([train], val_windows)
+    first = ([windows(x[:60, :, :1], y[:60, :, :1], origin[:60])], [windows(x[60:, :, :1], y[60:, :, :1], origin[60:])])
+    for kwargs, data in ((TWO, ([train], [val])), (TWO, ([train], [])), ({**TWO, "enc_in": 1, "c_out": 1}, first)):
         auto = LongPatch(LongPatchConfig(**kwargs)).double()
         error = auto.init_from_data(*data)
         assert auto.config.channel_skip is False and isinstance(auto.linear, nn.Linear)

@@ -165,10 +165,11 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         # A model with a closed-form start (LongPatch's least-squares linear skip) fits it on the training windows
         # first (its ridge chosen on the validation windows; on the CPU, in float64, where the windows are); those
         # weights are the first candidate of early stopping, so training keeps them unless it helps.
-        n_params = sum(p.numel() for p in model.parameters())
+        before = sum(p.numel() for p in model.parameters())
         model.init_from_data(train, val)  # batches of windows (ForecastBatch)
-        if sum(p.numel() for p in model.parameters()) != n_params:  # the start chose a shape (LongPatch's skip)
-            log(f"the start's choice makes it {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
+        after = sum(p.numel() for p in model.parameters())
+        if after != before:  # the start chose a shape (LongPatch's skip)
+            log(f"the start's choice makes it {after / 1e6:.2f}M parameters")
     saved = read_checkpoint(checkpoint) if resume else None
     if saved:
         saved.load_model(model)  # before the optimizer: the saved weights may set a shape the start chose
