@@ -131,24 +131,31 @@ def test_fused_backend_refuses_second_derivatives_instead_of_giving_wrong_ones()
             g.pow(2).sum().backward()
 
 
-@pytest.mark.parametrize("part", ["union", "summary"])
-def test_causal_fixed_summary_is_cut_by_blocks_and_needs_no_mask_in_the_union(monkeypatch, part):
-    """The causal summary part runs block by block against the summary keys before it: in the union no chunk needs a
-    mask (no (P, nb * c) additive mask is built), alone each block's own summary keys are masked; values and
-    gradients equal the dense reference either way, including block 0, which sees no summary key in the union."""
+@pytest.mark.parametrize("name,part", [("strided", "union"), ("strided", "local"), ("strided", "stride"),
+                                       ("fixed", "union"), ("fixed", "block"), ("fixed", "summary")])
+def test_causal_kernels_build_only_masks_of_one_block(monkeypatch, name, part):
+    """Causal, every piece of the fused backend reads views of q, k, v (or a few gathered summary keys) under a mask
+    shared by all its blocks or columns: the additive masks made are at most l x l or nb x nb, not (P x keys), so
+    the memory beside q, k, v and the output does not grow with the pattern. Values and gradients equal the dense
+    reference, also with tiles cut small (block 0 sees no summary key in the fixed union)."""
     from sparsecast.attention import parts
-    made = []
-    original = parts._masks
-    monkeypatch.setattr(parts, "_masks", lambda ps, dtype: made.append(original(ps, dtype)) or made[-1])
-    L, l, c = 23, 6, 2
-    kernel = build_attention("fixed", stride=l, c=c, part=part, backend="fused")
+    made, original = [], parts._tiles
+
+    def tiles(part, queries, dtype, cache):
+        made.append(cache)
+        return original(part, queries, dtype, cache)
+
+    monkeypatch.setattr(parts, "_tiles", tiles)
+    monkeypatch.setattr(parts, "SLICE_ELEMENTS", 2 * 6 * 4)  # tiles of two blocks of one head
+    L, l = 35, 6
+    nb = -(-L // l)
+    kernel = build_attention(name, stride=l, part=part, backend="fused", **({"c": 2} if name == "fixed" else {}))
+    mask = strided_mask(L, l, True, part) if name == "strided" else fixed_mask(L, l, 2, True, part)
     q, k, v = (torch.randn(2, 3, L, 4, dtype=torch.float64, requires_grad=True) for _ in range(3))
-    out = kernel(q, k, v, causal=True)
-    summary = made[0][-1].bias  # the summary part's per-chunk masks
-    assert len(summary) == -(-L // l)  # one chunk per block
-    assert all(b is None for b in summary) if part == "union" else all(b is not None for b in summary)
-    ref = dense_attention(q, k, v, fixed_mask(L, l, c, True, part=part))
+    out, ref = kernel(q, k, v, causal=True), dense_attention(q, k, v, mask)
     torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
     g = torch.randn_like(out)
     for a, b in zip(torch.autograd.grad(out, (q, k, v), g), torch.autograd.grad(ref, (q, k, v), g)):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    biases = [bias for cache in made for bias, _ in cache.values()]
+    assert all(b.numel() <= max(l, nb) ** 2 for b in biases), [tuple(b.shape) for b in biases]

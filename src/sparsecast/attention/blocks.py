@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .parts import Part, Piece
+
 
 def pad_blocks(x: Tensor, l: int) -> Tensor:
     """(B, H, L, D) -> (B, H, P, D), zero-padded at the end to P = nb * l (x itself when L is a multiple of l)."""
@@ -20,39 +22,16 @@ def pad_blocks(x: Tensor, l: int) -> Tensor:
     return x if nb * l == L else F.pad(x, (0, 0, 0, nb * l - L))
 
 
-def shift_blocks(x: Tensor, offset: int) -> Tensor:
-    """Block b of the result is block b + offset of ``x`` (zeros where that block does not exist). x: (B, H, nb, ...)."""
-    if offset == 0:
-        return x
-    nb = x.shape[2]
-    if abs(offset) >= nb:
-        return torch.zeros_like(x)
-    zeros = torch.zeros_like(x[:, :, : abs(offset)])
-    if offset > 0:
-        return torch.cat([x[:, :, offset:], zeros], dim=2)
-    return torch.cat([zeros, x[:, :, :offset]], dim=2)
-
-
-def neighbour_blocks(x: Tensor, offsets: tuple[int, ...]) -> Tensor:
-    """Concatenate blocks b + o for o in offsets: (B, H, nb, l, D) -> (B, H, nb, len(offsets) * l, D)."""
-    return torch.cat([shift_blocks(x, o) for o in offsets], dim=3)
-
-
-def neighbour_positions(nb: int, l: int, offsets: tuple[int, ...], device=None) -> Tensor:
-    """Key positions matching ``neighbour_blocks``: (nb, len(offsets) * l), out-of-range blocks give -1."""
-    b = torch.arange(nb, device=device).unsqueeze(1)  # (nb, 1)
-    t = torch.arange(l, device=device)
-    pos = torch.cat([(b + o) * l + t for o in offsets], dim=1)  # (nb, n*l)
-    in_range = torch.cat([((b + o >= 0) & (b + o < nb)).expand(nb, l) for o in offsets], dim=1)
-    return torch.where(in_range, pos, torch.full_like(pos, -1))
-
-
-def query_positions(nb: int, l: int, device=None) -> Tensor:
-    """Position of query (b, r): (nb, l, 1)."""
-    return torch.arange(nb * l, device=device).view(nb, l, 1)
-
-
-
+def own_block_part(nb: int, l: int, L: int, causal: bool, device=None) -> Part:
+    """Every block of l queries against its own keys: causal within the block, or all of them, the last block's
+    padding excepted. Views of q, k, v; the one mask is (1, 1, l)."""
+    if causal:  # a padding key is seen by padding queries only
+        return Part("blocks", (Piece(0, nb, causal=True),))
+    rem = L - (nb - 1) * l  # real positions in the last block
+    if rem == l:
+        return Part("blocks", (Piece(0, nb),))
+    real = (torch.arange(l, device=device) < rem).view(1, 1, l)
+    return Part("blocks", tuple(p for p in (Piece(0, nb - 1), Piece(nb - 1, nb, real)) if p.stop > p.start))
 
 
 def auto_stride(L: int, c: int = 1) -> int:

@@ -3,13 +3,12 @@
 Notation: B batch, H heads, L length, D head dim, l block length, c summary positions per block, nb blocks.
 """
 
-from functools import partial
-
+import torch
 from torch import Tensor
 
 from .base import Attention, check_qkv
-from .blocks import auto_stride, pad_blocks, query_positions
-from .parts import Grid, Part, attend_parts, check_backend, fold_qkv
+from .blocks import auto_stride, own_block_part, pad_blocks
+from .parts import Grid, Part, Piece, attend_parts, check_backend
 from .patterns import FIXED_PARTS
 
 
@@ -22,8 +21,9 @@ class FixedAttention(Attention):
     zero (as the dense reference does).
 
     Causal (j <= i) by default; with ``causal=False`` a query sees its whole block and every summary position.
-    Computed without any (L, L) matrix: A1 is attention within each block (l keys per query); A2 is attention to the
-    gathered nb * c summary positions, skipping those of the query's own block in the union (A1 holds them).
+    Computed without any (L, L) matrix: A1 is attention within each block (l keys per query, views of q, k, v); A2
+    is attention to the gathered nb * c summary positions, block by block over ranges of them, skipping those of the
+    query's own block in the union (A1 holds them).
     Time per head O(L (l + c L / l) D); the fused backend of ``attention.parts`` stores no score matrix at all.
 
     Args:
@@ -59,33 +59,35 @@ class FixedAttention(Attention):
         end = max(c, l - self.offset)  # the summary sub-block is [end - c, end) of every block
         q, k, v = (pad_blocks(x, l) for x in (q, k, v))  # (B, H, P, D)
         nb = q.shape[2] // l
-        grid = Grid(B, H, nb, l)
-        i = query_positions(nb, l, q.device)  # (nb, l, 1)
         parts = []
         if self.part in ("union", "block"):
-            j = i.transpose(1, 2)  # (nb, 1, l): keys of the same block
-            mask = j < L
-            if causal:
-                mask = mask & (j <= i)
-            parts.append(Part(partial(fold_qkv, layout="blocks"), mask.unsqueeze(0), "blocks"))
+            parts.append(own_block_part(nb, l, L, causal, q.device))
         if self.part in ("union", "summary"):
-            j = query_positions(nb, l, q.device)[:, end - c:end].reshape(1, nb * c)  # (1, nb*c)
-            i = i.view(nb * l, 1)  # (P, 1)
-            mask = j < L
-            if causal:
-                mask = mask & (j <= i)
-            if self.part == "union":
-                mask = mask & (j // l != i // l)
-            chunks = ()
-            if causal:  # block b's rows see the summary keys of blocks before b (and, alone, some of b's own)
-                own = 0 if self.part == "union" else 1
-                chunks = tuple((b * l, (b + 1) * l, (b + own) * c) for b in range(nb))
-            parts.append(Part(partial(_summary, start=end - c, stop=end), mask, "flat", chunks))  # mask (P, nb*c)
-        return attend_parts(grid, parts, q, k, v, self.backend)[:, :, :L]  # (B, H, L, D)
+            parts += _summary_parts(nb, l, L, c, end, causal, self.part == "union", q.device)
+        return attend_parts(Grid(B, H, nb, l), parts, q, k, v, self.backend)[:, :, :L]  # (B, H, L, D)
 
 
-def _summary(q: Tensor, k: Tensor, v: Tensor, grid: Grid, start: int, stop: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Every query (B, H, P, D) with the keys at [start, stop) of every block gathered: (B, H, nb * c, D)."""
-    B, H, _, D = k.shape
-    ks, vs = (x.view(B, H, grid.nb, grid.l, D)[:, :, :, start:stop].reshape(B, H, -1, D) for x in (k, v))
-    return q, ks, vs
+def _summary_parts(nb: int, l: int, L: int, c: int, end: int, causal: bool, union: bool, device) -> list[Part]:
+    """A2: every query against the gathered summary positions [end - c, end) of every block (nb * c keys, block by
+    block), cut into ranges of them per query block so that no piece needs a large mask.
+
+    Block b's rows see the summaries of blocks before b (all before them). Causal, the summary part alone adds its
+    own block's, each row the places up to its own ((l, c) mask, the same for every block); two-sided, the blocks
+    after b (the union leaves b's own to A1), masking the last block's padding."""
+    s = torch.arange(end - c, end, device=device)
+    positions = (torch.arange(nb, device=device).view(nb, 1) * l + s).flatten()  # (nb * c,)
+    rows = [(b * l, (b + 1) * l) for b in range(nb)]
+    before = Part("flat", tuple(Piece(a, z, keys=(0, b * c)) for b, (a, z) in enumerate(rows) if b), positions)
+    if causal:
+        if union:
+            return [before]
+        own = (s.view(1, c) <= torch.arange(l, device=device).view(l, 1))  # (l, c): place s <= the row's place r
+        mine = tuple(Piece(a, z, own, keys=(b * c, (b + 1) * c)) for b, (a, z) in enumerate(rows))
+        return [before, Part("flat", mine, positions)]
+    real = positions < L  # (nb * c,): the last block's padding is no key
+    padded = (nb - 1) * l + end > L  # some of the last block's summary positions are padding
+    if not union:
+        return [Part("flat", (Piece(0, nb * l, real.unsqueeze(0) if padded else None),), positions)]
+    after = [Piece(a, z, real[(b + 1) * c:].unsqueeze(0) if padded else None, keys=((b + 1) * c, nb * c))
+             for b, (a, z) in enumerate(rows[:-1])]
+    return [before, Part("flat", tuple(after), positions)]

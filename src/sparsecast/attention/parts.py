@@ -1,33 +1,36 @@
 """Attention over several disjoint key parts, combined exactly: the engine of the block-sparse kernels.
 
-A sparse pattern is cut into parts, each a dense attention in its own layout of the (padded) sequence: "blocks"
-(batch of nb blocks of l queries), "columns" (batch of l columns of nb queries, the sequence reshaped to (nb, l)) or
-"flat" (all P queries at once). Each part gives every query an output o_p and a log-sum-exp lse_p over the keys it
-may see there; the query's attention over the union of its keys is
+A sparse pattern is cut into parts, each a batch of dense attentions in its own layout of the (padded) sequence:
+"blocks" (nb blocks of l queries), "columns" (l columns of nb queries, the sequence reshaped to (nb, l)) or "flat"
+(all P queries at once). A part is a list of pieces: a range of its layout's items (blocks, columns; rows in "flat")
+with the keys they see, either the items' own (or those ``shift`` items away) or, in "flat", positions the part
+gathers; and a boolean mask that broadcasts over the items, or the causal rule within square items, or nothing.
+Each piece gives its queries an output o_p and a log-sum-exp lse_p over the keys it holds; the query's attention
+over the union of its keys is
 
     LSE = log sum_p exp(lse_p),    O = sum_p exp(lse_p - LSE) o_p,
 
 which is exactly one softmax over all the query's keys, provided the parts are disjoint (each kernel keeps a key
-shared by two halves of a pattern in one part only).
+shared by two halves of a pattern in one part only). A query in no piece of a part sees no key there.
 
 Two backends compute the same function:
-- "fused" (CPU, not under export): each part is PyTorch's fused CPU flash-attention kernel, which never stores a
-  score matrix. Its backward is the flash-attention backward of each part called with the *combined* O and LSE: with
-  them, a part's recomputed probabilities exp(s - LSE) are the query's true weights restricted to that part, and the
-  row term rowsum(dO * O) is the combined one, so the parts' gradients add up to the gradient of the whole. Nothing
-  of size (queries x keys) is kept between forward and backward: the attention is recomputed in the backward pass.
-  A part is a rule for cutting its queries, keys and values out of q, k, v (``Part.select``), applied to a slice
-  of the batch and heads at a time (about ``SLICE_ELEMENTS`` per tensor) in the forward pass and again in the
-  backward pass: the copies a part makes (a block's neighbours, the gathered summary keys) exist for one slice at a
-  time and are never kept, so peak memory stays a few times the size of q rather than growing with the parts.
+- "fused" (CPU, not under export): each piece is PyTorch's fused CPU flash-attention kernel, which never stores a
+  score matrix, on views of q, k, v (only "flat" parts that gather keys copy them, a few per block). Pieces are run
+  a tile of items at a time (about ``SLICE_ELEMENTS`` queries' elements) on a slice of the batch and heads, and each
+  tile is folded into the output at once (the running log-sum-exp above), so the memory beside q, k, v and the
+  output is a few tiles, whatever the length. The backward pass is the flash-attention backward of each tile called
+  with the *combined* O and LSE: with them, a tile's recomputed probabilities exp(s - LSE) are the query's true
+  weights restricted to that tile, and the row term rowsum(dO * O) is the combined one, so the tiles' gradients add
+  up to the gradient of the whole; they are added straight into the views of dq, dk, dv they came from. Nothing of
+  size (queries x keys) is kept between forward and backward: the attention is recomputed in the backward pass.
 - "matmul" (any device, ONNX/torch.export): explicit scores per part, one softmax over their concatenation.
 
-Notation: B batch, H heads, P = nb * l padded length, D head dim; a part's tensors are (N, M, n, D) queries and
-(N, M, m, D) keys/values with N * M * n = B' * H' * P for the slice (B', H') of the batch and heads it is cut from.
+Notation: B batch, H heads, P = nb * l padded length, D head dim; a blocks / columns part's tensors are (N, M, n, D)
+queries and (N, M, m, D) keys/values (N = B' * H' for the slice (B', H') of the batch and heads they are cut from,
+M items of n queries); a flat part's are (B', H', n, D) and (B', H', m, D).
 """
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -38,6 +41,7 @@ from .base import building_graph
 _FLASH = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
 _FLASH_BACKWARD = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
 BACKENDS = ("auto", "fused", "matmul")
+LAYOUTS = ("blocks", "columns", "flat")
 
 
 def check_backend(backend: str) -> str:
@@ -56,7 +60,7 @@ class Grid:
     l: int
 
     def fold(self, x: Tensor, layout: str) -> Tensor:
-        """(B, H, P, X) -> the layout's (N, M, n, X)."""
+        """(B, H, P, X) -> the layout's (N, M, n, X), a view ("flat": x itself)."""
         if layout == "flat":
             return x
         x = x.reshape(self.B * self.H, self.nb, self.l, x.shape[-1])  # (B*H, nb, l, X)
@@ -69,40 +73,48 @@ class Grid:
         return x.reshape(self.B, self.H, self.nb * self.l, x.shape[-1])
 
 
-# Elements of one slice of q (and of k, v) that the fused backend handles at a time: 1 MiB in fp32, one head of
-# 4,096 x 64. Smaller slices keep a part's copies small (B=1, H=8, D=64, L=8192, fwd+bwd: strided peak 97 MiB with
-# 4 MiB slices, 69 MiB with these; fixed 76 -> 64) at no measurable cost in time.
+# Elements of one slice of q (and of k, v) that the fused backend handles at a time, and of one tile of a piece's
+# queries: 1 MiB in fp32, one head of 4,096 x 64. A slice holds one head at least; tiles cut it further.
 SLICE_ELEMENTS = 1 << 18
 
 
 @dataclass(frozen=True)
-class Part:
-    """One dense piece of a sparse pattern, as a rule for cutting it out of the padded q, k, v.
+class Piece:
+    """Queries [start, stop) of a part's layout (its items: blocks or columns; rows in "flat") and their keys.
 
     Args:
-        select: ``select(q, k, v, grid)`` with (B', H', P, D) tensors (a slice of the batch and heads, and ``grid``
-            for that slice) -> the part's queries (N, M, n, D), every query of the padded sequence once, in
-            ``layout``, and the keys and values (N, M, m, D) they may see in this part. Called again in the
-            backward pass: whatever it copies is never kept. It must be a pure, differentiable function of its
-            inputs (views, slices, concatenations), as the backward pass carries the part's gradients through it.
-        mask: boolean, broadcastable to (N, M, n, m): which of those keys each query sees; (n, m) in "flat".
-        layout: "flat", "blocks" or "columns" (see ``Grid``).
-        chunks: "flat" only, optional: (row_start, row_stop, key_stop) triples covering the rows in order, each saying
-            that rows [row_start, row_stop) see no key at or after key_stop. The fused backend then skips those keys
-            (a causal pattern computes about half its scores instead of all), and a chunk whose rows see every key
-            before its key_stop runs without a mask; the result is the same.
+        mask: boolean, broadcastable to (stop - start, n, m) (blocks, columns; its first size 1 or the items') or
+            (stop - start, m) ("flat"; first size 1 or the rows'): which of the piece's keys each query sees.
+            None: all of them.
+        causal: the keys are the items' own, each query seeing those up to its own place (square items), instead of
+            a mask.
+        shift: blocks / columns: the keys of item i are those of item i + shift.
+        keys: "flat": the piece sees the part's keys [keys[0], keys[1]) (None: all).
     """
 
-    select: Callable[[Tensor, Tensor, Tensor, Grid], tuple[Tensor, Tensor, Tensor]]
-    mask: Tensor
+    start: int
+    stop: int
+    mask: Tensor | None = None
+    causal: bool = False
+    shift: int = 0
+    keys: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Part:
+    """One dense piece of a sparse pattern: a layout, and the pieces (disjoint query ranges, in order) it holds.
+
+    ``positions`` ("flat" only): the key positions the part gathers (its keys are k[:, :, positions]); None: every
+    position of the padded sequence.
+    """
+
     layout: str
-    chunks: tuple[tuple[int, int, int], ...] = ()
+    pieces: tuple[Piece, ...]
+    positions: Tensor | None = None
 
-
-def fold_qkv(q: Tensor, k: Tensor, v: Tensor, grid: Grid, layout: str) -> tuple[Tensor, Tensor, Tensor]:
-    """A part whose queries and keys share one layout of the sequence: q, k, v folded into it (views; for
-    ``Part.select`` as ``partial(fold_qkv, layout=...)``)."""
-    return tuple(grid.fold(x, layout) for x in (q, k, v))
+    def __post_init__(self):
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
 
 
 def attend_parts(grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tensor, backend: str = "auto") -> Tensor:
@@ -119,45 +131,124 @@ def attend_parts(grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tensor,
     return _FusedParts.apply(grid, parts, q, k, v)
 
 
+def _keys(x: Tensor, grid: Grid, part: Part) -> Tensor:
+    """The part's key (or value) source from (B', H', P, D): the layout's view, or the gathered positions."""
+    if part.layout != "flat":
+        return grid.fold(x, part.layout)
+    return x if part.positions is None else x.index_select(2, part.positions)  # (B', H', m, D)
+
+
+def _take(x: Tensor, layout: str, a: int, b: int) -> Tensor:
+    """Items (rows in "flat") [a, b) of a folded tensor: a view."""
+    return x[:, :, a:b] if layout == "flat" else x[:, a:b]
+
+
+def _piece_keys(x: Tensor, part: Part, piece: Piece, a: int, b: int) -> Tensor:
+    """The keys (values) of the piece's queries [a, b) in the part's key source x."""
+    if part.layout == "flat":
+        return x if piece.keys is None else x[:, :, piece.keys[0]:piece.keys[1]]
+    return x[:, a + piece.shift:b + piece.shift]
+
+
+def _piece_mask(piece: Piece, a: int, b: int) -> Tensor | None:
+    m = piece.mask
+    whole = m is None or m.shape[0] == 1 or (a, b) == (piece.start, piece.stop)
+    return m if whole else m[a - piece.start:b - piece.start]
+
+
 def _attend_matmul(grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tensor) -> Tensor:
     scores, values = [], []
     for p in parts:
-        pq, pk, pv = p.select(q, k, v, grid)
-        s = (pq @ pk.transpose(-2, -1) / math.sqrt(pq.shape[-1])).masked_fill(~p.mask, float("-inf"))
+        s, pv = _part_scores(grid, p, q, k, v)
         scores.append(grid.unfold(s, p.layout))  # (B, H, P, m)
         values.append(pv)
+    widths = [s.shape[-1] for s in scores]
     scores = torch.cat(scores, dim=-1)  # (B, H, P, sum m)
     empty = torch.isneginf(scores).all(dim=-1, keepdim=True)  # no data-dependent branch: stays exportable
     weights = torch.softmax(scores.masked_fill(empty, 0.0), dim=-1).masked_fill(empty, 0.0)
     out = 0
-    for p, pv, w in zip(parts, values, weights.split([pv.shape[-2] for pv in values], dim=-1)):
+    for p, pv, w in zip(parts, values, weights.split(widths, dim=-1)):
         out = out + grid.unfold(grid.fold(w, p.layout) @ pv, p.layout)  # (B, H, P, D)
     return out
 
 
-def _additive(mask: Tensor, dtype: torch.dtype) -> Tensor:
-    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, float("-inf"))
+def _part_scores(grid: Grid, p: Part, q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+    """A part's masked scores over every query of its layout, (N, M, n, m) or (B, H, P, m) in "flat" (-inf where a
+    query sees no key of it), and the values they weigh, (N, M, m, D) or (B, H, m, D)."""
+    qf, kf, vf = grid.fold(q, p.layout), _keys(k, grid, p), _keys(v, grid, p)
+    flat = p.layout == "flat"
+    dim = 2 if flat else 1  # the axis the pieces cut
+    n_keys = kf.shape[2]  # keys per item (blocks, columns) or of the whole part (flat)
+    s_list, v_list, at = [], [], 0
+    for piece in p.pieces:
+        pq, pk = _take(qf, p.layout, piece.start, piece.stop), _piece_keys(kf, p, piece, piece.start, piece.stop)
+        s = pq @ pk.transpose(-2, -1) / math.sqrt(pq.shape[-1])
+        if piece.causal:
+            s = s.masked_fill(~torch.ones(s.shape[-2:], dtype=torch.bool, device=s.device).tril(), float("-inf"))
+        elif piece.mask is not None:
+            s = s.masked_fill(~piece.mask, float("-inf"))
+        if flat:  # the part's keys outside the piece's: unseen
+            k0, k1 = piece.keys or (0, n_keys)
+            s = torch.cat([_filler(s, -1, k0, float("-inf")), s, _filler(s, -1, n_keys - k1, float("-inf"))], dim=-1)
+        else:
+            pv = _piece_keys(vf, p, piece, piece.start, piece.stop)
+            v_list += [_filler(pv, dim, piece.start - at, 0.0), pv]
+        s_list += [_filler(s, dim, piece.start - at, float("-inf")), s]
+        at = piece.stop
+    size = qf.shape[dim]
+    end = list(qf.shape)
+    end[dim], end[-1] = size - at, n_keys
+    s_list.append(qf.new_full(end, float("-inf")))
+    if flat:
+        return torch.cat(s_list, dim=dim), vf
+    end_v = list(kf.shape)
+    end_v[1], end_v[2] = size - at, n_keys
+    v_list.append(vf.new_zeros(end_v))
+    return torch.cat(s_list, dim=dim), torch.cat(v_list, dim=dim)
+
+
+def _filler(like: Tensor, dim: int, size: int, value: float) -> Tensor:
+    """``size`` entries along ``dim`` shaped like ``like`` and filled with ``value`` (a gap between pieces)."""
+    shape = list(like.shape)
+    shape[dim] = size
+    return like.new_full(shape, value)
 
 
 @dataclass(frozen=True)
-class _Masks:
-    """A part's masks as the fused kernels take them, made once per call: the additive mask (unchunked), or one per
-    chunk, None where the chunk sees every key it is given (no mask at all: a causal fixed summary cut by blocks);
-    and which queries see no key of the part."""
+class _Tile:
+    """Queries [a, b) of a piece, with the piece's mask for them as the fused kernels take it (additive, or None)
+    and which of them see no key of the piece."""
 
-    bias: Tensor | list[Tensor | None]
-    empty: Tensor
+    piece: Piece
+    a: int
+    b: int
+    bias: Tensor | None
+    empty: Tensor | None
 
 
-def _masks(parts: list[Part], dtype: torch.dtype) -> list[_Masks]:
-    out = []
-    for p in parts:
-        if p.chunks:
-            bias = [None if p.mask[a:b, :m].all() else _additive(p.mask[a:b, :m], dtype) for a, b, m in p.chunks]
-        else:
-            bias = _additive(p.mask, dtype)
-        out.append(_Masks(bias, ~p.mask.any(dim=-1)))
-    return out
+def _tiles(part: Part, queries: Tensor, dtype: torch.dtype, cache: dict) -> list[_Tile]:
+    """The part's pieces cut into tiles of about SLICE_ELEMENTS query elements; ``queries`` is the part's folded q
+    of one slice. Additive masks are made once per call (``cache``) and shared by the tiles and slices that use
+    the same one."""
+    flat = part.layout == "flat"
+    per_item = math.prod(queries.shape) // queries.shape[2 if flat else 1]  # elements of one item (row)
+    step = max(1, SLICE_ELEMENTS // max(1, per_item))
+    tiles = []
+    for piece in part.pieces:
+        if piece.keys is not None and piece.keys[0] >= piece.keys[1]:
+            continue  # no key: the piece's queries see nothing here
+        for a in range(piece.start, piece.stop, step):
+            b = min(piece.stop, a + step)
+            mask = _piece_mask(piece, a, b)
+            if mask is None:
+                tiles.append(_Tile(piece, a, b, None, None))
+                continue
+            key = (id(piece.mask), (a, b) if mask is not piece.mask else None)
+            if key not in cache:
+                bias = torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, float("-inf"))
+                cache[key] = (bias if flat else bias.unsqueeze(0), ~mask.any(dim=-1))  # the kernel takes 2-D or 4-D
+            tiles.append(_Tile(piece, a, b, *cache[key]))
+    return tiles
 
 
 def _slices(B: int, H: int, P: int, D: int) -> list[tuple[slice, slice]]:
@@ -177,63 +268,66 @@ def _sub_grid(grid: Grid, x: Tensor) -> Grid:
     return Grid(x.shape[0], x.shape[1], grid.nb, grid.l)
 
 
-def _forward_slice(grid: Grid, parts: list[Part], masks: list[_Masks], q: Tensor, k: Tensor,
-                   v: Tensor) -> tuple[Tensor, Tensor]:
-    """Combined output (B', H', P, D) and log-sum-exp (B', H', P, 1) of a slice of the batch and heads."""
-    outs, lses = [], []
-    for p, mask in zip(parts, masks):
-        pq, pk, pv = p.select(q, k, v, grid)
-        if p.chunks:
-            pieces = [_FLASH(pq[:, :, a:b], pk[:, :, :m], pv[:, :, :m], attn_mask=bias) if m else
-                      (pq.new_zeros(*pq.shape[:2], b - a, pq.shape[-1]), pq.new_zeros(*pq.shape[:2], b - a))
-                      for (a, b, m), bias in zip(p.chunks, mask.bias)]  # a chunk with no key: zeros
-            o, lse = (torch.cat(x, dim=2) for x in zip(*pieces))
-        else:
-            o, lse = _FLASH(pq, pk, pv, attn_mask=mask.bias)
-        lse = lse.masked_fill(mask.empty, float("-inf"))  # (N, M, n): the kernel reports 0 for a query with no key
-        outs.append(grid.unfold(o, p.layout))  # (B', H', P, D)
-        lses.append(grid.unfold(lse.unsqueeze(-1), p.layout))  # (B', H', P, 1)
-    lse = torch.logsumexp(torch.cat(lses, dim=-1), dim=-1, keepdim=True)  # (B', H', P, 1)
-    lse = lse.masked_fill(torch.isneginf(lse), 0.0)  # no key at all: zero weights everywhere, output 0
-    out = outs[0].mul_(torch.exp(lses[0] - lse))  # (B', H', P, D), in place: one slice-sized buffer
-    for o, l in zip(outs[1:], lses[1:]):
-        out.addcmul_(torch.exp(l - lse), o)
-    return out, lse
+def _fold_in(out: Tensor, lse: Tensor, o: Tensor, l: Tensor) -> None:
+    """Fold a tile's output o (.., n, D) and log-sum-exp l (.., n, 1) into the running out and lse, in place."""
+    new = torch.logaddexp(lse, l)
+    safe = new.masked_fill(torch.isneginf(new), 0.0)  # no key yet on either side: weights 0, not nan
+    out.mul_(torch.exp(lse - safe)).addcmul_(torch.exp(l - safe), o)
+    lse.copy_(new)
 
 
-def _part_grads(grid: Grid, p: Part, mask: _Masks, selected: tuple[Tensor, Tensor, Tensor], grad: Tensor,
-                out: Tensor, lse: Tensor) -> list[Tensor]:
-    """Flash-attention backward of one part with the combined output and log-sum-exp: grads of its q, k, v."""
-    q, k, v = selected
-    g, o, l = (grid.fold(x, p.layout) for x in (grad, out, lse))
-    l = l.squeeze(-1)
-    if not p.chunks:
-        return list(_FLASH_BACKWARD(g, q, k, v, o, l, 0.0, False, attn_mask=mask.bias))
-    dq, dk, dv = [], torch.zeros_like(k), torch.zeros_like(v)
-    for (a, b, m), bias in zip(p.chunks, mask.bias):
-        if not m:
-            dq.append(q.new_zeros(*q.shape[:2], b - a, q.shape[-1]))
-            continue
-        dq_c, dk_c, dv_c = _FLASH_BACKWARD(g[:, :, a:b], q[:, :, a:b], k[:, :, :m], v[:, :, :m], o[:, :, a:b],
-                                           l[:, :, a:b], 0.0, False, attn_mask=bias)
-        dq.append(dq_c)
-        dk[:, :, :m] += dk_c
-        dv[:, :, :m] += dv_c
-    return [torch.cat(dq, dim=2), dk, dv]
+def _forward_slice(grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor,
+                   cache: dict) -> None:
+    """Combined output and log-sum-exp of a slice (B', H', P, D) of the batch and heads, written into ``out``
+    (zeros) and ``lse`` (-inf), (B', H', P, 1)."""
+    for p in parts:
+        qf, of, lf = (grid.fold(x, p.layout) for x in (q, out, lse))
+        kf, vf = _keys(k, grid, p), _keys(v, grid, p)
+        for t in _tiles(p, qf, q.dtype, cache):
+            pk, pv = (_piece_keys(x, p, t.piece, t.a, t.b) for x in (kf, vf))
+            o, l = _FLASH(_take(qf, p.layout, t.a, t.b), pk, pv, is_causal=t.piece.causal, attn_mask=t.bias)
+            if t.empty is not None:
+                l = l.masked_fill(t.empty, float("-inf"))  # the kernel reports 0 for a query with no key
+            _fold_in(_take(of, p.layout, t.a, t.b), _take(lf, p.layout, t.a, t.b), o, l.unsqueeze(-1))
+
+
+def _backward_slice(grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor,
+                    grad: Tensor, grads: list[Tensor], cache: dict) -> None:
+    """Add the slice's gradients into ``grads`` (views of dq, dk, dv for the slice, zeros at first): each tile's
+    flash-attention backward with the combined output and log-sum-exp, straight into the views it came from."""
+    dq = grads[0]
+    for p in parts:
+        qf, of, lf, gf, dqf = (grid.fold(x, p.layout) for x in (q, out, lse, grad, dq))
+        kf, vf = _keys(k, grid, p), _keys(v, grid, p)
+        gathered = p.layout == "flat" and p.positions is not None
+        dkf, dvf = ((torch.zeros_like(kf), torch.zeros_like(vf)) if gathered else
+                    (_keys(grads[1], grid, p), _keys(grads[2], grid, p)))
+        for t in _tiles(p, qf, q.dtype, cache):
+            pk, pv = (_piece_keys(x, p, t.piece, t.a, t.b) for x in (kf, vf))
+            tq, to, tl, tg = (_take(x, p.layout, t.a, t.b) for x in (qf, of, lf, gf))
+            d_q, d_k, d_v = _FLASH_BACKWARD(tg, tq, pk, pv, to, tl.squeeze(-1), 0.0, t.piece.causal,
+                                            attn_mask=t.bias)
+            _take(dqf, p.layout, t.a, t.b).add_(d_q)
+            _piece_keys(dkf, p, t.piece, t.a, t.b).add_(d_k)
+            _piece_keys(dvf, p, t.piece, t.a, t.b).add_(d_v)
+        if gathered:
+            grads[1].index_add_(2, p.positions, dkf)
+            grads[2].index_add_(2, p.positions, dvf)
 
 
 class _FusedParts(torch.autograd.Function):
     @staticmethod
     def forward(ctx, grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-        masks = _masks(parts, q.dtype)
-        out = q.new_empty(q.shape)  # (B, H, P, D)
-        lse = q.new_empty((*q.shape[:3], 1), dtype=torch.promote_types(q.dtype, torch.float32))  # (B, H, P, 1)
+        out = q.new_zeros(q.shape)  # (B, H, P, D)
+        lse = q.new_full((*q.shape[:3], 1), float("-inf"),
+                         dtype=torch.promote_types(q.dtype, torch.float32))  # (B, H, P, 1)
+        cache = {}
         for b, h in _slices(*q.shape):
             sub = [x[b, h] for x in (q, k, v)]
-            o, l = _forward_slice(_sub_grid(grid, sub[0]), parts, masks, *sub)
-            out[b, h], lse[b, h] = o, l
-        ctx.grid, ctx.parts = grid, parts  # the additive masks are made again in the backward: a bool mask is a
-        ctx.save_for_backward(q, k, v, out, lse)  # quarter of their size, and every layer keeps its own until then
+            _forward_slice(_sub_grid(grid, sub[0]), parts, *sub, out[b, h], lse[b, h], cache)
+        lse.masked_fill_(torch.isneginf(lse), 0.0)  # no key at all: zero weights everywhere in the backward
+        ctx.grid, ctx.parts = grid, parts  # the additive masks are made again in the backward (small: they
+        ctx.save_for_backward(q, k, v, out, lse)  # broadcast over the items)
         return out
 
     @staticmethod
@@ -241,22 +335,9 @@ class _FusedParts(torch.autograd.Function):
     def backward(ctx, grad: Tensor):
         q, k, v, out, lse = ctx.saved_tensors
         grad = grad.contiguous()
-        grads = [torch.empty_like(x) for x in (q, k, v)]
-        masks = _masks(ctx.parts, q.dtype)
+        grads = [q.new_zeros(x.shape) for x in (q, k, v)]  # contiguous: the tiles add into views of them
+        cache = {}
         for b, h in _slices(*q.shape):
-            sub = [x[b, h].detach().requires_grad_() for x in (q, k, v)]
-            grid = _sub_grid(ctx.grid, sub[0])
-            for n, (p, mask) in enumerate(zip(ctx.parts, masks)):  # one part at a time: its grads, then free
-                with torch.enable_grad():  # the part's copies again, to carry its gradients back to q, k, v
-                    selected = p.select(*sub, grid)
-                part_grads = _part_grads(grid, p, mask, selected, grad[b, h], out[b, h], lse[b, h])
-                wanted = [(t, d) for t, d in zip(selected, part_grads) if t.requires_grad]
-                slice_grads = torch.autograd.grad([t for t, _ in wanted], sub, [d for _, d in wanted],
-                                                  allow_unused=True)
-                del selected, part_grads, wanted
-                for full, d in zip(grads, slice_grads):
-                    if n == 0:
-                        full[b, h] = 0.0 if d is None else d
-                    elif d is not None:
-                        full[b, h] += d
+            sub = [x[b, h] for x in (q, k, v, out, lse, grad)]
+            _backward_slice(_sub_grid(ctx.grid, sub[0]), ctx.parts, *sub, [g[b, h] for g in grads], cache)
         return None, None, *grads

@@ -3,13 +3,12 @@
 Notation: B batch, H heads, L length, D head dim, l stride, nb = ceil(L / l) blocks.
 """
 
-from functools import partial
-
+import torch
 from torch import Tensor
 
 from .base import Attention, check_qkv
-from .blocks import auto_stride, neighbour_blocks, neighbour_positions, pad_blocks, query_positions
-from .parts import Grid, Part, attend_parts, check_backend, fold_qkv
+from .blocks import auto_stride, own_block_part, pad_blocks
+from .parts import Grid, Part, Piece, attend_parts, check_backend
 from .patterns import STRIDED_PARTS
 
 
@@ -19,10 +18,11 @@ class StridedAttention(Attention):
     With ``causal=False`` the two-sided pattern |i - j| <= l or (i - j) mod l = 0 is used instead.
 
     Computed without any (L, L) matrix, as dense parts combined exactly by ``attention.parts``. The local part A1 is
-    attention from each block of l queries to the keys of its own and neighbouring blocks (2l keys causal, 3l
-    two-sided). The strided part A2 is attention along the columns of the sequence reshaped to (nb, l): query (b, r)
-    attends to keys (b', r); in the union it skips |b - b'| <= 1, which A1 already holds. Time per head
-    O(L (3l + L / l) D), O(L sqrt(L) D) for l ~ sqrt(L); the fused backend stores no score matrix at all.
+    attention from each block of l queries to its own block (causal within it), to the block before and, two-sided,
+    the block after, each under one (l, l) mask shared by every block. The strided part A2 is attention along the
+    columns of the sequence reshaped to (nb, l): query (b, r) attends to keys (b', r); in the union it skips
+    |b - b'| <= 1, which A1 already holds. Every part reads q, k, v as views. Time per head O(L (3l + L / l) D),
+    O(L sqrt(L) D) for l ~ sqrt(L); the fused backend stores no score matrix at all.
 
     Args:
         stride: l; ``None`` takes the power of two nearest sqrt(L) at each call.
@@ -49,30 +49,41 @@ class StridedAttention(Attention):
         l = self.stride or auto_stride(L)
         q, k, v = (pad_blocks(x, l) for x in (q, k, v))  # (B, H, P, D)
         nb = q.shape[2] // l
-        grid = Grid(B, H, nb, l)
-        i = query_positions(nb, l, q.device)  # (nb, l, 1)
         parts = []
         if self.part in ("union", "local"):
-            offsets = (-1, 0) if causal else (-1, 0, 1)
-            j = neighbour_positions(nb, l, offsets, q.device).unsqueeze(1)  # (nb, 1, n*l)
-            mask = (j >= 0) & (j < L) & ((i - j).abs() <= l)  # (nb, l, n*l)
-            if causal:
-                mask = mask & (j <= i)
-            parts.append(Part(partial(_local, offsets=offsets), mask.unsqueeze(0), "blocks"))
+            parts += _local_parts(nb, l, L, causal, q.device)
         if self.part in ("union", "stride"):
-            b = i // l  # (nb, l, 1) row of each query
-            j = (b.new_tensor(range(nb)).view(1, 1, nb) * l) + (i % l)  # (nb, l, nb) key (b', r) position
-            b_key = j // l
-            mask = j < L
-            if causal:
-                mask = mask & (b_key <= b)
-            if self.part == "union":
-                mask = mask & ((b - b_key).abs() >= 2)
-            parts.append(Part(partial(fold_qkv, layout="columns"), mask.transpose(0, 1).unsqueeze(0), "columns"))
-        return attend_parts(grid, parts, q, k, v, self.backend)[:, :, :L]  # (B, H, L, D)
+            parts.append(_column_part(nb, l, L, causal, self.part == "union", q.device))
+        return attend_parts(Grid(B, H, nb, l), parts, q, k, v, self.backend)[:, :, :L]  # (B, H, L, D)
 
 
-def _local(q: Tensor, k: Tensor, v: Tensor, grid: Grid, offsets: tuple[int, ...]) -> tuple[Tensor, Tensor, Tensor]:
-    """Each block of l queries with the keys of the blocks at ``offsets`` from it: (N, nb, l, D), (N, nb, n*l, D)."""
-    kb, vb = (grid.fold(x, "blocks").unsqueeze(0) for x in (k, v))  # (1, N, nb, l, D)
-    return grid.fold(q, "blocks"), *(neighbour_blocks(x, offsets)[0] for x in (kb, vb))
+def _local_parts(nb: int, l: int, L: int, causal: bool, device) -> list[Part]:
+    """A1 as blocks of l queries: their own block (causal within it), the previous block (keys j >= i - l: places
+    r' >= r) and, two-sided, the next block (j <= i + l: r' <= r). Views of q, k, v; the masks are (1, l, l)."""
+    r = torch.arange(l, device=device)
+    rq, rk = r.view(l, 1), r.view(1, l)  # query and key place in their blocks
+    parts = [own_block_part(nb, l, L, causal, device)]
+    if nb > 1:
+        parts.append(Part("blocks", (Piece(1, nb, (rk >= rq).unsqueeze(0), shift=-1),)))
+    if nb > 1 and not causal:
+        nxt, rem = rk <= rq, L - (nb - 1) * l  # rem: real places in the last block, whose padding is no key
+        last = (nxt & (rk < rem)).unsqueeze(0)
+        pieces = (Piece(0, nb - 1, nxt.unsqueeze(0), shift=1),) if rem == l else (
+            Piece(0, nb - 2, nxt.unsqueeze(0), shift=1), Piece(nb - 2, nb - 1, last, shift=1))
+        parts.append(Part("blocks", tuple(p for p in pieces if p.stop > p.start)))
+    return parts
+
+
+def _column_part(nb: int, l: int, L: int, causal: bool, union: bool, device) -> Part:
+    """A2 as the l columns of the sequence reshaped to (nb, l): query (b, r) sees keys (b', r), b' <= b when causal,
+    and in the union only |b - b'| >= 2 (A1 holds the rest). Views of q, k, v; the masks are (1, nb, nb)."""
+    b = torch.arange(nb, device=device)
+    bq, bk = b.view(nb, 1), b.view(1, nb)  # query and key rows
+    mask = (bk <= bq) if causal else torch.ones(nb, nb, dtype=torch.bool, device=device)
+    if union:
+        mask = mask & ((bq - bk).abs() >= 2)
+    seen = None if not (causal or union) else mask.unsqueeze(0)  # None: every key (decided without reading mask,
+    rem = L - (nb - 1) * l  # which export could not); columns [rem, l) have padding in their last row: a key only
+    if causal or rem == l:  # to padding queries when causal, otherwise masked
+        return Part("columns", (Piece(0, l, seen),))
+    return Part("columns", (Piece(0, rem, seen), Piece(rem, l, (mask & (bk < nb - 1)).unsqueeze(0))))
