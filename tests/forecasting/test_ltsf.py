@@ -44,6 +44,30 @@ def test_ltsf_table_runs_resumes_and_reports(tmp_path, capsys):
     assert "==" not in capsys.readouterr().out
 
 
+def test_ltsf_table_continues_a_cell_killed_with_its_process(tmp_path):
+    """A cell whose process was killed mid-training continues from its last checkpoint when the table runs again,
+    and ends as an uninterrupted run of it does."""
+    from sparsecast.forecasting.ltsf import ltsf_table
+    csv = write_csv(tmp_path / "s.csv", n=500, columns=("a", "OT"))
+    variants, train = ["dlinear:seq_len=32,epochs=3,patience=5"], TrainConfig(progress=False)
+    run = lambda out, log: ltsf_table(str(csv), variants, [8], [0], out, None, train, log=log)  # noqa: E731
+
+    def stop_in_epoch_two(line):
+        if line.startswith("epoch 2:"):
+            raise KeyboardInterrupt  # killed before epoch 2's checkpoint: the checkpoint holds epoch 1
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "killed", stop_in_epoch_two)
+    lines = []
+    run(tmp_path / "killed", lines.append)
+    run(tmp_path / "whole", lambda line: None)
+    assert any("continuing the interrupted run" in line for line in lines)
+    assert any(line.startswith("resuming after epoch 1") for line in lines)
+    killed, whole = (next(iter(json.loads((tmp_path / d / "s_ltsf.json").read_text()).values()))
+                     for d in ("killed", "whole"))
+    assert killed["resumed"] and not whole["resumed"]
+    assert killed["test"] == whole["test"] and killed["epochs"] == whole["epochs"] == 3
+
+
 @pytest.mark.parametrize("model", ["longpatch", "patchtst"])
 def test_train_and_predict_with_the_patch_models(tmp_path, model):
     csv = write_csv(tmp_path / "s.csv", n=400)

@@ -303,6 +303,20 @@ def _plot_test(path: Path, prepared: PreparedData, pred: np.ndarray, true: np.nd
                          band=band, band_label=f"{levels[0]:g}-{levels[-1]:g} quantiles" if levels else "")
 
 
+def interrupted(run_dir: Path, data_cfg: DataConfig, train_cfg: TrainConfig) -> bool:
+    """Whether ``run_dir`` holds a checkpoint of a killed ``train_run`` of this data with these training settings,
+    which ``train_run(..., resume=True)`` continues (a table's cell killed with its process)."""
+    if not (run_dir / CHECKPOINT).is_file() or not (run_dir / CONFIG).is_file():
+        return False
+    config = read_json(run_dir / CONFIG)
+    data = {k: config["data"].get(k) for k in ("data", "features", "seq_len", "label_len", "pred_len")}
+    # how a run shows, where it runs and how it saves, not what it computes
+    display = ("progress", "threads", "checkpoint_minutes", "device")
+    same_train = ({k: v for k, v in config["train"].items() if k not in display}
+                  == {k: v for k, v in train_cfg.to_dict().items() if k not in display})
+    return same_train and data == {k: getattr(data_cfg, k) for k in data}
+
+
 def resume_run(run_dir: str | Path, log=say) -> dict:
     """Continue a killed ``train_run`` from its last checkpoint, with the settings in its config.json."""
     run_dir = Path(run_dir)

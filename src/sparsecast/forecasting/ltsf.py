@@ -22,7 +22,7 @@ from ..models.registry import train_defaults
 from ..reference import ltsf_published
 from ..training import TrainConfig
 from ..training.precision import cpu_summary
-from .experiment import ANCHOR_TEST_BATCH, SPACED_TEST, score_spaced, train_run
+from .experiment import ANCHOR_TEST_BATCH, SPACED_TEST, interrupted, score_spaced, train_run
 from .peers import run_peer
 from .run_dir import CONFIG, read_json, read_results, record_result
 
@@ -171,12 +171,18 @@ def ltsf_table(data: str, variants: list[str], horizons: list[int], seeds: list[
                              **run_peer(recipe.model, prepare_data(dcfg), seed, tcfg.threads)}
                 else:
                     run_dir = _run_dir(out, name, h, label, seed)
-                    metrics = train_run(dcfg, recipe.model, settings, tcfg, run_dir, log=log)
+                    resume = interrupted(run_dir, dcfg, tcfg)
+                    if resume:
+                        log(f"continuing the interrupted run in {run_dir} from its last checkpoint")
+                    metrics = train_run(dcfg, recipe.model, settings, tcfg, run_dir, log=log, resume=resume)
+                    seconds = time.perf_counter() - start
+                    if resume:  # this process trained only the epochs after the checkpoint: the run's own total
+                        seconds = metrics["seconds"]["train_and_val"] + metrics["seconds"]["test"]
                     cell |= {"test": {k: metrics["test"][k] for k in ("mse", "mae")},
                              "val_loss": metrics["best_val_loss"],
                              "best_epoch": metrics["best_epoch"],
-                             "epochs": len(metrics["seconds"]["per_epoch"]),
-                             "seconds": time.perf_counter() - start, "test_windows": metrics["test_windows"],
+                             "epochs": len(metrics["seconds"]["per_epoch"]), "resumed": resume,
+                             "seconds": seconds, "test_windows": metrics["test_windows"],
                              "test_spaced": metrics["test_spaced"],
                              "test_drop_last": metrics.get("test_drop_last"),
                              "settings": settings, "precision": metrics["precision"],

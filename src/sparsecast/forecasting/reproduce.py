@@ -18,8 +18,8 @@ from ..data import DataConfig
 from ..reference import paper_table
 from ..training import TrainConfig
 from ..training.precision import cpu_summary
-from .experiment import train_run
-from .run_dir import CHECKPOINT, CONFIG, claim, read_results, record_result
+from .experiment import interrupted, train_run
+from .run_dir import CONFIG, claim, read_results, record_result
 
 TABLES = {"univariate": "S", "multivariate": "M"}
 # (key for --models, column label, model name, model settings)
@@ -55,19 +55,6 @@ def _machine(device: str) -> str:
     if device.startswith("cuda"):
         return torch.cuda.get_device_name(torch.device(device))
     return f"CPU ({cpu_summary()}), {torch.get_num_threads()} threads"
-
-
-def _interrupted(run_dir: Path, data_cfg: DataConfig, train_cfg: TrainConfig) -> bool:
-    """Whether ``run_dir`` holds a checkpoint of a killed run of this cell with these settings, to continue."""
-    if not (run_dir / CHECKPOINT).is_file() or not (run_dir / CONFIG).is_file():
-        return False
-    config = json.loads((run_dir / CONFIG).read_text())
-    data = {k: config["data"].get(k) for k in ("data", "features", "seq_len", "label_len", "pred_len")}
-    # how a run shows, where it runs and how it saves, not what it computes
-    display = ("progress", "threads", "checkpoint_minutes", "device")
-    same_train = ({k: v for k, v in config["train"].items() if k not in display}
-                  == {k: v for k, v in train_cfg.to_dict().items() if k not in display})
-    return same_train and data == {k: getattr(data_cfg, k) for k in data}
 
 
 def _run_facts(run_dir: Path, metrics: dict) -> dict:
@@ -129,7 +116,7 @@ def reproduce(table: str, data: str, out: Path, root_path: str | None, horizons:
 def _run_cell(dcfg: DataConfig, model_name: str, params: dict, cell_cfg: TrainConfig, run_dir: Path, log) -> dict:
     """Train one cell (continuing its interrupted run if there is one) and return its record for the table."""
     start = time.perf_counter()
-    resume = _interrupted(run_dir, dcfg, cell_cfg)
+    resume = interrupted(run_dir, dcfg, cell_cfg)
     if resume:
         log(f"continuing the interrupted run in {run_dir} from its last checkpoint")
     metrics = train_run(dcfg, model_name, params, cell_cfg, run_dir, log=log, resume=resume)
