@@ -54,3 +54,17 @@ def test_other_origins_are_refused(prepared):
     cv = _stand_in_cross_validation(long_frame(prepared), n - 1, pred_len)
     with pytest.raises(ValueError, match="not our"):
         windows_from_cv(cv, prepared, "Peer")
+
+
+def test_a_multivariate_peer_is_told_the_number_of_series(prepared):
+    from sparsecast.forecasting.peers import series_setting
+
+    class Joint:  # as neuralforecast marks TSMixer and iTransformer
+        MULTIVARIATE = True
+
+    class PerSeries:
+        MULTIVARIATE = False
+
+    n_series = long_frame(prepared)["unique_id"].nunique()
+    assert series_setting(Joint, prepared) == {"n_series": 3} == {"n_series": n_series}
+    assert series_setting(PerSeries, prepared) == {} == series_setting(object, prepared)

@@ -73,6 +73,12 @@ def windows_from_cv(cv: pd.DataFrame, prepared: PreparedData, column: str) -> tu
     return pred, truth
 
 
+def series_setting(cls, prepared: PreparedData) -> dict:
+    """What a neuralforecast model class needs to know of the series: a multivariate one (TSMixer, iTransformer:
+    ``MULTIVARIATE``) forecasts all channels jointly and takes their number."""
+    return {"n_series": len(prepared.columns)} if getattr(cls, "MULTIVARIATE", False) else {}
+
+
 def run_peer(name: str, prepared: PreparedData, seed: int, threads: int = 0) -> dict:
     """Fit neuralforecast's model ``name`` on our training and validation rows and score it on our test windows."""
     import torch
@@ -81,8 +87,9 @@ def run_peer(name: str, prepared: PreparedData, seed: int, threads: int = 0) -> 
     if threads:
         torch.set_num_threads(threads)
     _, n, seq_len, pred_len = test_layout(prepared)
-    model = getattr(models, name)(h=pred_len, input_size=seq_len, random_seed=seed, enable_progress_bar=False,
-                                  enable_model_summary=False, logger=False, accelerator="cpu", **NF_TRAIN)
+    cls = getattr(models, name)
+    model = cls(h=pred_len, input_size=seq_len, random_seed=seed, enable_progress_bar=False, enable_model_summary=False,
+                logger=False, accelerator="cpu", **NF_TRAIN, **series_setting(cls, prepared))
     nf = NeuralForecast(models=[model], freq=prepared.freq)
     start = time.perf_counter()
     cv = nf.cross_validation(df=long_frame(prepared), n_windows=n, step_size=1, val_size=validation_rows(prepared),
