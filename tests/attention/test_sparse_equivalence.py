@@ -141,9 +141,9 @@ def test_causal_kernels_build_only_masks_of_one_block(monkeypatch, name, part):
     from sparsecast.attention import parts
     made, original = [], parts._tiles
 
-    def tiles(part, queries, dtype, cache):
+    def tiles(p, queries, dtype, cache):
         made.append(cache)
-        return original(part, queries, dtype, cache)
+        return original(p, queries, dtype, cache)
 
     monkeypatch.setattr(parts, "_tiles", tiles)
     monkeypatch.setattr(parts, "SLICE_ELEMENTS", 2 * 6 * 4)  # tiles of two blocks of one head
@@ -159,3 +159,31 @@ def test_causal_kernels_build_only_masks_of_one_block(monkeypatch, name, part):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
     biases = [bias for cache in made for bias, _ in cache.values()]
     assert all(b.numel() <= max(l, nb) ** 2 for b in biases), [tuple(b.shape) for b in biases]
+
+def test_pieces_sharing_one_mask_at_different_places_equal_the_matmul_backend(monkeypatch):
+    """Two parts whose pieces share one mask object but start at different rows, cut into tiles: each tile takes its
+    own rows of the mask (the additive masks are cached per mask and place within its piece)."""
+    from sparsecast.attention import parts
+    monkeypatch.setattr(parts, "SLICE_ELEMENTS", 2 * 2 * 4)  # tiles of two rows
+    torch.manual_seed(0)
+    grid = parts.Grid(1, 2, 2, 4)  # P = 8
+    mask = torch.rand(4, 5) > 0.4
+    mask[:, 0] = True
+    first = parts.Part("flat", (parts.Piece(0, 4, mask, keys=(0, 5)),), torch.tensor([0, 1, 2, 3, 4]))
+    second = parts.Part("flat", (parts.Piece(2, 6, mask, keys=(0, 5)),), torch.tensor([5, 6, 7, 0, 1]))
+    q, k, v = (torch.randn(1, 2, 8, 4, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    fused, ref = (parts.attend_parts(grid, [first, second], q, k, v, b) for b in ("fused", "matmul"))
+    torch.testing.assert_close(fused, ref, rtol=1e-10, atol=1e-12)
+    g = torch.randn_like(ref)
+    for a, b in zip(torch.autograd.grad(fused, (q, k, v), g), torch.autograd.grad(ref, (q, k, v), g)):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_pieces_refuse_settings_of_another_layout():
+    from sparsecast.attention import parts
+    with pytest.raises(ValueError, match="causal piece"):
+        parts.Piece(0, 2, torch.ones(1, 2, 2, dtype=torch.bool), causal=True)
+    with pytest.raises(ValueError, match="key ranges belong to flat pieces"):
+        parts.Part("blocks", (parts.Piece(0, 2, keys=(0, 1)),))
+    with pytest.raises(ValueError, match="mask is 2-D"):
+        parts.Part("flat", (parts.Piece(0, 2, torch.ones(1, 2, 2, dtype=torch.bool)),))

@@ -1,4 +1,4 @@
-"""Fixed sparse attention (Sparse Transformer, Child et al. 2019, Section 4.2), as block-structured matmuls.
+"""Fixed sparse attention (Sparse Transformer, Child et al. 2019, Section 4.2), as dense parts of the sequence.
 
 Notation: B batch, H heads, L length, D head dim, l block length, c summary positions per block, nb blocks.
 """

@@ -99,10 +99,14 @@ class Piece:
     shift: int = 0
     keys: tuple[int, int] | None = None
 
+    def __post_init__(self):
+        if self.causal and (self.mask is not None or self.shift or self.keys is not None):
+            raise ValueError("a causal piece takes its items' own keys: no mask, shift or key range")
+
 
 @dataclass(frozen=True)
 class Part:
-    """One dense piece of a sparse pattern: a layout, and the pieces (disjoint query ranges, in order) it holds.
+    """One part of a sparse pattern: a layout, and the pieces (disjoint query ranges, in order) it is cut into.
 
     ``positions`` ("flat" only): the key positions the part gathers (its keys are k[:, :, positions]); None: every
     position of the padded sequence.
@@ -115,6 +119,12 @@ class Part:
     def __post_init__(self):
         if self.layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
+        flat = self.layout == "flat"
+        for piece in self.pieces:  # the mask's first size is the items' (rows' in "flat"), or 1
+            if piece.mask is not None and piece.mask.dim() != (2 if flat else 3):
+                raise ValueError(f"a {self.layout} piece's mask is {2 if flat else 3}-D, got {piece.mask.dim()}-D")
+            if flat and (piece.causal or piece.shift) or not flat and piece.keys is not None:
+                raise ValueError("key ranges belong to flat pieces, causal and shift to blocks / columns")
 
 
 def attend_parts(grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tensor, backend: str = "auto") -> Tensor:
@@ -176,9 +186,13 @@ def _part_scores(grid: Grid, p: Part, q: Tensor, k: Tensor, v: Tensor) -> tuple[
     """A part's masked scores over every query of its layout, (N, M, n, m) or (B, H, P, m) in "flat" (-inf where a
     query sees no key of it), and the values they weigh, (N, M, m, D) or (B, H, m, D)."""
     qf, kf, vf = grid.fold(q, p.layout), _keys(k, grid, p), _keys(v, grid, p)
-    flat = p.layout == "flat"
-    dim = 2 if flat else 1  # the axis the pieces cut
-    n_keys = kf.shape[2]  # keys per item (blocks, columns) or of the whole part (flat)
+    if p.layout == "flat":  # one product and one (P, m) mask, whatever the pieces
+        seen = torch.zeros(qf.shape[2], kf.shape[2], dtype=torch.bool, device=q.device)
+        for piece in p.pieces:
+            k0, k1 = piece.keys or (0, kf.shape[2])
+            seen[piece.start:piece.stop, k0:k1] = True if piece.mask is None else piece.mask
+        s = (qf @ kf.transpose(-2, -1) / math.sqrt(qf.shape[-1])).masked_fill(~seen, float("-inf"))
+        return s, vf
     s_list, v_list, at = [], [], 0
     for piece in p.pieces:
         pq, pk = _take(qf, p.layout, piece.start, piece.stop), _piece_keys(kf, p, piece, piece.start, piece.stop)
@@ -187,24 +201,17 @@ def _part_scores(grid: Grid, p: Part, q: Tensor, k: Tensor, v: Tensor) -> tuple[
             s = s.masked_fill(~torch.ones(s.shape[-2:], dtype=torch.bool, device=s.device).tril(), float("-inf"))
         elif piece.mask is not None:
             s = s.masked_fill(~piece.mask, float("-inf"))
-        if flat:  # the part's keys outside the piece's: unseen
-            k0, k1 = piece.keys or (0, n_keys)
-            s = torch.cat([_filler(s, -1, k0, float("-inf")), s, _filler(s, -1, n_keys - k1, float("-inf"))], dim=-1)
-        else:
-            pv = _piece_keys(vf, p, piece, piece.start, piece.stop)
-            v_list += [_filler(pv, dim, piece.start - at, 0.0), pv]
-        s_list += [_filler(s, dim, piece.start - at, float("-inf")), s]
+        pv = _piece_keys(vf, p, piece, piece.start, piece.stop)
+        s_list += [_filler(s, 1, piece.start - at, float("-inf")), s]
+        v_list += [_filler(pv, 1, piece.start - at, 0.0), pv]
         at = piece.stop
-    size = qf.shape[dim]
     end = list(qf.shape)
-    end[dim], end[-1] = size - at, n_keys
-    s_list.append(qf.new_full(end, float("-inf")))
-    if flat:
-        return torch.cat(s_list, dim=dim), vf
+    end[1], end[-1] = qf.shape[1] - at, kf.shape[2]
     end_v = list(kf.shape)
-    end_v[1], end_v[2] = size - at, n_keys
+    end_v[1] = qf.shape[1] - at
+    s_list.append(qf.new_full(end, float("-inf")))
     v_list.append(vf.new_zeros(end_v))
-    return torch.cat(s_list, dim=dim), torch.cat(v_list, dim=dim)
+    return torch.cat([x for x in s_list if x.shape[1]], dim=1), torch.cat([x for x in v_list if x.shape[1]], dim=1)
 
 
 def _filler(like: Tensor, dim: int, size: int, value: float) -> Tensor:
@@ -243,7 +250,7 @@ def _tiles(part: Part, queries: Tensor, dtype: torch.dtype, cache: dict) -> list
             if mask is None:
                 tiles.append(_Tile(piece, a, b, None, None))
                 continue
-            key = (id(piece.mask), (a, b) if mask is not piece.mask else None)
+            key = (id(piece.mask), flat, None if mask is piece.mask else (a - piece.start, b - piece.start))
             if key not in cache:
                 bias = torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, float("-inf"))
                 cache[key] = (bias if flat else bias.unsqueeze(0), ~mask.any(dim=-1))  # the kernel takes 2-D or 4-D
@@ -300,7 +307,8 @@ def _backward_slice(grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tens
         qf, of, lf, gf, dqf = (grid.fold(x, p.layout) for x in (q, out, lse, grad, dq))
         kf, vf = _keys(k, grid, p), _keys(v, grid, p)
         gathered = p.layout == "flat" and p.positions is not None
-        dkf, dvf = ((torch.zeros_like(kf), torch.zeros_like(vf)) if gathered else
+        wide = torch.promote_types(k.dtype, torch.float32)  # a gathered key gathers one term per block: sum wide
+        dkf, dvf = ((kf.new_zeros(kf.shape, dtype=wide), vf.new_zeros(vf.shape, dtype=wide)) if gathered else
                     (_keys(grads[1], grid, p), _keys(grads[2], grid, p)))
         for t in _tiles(p, qf, q.dtype, cache):
             pk, pv = (_piece_keys(x, p, t.piece, t.a, t.b) for x in (kf, vf))
@@ -311,8 +319,8 @@ def _backward_slice(grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tens
             _piece_keys(dkf, p, t.piece, t.a, t.b).add_(d_k)
             _piece_keys(dvf, p, t.piece, t.a, t.b).add_(d_v)
         if gathered:
-            grads[1].index_add_(2, p.positions, dkf)
-            grads[2].index_add_(2, p.positions, dvf)
+            grads[1].index_add_(2, p.positions, dkf.to(k.dtype))
+            grads[2].index_add_(2, p.positions, dvf.to(v.dtype))
 
 
 class _FusedParts(torch.autograd.Function):
