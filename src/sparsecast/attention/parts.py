@@ -193,7 +193,13 @@ def _part_scores(grid: Grid, p: Part, q: Tensor, k: Tensor, v: Tensor) -> tuple[
             seen[piece.start:piece.stop, k0:k1] = True if piece.mask is None else piece.mask
         s = (qf @ kf.transpose(-2, -1) / math.sqrt(qf.shape[-1])).masked_fill(~seen, float("-inf"))
         return s, vf
-    s_list, v_list, at = [], [], 0
+    n_keys = kf.shape[2]  # per item
+
+    def gap(size: int) -> list[tuple[Tensor, Tensor]]:  # items that see no key of the part: -inf scores, zero values
+        return [(qf.new_full((qf.shape[0], size, qf.shape[2], n_keys), float("-inf")),
+                 vf.new_zeros((vf.shape[0], size, n_keys, vf.shape[-1])))] if size else []
+
+    pieces, at = [], 0
     for piece in p.pieces:
         pq, pk = _take(qf, p.layout, piece.start, piece.stop), _piece_keys(kf, p, piece, piece.start, piece.stop)
         s = pq @ pk.transpose(-2, -1) / math.sqrt(pq.shape[-1])
@@ -201,24 +207,10 @@ def _part_scores(grid: Grid, p: Part, q: Tensor, k: Tensor, v: Tensor) -> tuple[
             s = s.masked_fill(~torch.ones(s.shape[-2:], dtype=torch.bool, device=s.device).tril(), float("-inf"))
         elif piece.mask is not None:
             s = s.masked_fill(~piece.mask, float("-inf"))
-        pv = _piece_keys(vf, p, piece, piece.start, piece.stop)
-        s_list += [_filler(s, 1, piece.start - at, float("-inf")), s]
-        v_list += [_filler(pv, 1, piece.start - at, 0.0), pv]
+        pieces += gap(piece.start - at) + [(s, _piece_keys(vf, p, piece, piece.start, piece.stop))]
         at = piece.stop
-    end = list(qf.shape)
-    end[1], end[-1] = qf.shape[1] - at, kf.shape[2]
-    end_v = list(kf.shape)
-    end_v[1] = qf.shape[1] - at
-    s_list.append(qf.new_full(end, float("-inf")))
-    v_list.append(vf.new_zeros(end_v))
-    return torch.cat([x for x in s_list if x.shape[1]], dim=1), torch.cat([x for x in v_list if x.shape[1]], dim=1)
-
-
-def _filler(like: Tensor, dim: int, size: int, value: float) -> Tensor:
-    """``size`` entries along ``dim`` shaped like ``like`` and filled with ``value`` (a gap between pieces)."""
-    shape = list(like.shape)
-    shape[dim] = size
-    return like.new_full(shape, value)
+    scores, values = zip(*(pieces + gap(qf.shape[1] - at)))
+    return torch.cat(scores, dim=1), torch.cat(values, dim=1)
 
 
 @dataclass(frozen=True)
