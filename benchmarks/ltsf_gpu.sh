@@ -31,17 +31,15 @@ SLICES=(  # data models seed: each line one process
   "weather dlinear 1" "ETTm1 dlinear 1" "weather dlinear 2" "ETTm1 dlinear 2"
   "ETTh1 informer,informer:revin=true 1" "ETTh1 informer,informer:revin=true 2"
 )
-deadline=$(( $(date +%s) + 60 * BUDGET ))
-for slice in "${SLICES[@]}"; do
-  read -r data models seed <<< "$slice"
-  while [ "$(jobs -rp | wc -l)" -ge "$PARALLEL" ]; do sleep 5; done
-  left=$(( deadline - $(date +%s) ))
-  [ "$left" -gt 60 ] || break
-  echo "== $(date -u) $data $models seed $seed (${left}s left)" >> "$OUT/${data}_gpu.log"
+launch() {  # seconds left, "data models seed"
+  local data models seed
+  read -r data models seed <<< "$2"
+  echo "== $(date -u) $data $models seed $seed (${1}s left)" >> "$OUT/${data}_gpu.log"
   # checkpoints every 2 minutes: a cell stopped by the budget loses at most that much
-  timeout --signal=INT "$left" "$PY" -m sparsecast benchmark ltsf --data "$data" --root-path "$ROOT" \
+  timeout --signal=INT "$1" "$PY" -m sparsecast benchmark ltsf --data "$data" --root-path "$ROOT" \
       --models "$models" --seeds "$seed" --out "$OUT" --device "$DEVICE" --threads 2 --checkpoint-minutes 2 \
       --no-progress >> "$OUT/${data}_gpu.log" 2>&1 &
-done
-wait
+}
+source benchmarks/budget.sh
+run_budgeted "$BUDGET" "$PARALLEL" launch "${SLICES[@]}"
 echo "== $(date -u) done; tables in $OUT/*_ltsf.md"

@@ -24,17 +24,15 @@ SLICES=(  # data table seeds: each line one process
   "ETTh1 multivariate 2" "ETTh1 univariate 2" "ETTm1 multivariate 0" "ETTh2 multivariate 0"
   "WTH multivariate 0" "ETTm1 univariate 0" "ETTh2 univariate 0" "WTH univariate 0"
 )
-deadline=$(( $(date +%s) + 60 * BUDGET ))
-for slice in "${SLICES[@]}"; do
-  read -r data table seed <<< "$slice"
-  while [ "$(jobs -rp | wc -l)" -ge "$PARALLEL" ]; do sleep 5; done
-  left=$(( deadline - $(date +%s) ))
-  [ "$left" -gt 60 ] || break
-  echo "== $(date -u) $data $table seed $seed (${left}s left)" >> "$OUT/${data}_${table}_gpu.log"
+launch() {  # seconds left, "data table seed"
+  local data table seed
+  read -r data table seed <<< "$2"
+  echo "== $(date -u) $data $table seed $seed (${1}s left)" >> "$OUT/${data}_${table}_gpu.log"
   # the cells' checkpoints every 2 minutes: a slice stopped by the budget loses at most that much
-  timeout --signal=INT "$left" "$PY" -m sparsecast reproduce --table "$table" --data "$data" --root-path "$ROOT" \
+  timeout --signal=INT "$1" "$PY" -m sparsecast reproduce --table "$table" --data "$data" --root-path "$ROOT" \
       --seeds "$seed" --models "$MODELS" --out "$OUT" --device cuda --threads 2 --checkpoint-minutes 2 \
       --no-progress >> "$OUT/${data}_${table}_gpu.log" 2>&1 &
-done
-wait
+}
+source benchmarks/budget.sh
+run_budgeted "$BUDGET" "$PARALLEL" launch "${SLICES[@]}"
 echo "== $(date -u) done; tables in $OUT/*.md"
