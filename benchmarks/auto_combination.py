@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sparsecast import Forecaster
+from sparsecast import DataError, Forecaster
 from sparsecast.forecasting.auto import RULES, combination_weights
 from sparsecast.forecasting.predict import forecast_at
 from sparsecast.forecasting.run_dir import record_result
@@ -36,7 +36,10 @@ def collect(frame, freq: str, horizon: int, candidates, threads: int) -> dict:
     fit_part = frame.iloc[:len(frame) - ORIGINS * horizon]
     settings = dict(target="y", features="S", pred_len=horizon, freq=freq, progress=False, threads=threads)
     start = time.perf_counter()
-    report = Forecaster("auto", **settings).validate(fit_part, candidates)
+    try:
+        report = Forecaster("auto", **settings).validate(fit_part, candidates)
+    except DataError as e:  # none of these candidates fits the rows: each is recorded as skipped
+        report = {"validation_mse": {}, "skipped": {n: str(e).splitlines()[0] for n in candidates}}
     out = {"rows": len(frame), "freq": freq, "horizon": horizon, "validation_mse": report["validation_mse"],
            "validation_seconds": time.perf_counter() - start, "skipped": report["skipped"], "forecasts": {},
            "seconds": {}}
@@ -106,6 +109,7 @@ CANDIDATE_SETS = {
     "lp+ets+theta": ("longpatch", "auto_ets", "auto_theta"),
     "lp+ets+theta+arima": ("longpatch", "auto_ets", "auto_theta", "auto_arima"),
     "lp+sn+ets+theta+dlinear": ("longpatch", "seasonal_naive", "auto_ets", "auto_theta", "dlinear"),
+    "lp+sn+ets+arima+dlinear": ("longpatch", "seasonal_naive", "auto_ets", "auto_arima", "dlinear"),
     "all six": CANDIDATES,
 }
 

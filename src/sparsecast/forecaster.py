@@ -42,9 +42,9 @@ class Forecaster:
     """A forecasting model fit on a DataFrame; forecasts in original units with real future timestamps, and their
     prediction intervals (quantile columns; ``quantiles=`` sets the levels).
 
-    ``model``: "auto" (the default): its candidates (LongPatch, seasonal naive, DLinear, and AutoETS and AutoTheta
-    with the ``stats`` extra) are scored on the last horizons of the data, fit on the rows before them, and their
-    forecasts weighted by the inverse of those scores (``validate``, ``forecasting/auto.py``); or one model by name:
+    ``model``: "auto" (the default): its candidates (LongPatch, seasonal naive, DLinear, and AutoETS and AutoARIMA
+    with the ``stats`` extra; AutoARIMA on seasons of at most 52 steps) are scored on the last horizons of the data,
+    fit on the rows before them, and their forecasts weighted by the inverse of those scores (``validate``, ``forecasting/auto.py``); or one model by name:
     "longpatch", "informer", "patchtst", "dlinear", "repeat_last", "seasonal_naive", "auto_ets" / "auto_arima" /
     "auto_theta" (the ``stats`` extra).
 

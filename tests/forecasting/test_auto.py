@@ -98,7 +98,7 @@ def test_a_short_yearly_series_ends_up_on_a_statistical_model():
     df = pd.DataFrame({"date": pd.date_range("1985-01-01", periods=40, freq="YS"), "y": 100 + 3 * t + np.sin(t)})
     fc = Forecaster("auto", target="y", features="S", pred_len=6, progress=False).fit(df)
     if importlib.util.find_spec("statsforecast"):  # without the extra, seasonal naive and DLinear are all it has
-        assert set(fc.auto_report["weights"]) <= {"seasonal_naive", "auto_ets", "auto_theta"}
+        assert set(fc.auto_report["weights"]) <= {"seasonal_naive", "auto_ets", "auto_arima"}
     assert "longpatch" in fc.auto_report["skipped"] and len(fc.predict()) == 6
 
 
@@ -157,3 +157,14 @@ def test_fitting_an_auto_forecaster_again_chooses_again(monkeypatch):
     monkeypatch.setattr(auto_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
     fc = Forecaster("auto", target="y", features="S", pred_len=12).fit(_trend_and_season())
     assert fc.fit(_seasonal()).auto_report["weights"] == {"seasonal_naive": 1.0}
+
+
+def test_a_candidate_whose_fits_grow_with_the_season_is_left_out_of_long_seasons_with_why():
+    ten_minutes = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=2000, freq="10min"),
+                                "y": 10 + np.sin(2 * np.pi * np.arange(2000) / 144)})  # a daily season of 144 steps
+    report = Forecaster("auto", target="y", features="S", pred_len=12).validate(ten_minutes,
+                                                                               ["repeat_last", "auto_arima"])
+    assert set(report["validation_mse"]) == {"repeat_last"}
+    assert report["skipped"]["auto_arima"].startswith("a season of 144 steps (over 52)")
+    hourly = Forecaster("auto", target="y", features="S", pred_len=12).validate(_seasonal(), ["repeat_last"])
+    assert hourly["skipped"] == {}  # a season of 24: nothing left out

@@ -78,6 +78,23 @@ def test_statsforecast_models_fit_each_window_and_channel(name):
 
 
 @needs_stats
+def test_auto_arima_approximates_long_searches_and_caps_long_seasonal_orders():
+    from sparsecast.models.statistical import AutoARIMA
+    monthly = AutoARIMA(StatisticalConfig(seq_len=120, pred_len=6, freq="MS"))
+    assert monthly.options(120) == {"approximation": False}  # R's rule: short, season of 12
+    assert monthly.options(151) == {"approximation": True}
+    weekly = AutoARIMA(StatisticalConfig(seq_len=520, pred_len=52, freq="W"))
+    assert weekly.options(520) == {"approximation": True, "max_P": 1, "max_Q": 1}
+    rng = np.random.default_rng(0)
+    t = np.arange(260)
+    y = 10 + np.sin(2 * np.pi * t / 52) + 0.2 * rng.standard_normal(260)  # five years of weeks
+    out = weekly(torch.as_tensor(y[None, :, None]), _marks(1, 260), _marks(1, 13))
+    direct = weekly.model_cls(season_length=52, **weekly.options(260)).forecast(y=y, h=13)["mean"]
+    np.testing.assert_allclose(out[0, :, 0].numpy(), direct)
+    assert weekly.model_cls(season_length=52, **weekly.options(260)).fit(y).model_["arma"][2:4] <= (1, 1)
+
+
+@needs_stats
 def test_auto_ets_forecaster_and_cli_run_folder(tmp_path):
     df = _monthly(n=240)  # 20 years: a ten-season lookback leaves windows spanning 5 horizons for the intervals
     fc = Forecaster("auto_ets", target="y", features="S", pred_len=6).fit(df)

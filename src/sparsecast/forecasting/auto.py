@@ -14,11 +14,13 @@ import numpy as np
 import pandas as pd
 
 from ..console import say
+from ..data.datasets import infer_freq
 from ..data.frame import select_columns
 from ..errors import DataError
 from ..models.ensemble import Ensemble, EnsembleConfig
-from ..models.registry import AUTO_CANDIDATES
+from ..models.registry import AUTO_CANDIDATES, AUTO_MAX_SEASON
 from ..models.statistical import STATSFORECAST
+from ..timefeatures import season_length
 from ..training.trainer import model_device
 from .frames import is_long, joined, source
 
@@ -120,7 +122,8 @@ def validate(fc, df: pd.DataFrame, names) -> dict:
     ``AUTO_SHARE`` of the shortest series' rows, up to ``AUTO_MAX_WINDOWS``) and scored on forecasts from origins
     a third of a horizon apart within them; its score is the geometric-mean MSE over the series. Where some
     models cannot be fit on the rows left (short series), fewer horizons are held out: the number that scores the
-    most models (the most horizons among equals). Only ``df`` takes part.
+    most models (the most horizons among equals). Models of ``AUTO_MAX_SEASON`` are left out (skipped, with why)
+    where the data's season is longer than theirs. Only ``df`` takes part.
 
     Returns:
         validation_mse (name -> score), windows (the horizons held out), series (how many), skipped (name ->
@@ -133,6 +136,12 @@ def validate(fc, df: pd.DataFrame, names) -> dict:
     for uid, frame in frames.items():  # the user's mistakes (a wrong target...) stop here, not as skips
         select_columns(frame, fc.data_cfg.target, fc.data_cfg.features, source(uid),
                        allow_missing=fc.data_cfg.fill is not None)
+    uid, shortest_frame = min(frames.items(), key=lambda kv: len(kv[1]))
+    season = season_length(fc.data_cfg.freq or infer_freq(pd.DatetimeIndex(shortest_frame["date"]), source(uid)),
+                           fc.data_cfg.season)
+    too_long = {n: f"a season of {season} steps (over {AUTO_MAX_SEASON[n][0]}): {AUTO_MAX_SEASON[n][1]}"
+                for n in names if n in AUTO_MAX_SEASON and season > AUTO_MAX_SEASON[n][0]}
+    names = [n for n in names if n not in too_long]
     P = fc.data_cfg.pred_len
     stride = max(1, P // 3)  # origins a third of a horizon apart: three per held-out horizon
     kwargs = {**fc.kwargs, **({} if long else {"date_col": "date"})}  # the frames' own date column
@@ -167,6 +176,7 @@ def validate(fc, df: pd.DataFrame, names) -> dict:
         if len(scores) == len(names):
             break
     windows, scores, skipped = best or (0, {}, {})
+    skipped = {**too_long, **skipped}
     if not scores:
         raise DataError(f"model='auto' could not validate any candidate on {shortest} rows (it holds out the "
                         f"last {P} rows and fits on the rest): {skipped}; give more data or a model")
