@@ -126,8 +126,9 @@ class Forecaster:
                                                 label_len=min(self.data_cfg.label_len, seq_len))
         elif self.auto_lookback:
             self._choose_lookback(frames)
-        prepared = {uid: prepare_frame(f, self.data_cfg, split="fit", source=_source(uid))
-                    for uid, f in frames.items()}
+        untrained = self.model_name in STATISTICAL or bool(members)  # nothing to train: no training window needed
+        prepared = {uid: prepare_frame(f, self.data_cfg, split="fit", source=_source(uid),
+                                       train_windows=0 if untrained else 1) for uid, f in frames.items()}
         freqs = {p.freq for p in prepared.values()}
         if len(freqs) > 1:
             raise DataError(f"the series have different frequencies {sorted(freqs)}; give freq= or resample them")
@@ -174,7 +175,7 @@ class Forecaster:
         preferred, windows = None, MIN_TRAIN_WINDOWS
         if self.model_name in STATISTICAL:  # local models: a longer lookback, at least one season, no training
             season = season_length(freq, cfg.season)
-            shortest_lookback, preferred, windows = season, statistical_lookback(freq, cfg.pred_len, season), 1
+            shortest_lookback, preferred, windows = season, statistical_lookback(freq, cfg.pred_len, season), 0
         seq_len = fit_lookback(freq, len(shortest), cfg.pred_len, min_lookback=shortest_lookback, source=source,
                                preferred=preferred, min_train_windows=windows)
         label_len = 48 if self.label_len_given is None else self.label_len_given

@@ -49,3 +49,19 @@ def test_informer_keeps_its_label_len_under_the_automatic_lookback():
     fc = Forecaster("informer", pred_len=24, features="S", epochs=1, d_model=16, n_heads=2, d_ff=16, e_layers=1)
     fc._choose_lookback(fc._frames(df, long=False))
     assert (fc.data_cfg.seq_len, fc.data_cfg.label_len) == (336, 48)
+
+
+def test_a_model_with_nothing_to_train_needs_one_lookback_in_the_training_rows_only():
+    # 65 weekly rows, horizon 10: 55 training rows (the last 10 validate). A trained model needs its windows there;
+    # a statistical one only a lookback of one season (52) before the validation rows.
+    with pytest.raises(DataError, match=r"needs at least 72 \(a lookback of 52, 1 training window\(s\), and"):
+        fit_lookback("W-SUN", 65, 10, min_lookback=52, min_train_windows=1)
+    assert fit_lookback("W-SUN", 65, 10, min_lookback=52, preferred=520, min_train_windows=0) == 55
+    with pytest.raises(DataError, match=r"needs at least 62 \(a lookback of 52 and the last 10 rows"):
+        fit_lookback("W-SUN", 61, 10, min_lookback=52, min_train_windows=0)
+    t = np.arange(65)
+    df = pd.DataFrame({"date": pd.date_range("2020-01-05", periods=65, freq="W-SUN"),
+                       "y": 10 + np.sin(2 * np.pi * t / 52)})
+    fc = Forecaster("seasonal_naive", target="y", features="S", pred_len=10).fit(df)
+    assert fc.data_cfg.seq_len == 55
+    np.testing.assert_allclose(fc.predict()["y"], df["y"].iloc[13:23], rtol=1e-5)  # one season back

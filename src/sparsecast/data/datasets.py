@@ -181,9 +181,10 @@ def prepare_data(cfg: DataConfig) -> PreparedData:
 
 
 def prepare_frame(df: pd.DataFrame, cfg: DataConfig, split: str = "custom", source: str = "the data",
-                  builtin: BuiltinDataset | None = None) -> PreparedData:
+                  builtin: BuiltinDataset | None = None, train_windows: int = 1) -> PreparedData:
     """Split a normalized frame chronologically, fit the scaler on the train rows only, and cut windows of every
-    split. ``df`` has a first column ``date`` (see ``normalize_frame``) and the value columns."""
+    split. ``df`` has a first column ``date`` (see ``normalize_frame``) and the value columns. Every split needs a
+    window, the train split ``train_windows`` (0 for a model with nothing to train)."""
     target = cfg.target or (builtin.target if builtin else "OT")
     select_columns(df, target, cfg.features, source=source, allow_missing=cfg.fill is not None)  # before filling
     freq = cfg.freq or (builtin.freq if builtin else None) or infer_freq(pd.DatetimeIndex(df["date"]), source)
@@ -200,7 +201,7 @@ def prepare_frame(df: pd.DataFrame, cfg: DataConfig, split: str = "custom", sour
     if last > len(df):
         raise DataError(f"{source} has {len(df)} rows but the {cfg.data} protocol needs {last}")
     for name, (start, end) in borders.items():
-        if n_windows(end - start, cfg.seq_len, cfg.pred_len) < 1:
+        if n_windows(end - start, cfg.seq_len, cfg.pred_len) < (train_windows if name == "train" else 1):
             raise DataError(f"the {name} split of {source} has {end - start} rows, fewer than seq_len + pred_len = "
                             f"{cfg.seq_len + cfg.pred_len}; use a shorter --seq-len/--pred-len or more data")
     arr = values.to_numpy()

@@ -19,16 +19,20 @@ def preferred_lookback(freq: str, pred_len: int) -> int:
 def fit_lookback(freq: str, n_rows: int, pred_len: int, min_lookback: int = 1, source: str = "the series",
                  preferred: int | None = None, min_train_windows: int = MIN_TRAIN_WINDOWS) -> int:
     """``preferred`` (default ``preferred_lookback``) shortened until the ``fit`` split (90% training, the last 10%
-    validation, at least one horizon) has at least ``min_train_windows`` training windows (a model without weights
-    needs one); DataError naming the minimum length when even ``min_lookback`` does not fit."""
+    validation, at least one horizon) has at least ``min_train_windows`` training windows; with 0 (a model without
+    weights: nothing to train) until the lookback fits in the training rows, so that the validation split, which
+    starts one lookback before its rows, holds whole windows. DataError naming the minimum length when even
+    ``min_lookback`` does not fit."""
     def longest(n: int) -> int:  # training windows = n_train - seq_len - pred_len + 1
-        return fit_train_rows(n, pred_len) - pred_len + 1 - min_train_windows
+        train = fit_train_rows(n, pred_len)
+        return train if min_train_windows == 0 else train - pred_len + 1 - min_train_windows
 
     if longest(n_rows) < min_lookback:
         need = next(n for n in range(n_rows + 1, 10 ** 9) if longest(n) >= min_lookback)
+        windows = f", {min_train_windows} training window(s)," if min_train_windows else ""
         raise DataError(f"{source} has {n_rows} rows: forecasting {pred_len} steps needs at least {need} (a "
-                        f"lookback of {min_lookback}, {min_train_windows} training window(s), and the last "
-                        f"{pred_len} rows or 10% for validation); use a shorter pred_len or more data")
+                        f"lookback of {min_lookback}{windows} and the last {pred_len} rows or 10% for validation); "
+                        f"use a shorter pred_len or more data")
     return max(min_lookback, min(preferred or preferred_lookback(freq, pred_len), longest(n_rows)))
 
 
