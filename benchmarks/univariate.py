@@ -38,7 +38,7 @@ ORDER = ["native", "D", "W", "M"]  # coarser to the right
 NATIVE_RANK = {"h": 0, "15min": 0, "10min": 0, "D": 1, "W": 2}
 MIN_ROWS = 60
 ORIGINS = 3
-MODELS = ("auto", "longpatch", "auto_ets", "auto_theta", "dlinear", "seasonal_naive")
+MODELS = ("auto", "longpatch", "auto_ets", "auto_arima", "auto_theta", "dlinear", "seasonal_naive")
 
 
 def series_list(root: Path, freqs: list[str], datasets: list[str] | None):
