@@ -43,7 +43,7 @@ class Forecaster:
     prediction intervals (quantile columns; ``quantiles=`` sets the levels).
 
     ``model``: "auto" (the default): its candidates (LongPatch, seasonal naive, DLinear, and AutoETS and AutoARIMA
-    with the ``stats`` extra; AutoARIMA on seasons of at most 52 steps) are scored on the last horizons of the data,
+    with the ``stats`` extra; AutoARIMA on daily or coarser data) are scored on the last horizons of the data,
     fit on the rows before them, and their forecasts weighted by the inverse of those scores (``validate``, ``forecasting/auto.py``); or one model by name:
     "longpatch", "informer", "patchtst", "dlinear", "repeat_last", "seasonal_naive", "auto_ets" / "auto_arima" /
     "auto_theta" (the ``stats`` extra).

@@ -159,12 +159,13 @@ def test_fitting_an_auto_forecaster_again_chooses_again(monkeypatch):
     assert fc.fit(_seasonal()).auto_report["weights"] == {"seasonal_naive": 1.0}
 
 
-def test_a_candidate_whose_fits_grow_with_the_season_is_left_out_of_long_seasons_with_why():
+def test_a_candidate_too_costly_on_sub_daily_data_is_left_out_of_it_with_why():
     ten_minutes = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=2000, freq="10min"),
                                 "y": 10 + np.sin(2 * np.pi * np.arange(2000) / 144)})  # a daily season of 144 steps
     report = Forecaster("auto", target="y", features="S", pred_len=12).validate(ten_minutes,
                                                                                ["repeat_last", "auto_arima"])
     assert set(report["validation_mse"]) == {"repeat_last"}
-    assert report["skipped"]["auto_arima"].startswith("a season of 144 steps (over 52)")
-    hourly = Forecaster("auto", target="y", features="S", pred_len=12).validate(_seasonal(), ["repeat_last"])
-    assert hourly["skipped"] == {}  # a season of 24: nothing left out
+    assert report["skipped"]["auto_arima"].startswith("left out of sub-daily data (10min)")
+    daily = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=400, freq="D"),
+                          "y": 10 + np.sin(2 * np.pi * np.arange(400) / 7)})
+    assert Forecaster("auto", target="y", features="S", pred_len=7).validate(daily, ["repeat_last"])["skipped"] == {}

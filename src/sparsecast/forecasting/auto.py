@@ -18,9 +18,9 @@ from ..data.datasets import infer_freq
 from ..data.frame import select_columns
 from ..errors import DataError
 from ..models.ensemble import Ensemble, EnsembleConfig
-from ..models.registry import AUTO_CANDIDATES, AUTO_MAX_SEASON
+from ..models.registry import AUTO_CANDIDATES, AUTO_DAILY_OR_COARSER
 from ..models.statistical import STATSFORECAST
-from ..timefeatures import season_length
+from ..timefeatures import is_subdaily
 from ..training.trainer import model_device
 from .frames import is_long, joined, source
 
@@ -122,8 +122,8 @@ def validate(fc, df: pd.DataFrame, names) -> dict:
     ``AUTO_SHARE`` of the shortest series' rows, up to ``AUTO_MAX_WINDOWS``) and scored on forecasts from origins
     a third of a horizon apart within them; its score is the geometric-mean MSE over the series. Where some
     models cannot be fit on the rows left (short series), fewer horizons are held out: the number that scores the
-    most models (the most horizons among equals). Models of ``AUTO_MAX_SEASON`` are left out (skipped, with why)
-    where the data's season is longer than theirs. Only ``df`` takes part.
+    most models (the most horizons among equals). Models of ``AUTO_DAILY_OR_COARSER`` are left out of sub-daily
+    data (skipped, with why). Only ``df`` takes part.
 
     Returns:
         validation_mse (name -> score), windows (the horizons held out), series (how many), skipped (name ->
@@ -137,11 +137,10 @@ def validate(fc, df: pd.DataFrame, names) -> dict:
         select_columns(frame, fc.data_cfg.target, fc.data_cfg.features, source(uid),
                        allow_missing=fc.data_cfg.fill is not None)
     uid, shortest_frame = min(frames.items(), key=lambda kv: len(kv[1]))
-    season = season_length(fc.data_cfg.freq or infer_freq(pd.DatetimeIndex(shortest_frame["date"]), source(uid)),
-                           fc.data_cfg.season)
-    too_long = {n: f"a season of {season} steps (over {AUTO_MAX_SEASON[n][0]}): {AUTO_MAX_SEASON[n][1]}"
-                for n in names if n in AUTO_MAX_SEASON and season > AUTO_MAX_SEASON[n][0]}
-    names = [n for n in names if n not in too_long]
+    freq = fc.data_cfg.freq or infer_freq(pd.DatetimeIndex(shortest_frame["date"]), source(uid))
+    left_out = {n: f"left out of sub-daily data ({freq}): {AUTO_DAILY_OR_COARSER[n]}"
+                for n in names if n in AUTO_DAILY_OR_COARSER and is_subdaily(freq)}
+    names = [n for n in names if n not in left_out]
     P = fc.data_cfg.pred_len
     stride = max(1, P // 3)  # origins a third of a horizon apart: three per held-out horizon
     kwargs = {**fc.kwargs, **({} if long else {"date_col": "date"})}  # the frames' own date column
@@ -176,7 +175,7 @@ def validate(fc, df: pd.DataFrame, names) -> dict:
         if len(scores) == len(names):
             break
     windows, scores, skipped = best or (0, {}, {})
-    skipped = {**too_long, **skipped}
+    skipped = {**left_out, **skipped}
     if not scores:
         raise DataError(f"model='auto' could not validate any candidate on {shortest} rows (it holds out the "
                         f"last {P} rows and fits on the rest): {skipped}; give more data or a model")
