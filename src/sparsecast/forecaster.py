@@ -44,7 +44,8 @@ class Forecaster:
 
     ``model``: "auto" (the default): its candidates (LongPatch, seasonal naive, DLinear, and AutoETS and AutoARIMA
     with the ``stats`` extra; AutoARIMA on daily or coarser data) are scored on the last horizons of the data,
-    fit on the rows before them, and their forecasts weighted by the inverse of those scores (``validate``, ``forecasting/auto.py``); or one model by name:
+    fit on the rows before them, and their forecasts weighted by the inverse of those scores (``validate``,
+    ``forecasting/auto.py``); or one model by name:
     "longpatch", "informer", "patchtst", "dlinear", "repeat_last", "seasonal_naive", "auto_ets" / "auto_arima" /
     "auto_theta" (the ``stats`` extra).
 
@@ -164,12 +165,16 @@ class Forecaster:
         """The validation scores model='auto' weights its candidates by (``forecasting.auto.validate``)."""
         return auto.validate(self, df, names)
 
+    def _shortest(self, frames: dict) -> tuple:
+        """(id, frame) of the shortest series, and the data's frequency: the one given, or its inferred one."""
+        uid, shortest = min(frames.items(), key=lambda kv: len(kv[1]))
+        return uid, shortest, self.data_cfg.freq or infer_freq(pd.DatetimeIndex(shortest["date"]), _source(uid))
+
     def _choose_lookback(self, frames: dict) -> None:
         """seq_len from the frequency, shortened to fit the shortest series (see ``data.lookback``)."""
         cfg = self.data_cfg
-        uid, shortest = min(frames.items(), key=lambda kv: len(kv[1]))
+        uid, shortest, freq = self._shortest(frames)
         source = _source(uid)
-        freq = cfg.freq or infer_freq(pd.DatetimeIndex(shortest["date"]), source)
         _, cfg_cls = model_classes(self.model_name)
         shortest_lookback = self.model_params.get("patch_len", getattr(cfg_cls, "patch_len", 1))
         preferred, windows = None, MIN_TRAIN_WINDOWS

@@ -91,7 +91,8 @@ def test_auto_arima_approximates_long_searches_and_caps_long_seasonal_orders():
     out = weekly(torch.as_tensor(y[None, :, None]), _marks(1, 260), _marks(1, 13))
     direct = weekly.model_cls(season_length=52, **weekly.options(260)).forecast(y=y, h=13)["mean"]
     np.testing.assert_allclose(out[0, :, 0].numpy(), direct)
-    assert weekly.model_cls(season_length=52, **weekly.options(260)).fit(y).model_["arma"][2:4] <= (1, 1)
+    P, Q = weekly.model_cls(season_length=52, **weekly.options(260)).fit(y).model_["arma"][2:4]
+    assert P <= 1 and Q <= 1
 
 
 @needs_stats

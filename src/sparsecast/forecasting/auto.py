@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from ..console import say
-from ..data.datasets import infer_freq
 from ..data.frame import select_columns
 from ..errors import DataError
 from ..models.ensemble import Ensemble, EnsembleConfig
@@ -136,8 +135,7 @@ def validate(fc, df: pd.DataFrame, names) -> dict:
     for uid, frame in frames.items():  # the user's mistakes (a wrong target...) stop here, not as skips
         select_columns(frame, fc.data_cfg.target, fc.data_cfg.features, source(uid),
                        allow_missing=fc.data_cfg.fill is not None)
-    uid, shortest_frame = min(frames.items(), key=lambda kv: len(kv[1]))
-    freq = fc.data_cfg.freq or infer_freq(pd.DatetimeIndex(shortest_frame["date"]), source(uid))
+    _, _, freq = fc._shortest(frames)
     left_out = {n: f"left out of sub-daily data ({freq}): {AUTO_DAILY_OR_COARSER[n]}"
                 for n in names if n in AUTO_DAILY_OR_COARSER and is_subdaily(freq)}
     names = [n for n in names if n not in left_out]

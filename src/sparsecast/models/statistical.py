@@ -105,12 +105,12 @@ class StatsForecastModel(nn.Module):
         c_out, P = self.config.c_out, future_mark.shape[1]
         y = x[..., -c_out:].detach().double().cpu().numpy()  # (B, L, C_out)
         out = np.empty((len(y), P, c_out))
+        options = self.options(y.shape[1])
         for b in range(len(y)):
             for c in range(c_out):
-                model = self.model_cls(season_length=self.config.season_length, **self.options(len(y[b])))
+                model = self.model_cls(season_length=self.config.season_length, **options)
                 out[b, :, c] = model.forecast(y=y[b, :, c], h=P)["mean"]
         return torch.as_tensor(out, dtype=x.dtype, device=x.device)  # (B, P, C_out)
-
 
     def options(self, length: int) -> dict:
         """statsforecast settings beyond the season for a lookback of ``length`` steps (none by default)."""
