@@ -8,6 +8,8 @@ take longer than ``--max-seconds`` per repeat (estimated from the previous lengt
 skipped and reported as such.
 
     THP_MEM_ALLOC_ENABLE=1 python benchmarks/attention.py --out benchmarks/results/attention
+    python benchmarks/attention.py --device cuda --batch 1 --lengths 8192,16384,32768,65536 \
+        --kernels "SDPA causal,strided causal,fixed causal (c=8)" --out benchmarks/results/attention/gpu
 
 THP_MEM_ALLOC_ENABLE=1 makes PyTorch's CPU allocator back large tensors with transparent huge pages (fewer page
 faults); it applies to SDPA and the sparse kernels alike and is recorded with the results. Each child runs with
@@ -40,31 +42,41 @@ MMAP_THRESHOLD = os.environ.get("MALLOC_MMAP_THRESHOLD_", "131072")
 CHILD = r"""
 import json, resource, statistics, sys, time, torch
 from sparsecast.attention import build_attention
-name, params, causal, B, H, L, D, repeats, threads = json.loads(sys.argv[1])
+name, params, causal, B, H, L, D, repeats, threads, device, dtype = json.loads(sys.argv[1])
 torch.set_num_threads(threads)
 torch.manual_seed(0)
+dtype = getattr(torch, dtype)
+cuda = device.startswith("cuda")
 kernel = build_attention(name, **params)
+def sync():
+    if cuda:
+        torch.cuda.synchronize()
 def step(L):
-    q, k, v = (torch.randn(B, H, L, D, requires_grad=True) for _ in range(3))
+    q, k, v = (torch.randn(B, H, L, D, device=device, dtype=dtype, requires_grad=True) for _ in range(3))
+    sync()
     t0 = time.perf_counter()
     out = kernel(q, k, v, causal=causal)
+    sync()
     t1 = time.perf_counter()
     out.backward(torch.ones_like(out))
+    sync()
     return t1 - t0, time.perf_counter() - t0
-step(64)  # warm up lazily loaded code paths
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-inputs_mib = 3 * B * H * L * D * 4 / 2**20
+step(L if cuda else 64)  # warm up lazily loaded code paths (on a GPU: compile for this length)
+inputs_mib = 3 * B * H * L * D * torch.finfo(dtype).bits / 8 / 2**20
+if cuda:
+    torch.cuda.reset_peak_memory_stats()
+base = torch.cuda.memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 times = [step(L) for _ in range(repeats)]
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({"forward_s": statistics.median(t[0] for t in times),
                   "fwd_bwd_s": statistics.median(t[1] for t in times),
                   "fwd_bwd_all_s": [t[1] for t in times],
-                  "peak_mib": (peak - base) / 1024 - 2 * inputs_mib}))
+                  "peak_mib": (peak - base) / 2**20 - 2 * inputs_mib}))
 """
 
 
-def measure(name, params, causal, B, H, L, D, repeats, threads, timeout):
-    arg = json.dumps([name, params, causal, B, H, L, D, repeats, threads])
+def measure(name, params, causal, B, H, L, D, repeats, threads, timeout, device="cpu", dtype="float32"):
+    arg = json.dumps([name, params, causal, B, H, L, D, repeats, threads, device, dtype])
     try:
         res = subprocess.run([sys.executable, "-c", CHILD, arg], capture_output=True, text=True, timeout=timeout,
                              env={**os.environ, "MALLOC_MMAP_THRESHOLD_": MMAP_THRESHOLD})
@@ -76,12 +88,14 @@ def measure(name, params, causal, B, H, L, D, repeats, threads, timeout):
 
 
 def markdown(results, lengths, meta) -> str:
-    lines = [f"B={meta['B']} H={meta['H']} D={meta['D']} fp32, {meta['threads']} threads, median of "
+    lines = [f"B={meta['B']} H={meta['H']} D={meta['D']} {meta.get('dtype', 'float32')} on "
+             f"{meta.get('device_name', 'the CPU')}, {meta['threads']} threads, median of "
              f"{meta['repeats']} forward+backward steps after a warm-up; THP_MEM_ALLOC_ENABLE="
              f"{meta['thp']}, MALLOC_MMAP_THRESHOLD_={meta.get('malloc_mmap_threshold', 'unset')}; "
              f"{meta['machine']}; torch {meta['torch']}; {meta['wall_s']:.0f} s in all.",
              "Time: forward / forward+backward; x: SDPA's forward+backward time over the kernel's (causal kernels "
-             "against causal SDPA); memory: peak RSS above the inputs and their gradients, forward+backward.", "",
+             "against causal SDPA); memory: peak RSS (on a GPU: peak allocated) above the inputs and their gradients, "
+             "forward+backward.", "",
              "| kernel | " + " | ".join(f"L={L}" for L in lengths) + " |",
              "|---|" + "---|" * len(lengths)]
     for label, (_, _, _, base) in KERNELS.items():
@@ -133,8 +147,12 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-seconds", type=float, default=300.0, help="skip a cell whose step would take longer")
     p.add_argument("--kernels", default=",".join(KERNELS), help="comma-separated labels (default: all)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (on a GPU the strided and fixed kernels run as "
+                   "compiled FlexAttention, SDPA as flash attention in half precision)")
+    p.add_argument("--dtype", default=None, help="float32, bfloat16 (default: float32 on the CPU, bfloat16 on a GPU)")
     p.add_argument("--out", default="benchmarks/results/attention")
     a = p.parse_args()
+    dtype = a.dtype or ("float32" if a.device == "cpu" else "bfloat16")
     lengths = [int(x) for x in a.lengths.split(",")]
     labels = a.kernels.split(",")
     out = Path(a.out)
@@ -144,7 +162,9 @@ def main():
     meta = {"B": a.batch, "H": a.heads, "D": a.head_dim, "threads": a.threads, "repeats": a.repeats,
             "thp": os.environ.get("THP_MEM_ALLOC_ENABLE", "unset"), "malloc_mmap_threshold": MMAP_THRESHOLD,
             "torch": torch.__version__,
-            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"}
+            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+            "device": a.device, "dtype": dtype,
+            "device_name": torch.cuda.get_device_name() if a.device.startswith("cuda") else "the CPU"}
     results = {label: {} for label in KERNELS}
     if json_path.exists():  # keep cells of other kernels from an earlier run
         results.update({k: v for k, v in json.loads(json_path.read_text())["results"].items() if k not in labels})
@@ -158,7 +178,7 @@ def main():
                 r = {"skipped": f"about {expected:.0f} s per step by the L^2 trend"}
             else:
                 r = measure(name, params, causal, a.batch, a.heads, L, a.head_dim, a.repeats, a.threads,
-                            timeout=max(60.0, 3 * a.max_seconds * (a.repeats + 1)))
+                            timeout=max(60.0, 3 * a.max_seconds * (a.repeats + 1)), device=a.device, dtype=dtype)
             if "skipped" not in r:
                 previous = {**r, "L": L}
             results[label][str(L)] = r

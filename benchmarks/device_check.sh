@@ -2,9 +2,11 @@
 # The checks to run when a session is lent a GPU machine (a bare machine with python3, torch with CUDA, pandas,
 # pytest; sparsecast not installed), from the repository root, writing under $OUT:
 #   1. the tests marked gpu (training on the GPU matches the CPU);
-#   2. LongPatch on the bundled ETTh1 (M, 336 -> 96) on the GPU, with its wall-clock (compare: about 2 minutes on
+#   2. the strided and fixed kernels (compiled FlexAttention) against SDPA's flash attention at 8k-64k, bf16
+#      (benchmarks/attention.py, under $OUT/attention);
+#   3. LongPatch on the bundled ETTh1 (M, 336 -> 96) on the GPU, with its wall-clock (compare: about 2 minutes on
 #      2 CPU cores, README);
-#   3. the LTSF table's remaining cells for LTSF_MINUTES (default 4) with benchmarks/ltsf_gpu.sh (our PatchTST-style
+#   4. the LTSF table's remaining cells for LTSF_MINUTES (default 4) with benchmarks/ltsf_gpu.sh (our PatchTST-style
 #      model on ETTm1 / ETTm2 / weather first), then the paper's remaining tables for MINUTES (default 3) with
 #      benchmarks/reproduce_gpu.sh; data other than the bundled ETTh1 is read from $ROOT (default data/, carried
 #      with the call).
@@ -17,6 +19,8 @@ OUT=${OUT:-/tmp/device_check}
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total --format=csv > "$OUT/gpu.txt" 2>&1
 "$PY" -m pytest -q -m gpu -p no:cacheprovider tests 2>&1 | tee "$OUT/gpu_tests.log"
+"$PY" benchmarks/attention.py --device cuda --batch 1 --repeats 5 --lengths 8192,16384,32768,65536 \
+    --kernels "SDPA causal,strided causal,fixed causal (c=8)" --out "$OUT/attention" 2>&1 | tail -8
 start=$(date +%s)
 "$PY" -m sparsecast train --data ETTh1 --model longpatch --features M --seq-len 336 --pred-len 96 \
     --out "$OUT/etth1-longpatch" --no-progress 2>&1 | tee "$OUT/longpatch_gpu.log"

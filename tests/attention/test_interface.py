@@ -72,4 +72,4 @@ def test_registry_errors_name_the_problem():
     with pytest.raises(ValueError, match="c must be"):
         build_attention("fixed", stride=4, c=5)
     with pytest.raises(ValueError, match="backend must be one of"):
-        build_attention("strided", backend="flex")
+        build_attention("strided", backend="triton")

@@ -8,7 +8,8 @@ from torch import Tensor
 
 from .base import Attention, check_qkv
 from .blocks import auto_stride, own_block_part, pad_blocks
-from .parts import Grid, Part, Piece, attend_parts, check_backend
+from .flex import flex_attend
+from .parts import Grid, Part, Piece, attend_parts, check_backend, resolve_backend
 from .patterns import FIXED_PARTS
 
 
@@ -31,7 +32,8 @@ class FixedAttention(Attention):
         c: summary positions at the end of each block, 1 <= c <= l.
         offset: how far before the block's end the summary positions end (0: the last c); c + offset <= l.
         part: "union" (A1 and A2), "block" (A1 alone) or "summary" (A2 alone).
-        backend: "auto", "fused" or "matmul" (see ``attention.parts``); all compute the same function.
+        backend: "auto", "fused", "matmul" (see ``attention.parts``) or "flex" (``attention.flex``, the GPU's: "auto"
+            there); all compute the same function.
     """
 
     def __init__(self, stride: int | None = None, c: int = 1, part: str = "union", backend: str = "auto",
@@ -57,6 +59,9 @@ class FixedAttention(Attention):
         l = self.stride or auto_stride(L, self.c)
         c = min(self.c, l)
         end = max(c, l - self.offset)  # the summary sub-block is [end - c, end) of every block
+        backend = resolve_backend(self.backend, q)
+        if backend == "flex":
+            return flex_attend(q, k, v, ("fixed", l, c, end, causal, self.part))  # (B, H, L, D)
         q, k, v = (pad_blocks(x, l) for x in (q, k, v))  # (B, H, P, D)
         nb = q.shape[2] // l
         parts = []
@@ -64,7 +69,7 @@ class FixedAttention(Attention):
             parts.append(own_block_part(nb, l, L, causal, q.device))
         if self.part in ("union", "summary"):
             parts += _summary_parts(nb, l, L, c, end, causal, self.part == "union", q.device)
-        return attend_parts(Grid(B, H, nb, l), parts, q, k, v, self.backend)[:, :, :L]  # (B, H, L, D)
+        return attend_parts(Grid(B, H, nb, l), parts, q, k, v, backend)[:, :, :L]  # (B, H, L, D)
 
 
 def _summary_parts(nb: int, l: int, L: int, c: int, end: int, causal: bool, union: bool, device) -> list[Part]:

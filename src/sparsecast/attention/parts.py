@@ -40,7 +40,7 @@ from .base import building_graph
 
 _FLASH = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
 _FLASH_BACKWARD = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
-BACKENDS = ("auto", "fused", "matmul")
+BACKENDS = ("auto", "fused", "matmul", "flex")
 LAYOUTS = ("blocks", "columns", "flat")
 
 
@@ -48,6 +48,16 @@ def check_backend(backend: str) -> str:
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     return backend
+
+
+def resolve_backend(backend: str, q: Tensor) -> str:
+    """The backend "auto" stands for with q where it is: on a GPU "flex" (``attention.flex``; "matmul" under
+    tracing or ONNX export), on the CPU "fused" ("matmul" while any graph is recorded); any other name unchanged."""
+    if check_backend(backend) != "auto":
+        return backend
+    if q.device.type != "cpu":
+        return "matmul" if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() else "flex"
+    return "matmul" if building_graph() else "fused"
 
 
 @dataclass(frozen=True)
@@ -131,12 +141,12 @@ def attend_parts(grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tensor,
     """Softmax attention of every query of q (B, H, P, D) over the union of its keys in ``parts``, with q, k, v all
     padded to the grid's P = nb * l; returns (B, H, P, D).
 
-    A query with no key in any part outputs zeros. ``backend``: "auto" (fused on CPU outside export), "fused" or
-    "matmul".
+    A query with no key in any part outputs zeros. ``backend``: "fused" or "matmul" ("auto": ``resolve_backend``).
     """
-    if backend == "auto":
-        backend = "fused" if q.device.type == "cpu" and not building_graph() else "matmul"
-    if check_backend(backend) == "matmul":
+    backend = resolve_backend(backend, q)
+    if backend == "flex":
+        raise ValueError("the flex backend attends over a whole pattern (attention.flex), not over parts")
+    if backend == "matmul":
         return _attend_matmul(grid, parts, q, k, v)
     return _FusedParts.apply(grid, parts, q, k, v)
 

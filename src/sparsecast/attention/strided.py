@@ -8,7 +8,8 @@ from torch import Tensor
 
 from .base import Attention, check_qkv
 from .blocks import auto_stride, own_block_part, pad_blocks
-from .parts import Grid, Part, Piece, attend_parts, check_backend
+from .flex import flex_attend
+from .parts import Grid, Part, Piece, attend_parts, check_backend, resolve_backend
 from .patterns import STRIDED_PARTS
 
 
@@ -27,7 +28,8 @@ class StridedAttention(Attention):
     Args:
         stride: l; ``None`` takes the power of two nearest sqrt(L) at each call.
         part: "union" (A1 and A2), "local" (A1 alone) or "stride" (A2 alone): the paper's two heads.
-        backend: "auto", "fused" or "matmul" (see ``attention.parts``); all compute the same function.
+        backend: "auto", "fused", "matmul" (see ``attention.parts``) or "flex" (``attention.flex``, the GPU's: "auto"
+            there); all compute the same function.
     """
 
     def __init__(self, stride: int | None = None, part: str = "union", backend: str = "auto"):
@@ -47,6 +49,9 @@ class StridedAttention(Attention):
         check_qkv(q, k, v, self_attention=True)
         B, H, L, D = q.shape
         l = self.stride or auto_stride(L)
+        backend = resolve_backend(self.backend, q)
+        if backend == "flex":
+            return flex_attend(q, k, v, ("strided", l, causal, self.part))  # (B, H, L, D)
         q, k, v = (pad_blocks(x, l) for x in (q, k, v))  # (B, H, P, D)
         nb = q.shape[2] // l
         parts = []
@@ -54,7 +59,7 @@ class StridedAttention(Attention):
             parts += _local_parts(nb, l, L, causal, q.device)
         if self.part in ("union", "stride"):
             parts.append(_column_part(nb, l, L, causal, self.part == "union", q.device))
-        return attend_parts(Grid(B, H, nb, l), parts, q, k, v, self.backend)[:, :, :L]  # (B, H, L, D)
+        return attend_parts(Grid(B, H, nb, l), parts, q, k, v, backend)[:, :, :L]  # (B, H, L, D)
 
 
 def _local_parts(nb: int, l: int, L: int, causal: bool, device) -> list[Part]:
