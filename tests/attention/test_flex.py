@@ -78,4 +78,4 @@ def test_compiled_flex_kernels_equal_dense_on_the_cpu():
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the GPU kernel is checked where one is")
 def test_compiled_flex_kernels_equal_dense_on_cuda():
-    _compiled_case("cuda", torch.float32, {"rtol": 2e-3, "atol": 2e-3})
+    _compiled_case("cuda", torch.float32, {"rtol": 1e-2, "atol": 1e-2})  # TF32 tiles
