@@ -120,11 +120,8 @@ def score_series(frame: pd.DataFrame, freq: str, horizon: int, models, threads: 
     return out
 
 
-def summary(results: dict, models) -> str:
-    rows = {k: v for k, v in results.items() if isinstance(v, dict) and "seasonal_naive" in v
-            and "mse" in v["seasonal_naive"] and v["seasonal_naive"]["mse"] > 0}
-    lines = [f"{len(rows)} series scored; ratio = model MSE / seasonal naive MSE on the same origins", "",
-             "| model | series | beats seasonal naive | geometric-mean ratio | median ratio | mean 80% coverage |",
+def _ratio_table(rows: dict, models) -> list[str]:
+    lines = ["| model | series | beats seasonal naive | geometric-mean ratio | median ratio | mean 80% coverage |",
              "|---|---|---|---|---|---|"]
     for model in models:
         ratios = [v[model]["mse"] / v["seasonal_naive"]["mse"] for v in rows.values() if "mse" in v.get(model, {})]
@@ -136,6 +133,19 @@ def summary(results: dict, models) -> str:
         coverage = f"{statistics.fmean(cover):.2f}" if cover else "-"
         lines.append(f"| {model} | {len(ratios)} | {wins} ({100 * wins / len(ratios):.0f}%) | {gm:.3f} | "
                      f"{statistics.median(ratios):.3f} | {coverage} |")
+    return lines
+
+
+def summary(results: dict, models) -> str:
+    rows = {k: v for k, v in results.items() if isinstance(v, dict) and "seasonal_naive" in v
+            and "mse" in v["seasonal_naive"] and v["seasonal_naive"]["mse"] > 0}
+    lines = [f"{len(rows)} series scored; ratio = model MSE / seasonal naive MSE on the same origins", "",
+             *_ratio_table(rows, models)]
+    for partial in models:  # a model run on a subsample: every model on the same series
+        subset = {k: v for k, v in rows.items() if "mse" in v.get(partial, {})}
+        if 0 < len(subset) < len(rows):
+            lines += ["", f"On the {len(subset)} series {partial} ran (every model on the same series):", "",
+                      *_ratio_table(subset, models)]
     chosen = [v["auto"]["chosen"] for v in rows.values() if "chosen" in v.get("auto", {})]
     if chosen:
         lines += ["", "auto's best-validated candidate: " + ", ".join(f"{m} {chosen.count(m)}"
