@@ -155,3 +155,21 @@ def test_statistical_models_calibrate_on_training_windows_too():
     assert fc.intervals is not None and fc.intervals.windows > 20
     future = fc.predict()
     assert (future["y_q10"] < future["y"]).all() and (future["y"] < future["y_q90"]).all()
+
+
+def test_scores_a_chunk_of_windows_at_a_time_equal_the_whole_and_one_channels_quantiles_are_its_slice():
+    """Test splits with long horizons and many channels score their intervals in chunks (every window's quantiles
+    at once can be gigabytes): the same figures as scoring all at once."""
+    rng = np.random.default_rng(0)
+    pred, truth = rng.normal(size=(37, 6, 3)), rng.normal(size=(37, 6, 3))
+    scale = rng.uniform(0.5, 2, size=(37, 3))
+    iv = Intervals.fit(pred, truth, scale)
+    whole = interval_scores(iv.quantiles(pred, scale), truth, iv.levels)
+    chunked = iv.scores(pred, scale, truth, chunk_elements=5 * 6 * 3 * len(iv.levels))  # 5 windows a chunk
+    assert chunked["coverage"].keys() == whole["coverage"].keys()
+    for band in whole["coverage"]:
+        assert chunked["coverage"][band]["nominal"] == whole["coverage"][band]["nominal"]
+        assert chunked["coverage"][band]["coverage"] == pytest.approx(whole["coverage"][band]["coverage"], abs=1e-12)
+    assert chunked["below"] == pytest.approx(whole["below"], abs=1e-12)
+    assert chunked["pinball"] == pytest.approx(whole["pinball"], rel=1e-12)
+    np.testing.assert_array_equal(iv.quantiles(pred, scale, slice(-1, None)), iv.quantiles(pred, scale)[..., -1:, :])

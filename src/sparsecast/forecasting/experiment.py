@@ -20,7 +20,7 @@ from ..training.precision import device_label, resolve_precision
 from ..training.trainer import model_device
 from ..data.windows import SpacedWindows, spaced_index
 from . import plots
-from .intervals import STATISTICAL_WINDOWS, fit_intervals, interval_scores, predict_windows
+from .intervals import STATISTICAL_WINDOWS, fit_intervals, predict_windows
 from .skill import baseline_scores, skill_report
 from .run_dir import (CHECKPOINT, CONFIG, HISTORY, METRICS, load_run, read_json, save_intervals, save_run,
                       write_json)
@@ -235,7 +235,8 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     test, pred, true, scale, index = score(model, prepared, "test", train_cfg.eval_batch_size, bf16,
                                            data_cfg.test_windows)
     test_seconds = time.perf_counter() - start
-    bands = intervals.quantiles(pred, scale) if intervals else None  # (N, P, C_out, Q)
+    bands = intervals.quantiles(pred, scale, slice(-1, None)) if intervals else None  # (N, P, 1, Q): the plot's
+    # channel only (every channel's quantiles of every test window can be gigabytes)
     season = season_length(prepared.freq, data_cfg.season)
     skill = skill_report(prepared, test, season, index)
     naive_val = baseline_scores(prepared, "val", season).get("seasonal_naive")
@@ -262,7 +263,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
                     "per_epoch": history.epoch_seconds if history else []},
         "paper": paper_comparison(data_cfg),
         "skill": skill,
-        "intervals": interval_scores(bands, true, intervals.levels) if intervals else None,
+        "intervals": intervals.scores(pred, scale, true) if intervals else None,
         "precision": precision,
     }
     write_json(out / METRICS, metrics)
