@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from sparsecast.attention import build_attention, dense_attention, fixed_mask, strided_mask
-from sparsecast.attention.flex import flex_attend
+from sparsecast.attention import flex
+from sparsecast.attention.flex import RULES, block_mask, flex_attend
 from sparsecast.attention.parts import attend_parts, resolve_backend
 
 CASES = [(1, 2, 16, 4, 4), (2, 1, 33, 8, 5), (1, 1, 130, 4, 16)]  # (B, H, L, D, l); 130: past one 128-tile
@@ -48,6 +49,47 @@ def test_fixed_rule_equals_dense(B, H, L, D, l, causal, part, c, offset):
     qkv = _qkv(B, H, L, D)
     _check(flex_attend(*qkv, ("fixed", l, c, l - offset, causal, part), compiled=False),
            dense_attention(*qkv, fixed_mask(L, l, c, causal, part, offset=offset)), qkv, EXACT)
+
+
+@pytest.mark.parametrize("rule", [("strided", 16, True, "union"), ("strided", 100, True, "local"),
+                                  ("strided", 16, False, "stride"), ("fixed", 16, 4, 16, True, "union"),
+                                  ("fixed", 32, 2, 31, False, "summary")])
+@pytest.mark.parametrize("L", [130, 1000])
+@pytest.mark.parametrize("chunk", [flex.CHUNK, 1])
+def test_block_mask_equals_create_block_mask(rule, L, chunk, monkeypatch):
+    """Built a band of tiles at a time (down to one tile row: chunk 1), the tiles are create_block_mask's: the same
+    partial and full tiles per query tile and per key tile, in the same order."""
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    monkeypatch.setattr(flex, "CHUNK", chunk)
+    monkeypatch.setattr(flex, "_MASKS", {})
+    ours, ref = block_mask(rule, L, "cpu"), create_block_mask(RULES[rule[0]](*rule[1:]), None, None, L, L, "cpu")
+    assert torch.equal(ours.to_dense(), ref.to_dense())
+    for count, index in (("kv_num_blocks", "kv_indices"), ("full_kv_num_blocks", "full_kv_indices"),
+                         ("q_num_blocks", "q_indices"), ("full_q_num_blocks", "full_q_indices")):
+        n = getattr(ours, count)
+        assert torch.equal(n, getattr(ref, count))
+        for row in range(n.shape[-1]):
+            k = int(n[0, 0, row])
+            assert torch.equal(getattr(ours, index)[0, 0, row, :k], getattr(ref, index)[0, 0, row, :k])
+
+
+def test_compiled_graph_reads_the_block_mask_it_does_not_build_it(monkeypatch):
+    """Under torch.compile the mask is built once outside the graph (one break, first call at a length), then read:
+    the graph of a later compile holds no build (a handful of nodes, no break)."""
+    monkeypatch.setattr(flex, "_MASKS", {})
+
+    def f(q):
+        return flex_attend(q, q, q, ("strided", 16, True, "union")) + 1
+
+    q = torch.randn(1, 2, 256, 8)
+    torch._dynamo.reset()
+    assert torch._dynamo.explain(f)(q).graph_break_count >= 1  # the first call builds, outside the graph
+    torch._dynamo.reset()
+    again = torch._dynamo.explain(f)(q)
+    assert again.graph_break_count == 0 and again.graph_count == 1
+    assert len(again.graphs[0].graph.nodes) < 30
+    torch._dynamo.reset()
 
 
 def test_auto_is_flex_on_a_gpu_and_fused_on_the_cpu():

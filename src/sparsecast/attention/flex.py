@@ -46,13 +46,59 @@ def fixed_rule(l: int, c: int, end: int, causal: bool, part: str):
 RULES = {"strided": strided_rule, "fixed": fixed_rule}
 
 
-@lru_cache(maxsize=64)
+TILE = 128  # FlexAttention's default (query, key) tile
+CHUNK = 1 << 24  # rule evaluations per step of the block mask's build (16M: 128 MB of int64 index differences)
+
+
+_MASKS: dict = {}  # (rule, L, device) -> BlockMask
+
+
 def block_mask(rule: tuple, L: int, device: str):
     """The block mask of ``rule`` = (pattern name, its arguments...) over an (L, L) grid on ``device``, built once
-    per rule, length and device."""
-    from torch.nn.attention.flex_attention import create_block_mask
+    per rule, length and device and kept.
 
-    return create_block_mask(RULES[rule[0]](*rule[1:]), None, None, L, L, device=device)
+    A plain dict rather than ``lru_cache``, for torch.compile: dynamo traces through an ``lru_cache`` wrapper, and
+    would put the whole build into every compiled forward. From the dict it reads the finished mask as constants;
+    the build itself is never traced (``torch.compiler.disable``: one graph break, on the first call at a length).
+    """
+    key = (rule, L, device)
+    if key not in _MASKS:
+        if len(_MASKS) >= 64:
+            _MASKS.pop(next(iter(_MASKS)))
+        _MASKS[key] = _build_block_mask(rule, L, device)
+    return _MASKS[key]
+
+
+@torch.compiler.disable
+def _build_block_mask(rule: tuple, L: int, device: str):
+    """``block_mask``'s build, a band of query tiles at a time.
+
+    Built a band of query tiles at a time: ``create_block_mask`` evaluates the rule on the whole (L, L) grid at once
+    (at L = 65536, 4G entries and 34 GB for the index differences alone); here at most ``CHUNK`` entries are alive,
+    and only the (L / 128)^2 tile counts are kept. The tiles are the same: partial ones (some keys, the rule applied
+    inside the kernel) and full ones (every key, no rule applied), the padding past L counted as masked.
+    """
+    from torch.nn.attention.flex_attention import BlockMask
+
+    mask_mod = RULES[rule[0]](*rule[1:])
+    n = -(-L // TILE)
+    keys = torch.arange(n * TILE, device=device)
+    counts = torch.empty(n, n, dtype=torch.int32, device=device)  # (query tile, key tile): keys kept in the tile
+    band = max(1, CHUNK // (n * TILE * TILE))  # query tiles per step
+    zero = torch.zeros((), dtype=torch.long, device=device)
+    for t in range(0, n, band):
+        rows = keys[t * TILE:min(n, t + band) * TILE]
+        keep = mask_mod(zero, zero, rows[:, None], keys[None, :]) & (rows[:, None] < L) & (keys[None, :] < L)
+        counts[t:t + len(rows) // TILE] = keep.view(-1, TILE, n, TILE).sum((1, 3), dtype=torch.int32)
+    full = counts == TILE * TILE
+
+    def ordered(tiles: Tensor) -> tuple[Tensor, Tensor]:
+        """Per query tile: how many key tiles, and their indices first (ascending), as BlockMask takes them."""
+        tiles = tiles.to(torch.int32)[None, None]  # (1, 1, n, n)
+        return tiles.sum(-1, dtype=torch.int32), torch.argsort(tiles, dim=-1, descending=True, stable=True).to(torch.int32)
+
+    return BlockMask.from_kv_blocks(*ordered((counts > 0) & ~full), *ordered(full), BLOCK_SIZE=(TILE, TILE),
+                                    mask_mod=mask_mod, seq_lengths=(L, L))
 
 
 @lru_cache(maxsize=1)
