@@ -80,3 +80,23 @@ def plot_active_queries(path: Path, active: list, lengths: list[int]) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_by_horizon(path: Path, title: str, lines: dict[str, tuple[list[int], list[float]]]) -> None:
+    """Test MSE against the horizon, one line per model: ``lines`` maps a label to (horizons, MSEs); a label
+    starting with "paper" is drawn dashed in black (the published figures the others are held to)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, (horizons, mse) in lines.items():
+        style = {"color": "k", "ls": "--"} if label.startswith("paper") else {}
+        ax.plot(horizons, mse, marker="o", label=label, **style)
+    ax.set_xscale("log")
+    every = sorted({h for horizons, _ in lines.values() for h in horizons})
+    ax.set_xticks(every, [str(h) for h in every])
+    ax.minorticks_off()
+    ax.set_xlabel("horizon (steps)")
+    ax.set_ylabel("test MSE (normalized)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, format="png")
+    plt.close(fig)

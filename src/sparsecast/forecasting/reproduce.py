@@ -19,6 +19,7 @@ from ..reference import paper_table
 from ..training import TrainConfig
 from ..training.precision import cpu_summary
 from .experiment import interrupted, train_run
+from .plots import plot_by_horizon
 from .run_dir import CONFIG, claim, read_results, record_result
 
 TABLES = {"univariate": "S", "multivariate": "M"}
@@ -31,16 +32,18 @@ ROWS = [("informer", "Informer", "informer", {"attn": "probsparse"}),
         ("dlinear", "DLinear", "dlinear", {}), ("repeat_last", "repeat last", "repeat_last", {})]
 
 
-def _fmt(runs: list[dict]) -> str:
-    """MSE / MAE of a cell's seeds: the value of one, mean ± std (n) of several."""
+def _fmt(runs: list[dict], paper_mse: float) -> str:
+    """MSE / MAE of a cell's seeds (the value of one, mean ± std (n) of several) and the MSE's change against the
+    paper's Informer in percent."""
     if not runs:
         return "not run"
     mse, mae = [r["test"]["mse"] for r in runs], [r["test"]["mae"] for r in runs]
     cut = " (time budget)" if any(r.get("stopped_for_time") for r in runs) else ""
+    delta = f" ({(statistics.mean(mse) / paper_mse - 1) * 100:+.0f}%)"
     if len(runs) == 1:
-        return f"{mse[0]:.3f} / {mae[0]:.3f}{cut}"
+        return f"{mse[0]:.3f} / {mae[0]:.3f}{delta}{cut}"
     return (f"{statistics.mean(mse):.3f} ± {statistics.stdev(mse):.3f} / {statistics.mean(mae):.3f} ± "
-            f"{statistics.stdev(mae):.3f} (n={len(runs)}){cut}")
+            f"{statistics.stdev(mae):.3f} (n={len(runs)}){delta}{cut}")
 
 
 def _seed_runs(results: dict, horizon: int, row_key: str) -> list[dict]:
@@ -132,8 +135,9 @@ def write_markdown(path: Path, data: str, table: str, cells, results, train_cfg:
     lines = [f"# {data}, {table} (features {TABLES[table]}): test MSE / MAE on the normalized scale", "",
              f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
              f"torch {torch.__version__}. Training: epochs {train_cfg.epochs}, batch {train_cfg.batch_size}, "
-             f"lr {train_cfg.lr}, patience {train_cfg.patience}. Several seeds: mean ± std (n); where each cell "
-             f"ran is in its line below.", "",
+             f"lr {train_cfg.lr}, patience {train_cfg.patience}. Several seeds: mean ± std (n); in brackets the "
+             f"MSE's change against the paper's Informer (negative: lower than the paper's); where each cell ran is "
+             f"in its line below.", "", f"![test MSE by horizon]({_plot_path(path).name})", "",
              "| horizon | setting (seq/label, e/d layers, factor) | paper Informer | "
              + " | ".join(r[1] for r in ROWS) + " | wall time (all seeds) |",
              "|---|---|---|" + "---|" * len(ROWS) + "---|"]
@@ -144,7 +148,7 @@ def write_markdown(path: Path, data: str, table: str, cells, results, train_cfg:
         secs = sum(r["seconds"] for runs in cell_runs for r in runs)
         setting = f"{cell['seq_len']}/{cell['label_len']}, {cell['e_layers']}/{cell['d_layers']}, {cell['factor']}"
         lines.append(f"| {h} | {setting} | {cell['paper_mse']:.3f} / {cell['paper_mae']:.3f} | "
-                     + " | ".join(_fmt(runs) for runs in cell_runs)
+                     + " | ".join(_fmt(runs, cell["paper_mse"]) for runs in cell_runs)
                      + (f" | {secs / 60:.1f} min |" if any(cell_runs) else " | - |"))
         details += [_detail(h, row[1], r) for row, runs in zip(ROWS, cell_runs) for r in runs
                     if r.get("seconds_per_epoch")]
@@ -153,6 +157,23 @@ def write_markdown(path: Path, data: str, table: str, cells, results, train_cfg:
         lines += details
     with atomic_path(path) as tmp:  # several processes may rewrite the table
         Path(tmp).write_text("\n".join(lines) + "\n")
+    _write_plot(_plot_path(path), f"{data}, {table} (features {TABLES[table]})", cells, results)
+
+
+def _plot_path(table_path: Path) -> Path:
+    return table_path.with_suffix(".png")
+
+
+def _write_plot(path: Path, title: str, cells, results: dict) -> None:
+    """Test MSE by horizon: the paper's Informer and every row of ours that has a run (mean over its seeds)."""
+    lines = {"paper Informer": ([c["pred_len"] for c in cells], [c["paper_mse"] for c in cells])}
+    for row_key, label, _, _ in ROWS:
+        points = [(c["pred_len"], statistics.mean(r["test"]["mse"] for r in runs)) for c in cells
+                  if (runs := _seed_runs(results, c["pred_len"], row_key))]
+        if points:
+            lines[label] = ([h for h, _ in points], [m for _, m in points])
+    with atomic_path(path) as tmp:
+        plot_by_horizon(Path(tmp), title, lines)
 
 
 def _detail(horizon: int, label: str, r: dict) -> str:
