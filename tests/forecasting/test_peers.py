@@ -9,7 +9,8 @@ import torch
 
 from helpers import write_csv
 from sparsecast.data import DataConfig, prepare_data
-from sparsecast.forecasting.peers import long_frame, test_layout, validation_rows, windows_from_cv
+from sparsecast.forecasting.peers import (long_frame, peer_forecasts, test_layout, validation_rows, window_runs,
+                                          windows_from_cv)
 
 
 @pytest.fixture
@@ -47,6 +48,31 @@ def test_the_peer_validates_on_our_validation_rows(prepared):
     train_end = prepared.borders["train"][1]
     first, *_ = test_layout(prepared)
     assert validation_rows(prepared) == first - train_end  # the rows our validation windows forecast
+
+
+def test_windows_too_many_for_one_call_are_forecast_in_runs(prepared):
+    """Past max_rows forecast rows the windows go to the peer in runs: the first call trains, the later ones reuse
+    the trained model; each run's frame ends with its last window; stitched, they are every window in order, the
+    same as one call."""
+    first, n, _, pred_len = test_layout(prepared)
+    calls = []
+
+    def stand_in(df, n_windows, fitted):
+        calls.append((df["ds"].max(), n_windows, fitted))
+        return _stand_in_cross_validation(df, n_windows, pred_len)
+
+    rows = pred_len * len(prepared.columns)
+    whole = peer_forecasts(prepared, stand_in, "Peer")
+    assert calls == [(prepared.dates[first + n - 2 + pred_len], n, False)]  # small enough for one call
+    calls.clear()
+    runs = peer_forecasts(prepared, stand_in, "Peer", max_rows=7 * rows)  # 7 windows a call
+    assert [c[1] for c in calls] == [7] * (n // 7) + ([n % 7] if n % 7 else [])
+    assert [c[2] for c in calls] == [False] + [True] * (len(calls) - 1)
+    assert [c[0] for c in calls] == [prepared.dates[first + min(n, b) - 2 + pred_len] for b in range(7, n + 7, 7)]
+    for a, b in zip(whole, runs):
+        np.testing.assert_array_equal(a, b)
+    assert window_runs(10, 5, max_rows=50) == [(0, 10)] and window_runs(10, 5, max_rows=49) == [(0, 9), (9, 10)]
+    assert window_runs(3, 100, max_rows=10) == [(0, 1), (1, 2), (2, 3)]  # one window a call at least
 
 
 def test_other_origins_are_refused(prepared):

@@ -25,6 +25,11 @@ PEER_PREFIX = "nf:"
 # neuralforecast's long-horizon tutorial settings: 1,000 steps, validation every 100, early stopping after 3 checks
 # without improvement, a robust scaler per window; the lookback is the table's (input_size = seq_len).
 NF_TRAIN = {"max_steps": 1000, "val_check_steps": 100, "early_stop_patience_steps": 3, "scaler_type": "robust"}
+# Forecast rows (windows x channels x horizon) per cross-validation call. neuralforecast returns one long frame row
+# per forecast value (about 150 bytes each with the copies it makes): weather at horizon 720, 148M rows, took 22 GB
+# and was killed for memory. Past this many the test windows are forecast in runs of consecutive windows by the model
+# trained once (the first call trains, the others reuse it: ``use_fitted``).
+MAX_ROWS = 30_000_000
 
 
 def test_layout(prepared: PreparedData) -> tuple[int, int, int, int]:
@@ -34,9 +39,10 @@ def test_layout(prepared: PreparedData) -> tuple[int, int, int, int]:
     return start + test.seq_len, len(test), test.seq_len, test.pred_len
 
 
-def long_frame(prepared: PreparedData) -> pd.DataFrame:
-    """Every channel's scaled values up to the last test row, as a long frame (unique_id = column, ds, y)."""
-    end = prepared.borders["test"][1]
+def long_frame(prepared: PreparedData, end: int | None = None) -> pd.DataFrame:
+    """Every channel's scaled values up to row ``end`` (exclusive; default: the last test row), as a long frame
+    (unique_id = column, ds, y)."""
+    end = prepared.borders["test"][1] if end is None else end
     scaled = _scaled_series(prepared)[:end]
     dates = prepared.dates[:end]
     return pd.concat([pd.DataFrame({"unique_id": col, "ds": dates, "y": scaled[:, k]})
@@ -56,21 +62,48 @@ def validation_rows(prepared: PreparedData) -> int:
     return prepared.borders["test"][0] + prepared.splits["test"].seq_len - prepared.borders["train"][1]
 
 
-def windows_from_cv(cv: pd.DataFrame, prepared: PreparedData, column: str) -> tuple[np.ndarray, np.ndarray]:
+def windows_from_cv(cv: pd.DataFrame, prepared: PreparedData, column: str,
+                    windows: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A cross-validation frame (unique_id, ds, cutoff, y, <column>) as our test windows' (N, P, C) forecasts and
-    truth, in our window order (origins ascending) and channel order; checks the origins are ours."""
-    first, n, _, pred_len = test_layout(prepared)
-    cv = cv.sort_values(["cutoff", "unique_id", "ds"])
+    truth, in our window order (origins ascending) and channel order, for our test windows [a, b) (default: all);
+    checks the origins are theirs."""
+    first, n_all, _, pred_len = test_layout(prepared)
+    a, b = windows or (0, n_all)
+    n = b - a
     cutoffs = np.sort(cv["cutoff"].unique())
-    expected = prepared.dates[first - 1:first - 1 + n]  # a window's cutoff is the last row before its origin
+    expected = prepared.dates[first - 1 + a:first - 1 + b]  # a window's cutoff is the last row before its origin
     if len(cutoffs) != n or not (pd.DatetimeIndex(cutoffs) == pd.DatetimeIndex(expected)).all():
-        raise ValueError(f"the peer forecast {len(cutoffs)} origins, not our {n} test origins")
+        raise ValueError(f"the peer forecast {len(cutoffs)} origins, not our {n} test origins {a}-{b - 1}")
     C = len(prepared.columns)
     order = {c: k for k, c in enumerate(prepared.columns)}
     cv = cv.assign(_k=cv["unique_id"].map(order)).sort_values(["cutoff", "_k", "ds"])
     pred = cv[column].to_numpy().reshape(n, C, pred_len).transpose(0, 2, 1)
     truth = cv["y"].to_numpy().reshape(n, C, pred_len).transpose(0, 2, 1)
     return pred, truth
+
+
+def window_runs(n: int, rows_per_window: int, max_rows: int = MAX_ROWS) -> list[tuple[int, int]]:
+    """Our test windows as runs [a, b) of consecutive windows, one per cross-validation call: all at once while their
+    forecast rows fit ``max_rows``, else runs of at most ``max_rows`` rows."""
+    size = n if n * rows_per_window <= max_rows else max(1, max_rows // rows_per_window)
+    return [(a, min(n, a + size)) for a in range(0, n, size)]
+
+
+def peer_forecasts(prepared: PreparedData, cross_validate, column: str,
+                   max_rows: int = MAX_ROWS) -> tuple[np.ndarray, np.ndarray]:
+    """Every test window's (N, P, C) forecast and truth, a run of windows per call of ``cross_validate(df,
+    n_windows, fitted)``: ``df`` ends with the run's last window, whose ``n_windows`` last origins are the run's; the
+    first call trains (on the rows before the first test origin: the same for every run) and the later ones, with
+    ``fitted`` True, forecast with the model trained then."""
+    first, n, _, pred_len = test_layout(prepared)
+    preds, truths = [], []
+    for a, b in window_runs(n, pred_len * len(prepared.columns), max_rows):
+        cv = cross_validate(long_frame(prepared, end=first + b - 1 + pred_len), b - a, bool(preds))
+        pred, truth = windows_from_cv(cv, prepared, column, (a, b))
+        del cv
+        preds.append(pred)
+        truths.append(truth)
+    return np.concatenate(preds), np.concatenate(truths)
 
 
 def series_setting(cls, prepared: PreparedData) -> dict:
@@ -92,10 +125,10 @@ def run_peer(name: str, prepared: PreparedData, seed: int, threads: int = 0) -> 
                 logger=False, accelerator="cpu", **NF_TRAIN, **series_setting(cls, prepared))
     nf = NeuralForecast(models=[model], freq=prepared.freq)
     start = time.perf_counter()
-    cv = nf.cross_validation(df=long_frame(prepared), n_windows=n, step_size=1, val_size=validation_rows(prepared),
-                             refit=False)
+    pred, truth = peer_forecasts(prepared, lambda df, n_windows, fitted: nf.cross_validation(
+        df=df, n_windows=n_windows, step_size=1, val_size=validation_rows(prepared), refit=False,
+        use_fitted=fitted), name)
     seconds = time.perf_counter() - start
-    pred, truth = windows_from_cv(cv, prepared, name)
     ours = prepared.splits["test"].batch(torch.arange(n)).y.numpy()
     if not np.allclose(truth, ours, atol=1e-5):
         raise ValueError("the peer's truth differs from our test windows'")
