@@ -82,12 +82,14 @@ def plot_active_queries(path: Path, active: list, lengths: list[int]) -> None:
     plt.close(fig)
 
 
-def plot_by_horizon(path: Path, title: str, lines: dict[str, tuple[list[int], list[float]]]) -> None:
-    """Test MSE against the horizon, one line per model: ``lines`` maps a label to (horizons, MSEs); a label
-    starting with "paper" is drawn dashed in black (the published figures the others are held to)."""
+def plot_by_horizon(path: Path, title: str, lines: dict[str, tuple[list[int], list[float]]],
+                    colors: dict[str, str] | None = None) -> None:
+    """Test MSE against the horizon, one line per model: ``lines`` maps a label to (horizons, MSEs), ``colors`` a
+    label to its colour (the same model the same colour in every plot); a label starting with "paper" is drawn
+    dashed in black (the published figures the others are held to)."""
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, (horizons, mse) in lines.items():
-        style = {"color": "k", "ls": "--"} if label.startswith("paper") else {}
+        style = {"color": "k", "ls": "--"} if label.startswith("paper") else {"color": (colors or {}).get(label)}
         ax.plot(horizons, mse, marker="o", label=label, **style)
     ax.set_xscale("log")
     every = sorted({h for horizons, _ in lines.values() for h in horizons})

@@ -173,7 +173,7 @@ def _write_plot(path: Path, title: str, cells, results: dict) -> None:
         if points:
             lines[label] = ([h for h, _ in points], [m for _, m in points])
     with atomic_path(path) as tmp:
-        plot_by_horizon(Path(tmp), title, lines)
+        plot_by_horizon(Path(tmp), title, lines, {label: f"C{i}" for i, (_, label, _, _) in enumerate(ROWS)})
 
 
 def _detail(horizon: int, label: str, r: dict) -> str:
