@@ -60,7 +60,8 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
 def _add_model_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model (unset flags take the paper's defaults)")
     g.add_argument("--model", default="longpatch", choices=list(FORECASTERS),
-                   help="longpatch (default), informer (the paper's), patchtst, dlinear, repeat_last")
+                   help="longpatch (default), informer (the paper's), patchtst, dlinear, repeat_last, "
+                        "seasonal_naive, auto_ets / auto_arima / auto_theta (statsforecast: the 'stats' extra)")
     for name, typ in MODEL_FLAGS.items():
         g.add_argument("--" + name.replace("_", "-"), type=typ, default=None)
     for name in SWITCHES:
@@ -310,7 +311,9 @@ def _add_lm_parsers(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sparsecast", description="Sparse-attention forecasting (Informer)")
+    parser = argparse.ArgumentParser(prog="sparsecast", description=(
+        "Long-sequence forecasting with sparse attention (LongPatch by default, the paper's Informer, statistical "
+        "models) and the Sparse Transformer on bytes and images"))
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train a forecaster and write a run folder")
     _add_data_flags(p)
