@@ -52,13 +52,14 @@ def test_fixed_rule_equals_dense(B, H, L, D, l, causal, part, c, offset):
 
 
 @pytest.mark.parametrize("rule", [("strided", 16, True, "union"), ("strided", 100, True, "local"),
-                                  ("strided", 16, False, "stride"), ("fixed", 16, 4, 16, True, "union"),
-                                  ("fixed", 32, 2, 31, False, "summary")])
+                                  ("strided", 300, False, "local"), ("strided", 16, False, "stride"),
+                                  ("fixed", 16, 4, 16, True, "union"), ("fixed", 32, 2, 31, False, "summary")])
 @pytest.mark.parametrize("L", [130, 1000])
-@pytest.mark.parametrize("chunk", [flex.CHUNK, 1])
+@pytest.mark.parametrize("chunk", [flex.CHUNK, 3 * 8 * flex.TILE ** 2, 1])
 def test_block_mask_equals_create_block_mask(rule, L, chunk, monkeypatch):
-    """Built a band of tiles at a time (down to one tile row: chunk 1), the tiles are create_block_mask's: the same
-    partial and full tiles per query tile and per key tile, in the same order."""
+    """Built a band of tiles at a time (all at once; bands of 3 tile rows, the last one shorter at L = 1000; one tile
+    row at a time), the tiles are create_block_mask's: the same partial and full tiles (the two-sided local rule at
+    stride 300 has full ones) per query tile and per key tile, in the same order."""
     from torch.nn.attention.flex_attention import create_block_mask
 
     monkeypatch.setattr(flex, "CHUNK", chunk)
@@ -74,22 +75,42 @@ def test_block_mask_equals_create_block_mask(rule, L, chunk, monkeypatch):
             assert torch.equal(getattr(ours, index)[0, 0, row, :k], getattr(ref, index)[0, 0, row, :k])
 
 
-def test_compiled_graph_reads_the_block_mask_it_does_not_build_it(monkeypatch):
-    """Under torch.compile the mask is built once outside the graph (one break, first call at a length), then read:
-    the graph of a later compile holds no build (a handful of nodes, no break)."""
+def test_full_tiles_are_found():
+    mask = block_mask(("strided", 300, False, "local"), 1000, "cpu")
+    assert int(mask.full_kv_num_blocks.sum()) > 0 and int(mask.kv_num_blocks.sum()) > 0
+
+
+def test_a_graph_compiled_after_an_eager_call_reads_the_mask_and_stays_whole(monkeypatch):
+    """As the trainer compiles (one eager forward first, ``training.trainer.compile_warm``): the mask is built by the
+    eager call, and the compiled function is one graph, traced once, on every later call (no break, no rebuild:
+    a handful of nodes)."""
     monkeypatch.setattr(flex, "_MASKS", {})
+    graphs = []
+
+    def count(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
 
     def f(q):
-        return flex_attend(q, q, q, ("strided", 16, True, "union")) + 1
+        return flex_attend(q, q, q, ("strided", 16, True, "union"), compiled=False).sin() + 1
 
     q = torch.randn(1, 2, 256, 8)
+    f(q)  # eager
+    built = len(flex._MASKS)
     torch._dynamo.reset()
-    assert torch._dynamo.explain(f)(q).graph_break_count >= 1  # the first call builds, outside the graph
+    g = torch.compile(f, backend=count)
+    for _ in range(3):
+        torch.testing.assert_close(g(q), f(q))
+    assert len(graphs) == 1 and len(graphs[0].graph.nodes) < 30 and len(flex._MASKS) == built == 1
     torch._dynamo.reset()
-    again = torch._dynamo.explain(f)(q)
-    assert again.graph_break_count == 0 and again.graph_count == 1
-    assert len(again.graphs[0].graph.nodes) < 30
-    torch._dynamo.reset()
+
+
+def test_a_mask_first_built_for_a_prediction_serves_training():
+    """Built outside inference mode, so autograd may save the mask's tensors later."""
+    flex._MASKS.pop((("strided", 8, True, "union"), 64, "cpu"), None)
+    with torch.inference_mode():
+        mask = block_mask(("strided", 8, True, "union"), 64, "cpu")
+    assert not mask.kv_num_blocks.is_inference() and not mask.kv_indices.is_inference()
 
 
 def test_auto_is_flex_on_a_gpu_and_fused_on_the_cpu():

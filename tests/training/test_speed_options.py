@@ -67,6 +67,29 @@ def test_auto_precision_follows_the_cpu_flags(monkeypatch, flags, expected):
         TrainConfig(precision="fp16")
 
 
+def test_compile_runs_one_eager_forward_first(monkeypatch):
+    """Caches a kernel fills on first use (FlexAttention's block masks) are filled before torch.compile traces: one
+    forward without gradients, in eval mode, the random stream untouched, the model's mode restored."""
+    from sparsecast.training import trainer
+
+    calls = []
+
+    class Probe(torch.nn.Linear):
+        def forward(self, x, **_):
+            calls.append(("eager", torch.is_grad_enabled(), self.training, torch.rand(()).item()))
+            return super().forward(x)
+
+    monkeypatch.setattr(torch, "compile", lambda model: calls.append(("compile",)) or model)
+    model = Probe(1, 1)
+    torch.manual_seed(3)
+    expected = torch.rand(()).item()
+    torch.manual_seed(3)
+    assert trainer.compile_warm(model, _data(n_batches=2)) is model
+    assert [c[:3] for c in calls] == [("eager", False, False), ("compile",)] and model.training
+    assert torch.rand(()).item() == expected  # the warm-up's draw was on a forked stream
+    assert trainer.compile_warm(model, []) is model  # nothing to warm up with: compiled as is
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("attn,rtol", [("full", 1e-3), ("probsparse", 0.05)])
 def test_compile_keeps_the_loss_of_eager(attn, rtol):

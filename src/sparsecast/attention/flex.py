@@ -1,9 +1,9 @@
 """The GPU path of the strided and fixed kernels: their patterns as FlexAttention mask rules, one fused kernel.
 
 ``torch.nn.attention.flex_attention`` compiles a softmax attention whose keys per query are given by a rule
-``mask_mod(b, h, q_idx, kv_idx) -> bool``; ``create_block_mask`` evaluates the rule once per (128 x 128) tile of
-the (L, L) grid and keeps the tiles that hold any key, so the compiled kernel (Triton on CUDA, C++ on CPU) visits
-only those: O(L sqrt(L)) work for the strided and fixed patterns, and no score matrix stored, forward or backward.
+``mask_mod(b, h, q_idx, kv_idx) -> bool`` and a block mask: the (128 x 128) tiles of the (L, L) grid that hold any
+key (``block_mask`` below evaluates the rule a band of tiles at a time to find them), so the compiled kernel
+(Triton on CUDA, C++ on CPU) visits only those: O(L sqrt(L)) work for the strided and fixed patterns, and no score matrix stored, forward or backward.
 The rules below are the same predicates as ``patterns.strided_mask`` / ``fixed_mask`` (the dense references the
 tests hold them to), written on index scalars.
 
@@ -47,7 +47,7 @@ RULES = {"strided": strided_rule, "fixed": fixed_rule}
 
 
 TILE = 128  # FlexAttention's default (query, key) tile
-CHUNK = 1 << 24  # rule evaluations per step of the block mask's build (16M: 128 MB of int64 index differences)
+CHUNK = 1 << 24  # rule evaluations per step of the block mask's build (16M; at least one band of 128 query rows)
 
 
 _MASKS: dict = {}  # (rule, L, device) -> BlockMask
@@ -58,8 +58,10 @@ def block_mask(rule: tuple, L: int, device: str):
     per rule, length and device and kept.
 
     A plain dict rather than ``lru_cache``, for torch.compile: dynamo traces through an ``lru_cache`` wrapper, and
-    would put the whole build into every compiled forward. From the dict it reads the finished mask as constants;
-    the build itself is never traced (``torch.compiler.disable``: one graph break, on the first call at a length).
+    would put the whole build into every compiled forward. From the dict it reads the finished mask as constants.
+    The build itself is never traced (``torch.compiler.disable``): a graph traced before the mask exists breaks
+    around the build, and keeps that break; so the trainer runs one eager forward before it compiles a model
+    (``training.trainer``), and a graph traced then reads the mask and stays whole.
     """
     key = (rule, L, device)
     if key not in _MASKS:
@@ -74,10 +76,17 @@ def _build_block_mask(rule: tuple, L: int, device: str):
     """``block_mask``'s build, a band of query tiles at a time.
 
     Built a band of query tiles at a time: ``create_block_mask`` evaluates the rule on the whole (L, L) grid at once
-    (at L = 65536, 4G entries and 34 GB for the index differences alone); here at most ``CHUNK`` entries are alive,
-    and only the (L / 128)^2 tile counts are kept. The tiles are the same: partial ones (some keys, the rule applied
-    inside the kernel) and full ones (every key, no rule applied), the padding past L counted as masked.
+    (at L = 65536, 4G entries and 34 GB for the index differences alone); here the rule sees max(``CHUNK``, 128 L)
+    entries a step (a few temporaries of that size), and only the (L / 128)^2 tile counts are kept. The tiles are
+    the same: partial ones (some keys, the rule applied inside the kernel) and full ones (every key, no rule
+    applied), the padding past L counted as masked. Built outside inference mode even when the first call comes
+    from a prediction: the mask is kept for training too, where autograd may not save inference tensors.
     """
+    with torch.inference_mode(False):
+        return _tiles_to_block_mask(rule, L, device)
+
+
+def _tiles_to_block_mask(rule: tuple, L: int, device: str):
     from torch.nn.attention.flex_attention import BlockMask
 
     mask_mod = RULES[rule[0]](*rule[1:])
@@ -95,7 +104,8 @@ def _build_block_mask(rule: tuple, L: int, device: str):
     def ordered(tiles: Tensor) -> tuple[Tensor, Tensor]:
         """Per query tile: how many key tiles, and their indices first (ascending), as BlockMask takes them."""
         tiles = tiles.to(torch.int32)[None, None]  # (1, 1, n, n)
-        return tiles.sum(-1, dtype=torch.int32), torch.argsort(tiles, dim=-1, descending=True, stable=True).to(torch.int32)
+        order = torch.argsort(tiles, dim=-1, descending=True, stable=True)
+        return tiles.sum(-1, dtype=torch.int32), order.to(torch.int32)
 
     return BlockMask.from_kv_blocks(*ordered((counts > 0) & ~full), *ordered(full), BLOCK_SIZE=(TILE, TILE),
                                     mask_mod=mask_mod, seq_lengths=(L, L))

@@ -85,7 +85,7 @@ def windows_from_cv(cv: pd.DataFrame, prepared: PreparedData, column: str,
 def window_runs(n: int, rows_per_window: int, max_rows: int = MAX_ROWS) -> list[tuple[int, int]]:
     """Our test windows as runs [a, b) of consecutive windows, one per cross-validation call: all at once while their
     forecast rows fit ``max_rows``, else runs of at most ``max_rows`` rows."""
-    size = n if n * rows_per_window <= max_rows else max(1, max_rows // rows_per_window)
+    size = max(1, n if n * rows_per_window <= max_rows else max_rows // rows_per_window)
     return [(a, min(n, a + size)) for a in range(0, n, size)]
 
 

@@ -141,6 +141,22 @@ def predict(model: nn.Module, batches: Iterable, bf16: bool = False,
     return out + (np.concatenate(extras),) if extra is not None else out
 
 
+def compile_warm(model: nn.Module, batches: Iterable, bf16: bool = False) -> nn.Module:
+    """``torch.compile(model)`` (sharing its parameters) after one eager forward, without gradients, on the first of
+    ``batches``: kernels that build state for an input length on first use (FlexAttention's block masks) build it
+    then, so the graph traced at the first compiled call reads that state instead of breaking around its build. The
+    random streams are left as they were (a model may sample in its forward, as ProbSparse does)."""
+    first = next(iter(batches), None)
+    if first is not None:
+        training, device = model.training, model_device(model)
+        model.eval()
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad(), \
+                autocast(bf16, device):
+            model(**first.to(device).inputs())
+        model.train(training)
+    return torch.compile(model)
+
+
 def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss_fn: Callable = F.mse_loss,
         log: Callable[[str], None] = tqdm.write, checkpoint: Path | None = None, resume: bool = False) -> History:
     """Adam with the chosen schedule, early stopping on validation loss; the best weights are restored at the end.
@@ -174,8 +190,8 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
     if saved:
         saved.load_model(model)  # before the optimizer: the saved weights may set a shape the start chose
     model.to(device)
-    runner = torch.compile(model) if cfg.compile else model  # shares the parameters of ``model``
     bf16 = cfg.resolved_precision(device)[0] == "bf16"
+    runner = compile_warm(model, val, bf16) if cfg.compile else model  # shares the parameters of ``model``
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, foreach=True)
     schedule = SCHEDULES[cfg.lradj]
     state = saved.restore(optimizer) if saved else TrainState()
