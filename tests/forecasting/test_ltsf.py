@@ -68,6 +68,23 @@ def test_ltsf_table_continues_a_cell_killed_with_its_process(tmp_path):
     assert killed["test"] == whole["test"] and killed["epochs"] == whole["epochs"] == 3
 
 
+def test_ltsf_table_skips_a_cell_another_process_is_training(tmp_path):
+    """Two processes filling one table: a cell whose lock another holds is left to it (peers included: their cells
+    take hours, and one ran twice before the lock)."""
+    from sparsecast.forecasting.ltsf import _run_dir, ltsf_table
+    from sparsecast.forecasting.run_dir import claim
+    csv = write_csv(tmp_path / "s.csv", n=500, columns=("a", "OT"))
+    out, variants = tmp_path / "table", ["repeat_last:seq_len=32"]
+    run = lambda: ltsf_table(str(csv), variants, [8], [0, 1], out, None, TrainConfig(progress=False),  # noqa: E731
+                             log=lambda line: None)
+    with claim(_run_dir(out, "s", 8, variants[0], 0).with_suffix(".lock")) as mine:
+        assert mine
+        run()
+        assert sorted(json.loads((out / "s_ltsf.json").read_text())) == ["8|repeat_last:seq_len=32|1"]
+    run()
+    assert len(json.loads((out / "s_ltsf.json").read_text())) == 2
+
+
 @pytest.mark.parametrize("model", ["longpatch", "patchtst"])
 def test_train_and_predict_with_the_patch_models(tmp_path, model):
     csv = write_csv(tmp_path / "s.csv", n=400)

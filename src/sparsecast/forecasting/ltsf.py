@@ -24,7 +24,7 @@ from ..training import TrainConfig
 from ..training.precision import cpu_summary
 from .experiment import ANCHOR_TEST_BATCH, SPACED_TEST, interrupted, score_spaced, train_run
 from .peers import run_peer
-from .run_dir import CONFIG, read_json, read_results, record_result
+from .run_dir import CONFIG, claim, read_json, read_results, record_result
 
 HORIZONS = (96, 192, 336, 720)
 # Dataset families that share one configuration (PatchTST's scripts use a small model on the small ETTh sets).
@@ -159,44 +159,55 @@ def ltsf_table(data: str, variants: list[str], horizons: list[int], seeds: list[
                 key = f"{h}|{label}|{seed}"
                 if key in results:
                     continue
-                dcfg, settings, tcfg = cell_setup(data, recipe, overrides, h, root_path, base_train, seed,
-                                                  train_overrides)
-                log(f"== {data} M lookback {dcfg.seq_len} -> {h}: {label}, seed {seed}")
-                cell = {"horizon": h, "variant": label, "seed": seed, "seq_len": dcfg.seq_len,
-                        "spaced_only": bool(dcfg.test_windows)}
-                start = time.perf_counter()
-                if recipe.peer:  # its seconds are those run_peer measures: training and forecasting
-                    cell |= {"val_loss": None, "best_epoch": None, "epochs": None,
-                             "threads": tcfg.threads or torch.get_num_threads(), "precision": "fp32",
-                             **run_peer(recipe.model, prepare_data(dcfg), seed, tcfg.threads)}
-                else:
-                    run_dir = _run_dir(out, name, h, label, seed)
-                    resume = interrupted(run_dir, dcfg, tcfg)
-                    if resume:
-                        log(f"continuing the interrupted run in {run_dir} from its last checkpoint")
-                    metrics = train_run(dcfg, recipe.model, settings, tcfg, run_dir, log=log, resume=resume)
-                    seconds = time.perf_counter() - start
-                    if resume:  # this process trained only the epochs after the checkpoint: the run's own total
-                        seconds = metrics["seconds"]["train_and_val"] + metrics["seconds"]["test"]
-                    cell |= {"test": {k: metrics["test"][k] for k in ("mse", "mae")},
-                             "val_loss": metrics["best_val_loss"],
-                             "best_epoch": metrics["best_epoch"],
-                             "epochs": len(metrics["seconds"]["per_epoch"]), "resumed": resume,
-                             "seconds": seconds, "test_windows": metrics["test_windows"],
-                             "test_spaced": metrics["test_spaced"],
-                             "test_drop_last": metrics.get("test_drop_last"),
-                             "settings": settings, "precision": metrics["precision"],
-                             "threads": torch.get_num_threads(),
-                             "stopped_for_time": metrics.get("stopped_for_time", False),
-                             "train": {k: tcfg.to_dict()[k] for k in
-                                       ("epochs", "batch_size", "lr", "patience", "lradj", "max_minutes")}}
-                    chosen = read_json(run_dir / CONFIG)["model"]  # settings the start chose on validation
-                    if settings.get("channel_skip") is None and "channel_skip" in chosen:
-                        cell["channel_skip"] = chosen["channel_skip"]
+                run_dir = _run_dir(out, name, h, label, seed)
+                with claim(run_dir.with_suffix(".lock")) as mine:
+                    if not mine or key in read_results(results_path):  # trained by another process, or done there
+                        continue
+                    cell = _run_cell(data, recipe, overrides, h, label, seed, root_path, base_train, train_overrides,
+                                     run_dir, log)
                 results = record_result(results_path, key, cell)
                 write_markdown(out / f"{name}_ltsf.md", name, results)
+    results = read_results(results_path)  # with the cells other processes recorded meanwhile
     write_markdown(out / f"{name}_ltsf.md", name, results)
     return out / f"{name}_ltsf.md"
+
+
+def _run_cell(data: str, recipe, overrides: dict, h: int, label: str, seed: int, root_path: str | None,
+              base_train: TrainConfig, train_overrides: dict | None, run_dir: Path, log) -> dict:
+    """Train (or fit, for a peer) one cell of the table and return its record."""
+    dcfg, settings, tcfg = cell_setup(data, recipe, overrides, h, root_path, base_train, seed, train_overrides)
+    log(f"== {data} M lookback {dcfg.seq_len} -> {h}: {label}, seed {seed}")
+    cell = {"horizon": h, "variant": label, "seed": seed, "seq_len": dcfg.seq_len,
+            "spaced_only": bool(dcfg.test_windows)}
+    start = time.perf_counter()
+    if recipe.peer:  # its seconds are those run_peer measures: training and forecasting
+        cell |= {"val_loss": None, "best_epoch": None, "epochs": None,
+                 "threads": tcfg.threads or torch.get_num_threads(), "precision": "fp32",
+                 **run_peer(recipe.model, prepare_data(dcfg), seed, tcfg.threads)}
+    else:
+        resume = interrupted(run_dir, dcfg, tcfg)
+        if resume:
+            log(f"continuing the interrupted run in {run_dir} from its last checkpoint")
+        metrics = train_run(dcfg, recipe.model, settings, tcfg, run_dir, log=log, resume=resume)
+        seconds = time.perf_counter() - start
+        if resume:  # this process trained only the epochs after the checkpoint: the run's own total
+            seconds = metrics["seconds"]["train_and_val"] + metrics["seconds"]["test"]
+        cell |= {"test": {k: metrics["test"][k] for k in ("mse", "mae")},
+                 "val_loss": metrics["best_val_loss"],
+                 "best_epoch": metrics["best_epoch"],
+                 "epochs": len(metrics["seconds"]["per_epoch"]), "resumed": resume,
+                 "seconds": seconds, "test_windows": metrics["test_windows"],
+                 "test_spaced": metrics["test_spaced"],
+                 "test_drop_last": metrics.get("test_drop_last"),
+                 "settings": settings, "precision": metrics["precision"],
+                 "threads": torch.get_num_threads(),
+                 "stopped_for_time": metrics.get("stopped_for_time", False),
+                 "train": {k: tcfg.to_dict()[k] for k in
+                           ("epochs", "batch_size", "lr", "patience", "lradj", "max_minutes")}}
+        chosen = read_json(run_dir / CONFIG)["model"]  # settings the start chose on validation
+        if settings.get("channel_skip") is None and "channel_skip" in chosen:
+            cell["channel_skip"] = chosen["channel_skip"]
+    return cell
 
 
 def _run_dir(out: Path, name: str, horizon: int, label: str, seed: int) -> Path:
