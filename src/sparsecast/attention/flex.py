@@ -3,7 +3,8 @@
 ``torch.nn.attention.flex_attention`` compiles a softmax attention whose keys per query are given by a rule
 ``mask_mod(b, h, q_idx, kv_idx) -> bool`` and a block mask: the (128 x 128) tiles of the (L, L) grid that hold any
 key (``block_mask`` below evaluates the rule a band of tiles at a time to find them), so the compiled kernel
-(Triton on CUDA, C++ on CPU) visits only those: O(L sqrt(L)) work for the strided and fixed patterns, and no score matrix stored, forward or backward.
+(Triton on CUDA, C++ on CPU) visits only those: O(L sqrt(L)) work for the strided and fixed patterns, and no score
+matrix stored, forward or backward.
 The rules below are the same predicates as ``patterns.strided_mask`` / ``fixed_mask`` (the dense references the
 tests hold them to), written on index scalars.
 
@@ -72,21 +73,16 @@ def block_mask(rule: tuple, L: int, device: str):
 
 
 @torch.compiler.disable
+@torch.inference_mode(False)
 def _build_block_mask(rule: tuple, L: int, device: str):
     """``block_mask``'s build, a band of query tiles at a time.
 
-    Built a band of query tiles at a time: ``create_block_mask`` evaluates the rule on the whole (L, L) grid at once
-    (at L = 65536, 4G entries and 34 GB for the index differences alone); here the rule sees max(``CHUNK``, 128 L)
-    entries a step (a few temporaries of that size), and only the (L / 128)^2 tile counts are kept. The tiles are
-    the same: partial ones (some keys, the rule applied inside the kernel) and full ones (every key, no rule
+    ``create_block_mask`` evaluates the rule on the whole (L, L) grid at once (at L = 65536, 4G entries and 34 GB
+    for the index differences alone); here the rule sees max(``CHUNK``, 128 L) entries a step (a few temporaries of
+    that size), and only the (L / 128)^2 tile counts are kept. The tiles are the same: partial ones (some keys, the rule applied inside the kernel) and full ones (every key, no rule
     applied), the padding past L counted as masked. Built outside inference mode even when the first call comes
     from a prediction: the mask is kept for training too, where autograd may not save inference tensors.
     """
-    with torch.inference_mode(False):
-        return _tiles_to_block_mask(rule, L, device)
-
-
-def _tiles_to_block_mask(rule: tuple, L: int, device: str):
     from torch.nn.attention.flex_attention import BlockMask
 
     mask_mod = RULES[rule[0]](*rule[1:])

@@ -99,7 +99,9 @@ class Intervals:
         return cls(levels, offsets, floor, len(pred))
 
     def quantiles(self, pred: np.ndarray, scale: np.ndarray, channels=slice(None)) -> np.ndarray:
-        """The forecast quantiles of ``channels`` (default all). Shape: pred (N, P, C), scale (N, C) -> (N, P, C', Q)."""
+        """The forecast quantiles of ``channels`` (default all).
+
+        Shape: pred (N, P, C), scale (N, C) -> (N, P, C', Q)."""
         s = np.maximum(scale[:, channels], self.floor[channels])[:, None, :, None]  # (N, 1, C', 1)
         return pred[..., channels, None] + self.offsets[None, :, channels] * s
 
