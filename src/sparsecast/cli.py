@@ -77,6 +77,9 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lr", type=float, default=None)
     g.add_argument("--patience", type=int, default=None)
     g.add_argument("--lradj", default=None, help="learning-rate schedule: type1 (halve every epoch), type3, ...")
+    g.add_argument("--loss", default=None, choices=["mse", "mae", "huber"],
+                   help="training loss (default mse, the papers'; mae trains for the median forecast, huber "
+                        "lets outlying windows pull less); early stopping validates with it")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     _add_device_flag(g)
@@ -117,7 +120,7 @@ def _model_params(a) -> dict:
 
 def _given_train_flags(a) -> dict:
     """The optimisation flags set on the command line (unset ones take a model's or a recipe's defaults)."""
-    return {k: getattr(a, k) for k in ("epochs", "batch_size", "lr", "patience", "lradj", "quantiles")
+    return {k: getattr(a, k) for k in ("epochs", "batch_size", "lr", "patience", "lradj", "loss", "quantiles")
             if getattr(a, k, None) is not None}
 
 

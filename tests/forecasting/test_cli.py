@@ -70,6 +70,17 @@ def test_baseline_models_train(tmp_path):
         assert json.loads((tmp_path / model / "metrics.json").read_text())["test"]["mse"] > 0
 
 
+def test_loss_flag_trains_on_it_and_is_recorded(tmp_path, capsys):
+    csv = write_csv(tmp_path / "s.csv", n=300)
+    args = ["train", "--data", str(csv), "--model", "dlinear", "--epochs", "1", "--seq-len", "24", "--label-len", "12",
+            "--pred-len", "6", "--no-progress", "--loss", "mae", "--out", str(tmp_path / "mae")]
+    assert main(args) == 0
+    assert "mae loss" in capsys.readouterr().out
+    assert json.loads((tmp_path / "mae" / "config.json").read_text())["train"]["loss"] == "mae"
+    with pytest.raises(SystemExit):  # argparse names the choices
+        main([*args[:-4], "--loss", "l2"])
+
+
 def _bad_inputs(tmp):
     ok = write_csv(tmp / "ok.csv", n=300)
     empty = tmp / "empty.csv"

@@ -99,3 +99,27 @@ def test_nothing_is_ever_unpickled():
     offenders = [p.name for p in src.rglob("*.py")
                  if any(word in p.read_text() for word in ("torch.load(", "import pickle", "pickle.load"))]
     assert offenders == []
+
+
+@pytest.mark.parametrize("loss, optimum", [("mse", 3.0), ("mae", 0.0), ("huber", 3 / 7)])
+def test_the_named_loss_is_what_training_minimizes(loss, optimum):
+    """Seven windows at 0 and three at 10, a constant input: MSE's best constant forecast is the mean (3), MAE's the
+    median (0), Huber's (delta 1) where 7 w = 3 (the three far windows each pull with slope 1). Early stopping reads
+    the same loss."""
+    x = torch.ones(10, 4, 1)
+    y = torch.zeros(10, 2, 1)
+    y[7:] = 10.0
+    batches = [ForecastBatch(x=x, x_mark=x, future_mark=x[:, :2], y=y)]
+    model = Scale()
+    hist = fit(model, batches, batches, TrainConfig(epochs=300, lr=0.05, patience=300, lradj="constant", loss=loss,
+                                                    progress=False))
+    assert model.w.item() == pytest.approx(optimum, abs=0.06)
+    named = {"mse": torch.nn.functional.mse_loss, "mae": torch.nn.functional.l1_loss,
+             "huber": torch.nn.functional.huber_loss}[loss]
+    with torch.no_grad():
+        assert min(hist.val_loss) == pytest.approx(named(model(x, x, x[:, :2]), y).item(), rel=1e-6)
+
+
+def test_an_unknown_loss_stops_with_the_names():
+    with pytest.raises(ValueError, match="loss must be one of"):
+        TrainConfig(loss="l2")

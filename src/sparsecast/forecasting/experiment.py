@@ -187,6 +187,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     if dist.is_main and not resume:
         write_json(out / CONFIG, run_config)
     on = f", on {device_label(device)}" if device.type != "cpu" else ""
+    on += f", {train_cfg.loss} loss" if train_cfg.loss != "mse" else ""
     log(f"{model_name}{wrappers} ({n_params / 1e6:.2f}M parameters, {precision}: {why}{on}) on {data_cfg.data} "
         f"features {data_cfg.features}, "
         f"seq/label/pred {data_cfg.seq_len}/{data_cfg.label_len}/{data_cfg.pred_len}; "

@@ -203,7 +203,7 @@ def _run_cell(data: str, recipe, overrides: dict, h: int, label: str, seed: int,
                  "threads": torch.get_num_threads(),
                  "stopped_for_time": metrics.get("stopped_for_time", False),
                  "train": {k: tcfg.to_dict()[k] for k in
-                           ("epochs", "batch_size", "lr", "patience", "lradj", "max_minutes")}}
+                           ("epochs", "batch_size", "lr", "patience", "lradj", "loss", "max_minutes")}}
         chosen = read_json(run_dir / CONFIG)["model"]  # settings the start chose on validation
         if settings.get("channel_skip") is None and "channel_skip" in chosen:
             cell["channel_skip"] = chosen["channel_skip"]

@@ -17,6 +17,7 @@ from ..checks import require_positive
 from ..console import live_progress
 from .checkpoint import TrainState, read_checkpoint, rng_states, save_checkpoint, set_rng_states
 from .history import History
+from .losses import LOSSES
 from .metrics import QUANTILES, check_levels
 from .precision import PRECISIONS, resolve_device, resolve_precision
 from .schedules import SCHEDULES
@@ -36,6 +37,8 @@ class TrainConfig:
             natively, CPUs with AVX512-BF16 or AMX and GPUs with bf16; float32 elsewhere), "fp32" or "bf16".
         bf16: force bf16 (the option's older spelling; True means precision "bf16").
         compile: run the model through ``torch.compile`` (the weights stay those of the model passed in).
+        loss: the training loss by name, in ``training/losses.py``: "mse" (the default, the papers'), "mae" or
+            "huber". Early stopping validates with the same loss; test metrics report MSE and MAE either way.
         quantiles: the levels of the prediction intervals fit after training (``forecasting/intervals.py``).
         max_minutes: stop training once this much wall-clock time has passed (0: no limit), even inside an epoch:
             the part of the epoch that ran is validated like a whole one, and the best weights so far are kept, as
@@ -61,6 +64,7 @@ class TrainConfig:
     progress: bool = True
     checkpoint_minutes: float = 10.0
     max_minutes: float = 0.0
+    loss: str = "mse"
     quantiles: tuple[float, ...] = QUANTILES
 
     def __post_init__(self):
@@ -73,6 +77,8 @@ class TrainConfig:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.lradj not in SCHEDULES:
             raise ValueError(f"lradj must be one of {sorted(SCHEDULES)}, got {self.lradj!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {self.loss!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if not isinstance(self.device, str) or not self.device:
@@ -157,7 +163,7 @@ def compile_warm(model: nn.Module, batches: Iterable, bf16: bool = False) -> nn.
     return torch.compile(model)
 
 
-def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss_fn: Callable = F.mse_loss,
+def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss_fn: Callable | None = None,
         log: Callable[[str], None] = tqdm.write, checkpoint: Path | None = None, resume: bool = False) -> History:
     """Adam with the chosen schedule, early stopping on validation loss; the best weights are restored at the end.
 
@@ -170,8 +176,10 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         resume: continue from ``checkpoint``: the rest of the run is the same as if it had never stopped (``train``
             must serve the same batches in the same order per epoch, as WindowLoader does).
 
+    ``loss_fn`` (prediction, target) -> scalar trains and validates; None takes ``cfg.loss`` by name.
     ``cfg.progress`` shows a progress bar per epoch; a one-line summary of every epoch goes to ``log`` regardless.
     """
+    loss_fn = loss_fn or LOSSES[cfg.loss]
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
