@@ -232,6 +232,10 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     intervals, note = fit_intervals(model, prepared.splits["train"], prepared.splits["val"], train_cfg.quantiles,
                                     train_cfg.eval_batch_size, bf16)  # never from the test windows
     log(note)
+    # The best weights' validation MSE / MAE whatever loss trained them: what choosing between runs trained on
+    # different losses reads (a statistical model, refit per window, would take long on the whole split)
+    val_scores = (None if model_name in STATISTICAL or not len(prepared.splits["val"]) else
+                  _subset_metrics(*score(model, prepared, "val", train_cfg.eval_batch_size, bf16)[1:3], slice(None)))
     start = time.perf_counter()
     test, pred, true, scale, index = score(model, prepared, "test", train_cfg.eval_batch_size, bf16,
                                            data_cfg.test_windows)
@@ -255,6 +259,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
         "test_windows": test["windows"],
         "test_spaced": spaced_metrics(pred, true, index, len(prepared.splits["test"])),
         "test_drop_last": drop_last_metrics(pred, true, index, len(prepared.splits["test"])),
+        "val": val_scores,
         "val_loss": history.val_loss if history else None,
         "initial_val_loss": history.initial_val_loss if history else None,
         "best_val_loss": best_val,
@@ -335,6 +340,15 @@ def score_spaced(run_dir: str | Path, batch_size: int = 256) -> dict | None:
     _, pred, true, _, index = score(model, prepared, "test", batch_size, config.get("precision") == "bf16",
                                     SPACED_TEST)
     return spaced_metrics(pred, true, index, len(prepared.splits["test"]))
+
+
+def score_split(run_dir: str | Path, split: str = "val", batch_size: int = 256) -> dict:
+    """A saved run's MSE / MAE on every window of ``split`` (validation by default: for runs saved before their
+    metrics recorded it)."""
+    model, config, _ = load_run(Path(run_dir))
+    prepared = prepare_data(DataConfig(**config["data"]))
+    _, pred, true, _, _ = score(model, prepared, split, batch_size, config.get("precision") == "bf16")
+    return _subset_metrics(pred, true, slice(None))
 
 
 def evaluate_run(run_dir: str | Path, batch_size: int = 256, precision: str | None = None) -> dict:

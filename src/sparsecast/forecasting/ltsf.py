@@ -193,7 +193,7 @@ def _run_cell(data: str, recipe, overrides: dict, h: int, label: str, seed: int,
         if resume:  # this process trained only the epochs after the checkpoint: the run's own total
             seconds = metrics["seconds"]["train_and_val"] + metrics["seconds"]["test"]
         cell |= {"test": {k: metrics["test"][k] for k in ("mse", "mae")},
-                 "val_loss": metrics["best_val_loss"],
+                 "val_loss": metrics["best_val_loss"], "val": metrics.get("val"),
                  "best_epoch": metrics["best_epoch"],
                  "epochs": len(metrics["seconds"]["per_epoch"]), "resumed": resume,
                  "seconds": seconds, "test_windows": metrics["test_windows"],
