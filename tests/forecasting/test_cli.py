@@ -168,6 +168,14 @@ def test_reproduce_records_how_each_cell_trained(tmp_path, capsys):
     assert "- h24 DLinear, seed 0: 2 epochs" in (out / "ETTh1_multivariate.md").read_text()
 
 
+def test_reproduce_refuses_a_loss_the_paper_did_not_train_on(tmp_path, capsys):
+    assert main(["reproduce", "--table", "multivariate", "--data", "ETTh1", "--horizons", "24", "--models",
+                 "repeat_last", "--loss", "mae", "--out", str(tmp_path / "paper")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "the paper's tables train on MSE" in err
+    assert not (tmp_path / "paper").exists()
+
+
 def test_reproduce_runs_seeds_and_reports_their_mean(tmp_path, capsys):
     """Seeds are a dimension of the table: seed 0 keeps the old key, the others are added beside it, finished seeds
     are skipped, and the row shows mean ± std."""

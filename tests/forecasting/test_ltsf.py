@@ -141,6 +141,16 @@ def test_table_wide_training_flags_apply_and_a_variant_still_wins():
     assert (tcfg.epochs, tcfg.batch_size, tcfg.lr) == (2, 4, 1e-3)
 
 
+def test_table_wide_flags_that_change_a_cell_join_its_label():
+    from sparsecast.forecasting.ltsf import with_table_flags
+    flags = {"loss": "mae", "lr": 0.001, "max_minutes": 5.0, "quantiles": ()}
+    assert with_table_flags("longpatch", flags) == "longpatch:loss=mae,lr=0.001"  # not the budget, not the levels
+    assert with_table_flags("longpatch:lr=1e-3,seq_len=96", flags) == "longpatch:lr=1e-3,seq_len=96,loss=mae"
+    assert with_table_flags("dlinear", {"max_minutes": 5.0}) == "dlinear"  # keys of tables run so stay as they were
+    label, _, overrides = parse_variant(with_table_flags("longpatch", flags))
+    assert overrides == {"loss": "mae", "lr": 0.001}
+
+
 def test_runs_saved_before_new_settings_resume_as_they_were_trained():
     from sparsecast.forecasting.experiment import saved_train_config, user_settings
     from sparsecast.models import InformerConfig

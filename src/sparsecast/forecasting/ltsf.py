@@ -104,6 +104,21 @@ def _value(text: str):
     return {"true": True, "false": False, "none": None}.get(text.lower(), text)
 
 
+# Table-wide training flags that change what a cell computes: they join its label (so its key), where a cell
+# trained without them cannot be mistaken for one trained with them. Time budgets and interval levels do not.
+LABELLED_FLAGS = ("epochs", "batch_size", "lr", "patience", "lradj", "loss")
+
+
+def with_table_flags(spec: str, train_overrides: dict | None) -> str:
+    """``spec`` with the table-wide ``train_overrides`` in LABELLED_FLAGS appended as its own overrides, unless it
+    sets them itself (a variant's own overrides win): ``longpatch`` with ``{"loss": "mae"}`` is
+    ``longpatch:loss=mae``."""
+    name, _, rest = spec.partition(":")
+    given = {item.partition("=")[0].strip() for item in filter(None, rest.split(","))}
+    extra = [f"{k}={v}" for k, v in (train_overrides or {}).items() if k in LABELLED_FLAGS and k not in given]
+    return spec if not extra else f"{spec}{',' if rest else ':'}{','.join(extra)}"
+
+
 def parse_variant(spec: str) -> tuple[str, Recipe, dict]:
     """``name`` or ``name:key=value,key=value`` -> (label, recipe, overrides).
 
@@ -147,7 +162,7 @@ def cell_setup(data: str, recipe: Recipe, overrides: dict, pred_len: int, root_p
 def ltsf_table(data: str, variants: list[str], horizons: list[int], seeds: list[int], out: Path,
                root_path: str | None, base_train: TrainConfig, log=say, train_overrides: dict | None = None) -> Path:
     """Run every (seed, horizon, variant) cell not yet in ``out/<data>_ltsf.json``; write the JSON and Markdown."""
-    parsed = [parse_variant(v) for v in variants]
+    parsed = [parse_variant(with_table_flags(v, train_overrides)) for v in variants]
     out.mkdir(parents=True, exist_ok=True)
     name = Path(data).stem if Path(data).suffix else data  # a CSV's tables are named for the file
     results_path = out / f"{name}_ltsf.json"

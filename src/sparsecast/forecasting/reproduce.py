@@ -85,6 +85,9 @@ def reproduce(table: str, data: str, out: Path, root_path: str | None, horizons:
     """Run the cells of one table for each seed (default: ``train_cfg.seed``) and write ``out/<data>_<table>.md``
     (rewritten after every cell). Finished cells are skipped, and so is a cell another process is training, so
     several processes may fill one table at once."""
+    if train_cfg.loss != "mse":
+        raise ValueError(f"the paper's tables train on MSE, not {train_cfg.loss!r}; --loss is for train and "
+                         f"benchmark ltsf")
     features = TABLES[table]
     all_cells = [r for r in paper_table() if r["data"] == data and r["features"] == features]
     if not all_cells:
