@@ -29,7 +29,7 @@ def test_shell_example(tmp_path):
     exe = Path(sys.executable).parent / "sparsecast"
     for line in _example("shell").strip().splitlines():
         args = shlex.split(line)
-        assert args[0] == "sparsecast"
+        assert args[0] in ("sparsecast", ".venv/bin/sparsecast")
         cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "sparsecast.cli"]
         res = subprocess.run(cmd + args[1:], cwd=tmp_path,
                              capture_output=True, text=True, timeout=600)

@@ -165,7 +165,12 @@ def cmd_train(a) -> None:
     if naive:
         ratio, mase = (f"{v:.3f}" if v is not None else "-" for v in (skill["skill_vs_seasonal_naive"], skill["mase"]))
         print(f"seasonal naive (season {skill['season']})  MSE {naive['mse']:.4f}  MAE {naive['mae']:.4f}; "
-              f"skill (MSE / seasonal naive's) {ratio}, MASE {mase}")
+              f"skill (MSE / seasonal naive's, below 1 beats it) {ratio}, MASE {mase} (MAE over seasonal naive's "
+              f"in-sample MAE on the training rows)")
+        if skill["skill_vs_seasonal_naive"] is not None and skill["skill_vs_seasonal_naive"] >= 1:
+            print(f"note: on these test windows the model does not beat seasonal naive (MSE {t['mse']:.4f} against "
+                  f"{naive['mse']:.4f}); try more epochs or another --seq-len, or forecast with --model seasonal_naive "
+                  f"(Python: Forecaster('auto') chooses between them on validation)")
     last = skill["baselines"]["repeat_last"]
     print(f"repeat last              MSE {last['mse']:.4f}  MAE {last['mae']:.4f}")
     for band, v in (metrics["intervals"] or {"coverage": {}})["coverage"].items():

@@ -68,13 +68,13 @@ CASES = {  # name: (make the data file, extra flags, what the one line must say)
 def test_bad_input_one_line_exit_2(tmp_path, capsys, name):
     make, flags, message = CASES[name]
     data = make(tmp_path)
-    out = tmp_path / "run"
+    out = tmp_path / "runs" / "run"
     args = ["train", "--data", str(data), *SMALL, *flags, "--out", str(out)]
     code = main(args)
     err = capsys.readouterr().err.strip()
     assert code == 2, err
     assert err.startswith("sparsecast: error:") and len(err.splitlines()) == 1 and message in err, err
-    assert not (out / "model.safetensors").exists() and not (out / "metrics.json").exists()
+    assert not (tmp_path / "runs").exists()  # nothing written, not even the folders --out named
 
 
 def test_unwritable_output_folder_fails_before_training(tmp_path, capsys):

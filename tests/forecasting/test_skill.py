@@ -34,10 +34,25 @@ def test_every_run_reports_skill_and_warns_without_it(tmp_path, capsys):
                  "--label-len", "24", "--pred-len", "12", "--epochs", "1", "--no-progress", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "does not beat seasonal naive (season 24) on validation" in printed
-    assert "seasonal naive (season 24)" in printed and "skill (MSE / seasonal naive's)" in printed
+    assert "seasonal naive (season 24)" in printed and "skill (MSE / seasonal naive's, below 1 beats it)" in printed
     skill = json.loads((out / "metrics.json").read_text())["skill"]
     assert skill["season"] == 24 and skill["baselines"]["seasonal_naive"]["mse"] < 1e-12
     assert skill["baselines"]["repeat_last"]["mse"] > 0.1
     assert skill["mase"] is None and skill["skill_vs_seasonal_naive"] is None  # a perfect baseline: no ratio
     assert main(["evaluate", str(out)]) == 0
     assert json.loads(capsys.readouterr().out)["skill"]["season"] == 24
+
+
+def test_train_says_so_when_the_test_windows_lose_to_seasonal_naive(tmp_path, capsys, monkeypatch):
+    import sparsecast.forecasting as forecasting
+    metrics = {"test": {"mse": 0.6, "mae": 0.5}, "test_original_units": {"mse": 6.0, "mae": 5.0}, "test_windows": 10,
+               "skill": {"season": 24, "skill_vs_seasonal_naive": 1.2, "mase": 0.8,
+                         "baselines": {"seasonal_naive": {"mse": 0.5, "mae": 0.45},
+                                       "repeat_last": {"mse": 0.9, "mae": 0.7}}},
+               "intervals": None, "paper": None}
+    monkeypatch.setattr(forecasting, "train_run", lambda *args, **kwargs: metrics)
+    csv = tmp_path / "s.csv"
+    assert main(["train", "--data", str(csv), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "MASE 0.800 (MAE over seasonal naive's in-sample MAE on the training rows)" in printed
+    assert "note: on these test windows the model does not beat seasonal naive (MSE 0.6000 against 0.5000)" in printed

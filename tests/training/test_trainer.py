@@ -31,9 +31,12 @@ def test_early_stopping_restores_the_best_weights():
     model = Scale()
     val = _batches(0.5)
     # the validation target is w = 0.5, training pulls w towards 3: val loss is best early, then rises
+    lines = []
     hist = fit(model, _batches(3.0), val, TrainConfig(epochs=30, lr=0.1, patience=2, lradj="constant",
-                                                      progress=False))
+                                                      progress=False), log=lines.append)
     assert hist.stopped_early and len(hist.val_loss) < 30
+    assert lines[-1] == (f"stopped early (validation did not improve for 2 epochs); kept the weights of epoch "
+                         f"{hist.best_epoch + 1}: val {min(hist.val_loss):.4f}")
     best = min(hist.val_loss)
     assert hist.val_loss[hist.best_epoch] == best
     assert abs(evaluate_loss(model, val) - best) < 1e-9  # the restored weights are the best epoch's

@@ -9,7 +9,7 @@ import torch
 
 from ..console import say
 from ..data import DataConfig, PreparedData, prepare_data
-from ..errors import CheckpointError, DataError
+from ..errors import CheckpointError, DataError, SparsecastError
 from ..models import SERIES_FIELDS, model_classes, series_config, unwrap, wrap
 from ..models.registry import STATISTICAL
 from ..reference import paper_row
@@ -156,6 +156,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     dist = dist or Distributed()
     if dist.world_size > 1 and train_cfg.max_minutes:
         raise ValueError("max_minutes does not combine with --ddp: the processes would stop at different steps")
+    made = _missing_folders(out)  # the folders this run creates: removed again if the input is refused
     if dist.is_main:
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -169,8 +170,14 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     seed_everything(train_cfg.seed)
     if train_cfg.threads:
         torch.set_num_threads(train_cfg.threads)
-    prepared = prepare_data(data_cfg)
-    model, model_cfg, series = build_forecaster(model_name, model_params, data_cfg, prepared)
+    try:
+        prepared = prepare_data(data_cfg)
+        model, model_cfg, series = build_forecaster(model_name, model_params, data_cfg, prepared)
+    except (SparsecastError, ValueError):
+        for folder in made:  # bad input stops before anything is written, the folder too
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
     data_dict = {**data_cfg.to_dict(), "freq": prepared.freq, "target": prepared.target_columns[-1]}
     if Path(data_cfg.data).is_file():
         data_dict["data"] = str(Path(data_cfg.data).resolve())
@@ -308,6 +315,15 @@ def _plot_test(path: Path, prepared: PreparedData, pred: np.ndarray, true: np.nd
     plots.plot_forecasts(path, scaler.inverse(history, cols[-1]), scaler.inverse(true[..., -1], cols[-1]),
                          scaler.inverse(pred[..., -1], cols[-1]), prepared.target_columns[-1],
                          band=band, band_label=f"{levels[0]:g}-{levels[-1]:g} quantiles" if levels else "")
+
+
+def _missing_folders(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
 
 
 def interrupted(run_dir: Path, data_cfg: DataConfig, train_cfg: TrainConfig) -> bool:

@@ -55,7 +55,8 @@ def fit_intervals(model, train: Windows, val: Windows, levels, batch_size: int =
     if statistical or getattr(model, "refits_per_window", False):  # a model fit per window: a spaced sample
         held = SpacedWindows(held, STATISTICAL_WINDOWS)
     intervals = Intervals.fit(*predict_windows(model, held.loader(batch_size), bf16), levels=levels)
-    return intervals, f"prediction intervals fit on {len(held)} {source} windows ({horizons:.0f} horizons)"
+    return intervals, (f"prediction intervals fit on {len(held)} {source} windows (spanning {horizons:.0f} "
+                       f"non-overlapping horizons of {pred_len} steps)")
 
 
 def column_name(column: str, level: float) -> str:
