@@ -314,7 +314,8 @@ def _plot_test(path: Path, prepared: PreparedData, pred: np.ndarray, true: np.nd
     band = None if bands is None else scaler.inverse(bands[..., -1, :][..., [0, -1]], cols[-1])  # (N, P, 2)
     plots.plot_forecasts(path, scaler.inverse(history, cols[-1]), scaler.inverse(true[..., -1], cols[-1]),
                          scaler.inverse(pred[..., -1], cols[-1]), prepared.target_columns[-1],
-                         band=band, band_label=f"{levels[0]:g}-{levels[-1]:g} quantiles" if levels else "")
+                         band=band, band_label=f"{levels[0]:g}-{levels[-1]:g} quantiles" if levels else "",
+                         dates=prepared.dates[slice(*prepared.borders["test"])].to_numpy(), starts=index.numpy())
 
 
 def _missing_folders(path: Path) -> list[Path]:

@@ -10,22 +10,26 @@ import numpy as np  # noqa: E402
 
 
 def plot_forecasts(path: Path, history: np.ndarray, truth: np.ndarray, pred: np.ndarray, name: str,
-                   n_windows: int = 4, band: np.ndarray | None = None, band_label: str = "interval") -> None:
+                   n_windows: int = 4, band: np.ndarray | None = None, band_label: str = "interval",
+                   dates: np.ndarray | None = None, starts: np.ndarray | None = None) -> None:
     """One panel per window: the history, the truth and the forecast of one channel (arrays (N, T) in units),
-    with the prediction interval shaded where ``band`` (N, T, 2: lower, upper) is given."""
+    with the prediction interval shaded where ``band`` (N, T, 2: lower, upper) is given. With ``dates`` (the
+    split's timestamps) and ``starts`` (N,: each window's first row in them) the x axis is time, else steps."""
     n = min(n_windows, len(pred))
     picks = np.linspace(0, len(pred) - 1, n).astype(int)
     fig, axes = plt.subplots(n, 1, figsize=(9, 2.4 * n), squeeze=False)
     for ax, i in zip(axes[:, 0], picks):
         h, p = len(history[i]), len(pred[i])
-        ax.plot(np.arange(h), history[i], color="0.4", lw=1, label="history")
-        ax.plot(np.arange(h, h + p), truth[i], color="k", lw=1.2, label="truth")
-        ax.plot(np.arange(h, h + p), pred[i], color="tab:red", lw=1.2, label="forecast")
+        x = np.arange(h + p) if dates is None else np.asarray(dates[int(starts[i]):int(starts[i]) + h + p])
+        ax.plot(x[:h], history[i], color="0.4", lw=1, label="history")
+        ax.plot(x[h:], truth[i], color="k", lw=1.2, label="truth")
+        ax.plot(x[h:], pred[i], color="tab:red", lw=1.2, label="forecast")
         if band is not None:
-            ax.fill_between(np.arange(h, h + p), band[i, :, 0], band[i, :, 1], color="tab:red", alpha=0.2, lw=0,
-                            label=band_label)
-        ax.set_title(f"test window {i}", fontsize=9)
+            ax.fill_between(x[h:], band[i, :, 0], band[i, :, 1], color="tab:red", alpha=0.2, lw=0, label=band_label)
+        when = "" if dates is None else f", forecast from {np.datetime_as_string(x[h], unit='m')}"
+        ax.set_title(f"test window {i}{when}", fontsize=9)
         ax.set_ylabel(name)
+        ax.tick_params(axis="x", labelsize=8)  # each panel its own dates
     axes[0, 0].legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
