@@ -34,7 +34,9 @@ def test_auto_weights_most_the_candidate_that_wins_on_held_out_horizons(frame, w
     assert report["chosen"] == winner and weights[winner] == max(weights.values())
     assert sum(weights.values()) == pytest.approx(1)
     assert fc.model_name == (winner if len(weights) == 1 else "ensemble")
-    assert f"-> {winner}" in capsys.readouterr().out  # fit says what it chose and each candidate's score
+    printed = capsys.readouterr().out
+    assert f"-> {winner}" in printed  # fit says what it chose and each candidate's score
+    assert "auto: scoring repeat_last, fit on the rows before the last" in printed  # and heads each fit
     assert len(fc.predict()) == 12
 
 

@@ -86,6 +86,7 @@ def fit_members(fc, df: pd.DataFrame, report: dict) -> dict:
     ``report``) renormalized."""
     members = {}
     for name in report["weights"]:
+        say(f"auto: fitting {name} on all the rows (weight {report['weights'][name]:.2f})")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -151,6 +152,7 @@ def validate(fc, df: pd.DataFrame, names) -> dict:
         part = joined({uid: f.iloc[:len(f) - windows * P] for uid, f in frames.items()}, long)
         scores, skipped = {}, {}
         for name in names:
+            say(f"auto: scoring {name}, fit on the rows before the last {windows} horizon(s)")  # heads its epochs
             try:
                 with warnings.catch_warnings():  # a candidate's own notes (no intervals...) are not the user's
                     warnings.simplefilter("ignore")
