@@ -144,11 +144,26 @@ def test_table_wide_training_flags_apply_and_a_variant_still_wins():
 def test_table_wide_flags_that_change_a_cell_join_its_label():
     from sparsecast.forecasting.ltsf import with_table_flags
     flags = {"loss": "mae", "lr": 0.001, "max_minutes": 5.0, "quantiles": ()}
-    assert with_table_flags("longpatch", flags) == "longpatch:loss=mae,lr=0.001"  # not the budget, not the levels
-    assert with_table_flags("longpatch:lr=1e-3,seq_len=96", flags) == "longpatch:lr=1e-3,seq_len=96,loss=mae"
-    assert with_table_flags("dlinear", {"max_minutes": 5.0}) == "dlinear"  # keys of tables run so stay as they were
-    label, _, overrides = parse_variant(with_table_flags("longpatch", flags))
-    assert overrides == {"loss": "mae", "lr": 0.001}
+    label = with_table_flags("longpatch", flags, "ETTh1", [96, 192])
+    assert label == "longpatch:loss=mae,lr=0.001"  # not the budget, not the levels
+    assert parse_variant(label)[2] == {"loss": "mae", "lr": 0.001}
+    assert with_table_flags("longpatch:lr=1e-3,seq_len=96", flags, "ETTh1", [96]) == \
+        "longpatch:lr=1e-3,seq_len=96,loss=mae"  # the variant's own lr wins
+    assert with_table_flags("dlinear", {"max_minutes": 5.0}, "ETTh1", [96]) == "dlinear"  # keys stay as they were
+    # what the recipe uses anyway changes nothing: longpatch trains on MSE for 10 epochs; ETTm2's DLinear takes
+    # lr 1e-3 at 96 and 192 only, so 1e-3 changes a table that holds 336
+    assert with_table_flags("longpatch", {"loss": "mse", "epochs": 10}, "ETTh1", [96]) == "longpatch"
+    assert with_table_flags("dlinear", {"lr": 1e-3}, "ETTm2", [96, 192]) == "dlinear"
+    assert with_table_flags("dlinear", {"lr": 1e-3}, "ETTm2", [96, 336]) == "dlinear:lr=0.001"
+    for untrained in ("nf_patchtst:seq_len=96", "seasonal_naive", "repeat_last"):  # they ignore the flags
+        assert with_table_flags(untrained, flags, "ETTh1", [96]) == untrained
+
+
+def test_the_validation_column_is_mse_whatever_loss_trained_a_cell():
+    from sparsecast.forecasting.ltsf import _val_mse
+    assert _val_mse({"val_loss": 0.5, "train": {"loss": "mae"}, "val": {"mse": 0.7, "mae": 0.5}}) == 0.7
+    assert _val_mse({"val_loss": 0.5, "train": {"loss": "mae"}}) is None  # an MAE, not comparable
+    assert _val_mse({"val_loss": 0.6, "train": {"lr": 1e-4}}) == 0.6  # cells before the loss choice: MSE
 
 
 def test_runs_saved_before_new_settings_resume_as_they_were_trained():

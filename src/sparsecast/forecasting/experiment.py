@@ -174,9 +174,11 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
         prepared = prepare_data(data_cfg)
         model, model_cfg, series = build_forecaster(model_name, model_params, data_cfg, prepared)
     except (SparsecastError, ValueError):
-        for folder in made:  # bad input stops before anything is written, the folder too
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
+        for folder in made if dist.is_main else ():  # bad input stops before anything is written, the folder too
+            try:
+                folder.rmdir()  # only if empty
+            except OSError:
+                break
         raise
     data_dict = {**data_cfg.to_dict(), "freq": prepared.freq, "target": prepared.target_columns[-1]}
     if Path(data_cfg.data).is_file():
@@ -253,9 +255,10 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     skill = skill_report(prepared, test, season, index)
     naive_val = baseline_scores(prepared, "val", season).get("seasonal_naive")
     best_val = history.best_val_loss if history else None
-    if naive_val and best_val is not None and best_val >= naive_val["mse"]:
+    val_mse = val_scores["mse"] if val_scores else None  # MSE whatever loss trained it
+    if naive_val and val_mse is not None and val_mse >= naive_val["mse"]:
         log(f"warning: {model_name} does not beat seasonal naive (season {season}) on validation: MSE "
-            f"{best_val:.4f} against {naive_val['mse']:.4f}; its forecasts have no skill over repeating the last "
+            f"{val_mse:.4f} against {naive_val['mse']:.4f}; its forecasts have no skill over repeating the last "
             f"season")
     run_config["model"] = getattr(model, "config", model_cfg).to_dict()  # with what its start chose
     save_run(out, model, run_config, prepared.scaler)

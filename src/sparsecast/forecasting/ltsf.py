@@ -18,7 +18,7 @@ import torch
 
 from ..console import say
 from ..data import DataConfig, prepare_data
-from ..models.registry import train_defaults
+from ..models.registry import STATISTICAL, train_defaults
 from ..reference import ltsf_published
 from ..training import TrainConfig
 from ..training.precision import cpu_summary
@@ -109,13 +109,22 @@ def _value(text: str):
 LABELLED_FLAGS = ("epochs", "batch_size", "lr", "patience", "lradj", "loss")
 
 
-def with_table_flags(spec: str, train_overrides: dict | None) -> str:
-    """``spec`` with the table-wide ``train_overrides`` in LABELLED_FLAGS appended as its own overrides, unless it
-    sets them itself (a variant's own overrides win): ``longpatch`` with ``{"loss": "mae"}`` is
-    ``longpatch:loss=mae``."""
+def with_table_flags(spec: str, train_overrides: dict | None, data: str, horizons: list[int]) -> str:
+    """``spec`` with those of the table-wide ``train_overrides`` in LABELLED_FLAGS that change its cells appended as
+    its own overrides: ``longpatch`` with ``{"loss": "mae"}`` is ``longpatch:loss=mae``. Left out: flags the
+    variant sets itself (its own win), flags equal to what its recipe uses at every horizon of the table, and every
+    flag for a model that does not train in our loop (a peer, a statistical model, repeat-last)."""
     name, _, rest = spec.partition(":")
+    recipe = RECIPES.get(name)
+    if recipe is None or recipe.peer or recipe.model in (*STATISTICAL, "repeat_last"):
+        return spec
     given = {item.partition("=")[0].strip() for item in filter(None, rest.split(","))}
-    extra = [f"{k}={v}" for k, v in (train_overrides or {}).items() if k in LABELLED_FLAGS and k not in given]
+    fields = TrainConfig.__dataclass_fields__
+
+    def changes(key, value) -> bool:
+        return any(recipe.for_data(data, h)[1].get(key, fields[key].default) != value for h in horizons)
+    extra = [f"{k}={v}" for k, v in (train_overrides or {}).items()
+             if k in LABELLED_FLAGS and k not in given and changes(k, v)]
     return spec if not extra else f"{spec}{',' if rest else ':'}{','.join(extra)}"
 
 
@@ -162,7 +171,7 @@ def cell_setup(data: str, recipe: Recipe, overrides: dict, pred_len: int, root_p
 def ltsf_table(data: str, variants: list[str], horizons: list[int], seeds: list[int], out: Path,
                root_path: str | None, base_train: TrainConfig, log=say, train_overrides: dict | None = None) -> Path:
     """Run every (seed, horizon, variant) cell not yet in ``out/<data>_ltsf.json``; write the JSON and Markdown."""
-    parsed = [parse_variant(with_table_flags(v, train_overrides)) for v in variants]
+    parsed = [parse_variant(with_table_flags(v, train_overrides, data, horizons)) for v in variants]
     out.mkdir(parents=True, exist_ok=True)
     name = Path(data).stem if Path(data).suffix else data  # a CSV's tables are named for the file
     results_path = out / f"{name}_ltsf.json"
@@ -257,13 +266,21 @@ def published_text(row: dict) -> str:
     return f"{row['mse']:.3f}" + (f" / {row['mae']:.3f}" if row["mae"] is not None else "")
 
 
+def _val_mse(cell: dict) -> float | None:
+    """A cell's validation MSE with its kept weights: recorded, or its best validation loss where that was MSE (the
+    loss of every cell before the loss could be chosen)."""
+    if cell.get("val"):
+        return cell["val"]["mse"]
+    return cell["val_loss"] if cell.get("train", {}).get("loss", "mse") == "mse" else None
+
+
 def summarize(results: dict) -> dict:
     """Per (horizon, variant): mean test MSE / MAE, mean best validation loss, seeds, mean seconds."""
     cells: dict = {}
     for r in results.values():
         cells.setdefault((r["horizon"], r["variant"]), []).append(r)
     return {key: {"mse": [r["test"]["mse"] for r in rs], "mae": [r["test"]["mae"] for r in rs],
-                  "val": [r["val_loss"] for r in rs if r["val_loss"] is not None],
+                  "val": [v for v in map(_val_mse, rs) if v is not None],
                   "seconds": statistics.mean(r["seconds"] for r in rs), "seq_len": rs[0]["seq_len"],
                   "epochs": [r["epochs"] if r["epochs"] is not None else "-" for r in rs],
                   "cut": sum(bool(r.get("stopped_for_time")) for r in rs),
@@ -344,8 +361,9 @@ def write_markdown(path: Path, data: str, results: dict) -> None:
         f"PatchTST's scripts) drops the last partial batch, so only the first len // {ANCHOR_TEST_BATCH} * "
         f"{ANCHOR_TEST_BATCH} windows count. Compare the published columns with this table; cells run before it "
         f"was recorded show -:")
-    lines += ["", "Best validation loss (mean over seeds; settings are chosen on this, never on test) and seconds "
-              "per cell (training + validation + test, mean over seeds; n = seeds, epochs run):", "",
+    lines += ["", "Validation MSE of the kept weights (mean over seeds, whatever loss trained them; settings are "
+              "chosen on this, never on test) and seconds per cell (training + validation + test, mean over seeds; "
+              "n = seeds, epochs run):", "",
               "| horizon | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
     for h in horizons:
         row = []
