@@ -294,3 +294,18 @@ def test_summary_bolds_the_lowest_mse_of_a_row_and_shows_the_anchors_windows(tmp
     assert row[1] == "**0.360 ± 0.014 / 0.180**" and row[2] == "0.400 / 0.200"
     assert row[8] == "0.370 / 0.400"  # PatchTST/64 L=512, ETTh1 96 in ltsf_published.csv
     assert row[-2:] == ["0.360 ± 0.014 / 0.180", "2"]
+
+
+def test_a_cell_killed_before_the_loss_setting_existed_still_resumes(tmp_path):
+    """A checkpointed run whose config.json predates TrainConfig.loss is the same training as an MSE run now."""
+    import json
+    from sparsecast.data import DataConfig
+    from sparsecast.forecasting.experiment import interrupted
+    from sparsecast.forecasting.run_dir import CHECKPOINT, CONFIG
+    data = DataConfig(data="ETTh1", features="M", seq_len=96, label_len=48, pred_len=96)
+    train = TrainConfig(epochs=3)
+    old = {k: v for k, v in train.to_dict().items() if k != "loss"}
+    (tmp_path / CONFIG).write_text(json.dumps({"data": data.to_dict(), "train": old}))
+    (tmp_path / CHECKPOINT).write_bytes(b"x")
+    assert interrupted(tmp_path, data, train)
+    assert not interrupted(tmp_path, data, TrainConfig(epochs=3, loss="mae"))

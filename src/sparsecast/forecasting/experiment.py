@@ -339,7 +339,8 @@ def interrupted(run_dir: Path, data_cfg: DataConfig, train_cfg: TrainConfig) -> 
     data = {k: config["data"].get(k) for k in ("data", "features", "seq_len", "label_len", "pred_len")}
     # how a run shows, where it runs and how it saves, not what it computes
     display = ("progress", "threads", "checkpoint_minutes", "device")
-    same_train = ({k: v for k, v in config["train"].items() if k not in display}
+    saved = {**TrainConfig().to_dict(), **config["train"]}  # settings added since take their defaults (loss)
+    same_train = ({k: v for k, v in saved.items() if k not in display}
                   == {k: v for k, v in train_cfg.to_dict().items() if k not in display})
     return same_train and data == {k: getattr(data_cfg, k) for k in data}
 

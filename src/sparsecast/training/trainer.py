@@ -271,8 +271,8 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
     if state.best_state is not None:
         model.load_state_dict(state.best_state)
     if history.val_loss:
-        why = (f"stopped early (validation did not improve for {cfg.patience} epochs); " if history.stopped_early
-               else "")
+        early = history.stopped_early and len(history.val_loss) < cfg.epochs  # epochs were left
+        why = f"stopped early (validation did not improve for {cfg.patience} epochs); " if early else ""
         kept = (f"epoch {history.best_epoch + 1}" if history.best_epoch >= 0 else
                 "the fitted start" if history.initial_val_loss is not None else "the last epoch")
         log(f"{why}kept the weights of {kept}: val {history.best_val_loss:.4f}")
