@@ -238,13 +238,16 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     if not dist.is_main:
         return {}
     bf16 = precision == "bf16"
-    intervals, note = fit_intervals(model, prepared.splits["train"], prepared.splits["val"], train_cfg.quantiles,
-                                    train_cfg.eval_batch_size, bf16)  # never from the test windows
+    # The kept weights' forecasts of every validation window (not for a model refit per window: slow), read twice:
+    # their MSE / MAE whatever loss trained the model (what choosing between losses compares), and the intervals
+    val = prepared.splits["val"]
+    refits = model_name in STATISTICAL or getattr(model, "refits_per_window", False)
+    val_forecasts = None if refits or not len(val) else predict_windows(model, val.loader(train_cfg.eval_batch_size),
+                                                                         bf16)
+    val_scores = None if val_forecasts is None else _subset_metrics(*val_forecasts[:2], slice(None))
+    intervals, note = fit_intervals(model, prepared.splits["train"], val, train_cfg.quantiles,
+                                    train_cfg.eval_batch_size, bf16, val_forecasts)  # never from the test windows
     log(note)
-    # The best weights' validation MSE / MAE whatever loss trained them: what choosing between runs trained on
-    # different losses reads (a statistical model, refit per window, would take long on the whole split)
-    val_scores = (None if model_name in STATISTICAL or not len(prepared.splits["val"]) else
-                  _subset_metrics(*score(model, prepared, "val", train_cfg.eval_batch_size, bf16)[1:3], slice(None)))
     start = time.perf_counter()
     test, pred, true, scale, index = score(model, prepared, "test", train_cfg.eval_batch_size, bf16,
                                            data_cfg.test_windows)
@@ -353,22 +356,24 @@ def resume_run(run_dir: str | Path, log=say) -> dict:
                      saved_train_config(config), run_dir, log=log, resume=True)
 
 
+def _rescore(run_dir: str | Path, split: str, batch_size: int, limit: int = 0) -> tuple:
+    """A saved run's forecasts of ``split`` (``score``'s, in the precision it ran in), with its data."""
+    model, config, _ = load_run(Path(run_dir))
+    prepared = prepare_data(DataConfig(**config["data"]))
+    return prepared, *score(model, prepared, split, batch_size, config.get("precision") == "bf16", limit)[1:]
+
+
 def score_spaced(run_dir: str | Path, batch_size: int = 256) -> dict | None:
     """A saved run's MSE / MAE on the SPACED_TEST evenly spaced test windows (for tables whose cells were run before
     runs recorded them)."""
-    model, config, _ = load_run(Path(run_dir))
-    prepared = prepare_data(DataConfig(**config["data"]))
-    _, pred, true, _, index = score(model, prepared, "test", batch_size, config.get("precision") == "bf16",
-                                    SPACED_TEST)
+    prepared, pred, true, _, index = _rescore(run_dir, "test", batch_size, SPACED_TEST)
     return spaced_metrics(pred, true, index, len(prepared.splits["test"]))
 
 
 def score_split(run_dir: str | Path, split: str = "val", batch_size: int = 256) -> dict:
     """A saved run's MSE / MAE on every window of ``split`` (validation by default: for runs saved before their
     metrics recorded it)."""
-    model, config, _ = load_run(Path(run_dir))
-    prepared = prepare_data(DataConfig(**config["data"]))
-    _, pred, true, _, _ = score(model, prepared, split, batch_size, config.get("precision") == "bf16")
+    _, pred, true, _, _ = _rescore(run_dir, split, batch_size)
     return _subset_metrics(pred, true, slice(None))
 
 

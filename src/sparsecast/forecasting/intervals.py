@@ -31,15 +31,16 @@ STATISTICAL_WINDOWS = 200
 MIN_HORIZONS = 5
 
 
-def fit_intervals(model, train: Windows, val: Windows, levels, batch_size: int = 256,
-                  bf16: bool = False) -> tuple["Intervals | None", str]:
+def fit_intervals(model, train: Windows, val: Windows, levels, batch_size: int = 256, bf16: bool = False,
+                  val_forecasts: tuple[np.ndarray, ...] | None = None) -> tuple["Intervals | None", str]:
     """Intervals for ``model`` from held-out windows, and what they were fit on (or why there are none).
 
     A neural model is calibrated on the validation windows. A model without weights (a statistical one) fits every
     window on that window's lookback alone, so each of its forecasts is out of sample: it is calibrated on the
     training and validation windows (STATISTICAL_WINDOWS of them, evenly spaced; an ensemble with such a member
     samples its validation windows the same way). None when they span fewer than MIN_HORIZONS horizons,
-    or when no ``levels`` are asked for."""
+    or when no ``levels`` are asked for. ``val_forecasts``: ``predict_windows`` of every validation window, where
+    the caller has them already (a neural model's calibration set), so they are not computed twice."""
     if not levels:
         return None, "no prediction intervals: no quantile levels asked for"
     statistical = next(model.parameters(), None) is None
@@ -54,7 +55,9 @@ def fit_intervals(model, train: Windows, val: Windows, levels, batch_size: int =
                       f"forecasts only")
     if statistical or getattr(model, "refits_per_window", False):  # a model fit per window: a spaced sample
         held = SpacedWindows(held, STATISTICAL_WINDOWS)
-    intervals = Intervals.fit(*predict_windows(model, held.loader(batch_size), bf16), levels=levels)
+    if held is not val or val_forecasts is None:
+        val_forecasts = predict_windows(model, held.loader(batch_size), bf16)
+    intervals = Intervals.fit(*val_forecasts, levels=levels)
     return intervals, (f"prediction intervals fit on {len(held)} {source} windows (spanning {horizons:.0f} "
                        f"non-overlapping horizons of {pred_len} steps)")
 
