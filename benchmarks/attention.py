@@ -184,8 +184,8 @@ def main():
             results[label][str(L)] = r
             print(f"{label:24s} L={L:6d} " + (f"fwd {r['forward_s']:.3f} s  fwd+bwd {r['fwd_bwd_s']:.3f} s  "
                   f"peak {r['peak_mib']:.0f} MiB" if "skipped" not in r else f"skipped: {r['skipped']}"), flush=True)
-    meta["wall_s"] = time.perf_counter() - start
-    json_path.write_text(json.dumps({"meta": meta, "lengths": lengths, "results": results}, indent=1))
+            meta["wall_s"] = time.perf_counter() - start  # written after every cell: a run cut short keeps its cells
+            json_path.write_text(json.dumps({"meta": meta, "lengths": lengths, "results": results}, indent=1))
     (out / "attention.md").write_text(markdown(results, lengths, meta))
     plot(results, lengths, out / "attention.png")
     print(markdown(results, lengths, meta))

@@ -1,33 +1,74 @@
 #!/usr/bin/env bash
-# The checks to run when a session is lent a GPU machine (a bare machine with python3, torch with CUDA, pandas,
-# pytest; sparsecast not installed), from the repository root, writing under $OUT:
-#   1. the tests marked gpu (training on the GPU matches the CPU);
-#   2. the strided and fixed kernels (compiled FlexAttention) against SDPA's flash attention at 8k-64k, bf16
-#      (benchmarks/attention.py, under $OUT/attention);
-#   3. LongPatch on the bundled ETTh1 (M, 336 -> 96) on the GPU, with its wall-clock (compare: about 2 minutes on
-#      2 CPU cores, README);
-#   4. the LTSF table's remaining cells for LTSF_MINUTES (default 4) with benchmarks/ltsf_gpu.sh (our PatchTST-style
-#      model on ETTm1 / ETTm2 / weather first), then the paper's remaining tables for MINUTES (default 3) with
-#      benchmarks/reproduce_gpu.sh; data other than the bundled ETTh1 is read from $ROOT (default data/, carried
-#      with the call).
-# Example (device tool): OUT=$OUT LTSF_MINUTES=4 MINUTES=3 bash benchmarks/device_check.sh
+# The checks to run when a session is lent a GPU machine, as one call of the device tool (one command of at most
+# 10 minutes, 8 files back): a bare machine with python3, torch with CUDA, pandas, pytest; sparsecast not installed.
+#   1. the strided and fixed kernels (compiled FlexAttention) against SDPA's flash attention at 8k-64k, bf16, alone
+#      on the GPU (benchmarks/attention.py);
+#   2. until the deadline, training cells the 2-core CPU cannot afford, as parallel processes sharing the GPU (a
+#      table's cells are split between the processes of one slice by their lock files): the LTSF table's Informer
+#      and Informer + RevIN on ETTh1 at 192-720, the paper table's Informer columns on ETTh1 at 168-720, our
+#      PatchTST-style model on ETTm1; cells the deadline stops are lost (their checkpoints stay on the machine);
+#   3. meanwhile, the tests marked gpu (training on the GPU matches the CPU; compiled FlexAttention equals dense).
+# Results come back as $OUT/results.tgz (attention/, ltsf/ and paper/ with every cell's JSON, tables and logs) beside
+# the logs. Data other than the bundled ETTh1 is read from $ROOT, a folder carried with the call.
+#   OUT=$OUT ROOT=gpudata BUDGET_S=500 bash benchmarks/device_check.sh
+# Bring the tables back: tar xzf results.tgz -C /tmp/gpu, then copy /tmp/gpu/ltsf/*_ltsf.{json,md} to
+# benchmarks/results/ltsf/, /tmp/gpu/paper/*.{json,md,png} to benchmarks/results/paper/ and /tmp/gpu/attention/* to
+# benchmarks/results/attention/gpu/ (the JSON holds every cell, the ones recorded before the call too).
+# DEVICE=cpu BUDGET_S=60 ATT_LENGTHS=256 runs the same plumbing on a CPU, to try the script.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH=src PYTHONUNBUFFERED=1
 PY=${PY:-python3}
 OUT=${OUT:-/tmp/device_check}
-mkdir -p "$OUT"
-nvidia-smi --query-gpu=name,memory.total --format=csv > "$OUT/gpu.txt" 2>&1
-"$PY" -m pytest -q -m gpu -p no:cacheprovider tests 2>&1 | tee "$OUT/gpu_tests.log"
-"$PY" benchmarks/attention.py --device cuda --batch 1 --repeats 5 --lengths 8192,16384,32768,65536 \
-    --kernels "SDPA causal,strided causal,fixed causal (c=8)" --out "$OUT/attention" 2>&1 | tail -8
-start=$(date +%s)
-"$PY" -m sparsecast train --data ETTh1 --model longpatch --features M --seq-len 336 --pred-len 96 \
-    --out "$OUT/etth1-longpatch" --no-progress 2>&1 | tee "$OUT/longpatch_gpu.log"
-echo "LongPatch ETTh1 336 -> 96 on the GPU: $(( $(date +%s) - start )) s, whole process" | tee -a "$OUT/longpatch_gpu.log"
-mkdir -p "$OUT/ltsf" && cp benchmarks/results/ltsf/*_ltsf.json "$OUT/ltsf/"  # finished cells are skipped there
-ROOT=${ROOT:-data} OUT="$OUT/ltsf" PY="$PY" bash benchmarks/ltsf_gpu.sh "${LTSF_MINUTES:-4}" 6
-mkdir -p "$OUT/paper" && cp benchmarks/results/paper/*.json "$OUT/paper/"
-ROOT=${ROOT:-data} OUT="$OUT/paper" PY="$PY" bash benchmarks/reproduce_gpu.sh "${MINUTES:-3}" 8
-# bring the tables back: cp "$files_at"/paper/*.json *.md benchmarks/results/paper/ and "$files_at"/ltsf/*_ltsf.json
-# *_ltsf.md benchmarks/results/ltsf/ (the JSON holds every cell)
+ROOT=${ROOT:-data}
+DEVICE=${DEVICE:-cuda}
+deadline=$(( $(date +%s) + ${BUDGET_S:-500} ))
+work=$(mktemp -d)
+mkdir -p "$OUT" "$work/attention" "$work/ltsf" "$work/paper"
+cp benchmarks/results/ltsf/*_ltsf.json "$work/ltsf/"  # finished cells are skipped
+cp benchmarks/results/paper/*.json "$work/paper/"
+snapshot() {  # the results so far as $OUT/results.tgz, replaced whole: a call cut short still brings them back
+  tar czf "$work/results.tgz" -C "$work" --exclude runs --exclude '*.lock' --exclude results.tgz attention ltsf paper \
+    && mv "$work/results.tgz" "$OUT/results.tgz"
+}
+snapshot
+( while sleep 30; do snapshot; done ) &
+snapshots=$!
+{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+  "$PY" -c "import torch; print('torch', torch.__version__, '| cuda', torch.version.cuda)"
+  echo "CPU cores: $(nproc)"; date -u; } > "$OUT/machine.txt" 2>&1
+
+echo "== $(date -u +%T) attention" | tee -a "$OUT/steps.log"
+timeout 210 "$PY" benchmarks/attention.py --device "$DEVICE" --batch 1 --repeats 5 \
+    --lengths "${ATT_LENGTHS:-8192,16384,32768,65536}" --kernels "SDPA causal,strided causal,fixed causal (c=8)" \
+    --out "$work/attention" > "$OUT/attention.log" 2>&1
+
+echo "== $(date -u +%T) training until $(date -u -d @$deadline +%T)" | tee -a "$OUT/steps.log"
+slice() {  # log name, processes, command...: that many processes of one command, splitting its cells
+  local name=$1 n=$2 i
+  shift 2
+  for i in $(seq "$n"); do
+    timeout -k 15 --signal=INT $(( deadline - $(date +%s) )) "$PY" -m sparsecast "$@" --device "$DEVICE" \
+        --precision fp32 --threads 1 --no-progress \
+        >> "$work/$name.$i.log" 2>&1 &
+    sleep 1  # each claims its first cell before the next starts
+  done
+}
+slice ltsf/ETTh1_informer 6 benchmark ltsf --data ETTh1 --models informer,informer:revin=true \
+    --horizons 192,336,720 --seeds 0 --out "$work/ltsf"
+slice paper/ETTh1_multivariate 6 reproduce --table multivariate --data ETTh1 --horizons 168,336,720 \
+    --models informer,full,informer_prefix,informer_revin --seeds 0 --out "$work/paper"
+for data in ETTm1 ETTm2; do
+  slice "ltsf/${data}_patchtst" 4 benchmark ltsf --data "$data" --root-path "$ROOT" --models patchtst --seeds 0 \
+      --out "$work/ltsf"
+done
+
+echo "== $(date -u +%T) gpu tests" | tee -a "$OUT/steps.log"
+[ "$DEVICE" = cuda ] && timeout $(( deadline - $(date +%s) )) "$PY" -m pytest -q -m gpu -p no:cacheprovider tests \
+    > "$OUT/gpu_tests.log" 2>&1
+kill "$snapshots"
+wait
+echo "== $(date -u +%T) done" | tee -a "$OUT/steps.log"
+tail -n 3 "$OUT/attention.log" "$OUT/gpu_tests.log" 2>/dev/null
+grep -h "test MSE\|^== \|Traceback\|Error" "$work"/*/*.log 2>/dev/null | tail -n 40
+snapshot
