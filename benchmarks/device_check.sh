@@ -5,7 +5,7 @@
 #      on the GPU (benchmarks/attention.py);
 #   2. until the deadline, training cells the 2-core CPU cannot afford, as parallel processes sharing the GPU (a
 #      table's cells are split between the processes of one slice by their lock files): the LTSF table's Informer
-#      and Informer + RevIN on ETTh1 at 192-720, the paper table's Informer columns on ETTh1 at 168-720, our
+#      and Informer + RevIN on ETTh1 at 192-720, the paper tables' Informer columns on ETTh1 (M at 168-720, S/24 plain and with RevIN), our
 #      PatchTST-style model on ETTm1; cells the deadline stops are lost (their checkpoints stay on the machine);
 #   3. meanwhile, the tests marked gpu (training on the GPU matches the CPU; compiled FlexAttention equals dense).
 # Results come back as $OUT/results.tgz (attention/, ltsf/ and paper/ with every cell's JSON, tables and logs) beside
@@ -58,6 +58,8 @@ slice ltsf/ETTh1_informer 6 benchmark ltsf --data ETTh1 --models informer,inform
     --horizons 192,336,720 --seeds 0 --out "$work/ltsf"
 slice paper/ETTh1_multivariate 6 reproduce --table multivariate --data ETTh1 --horizons 168,336,720 \
     --models informer,full,informer_prefix,informer_revin --seeds 0 --out "$work/paper"
+slice paper/ETTh1_univariate 2 reproduce --table univariate --data ETTh1 --horizons 24 \
+    --models informer,informer_revin --seeds 0 --out "$work/paper"
 for data in ETTm1 ETTm2; do
   slice "ltsf/${data}_patchtst" 4 benchmark ltsf --data "$data" --root-path "$ROOT" --models patchtst --seeds 0 \
       --out "$work/ltsf"
