@@ -5,8 +5,8 @@
 #      on the GPU (benchmarks/attention.py);
 #   2. until the deadline, training cells the 2-core CPU cannot afford, as parallel processes sharing the GPU (a
 #      table's cells are split between the processes of one slice by their lock files): the LTSF table's Informer
-#      and Informer + RevIN on ETTh1 at 192-720, the paper tables' Informer columns on ETTh1 (M at 168-720, S/24 plain and with RevIN), our
-#      PatchTST-style model on ETTm1; cells the deadline stops are lost (their checkpoints stay on the machine);
+#      and Informer + RevIN on ETTh1 at 192-720, the paper tables' Informer columns on ETTh1 (M at 168-720, S/24
+#      plain and with RevIN), our PatchTST-style model on ETTm1 and ETTm2; cells the deadline stops are lost;
 #   3. meanwhile, the tests marked gpu (training on the GPU matches the CPU; compiled FlexAttention equals dense).
 # Results come back as $OUT/results.tgz (attention/, ltsf/ and paper/ with every cell's JSON, tables and logs) beside
 # the logs. Data other than the bundled ETTh1 is read from $ROOT, a folder carried with the call.
