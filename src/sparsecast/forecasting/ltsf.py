@@ -21,7 +21,7 @@ from ..data import DataConfig, prepare_data
 from ..models.registry import STATISTICAL, train_defaults
 from ..reference import ltsf_published
 from ..training import TrainConfig
-from ..training.precision import cpu_summary
+from ..training.precision import cpu_summary, machine_summary
 from .experiment import ANCHOR_TEST_BATCH, SPACED_TEST, interrupted, score_spaced, train_run
 from .peers import run_peer
 from .run_dir import CONFIG, claim, read_json, read_results, record_result
@@ -228,7 +228,9 @@ def _run_cell(data: str, recipe, overrides: dict, h: int, label: str, seed: int,
                  "stopped_for_time": metrics.get("stopped_for_time", False),
                  "train": {k: tcfg.to_dict()[k] for k in
                            ("epochs", "batch_size", "lr", "patience", "lradj", "loss", "max_minutes")}}
-        chosen = read_json(run_dir / CONFIG)["model"]  # settings the start chose on validation
+        config = read_json(run_dir / CONFIG)
+        cell["machine"] = machine_summary(config.get("device", "cpu"))
+        chosen = config["model"]  # settings the start chose on validation
         if settings.get("channel_skip") is None and "channel_skip" in chosen:
             cell["channel_skip"] = chosen["channel_skip"]
     return cell
@@ -284,6 +286,7 @@ def summarize(results: dict) -> dict:
                   "seconds": statistics.mean(r["seconds"] for r in rs), "seq_len": rs[0]["seq_len"],
                   "epochs": [r["epochs"] if r["epochs"] is not None else "-" for r in rs],
                   "cut": sum(bool(r.get("stopped_for_time")) for r in rs),
+                  "gpus": sorted({r["machine"] for r in rs if r.get("machine") and not r["machine"].startswith("CPU")}),
                   "spaced_only": any(r.get("spaced_only") for r in rs),
                   "spaced": [r["test_spaced"] for r in rs if r.get("test_spaced")],
                   "drop_last": [r["test_drop_last"] for r in rs if r.get("test_drop_last")]}
@@ -363,7 +366,7 @@ def write_markdown(path: Path, data: str, results: dict) -> None:
         f"was recorded show -:")
     lines += ["", "Validation MSE of the kept weights (mean over seeds, whatever loss trained them; settings are "
               "chosen on this, never on test) and seconds per cell (training + validation + test, mean over seeds; "
-              "n = seeds, epochs run):", "",
+              "n = seeds, epochs run; on the CPU unless a GPU is named):", "",
               "| horizon | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
     for h in horizons:
         row = []
@@ -374,7 +377,8 @@ def write_markdown(path: Path, data: str, results: dict) -> None:
                 continue
             val = f"{statistics.mean(c['val']):.4f}" if c["val"] else "-"
             cut = f", {c['cut']} cut by the time budget" if c["cut"] else ""
+            gpu = f", on {' / '.join(c['gpus'])}" if c["gpus"] else ""
             row.append(f"{val}; {c['seconds']:.0f} s (n={len(c['mse'])}, epochs {','.join(map(str, c['epochs']))}"
-                       f"{cut})")
+                       f"{cut}{gpu})")
         lines.append(f"| {h} | " + " | ".join(row) + " |")
     path.write_text("\n".join(lines) + "\n")

@@ -17,7 +17,7 @@ from ..console import say
 from ..data import DataConfig
 from ..reference import paper_table
 from ..training import TrainConfig
-from ..training.precision import cpu_summary
+from ..training.precision import cpu_summary, machine_summary
 from .experiment import interrupted, train_run
 from .plots import plot_by_horizon
 from .run_dir import CONFIG, claim, read_results, record_result
@@ -53,19 +53,12 @@ def _seed_runs(results: dict, horizon: int, row_key: str) -> list[dict]:
             if k == prefix or k.startswith(prefix + "|seed")]
 
 
-def _machine(device: str) -> str:
-    """Where a cell ran (its run's device): the GPU's name, or the CPU's vector and bf16 flags."""
-    if device.startswith("cuda"):
-        return torch.cuda.get_device_name(torch.device(device))
-    return f"CPU ({cpu_summary()}), {torch.get_num_threads()} threads"
-
-
 def _run_facts(run_dir: Path, metrics: dict) -> dict:
     """What a cell's result needs beside its metrics: the attention it ran, its epochs' times, its best epoch."""
     config = json.loads((run_dir / CONFIG).read_text())
     model = config["model"]
     facts = {"attn": model.get("attn"), "seconds_per_epoch": metrics["seconds"]["per_epoch"],
-             "best_epoch": metrics.get("best_epoch"), "machine": _machine(config.get("device", "cpu"))}
+             "best_epoch": metrics.get("best_epoch"), "machine": machine_summary(config.get("device", "cpu"))}
     if metrics.get("stopped_for_time"):
         facts["stopped_for_time"] = True
     if model.get("attn") == "probsparse":

@@ -56,6 +56,13 @@ def cpu_summary() -> str:
     return "flags " + (" ".join(flags) if flags else "unknown")
 
 
+def machine_summary(device: str) -> str:
+    """Where a benchmark cell ran (its run's device): the GPU's name, or the CPU's vector and bf16 flags."""
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"CPU ({cpu_summary()}), {torch.get_num_threads()} threads"
+
+
 def resolve_device(device: str = "auto") -> torch.device:
     """The torch device for ``device``: "auto" is the first CUDA GPU where torch sees one, else the CPU; any other
     value ("cpu", "cuda", "cuda:1") is taken as given, and a GPU that is not there stops with one line."""
