@@ -87,6 +87,12 @@ def measure(name, params, causal, B, H, L, D, repeats, threads, timeout, device=
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def _ms(seconds: float) -> str:
+    """Milliseconds to three significant figures at most (GPU steps take well under one)."""
+    ms = seconds * 1e3
+    return f"{ms:.0f}" if ms >= 100 else f"{ms:.3g}"
+
+
 def markdown(results, lengths, meta) -> str:
     lines = [f"B={meta['B']} H={meta['H']} D={meta['D']} {meta.get('dtype', 'float32')} on "
              f"{meta.get('device_name', 'the CPU')}, {meta['threads']} threads, median of "
@@ -99,13 +105,15 @@ def markdown(results, lengths, meta) -> str:
              "| kernel | " + " | ".join(f"L={L}" for L in lengths) + " |",
              "|---|" + "---|" * len(lengths)]
     for label, (_, _, _, base) in KERNELS.items():
+        if not results.get(label):  # a kernel this run left out
+            continue
         cells = []
         for L in lengths:
-            r, b = results[label].get(str(L)), results[base].get(str(L)) if base else None
+            r, b = results[label].get(str(L)), results.get(base, {}).get(str(L)) if base else None
             if r is None or "skipped" in r:
                 cells.append(f"skipped ({r['skipped']})" if r else "-")
                 continue
-            cell = f"{r['forward_s']*1e3:.0f} / {r['fwd_bwd_s']*1e3:.0f} ms, {r['peak_mib']:.0f} MiB"
+            cell = f"{_ms(r['forward_s'])} / {_ms(r['fwd_bwd_s'])} ms, {r['peak_mib']:.0f} MiB"
             if b and "skipped" not in b:
                 cell += f", **{b['fwd_bwd_s'] / r['fwd_bwd_s']:.1f}x**, mem {r['peak_mib'] / max(b['peak_mib'], 1):.1f}x"
             cells.append(cell)
@@ -119,8 +127,8 @@ def plot(results, lengths, path):
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for label in KERNELS:
-        pts = [(L, results[label][str(L)]) for L in lengths
-               if str(L) in results[label] and "skipped" not in results[label][str(L)]]
+        cells = results.get(label, {})
+        pts = [(L, cells[str(L)]) for L in lengths if str(L) in cells and "skipped" not in cells[str(L)]]
         if not pts:
             continue
         style = "--" if label.startswith("SDPA") else "-"
