@@ -37,8 +37,9 @@ def test_ltsf_table_runs_resumes_and_reports(tmp_path, capsys):
     cell = results[f"8|longpatch:seq_len=32,{PATCH}|0"]
     assert cell["test_windows"] == (100 + 32) - 32 - 8 + 1 and cell["settings"]["attn"] == "probsparse"
     assert cell["val_loss"] is not None and cell["seq_len"] == 32
+    assert cell["machine"].startswith("CPU (flags ")  # where it ran: the seconds table names a GPU, never a CPU
     md = (out / "s_ltsf.md").read_text()
-    assert "repeat_last:seq_len=32 (L=32)" in md and " ± " in md
+    assert "repeat_last:seq_len=32 (L=32)" in md and " ± " in md and ", on " not in md
     capsys.readouterr()
     assert main(args) == 0  # every cell done: nothing trains again
     assert "==" not in capsys.readouterr().out
@@ -309,3 +310,14 @@ def test_a_cell_killed_before_the_loss_setting_existed_still_resumes(tmp_path):
     (tmp_path / CHECKPOINT).write_bytes(b"x")
     assert interrupted(tmp_path, data, train)
     assert not interrupted(tmp_path, data, TrainConfig(epochs=3, loss="mae"))
+
+
+def test_the_seconds_table_names_the_gpu_a_cell_ran_on(tmp_path):
+    from sparsecast.forecasting.ltsf import write_markdown
+    cell = {"horizon": 96, "seed": 0, "seq_len": 96, "test": {"mse": 0.5, "mae": 0.5}, "val_loss": 0.9,
+            "seconds": 34.0, "epochs": 4, "machine": "NVIDIA H200"}
+    results = {"96|informer|0": {**cell, "variant": "informer"},
+               "96|dlinear|0": {**cell, "variant": "dlinear", "machine": "CPU (flags avx2), 1 threads"}}
+    write_markdown(tmp_path / "t.md", "t", results)
+    rows = [line for line in (tmp_path / "t.md").read_text().splitlines() if line.startswith("| 96 | 0.9000")]
+    assert rows == ["| 96 | 0.9000; 34 s (n=1, epochs 4, on NVIDIA H200) | 0.9000; 34 s (n=1, epochs 4) |"]
