@@ -157,6 +157,23 @@ def cmd_train(a) -> None:
             dist.close()
         if not dist.is_main:
             return
+    _print_test_scores(metrics)
+    for band, v in (metrics["intervals"] or {"coverage": {}})["coverage"].items():
+        print(f"interval {band} (fit on validation) covers {100 * v['coverage']:.1f}% of the test truth "
+              f"(nominal {100 * v['nominal']:.0f}%)")
+    paper = metrics["paper"]
+    if paper:
+        note = "same setting" if paper["same_setting"] else \
+            f"paper setting: seq {paper['seq_len']}, label {paper['label_len']}"
+        print(f"paper Informer           MSE {paper['mse']:.4f}  MAE {paper['mae']:.4f}  ({note})")
+    paper = "" if a.model == "informer" else "; the paper's Informer: the same command with --model informer " \
+        "(make paper: its univariate 96/48/24 setting)"
+    print(f"run folder: {a.out} (metrics.json, forecasts.png, loss.png){paper}")
+
+
+def _print_test_scores(metrics: dict) -> None:
+    """A run's test scores as train and evaluate print them: normalized, in original units, and against the
+    seasonal-naive and repeat-last baselines on the same windows."""
     t, u = metrics["test"], metrics["test_original_units"]
     print(f"test ({metrics['test_windows']} windows)  MSE {t['mse']:.4f}  MAE {t['mae']:.4f}  (normalized)")
     print(f"test in original units   MSE {u['mse']:.4f}  MAE {u['mae']:.4f}")
@@ -173,23 +190,16 @@ def cmd_train(a) -> None:
                   f"(Python: Forecaster('auto') chooses between them on validation)")
     last = skill["baselines"]["repeat_last"]
     print(f"repeat last              MSE {last['mse']:.4f}  MAE {last['mae']:.4f}")
-    for band, v in (metrics["intervals"] or {"coverage": {}})["coverage"].items():
-        print(f"interval {band} (fit on validation) covers {100 * v['coverage']:.1f}% of the test truth "
-              f"(nominal {100 * v['nominal']:.0f}%)")
-    paper = metrics["paper"]
-    if paper:
-        note = "same setting" if paper["same_setting"] else \
-            f"paper setting: seq {paper['seq_len']}, label {paper['label_len']}"
-        print(f"paper Informer           MSE {paper['mse']:.4f}  MAE {paper['mae']:.4f}  ({note})")
-    paper = "" if a.model == "informer" else "; the paper's Informer: the same command with --model informer " \
-        "(make paper: its univariate 96/48/24 setting)"
-    print(f"run folder: {a.out} (metrics.json, forecasts.png, loss.png){paper}")
 
 
 def cmd_evaluate(a) -> None:
     from .forecasting import evaluate_run
     metrics = evaluate_run(a.run_dir, precision=a.precision)
-    print(json.dumps(metrics, indent=2))
+    if a.json:
+        print(json.dumps(metrics, indent=2))
+        return
+    _print_test_scores(metrics)
+    print(f"re-scored {a.run_dir} on its test split (--json prints every figure as JSON)")
 
 
 def cmd_predict(a) -> None:
@@ -338,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
                    help="default: the precision the run trained in")
+    p.add_argument("--json", action="store_true", help="print every figure as JSON (for scripts)")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("predict", help="forecast the steps after the last row of a CSV, in original units")
     p.add_argument("run_dir")

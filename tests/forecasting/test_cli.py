@@ -46,7 +46,7 @@ def test_original_units_are_the_inverse_scaled_errors(run):
 
 
 def test_evaluate_rescoring_matches_training(run, capsys):
-    assert main(["evaluate", str(run)]) == 0
+    assert main(["evaluate", str(run), "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
     saved = json.loads((run / "metrics.json").read_text())
     assert again["test"] == pytest.approx(saved["test"], rel=1e-6)

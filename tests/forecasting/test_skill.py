@@ -39,8 +39,11 @@ def test_every_run_reports_skill_and_warns_without_it(tmp_path, capsys):
     assert skill["season"] == 24 and skill["baselines"]["seasonal_naive"]["mse"] < 1e-12
     assert skill["baselines"]["repeat_last"]["mse"] > 0.1
     assert skill["mase"] is None and skill["skill_vs_seasonal_naive"] is None  # a perfect baseline: no ratio
-    assert main(["evaluate", str(out)]) == 0
+    assert main(["evaluate", str(out), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["skill"]["season"] == 24
+    assert main(["evaluate", str(out)]) == 0  # for people: the lines train prints
+    printed = capsys.readouterr().out
+    assert "seasonal naive (season 24)" in printed and "repeat last" in printed and "re-scored" in printed
 
 
 def test_train_says_so_when_the_test_windows_lose_to_seasonal_naive(tmp_path, capsys, monkeypatch):
