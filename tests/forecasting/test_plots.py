@@ -19,9 +19,15 @@ def test_forecast_panels_read_each_windows_dates(tmp_path, monkeypatch):
                         lambda ax, x, *a, **kw: (xs.append(np.asarray(x)), real_plot(ax, x, *a, **kw))[1])
     plots.plot_forecasts(tmp_path / "f.png", history, truth, pred, "OT", n_windows=3, dates=dates,
                          starts=np.array([0, 10, 20]))
-    assert titles == ["test window 0, forecast from 2024-01-01T08:00", "test window 1, forecast from 2024-01-01T18:00",
-                      "test window 2, forecast from 2024-01-02T04:00"]
+    assert titles == ["test window 0, forecast from 2024-01-01 08:00", "test window 1, forecast from 2024-01-01 18:00",
+                      "test window 2, forecast from 2024-01-02 04:00"]
     assert xs[0][0] == dates[0] and xs[3][0] == dates[10]  # history of panels 1 and 2 (three lines per panel)
     assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     plots.plot_forecasts(tmp_path / "steps.png", history, truth, pred, "OT", n_windows=1)  # no dates: steps
     assert titles[-1] == "test window 0" and xs[-3][0] == 0
+
+
+def test_titles_show_a_date_at_midnight_and_minutes_otherwise():
+    from sparsecast.forecasting.plots import moment
+    assert moment(np.datetime64("2018-02-20T00:00:00")) == "2018-02-20"
+    assert moment(np.datetime64("2018-02-20T13:15:00.000000000")) == "2018-02-20 13:15"

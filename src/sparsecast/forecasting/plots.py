@@ -26,7 +26,7 @@ def plot_forecasts(path: Path, history: np.ndarray, truth: np.ndarray, pred: np.
         ax.plot(x[h:], pred[i], color="tab:red", lw=1.2, label="forecast")
         if band is not None:
             ax.fill_between(x[h:], band[i, :, 0], band[i, :, 1], color="tab:red", alpha=0.2, lw=0, label=band_label)
-        when = "" if dates is None else f", forecast from {np.datetime_as_string(x[h], unit='m')}"
+        when = "" if dates is None else f", forecast from {moment(x[h])}"
         ax.set_title(f"test window {i}{when}", fontsize=9)
         ax.set_ylabel(name)
         ax.tick_params(axis="x", labelsize=8)  # each panel its own dates
@@ -34,6 +34,12 @@ def plot_forecasts(path: Path, history: np.ndarray, truth: np.ndarray, pred: np.
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def moment(t) -> str:
+    """A timestamp as a title shows it: the date alone at midnight (daily and coarser data), else to the minute."""
+    t = np.datetime64(t, "m")
+    return np.datetime_as_string(t, unit="D" if t == t.astype("datetime64[D]") else "m").replace("T", " ")
 
 
 def plot_losses(path: Path, train_loss: list[float], val_loss: list[float]) -> None:
