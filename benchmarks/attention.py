@@ -28,6 +28,8 @@ import sys
 import time
 from pathlib import Path
 
+from sparsecast.atomic import atomic_path
+
 KERNELS = {  # label: (registry name, params, causal, SDPA baseline label)
     "SDPA": ("full", {}, False, None),
     "SDPA causal": ("full", {}, True, None),
@@ -193,8 +195,10 @@ def main():
             print(f"{label:24s} L={L:6d} " + (f"fwd {r['forward_s']:.3f} s  fwd+bwd {r['fwd_bwd_s']:.3f} s  "
                   f"peak {r['peak_mib']:.0f} MiB" if "skipped" not in r else f"skipped: {r['skipped']}"), flush=True)
             meta["wall_s"] = time.perf_counter() - start  # written after every cell: a run cut short keeps its cells
-            json_path.write_text(json.dumps({"meta": meta, "lengths": lengths, "results": results}, indent=1))
-    (out / "attention.md").write_text(markdown(results, lengths, meta))
+            with atomic_path(json_path) as tmp:  # never half-written, even when the run is killed mid-write
+                Path(tmp).write_text(json.dumps({"meta": meta, "lengths": lengths, "results": results}, indent=1))
+            with atomic_path(out / "attention.md") as tmp:
+                Path(tmp).write_text(markdown(results, lengths, meta))
     plot(results, lengths, out / "attention.png")
     print(markdown(results, lengths, meta))
 

@@ -30,11 +30,15 @@ mkdir -p "$OUT" "$work/attention" "$work/ltsf" "$work/paper"
 cp benchmarks/results/ltsf/*_ltsf.json "$work/ltsf/"  # finished cells are skipped
 cp benchmarks/results/paper/*.json "$work/paper/"
 snapshot() {  # the results so far as $OUT/results.tgz, replaced whole: a call cut short still brings them back
-  tar czf "$work/results.tgz" -C "$work" --exclude runs --exclude '*.lock' --exclude results.tgz attention ltsf paper \
-    && mv "$work/results.tgz" "$OUT/results.tgz"
+  local tmp
+  tmp=$(mktemp "$work/.snapshot.XXXXXX")
+  # a cell finishing mid-read renames files in the folder: tar warns (exit 1) and the archive is still whole
+  tar czf "$tmp" -C "$work" --exclude runs --exclude '*.lock' --exclude '.snapshot.*' \
+      --warning=no-file-changed --warning=no-file-removed attention ltsf paper
+  if [ $? -le 1 ]; then mv "$tmp" "$OUT/results.tgz"; else rm -f "$tmp"; fi
 }
 snapshot
-( while sleep 30; do snapshot; done ) &
+( while sleep 30; do snapshot; done ) > /dev/null 2>&1 &
 snapshots=$!
 disown "$snapshots"  # not one of the jobs run_budgeted counts
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
@@ -49,8 +53,9 @@ if [ "${ATTENTION:-0}" = 1 ]; then  # the kernels' GPU timings (recorded in benc
 fi
 
 echo "== $(date -u +%T) gpu tests and training until $(date -u -d @$deadline +%T)" | tee -a "$OUT/steps.log"
-[ "$DEVICE" = cuda ] && timeout $(( deadline - $(date +%s) )) "$PY" -m pytest -q -m gpu -p no:cacheprovider tests \
-    > "$OUT/gpu_tests.log" 2>&1 &
+left=$(( deadline - $(date +%s) ))
+[ "$DEVICE" = cuda ] && [ "$left" -gt 60 ] && timeout -k 15 "$left" "$PY" -m pytest -q -rA -m gpu -p no:cacheprovider \
+    tests > "$OUT/gpu_tests.log" 2>&1 &
 # One process per slice (a table's cells for one horizon), PARALLEL at once, in this order. On the H200 with 16 CPU
 # cores, 22 processes at once made every epoch CPU-bound (70-170 s where one process alone took 6-9 s): keep the
 # processes to a few per core pair.
@@ -90,6 +95,7 @@ source benchmarks/budget.sh
 run_budgeted $(( (deadline - $(date +%s)) / 60 )) "${PARALLEL:-6}" launch "${SLICES[@]}"
 kill "$snapshots"
 wait
+sleep 2  # a snapshot the kill interrupted has ended: the last one below writes its own file
 echo "== $(date -u +%T) done" | tee -a "$OUT/steps.log"
 tail -n 3 "$OUT/attention.log" "$OUT/gpu_tests.log" 2>/dev/null
 grep -h "^== \|stopped early\|Traceback\|Error" "$work"/*/gpu_*.log 2>/dev/null | tail -n 40

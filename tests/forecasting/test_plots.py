@@ -27,7 +27,11 @@ def test_forecast_panels_read_each_windows_dates(tmp_path, monkeypatch):
     assert titles[-1] == "test window 0" and xs[-3][0] == 0
 
 
-def test_titles_show_a_date_at_midnight_and_minutes_otherwise():
-    from sparsecast.forecasting.plots import moment
-    assert moment(np.datetime64("2018-02-20T00:00:00")) == "2018-02-20"
-    assert moment(np.datetime64("2018-02-20T13:15:00.000000000")) == "2018-02-20 13:15"
+def test_titles_show_the_date_for_daily_data_and_minutes_for_sub_daily_data():
+    from sparsecast.forecasting.plots import has_time_of_day, moment
+    daily = np.arange("2018-02-18", "2018-02-21", dtype="datetime64[D]").astype("datetime64[ns]")
+    hourly = np.arange("2018-02-20T00", "2018-02-20T03", dtype="datetime64[h]")
+    assert not has_time_of_day(daily) and has_time_of_day(hourly)
+    assert moment(daily[2], with_time=False) == "2018-02-20"
+    assert moment(hourly[0], with_time=True) == "2018-02-20 00:00"  # midnight of hourly data keeps its time
+    assert moment(np.datetime64("2018-02-20T13:15:00.000000000"), with_time=True) == "2018-02-20 13:15"

@@ -18,6 +18,7 @@ def plot_forecasts(path: Path, history: np.ndarray, truth: np.ndarray, pred: np.
     n = min(n_windows, len(pred))
     picks = np.linspace(0, len(pred) - 1, n).astype(int)
     fig, axes = plt.subplots(n, 1, figsize=(9, 2.4 * n), squeeze=False)
+    with_time = dates is not None and has_time_of_day(np.asarray(dates))
     for ax, i in zip(axes[:, 0], picks):
         h, p = len(history[i]), len(pred[i])
         x = np.arange(h + p) if dates is None else np.asarray(dates[int(starts[i]):int(starts[i]) + h + p])
@@ -26,7 +27,7 @@ def plot_forecasts(path: Path, history: np.ndarray, truth: np.ndarray, pred: np.
         ax.plot(x[h:], pred[i], color="tab:red", lw=1.2, label="forecast")
         if band is not None:
             ax.fill_between(x[h:], band[i, :, 0], band[i, :, 1], color="tab:red", alpha=0.2, lw=0, label=band_label)
-        when = "" if dates is None else f", forecast from {moment(x[h])}"
+        when = "" if dates is None else f", forecast from {moment(x[h], with_time)}"
         ax.set_title(f"test window {i}{when}", fontsize=9)
         ax.set_ylabel(name)
         ax.tick_params(axis="x", labelsize=8)  # each panel its own dates
@@ -36,10 +37,16 @@ def plot_forecasts(path: Path, history: np.ndarray, truth: np.ndarray, pred: np.
     plt.close(fig)
 
 
-def moment(t) -> str:
-    """A timestamp as a title shows it: the date alone at midnight (daily and coarser data), else to the minute."""
-    t = np.datetime64(t, "m")
-    return np.datetime_as_string(t, unit="D" if t == t.astype("datetime64[D]") else "m").replace("T", " ")
+def has_time_of_day(dates: np.ndarray) -> bool:
+    """Whether any of the timestamps is past midnight (sub-daily data) rather than all at midnight (daily and
+    coarser)."""
+    dates = dates.astype("datetime64[m]")
+    return bool((dates != dates.astype("datetime64[D]")).any())
+
+
+def moment(t, with_time: bool) -> str:
+    """A timestamp as a title shows it: to the minute for sub-daily data (``with_time``), else the date alone."""
+    return np.datetime_as_string(np.datetime64(t, "m"), unit="m" if with_time else "D").replace("T", " ")
 
 
 def plot_losses(path: Path, train_loss: list[float], val_loss: list[float]) -> None:

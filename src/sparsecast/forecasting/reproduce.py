@@ -17,7 +17,7 @@ from ..console import say
 from ..data import DataConfig
 from ..reference import paper_table
 from ..training import TrainConfig
-from ..training.precision import cpu_summary, machine_summary
+from ..training.precision import machine_summary
 from .experiment import interrupted, train_run
 from .plots import plot_by_horizon
 from .run_dir import CONFIG, claim, read_results, record_result
