@@ -11,7 +11,7 @@ from ..reference import ltsf_published
 from .ltsf import mean_std, published_text
 from .run_dir import read_results
 
-SUMMARY_DATA = ("ETTh1", "ETTh2", "ETTm1", "ETTm2", "weather")
+SUMMARY_DATA = ("ETTh1", "ETTh2", "ETTm1", "ETTm2", "weather", "exchange_rate")
 # (variant label in the JSON, column title)
 OURS = (("longpatch", "**LongPatch**"), ("dlinear", "DLinear (ours)"), ("patchtst", "PatchTST-style (ours)"),
         ("repeat_last", "repeat last"), ("seasonal_naive", "seasonal naive"))
