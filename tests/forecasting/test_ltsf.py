@@ -264,6 +264,11 @@ def test_dlinear_takes_its_scripts_settings_per_dataset_and_horizon():
     assert (train["ETTh1", 96].batch_size, train["ETTh1", 96].lr) == (8, 1e-4)
     assert (train["ETTh2", 720].batch_size, train["ETTh2", 720].lr) == (32, 0.05)
     assert (train["ETTm2", 96].lr, train["ETTm2", 720].lr) == (1e-3, 1e-2)
+    exchange = [cell_setup("exchange_rate", recipe, overrides, h, None, TrainConfig(), seed=0)[2] for h in (96, 336)]
+    assert [(t.batch_size, t.lr) for t in exchange] == [(8, 5e-4), (32, 5e-4)]
+    ili = cell_setup("national_illness", recipe, overrides, 24, None, TrainConfig(), seed=0)[2]
+    assert (ili.batch_size, ili.lr) == (32, 0.01)
+    assert cell_setup("ETTm2", recipe, overrides, 48, None, TrainConfig(), seed=0)[2].lr == 1e-3  # unscripted horizon
     _, recipe, overrides = parse_variant("dlinear:lr=0.5")
     assert cell_setup("ETTm2", recipe, overrides, 720, None, TrainConfig(), seed=0)[2].lr == 0.5  # variant wins
 

@@ -50,8 +50,15 @@ class Recipe:
     def for_data(self, data: str, pred_len: int) -> tuple[dict, dict]:
         """The model settings and TrainConfig fields of this recipe on ``data`` at horizon ``pred_len``."""
         train = {**self.train, **self.train_by_data.get(data, {})}
-        train = {k: v[pred_len] if isinstance(v, dict) else v for k, v in train.items()}
+        train = {k: _at_horizon(v, pred_len) if isinstance(v, dict) else v for k, v in train.items()}
         return {**self.settings, **(self.small if data in SMALL else self.large)}, train
+
+
+def _at_horizon(by_horizon: dict, pred_len: int):
+    """A per-horizon setting at ``pred_len``: its own entry, else the longest horizon below it, else the shortest (a
+    table at horizons the scripts did not run)."""
+    below = [h for h in by_horizon if h <= pred_len]
+    return by_horizon[max(below) if below else min(by_horizon)]
 
 
 _PATCH_SMALL = {"d_model": 16, "n_heads": 4, "d_ff": 128, "dropout": 0.3}
@@ -74,7 +81,10 @@ RECIPES = {
                       {"epochs": 10, "batch_size": 8, "lr": 1e-4, "patience": 3, "lradj": "type1"},
                       train_by_data={"ETTh2": {"batch_size": 32, "lr": 0.05},
                                      "ETTm2": {"batch_size": 32, "lr": {96: 1e-3, 192: 1e-3, 336: 1e-2, 720: 1e-2}},
-                                     "weather": {"batch_size": 16}}),
+                                     "weather": {"batch_size": 16},
+                                     "exchange_rate": {"batch_size": {96: 8, 192: 8, 336: 32, 720: 32},
+                                                       "lr": 5e-4},
+                                     "national_illness": {"batch_size": 32, "lr": 0.01}}),  # lookback 104 there
     # The paper's Informer at the LTSF protocol's lookback 96 (label 48).
     "informer": Recipe("informer", 96, {}, {"epochs": 6, "batch_size": 32, "lr": 1e-4, "patience": 3,
                                             "lradj": "type1"}, label_len=48),
