@@ -11,6 +11,10 @@ skipped and reported as such.
     python benchmarks/attention.py --device cuda --batch 1 --lengths 8192,16384,32768,65536 \
         --kernels "SDPA causal,strided causal,fixed causal (c=8)" --out benchmarks/results/attention/gpu
 
+On a GPU the strided and fixed kernels run as parts in dense layouts (``attention.flex.flex_pattern``); the labels
+ending in "(one mask)" run the earlier form, one FlexAttention mask over the whole pattern, for comparison (GPU
+only: FlexAttention has no CPU backward; the default kernel list on the CPU leaves them out).
+
 THP_MEM_ALLOC_ENABLE=1 makes PyTorch's CPU allocator back large tensors with transparent huge pages (fewer page
 faults); it applies to SDPA and the sparse kernels alike and is recorded with the results. Each child runs with
 MALLOC_MMAP_THRESHOLD_=131072 (unless set otherwise), so that glibc gives every freed block over 128 KiB back to the
@@ -37,7 +41,11 @@ KERNELS = {  # label: (registry name, params, causal, SDPA baseline label)
     "probsparse shared": ("probsparse", {"sampling": "shared"}, False, "SDPA"),
     "strided causal": ("strided", {}, True, "SDPA causal"),
     "fixed causal (c=8)": ("fixed", {"c": 8}, True, "SDPA causal"),
+    # GPU only (FlexAttention has no CPU backward): the pattern as one FlexAttention mask, the earlier GPU form
+    "strided causal (one mask)": ("strided", {"backend": "flex_whole"}, True, "SDPA causal"),
+    "fixed causal (c=8; one mask)": ("fixed", {"c": 8, "backend": "flex_whole"}, True, "SDPA causal"),
 }
+CPU_KERNELS = [label for label, (_, params, _, _) in KERNELS.items() if "backend" not in params]
 
 MMAP_THRESHOLD = os.environ.get("MALLOC_MMAP_THRESHOLD_", "131072")
 
@@ -156,7 +164,7 @@ def main():
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-seconds", type=float, default=300.0, help="skip a cell whose step would take longer")
-    p.add_argument("--kernels", default=",".join(KERNELS), help="comma-separated labels (default: all)")
+    p.add_argument("--kernels", default=None, help="comma-separated labels (default: all that run on the device)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (on a GPU the strided and fixed kernels run as "
                    "compiled FlexAttention, SDPA as flash attention in half precision)")
     p.add_argument("--dtype", default=None, help="float32, bfloat16 (default: float32 on the CPU, bfloat16 on a GPU)")
@@ -164,7 +172,7 @@ def main():
     a = p.parse_args()
     dtype = a.dtype or ("float32" if a.device == "cpu" else "bfloat16")
     lengths = [int(x) for x in a.lengths.split(",")]
-    labels = a.kernels.split(",")
+    labels = a.kernels.split(",") if a.kernels else CPU_KERNELS if a.device == "cpu" else list(KERNELS)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / "attention.json"

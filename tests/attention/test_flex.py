@@ -123,13 +123,16 @@ def test_auto_is_flex_on_a_gpu_and_fused_on_the_cpu():
 
 
 def _compiled_case(device, dtype, tol):
-    B, H, L, D = 2, 2, 256, 16
-    for name, params, mask in (("strided", {"stride": 16}, strided_mask(L, 16, True)),
-                               ("fixed", {"stride": 16, "c": 4}, fixed_mask(L, 16, 4, True))):
-        qkv = _qkv(B, H, L, D, dtype, device)
-        out = build_attention(name, backend="flex", **params)(*qkv, causal=True)
-        ref = dense_attention(*(x.double() for x in qkv), mask.to(device)).to(dtype)
-        _check(out, ref, qkv, tol)
+    """Both GPU forms, the pattern in parts ("flex") and as one mask ("flex_whole"), at a length that pads (250)."""
+    B, H, D = 2, 2, 16
+    for L in (256, 250):
+        for name, params, mask in (("strided", {"stride": 16}, strided_mask(L, 16, True)),
+                                   ("fixed", {"stride": 16, "c": 4}, fixed_mask(L, 16, 4, True))):
+            for backend in ("flex", "flex_whole"):
+                qkv = _qkv(B, H, L, D, dtype, device)
+                out = build_attention(name, backend=backend, **params)(*qkv, causal=True)
+                ref = dense_attention(*(x.double() for x in qkv), mask.to(device)).to(dtype)
+                _check(out, ref, qkv, tol)
 
 
 @pytest.mark.slow
@@ -142,3 +145,56 @@ def test_compiled_flex_kernels_equal_dense_on_the_cpu():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the GPU kernel is checked where one is")
 def test_compiled_flex_kernels_equal_dense_on_cuda():
     _compiled_case("cuda", torch.float32, {"rtol": 1e-2, "atol": 1e-2})  # TF32 tiles
+
+
+def _dense_rule_attention(q, k, v, rule, compiled=True, return_lse=False):
+    """``flex_attend`` written densely (the rule evaluated on the whole grid): differentiable on the CPU, so that
+    the parts' layouts and their combination are checked in gradients too."""
+    mask_mod = RULES[rule[0]](*rule[1:])
+    zero = torch.zeros((), dtype=torch.long)
+    seen = mask_mod(zero, zero, torch.arange(q.shape[2])[:, None], torch.arange(k.shape[2])[None, :])
+    s = (q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5).masked_fill(~seen, float("-inf"))
+    lse = torch.logsumexp(s, dim=-1)  # (B, H, L): -inf where a query sees no key
+    o = torch.softmax(s.masked_fill(~seen.any(-1, keepdim=True), 0.0), dim=-1).masked_fill(~seen, 0.0) @ v
+    return (o, lse.to(torch.promote_types(q.dtype, torch.float32))) if return_lse else o
+
+
+PATTERN_CASES = [(1, 2, 64, 4, 8), (2, 1, 33, 8, 5), (1, 1, 130, 4, 16), (1, 1, 260, 4, 16)]  # 33, 130: padding
+
+
+@pytest.mark.parametrize("B,H,L,D,l", PATTERN_CASES)
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("name,part,params", [("strided", "union", ()), ("strided", "stride", ()),
+                                              ("strided", "local", ()), ("fixed", "union", (2, 0)),
+                                              ("fixed", "summary", (2, 0)), ("fixed", "union", (1, 1)),
+                                              ("fixed", "summary", (3, 2)), ("fixed", "block", (1, 0))])
+def test_pattern_in_parts_equals_dense(B, H, L, D, l, causal, name, part, params, monkeypatch):
+    """``flex_pattern`` (the patterns as parts in dense layouts: band and columns, own block and gathered summary
+    keys, combined through log-sum-exps) equals the dense masked reference: in values with FlexAttention itself
+    (eager), and in values and gradients with a dense stand-in for its kernel (FlexAttention has no CPU backward)."""
+    if name == "strided":
+        rule, mask = ("strided", l, causal, part), strided_mask(L, l, causal, part)
+    else:
+        c, offset = params
+        rule, mask = ("fixed", l, c, l - offset, causal, part), fixed_mask(L, l, c, causal, part, offset=offset)
+    qkv = _qkv(B, H, L, D)
+    ref = dense_attention(*qkv, mask)
+    _check(flex.flex_pattern(*qkv, rule, compiled=False), ref, qkv, EXACT)
+    monkeypatch.setattr(flex, "flex_attend", _dense_rule_attention)
+    qkv = [x.requires_grad_() for x in qkv]
+    _check(flex.flex_pattern(*qkv, rule), dense_attention(*qkv, mask), qkv, EXACT)
+
+
+@pytest.mark.parametrize("rule,L,S", [(("summary", 16, 4, 16, 1000, True, True), 1000, 252),
+                                      (("summary", 32, 2, 31, 1000, False, False), 1000, 64),
+                                      (("columns", True, 2), 300, 300)])
+def test_block_mask_of_unequal_lengths_equals_create_block_mask(rule, L, S, monkeypatch):
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    monkeypatch.setattr(flex, "CHUNK", 3 * 2 * flex.TILE ** 2)  # bands of three query tiles
+    monkeypatch.setattr(flex, "_MASKS", {})
+    ours = block_mask(rule, L, "cpu", S)
+    ref = create_block_mask(RULES[rule[0]](*rule[1:]), None, None, L, S, "cpu")
+    assert torch.equal(ours.to_dense(), ref.to_dense())
+    for count in ("kv_num_blocks", "full_kv_num_blocks"):
+        assert torch.equal(getattr(ours, count), getattr(ref, count))

@@ -8,7 +8,7 @@ from torch import Tensor
 
 from .base import Attention, check_qkv
 from .blocks import auto_stride, own_block_part, pad_blocks
-from .flex import flex_attend
+from .flex import flex_attend, flex_pattern
 from .parts import Grid, Part, Piece, attend_parts, check_backend, resolve_backend
 from .patterns import FIXED_PARTS
 
@@ -32,8 +32,9 @@ class FixedAttention(Attention):
         c: summary positions at the end of each block, 1 <= c <= l.
         offset: how far before the block's end the summary positions end (0: the last c); c + offset <= l.
         part: "union" (A1 and A2), "block" (A1 alone) or "summary" (A2 alone).
-        backend: "auto", "fused", "matmul" (see ``attention.parts``) or "flex" (``attention.flex``, the GPU's: "auto"
-            there); all compute the same function.
+        backend: "auto", "fused", "matmul" (see ``attention.parts``), "flex" (``attention.flex``, the GPU's: "auto"
+            there) or "flex_whole" (one FlexAttention mask over the whole pattern, for comparison); all compute the
+            same function.
     """
 
     def __init__(self, stride: int | None = None, c: int = 1, part: str = "union", backend: str = "auto",
@@ -60,8 +61,9 @@ class FixedAttention(Attention):
         c = min(self.c, l)
         end = max(c, l - self.offset)  # the summary sub-block is [end - c, end) of every block
         backend = resolve_backend(self.backend, q)
-        if backend == "flex":
-            return flex_attend(q, k, v, ("fixed", l, c, end, causal, self.part))  # (B, H, L, D)
+        if backend.startswith("flex"):
+            kernel = flex_pattern if backend == "flex" else flex_attend
+            return kernel(q, k, v, ("fixed", l, c, end, causal, self.part))  # (B, H, L, D)
         q, k, v = (pad_blocks(x, l) for x in (q, k, v))  # (B, H, P, D)
         nb = q.shape[2] // l
         parts = []

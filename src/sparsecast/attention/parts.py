@@ -40,7 +40,7 @@ from .base import building_graph
 
 _FLASH = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
 _FLASH_BACKWARD = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
-BACKENDS = ("auto", "fused", "matmul", "flex")
+BACKENDS = ("auto", "fused", "matmul", "flex", "flex_whole")
 LAYOUTS = ("blocks", "columns", "flat")
 
 
@@ -144,8 +144,8 @@ def attend_parts(grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tensor,
     A query with no key in any part outputs zeros. ``backend``: "fused" or "matmul" ("auto": ``resolve_backend``).
     """
     backend = resolve_backend(backend, q)
-    if backend == "flex":
-        raise ValueError("the flex backend attends over a whole pattern (attention.flex), not over parts")
+    if backend.startswith("flex"):
+        raise ValueError("the flex backends attend over a whole pattern (attention.flex), not over parts")
     if backend == "matmul":
         return _attend_matmul(grid, parts, q, k, v)
     return _FusedParts.apply(grid, parts, q, k, v)

@@ -8,7 +8,7 @@ from torch import Tensor
 
 from .base import Attention, check_qkv
 from .blocks import auto_stride, own_block_part, pad_blocks
-from .flex import flex_attend
+from .flex import flex_attend, flex_pattern
 from .parts import Grid, Part, Piece, attend_parts, check_backend, resolve_backend
 from .patterns import STRIDED_PARTS
 
@@ -28,8 +28,9 @@ class StridedAttention(Attention):
     Args:
         stride: l; ``None`` takes the power of two nearest sqrt(L) at each call.
         part: "union" (A1 and A2), "local" (A1 alone) or "stride" (A2 alone): the paper's two heads.
-        backend: "auto", "fused", "matmul" (see ``attention.parts``) or "flex" (``attention.flex``, the GPU's: "auto"
-            there); all compute the same function.
+        backend: "auto", "fused", "matmul" (see ``attention.parts``), "flex" (``attention.flex``, the GPU's: "auto"
+            there) or "flex_whole" (one FlexAttention mask over the whole pattern, for comparison); all compute the
+            same function.
     """
 
     def __init__(self, stride: int | None = None, part: str = "union", backend: str = "auto"):
@@ -50,8 +51,9 @@ class StridedAttention(Attention):
         B, H, L, D = q.shape
         l = self.stride or auto_stride(L)
         backend = resolve_backend(self.backend, q)
-        if backend == "flex":
-            return flex_attend(q, k, v, ("strided", l, causal, self.part))  # (B, H, L, D)
+        if backend.startswith("flex"):
+            kernel = flex_pattern if backend == "flex" else flex_attend
+            return kernel(q, k, v, ("strided", l, causal, self.part))  # (B, H, L, D)
         q, k, v = (pad_blocks(x, l) for x in (q, k, v))  # (B, H, P, D)
         nb = q.shape[2] // l
         parts = []
