@@ -95,6 +95,42 @@ def test_non_finite_loss_stops_with_the_step(tmp_path):
     assert not ckpt.exists()  # no epoch finished, so no checkpoint claims to be good
 
 
+def test_reading_the_loss_every_few_steps_changes_nothing_but_when_a_nan_is_seen(tmp_path, monkeypatch):
+    """As on a GPU, where the loss is read every few steps (no wait for the device per step): the same training
+    losses, validation losses and weights as reading every step; a NaN still stops the run naming its step, and no
+    checkpoint claims to be good."""
+    import sparsecast.training.trainer as trainer
+    cfg = TrainConfig(epochs=3, lr=0.05, lradj="constant", progress=False)
+    torch.manual_seed(1)
+    batches = [batch for _ in range(10) for batch in _batches(2.0)]  # ten different batches
+    runs = []
+    for every in (1, 4):
+        monkeypatch.setattr(trainer, "read_every", lambda device, n=every: n)
+        torch.manual_seed(0)
+        model = Scale()
+        runs.append((fit(model, batches, batches[:2], cfg), model.w.item()))
+    (first, w1), (second, w4) = runs
+    assert first.train_loss == second.train_loss and first.val_loss == second.val_loss and w1 == w4
+    ckpt = tmp_path / "ckpt.safetensors"
+    with pytest.raises(FloatingPointError, match="at epoch 1, step 3"):  # read at step 4, the NaN's step named
+        fit(BlowsUp(), _batches(1.0) * 8, _batches(1.0), cfg, checkpoint=ckpt)
+    assert not ckpt.exists()
+
+
+def test_loss_tally_sums_windows_and_reads_in_groups():
+    from sparsecast.training.tally import LossTally, read_every
+    assert read_every(torch.device("cpu")) == 1 and read_every(torch.device("meta")) > 1
+    tally = LossTally(every=3)
+    assert [tally.add(torch.tensor(v), n, s) for s, (v, n) in enumerate([(1.0, 2), (4.0, 1), (2.0, 1), (3.0, 1)])] \
+        == [False, False, True, False]
+    assert (tally.total, tally.count) == (8.0, 4)  # the fourth is queued, not read
+    tally.read()
+    assert tally.mean == pytest.approx(11 / 5)
+    tally.add(torch.tensor(float("inf")), 1, 7)
+    with pytest.raises(FloatingPointError, match="loss became inf at step 7"):
+        tally.read()
+
+
 def test_nothing_is_ever_unpickled():
     """Weights load through safetensors and metadata through JSON: no torch.load or pickle in the package."""
     from pathlib import Path

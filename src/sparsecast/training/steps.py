@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from ..console import live_progress
 from .precision import PRECISIONS, resolve_device, resolve_precision
+from .tally import LossTally, read_every
 from .trainer import autocast
 
 
@@ -74,7 +75,7 @@ def train_steps(model: nn.Module, batches: Iterator, cfg: StepConfig, loss_fn: C
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     history = StepHistory()
-    start, running = time.perf_counter(), 0.0
+    start, tally = time.perf_counter(), LossTally(every=read_every(device))  # no wait per step on a GPU
     bar = tqdm(range(cfg.steps), disable=not live_progress(cfg.progress), dynamic_ncols=True)
     model.train()
     bf16 = cfg.resolved_precision(device)[0] == "bf16"
@@ -84,20 +85,18 @@ def train_steps(model: nn.Module, batches: Iterator, cfg: StepConfig, loss_fn: C
         batch = next(batches).to(device)
         with autocast(bf16, device):
             loss = loss_fn(model(**batch.inputs()), batch.target)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss became {loss.item()} at step {step}")
+        if tally.add(loss, 1, step):  # read (and checked) before the update on the CPU
+            bar.set_postfix(loss=f"{tally.mean:.3f}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip:
             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
-        running += loss.item()
-        bar.set_postfix(loss=f"{loss.item():.3f}")
         if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-            n = (step % cfg.eval_every) + 1
+            tally.read()
             history.step.append(step + 1)
-            history.train_loss.append(running / n)
-            running = 0.0
+            history.train_loss.append(tally.mean)
+            tally.total, tally.count = 0.0, 0
             if evaluate:
                 history.val_loss.append(evaluate())
                 model.train()

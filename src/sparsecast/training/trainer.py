@@ -21,6 +21,7 @@ from .losses import LOSSES
 from .metrics import QUANTILES, check_levels
 from .precision import PRECISIONS, resolve_device, resolve_precision
 from .schedules import SCHEDULES
+from .tally import LossTally, read_every
 
 
 @dataclass(frozen=True)
@@ -117,15 +118,17 @@ def model_device(model: nn.Module) -> torch.device:
 
 @torch.inference_mode()
 def evaluate_loss(model: nn.Module, batches: Iterable, loss_fn: Callable = F.mse_loss, bf16: bool = False) -> float:
-    """Mean loss over every window (weighted by batch size), in eval mode without autograd."""
+    """Mean loss over every window (weighted by batch size), in eval mode without autograd. The batches' losses
+    are read from the device once, at the end (no wait for a GPU per batch)."""
     model.eval()
-    total, count, device = 0.0, 0, model_device(model)
+    losses, sizes, device = [], [], model_device(model)
     for batch in batches:
         batch = batch.to(device)
         with autocast(bf16, device):
-            total += loss_fn(_first(model(**batch.inputs())).float(), batch.target).item() * len(batch)
-        count += len(batch)
-    return total / max(count, 1)
+            losses.append(loss_fn(_first(model(**batch.inputs())).float(), batch.target))
+        sizes.append(len(batch))
+    values = torch.stack(losses).tolist() if losses else []
+    return sum(value * n for value, n in zip(values, sizes)) / max(sum(sizes), 1)
 
 
 @torch.inference_mode()
@@ -230,20 +233,21 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         batches = _skip(iter(bar), state.step)  # the batches a mid-epoch checkpoint already trained on
         last_save = time.perf_counter()
         start = last_save - state.epoch_seconds  # a resumed epoch counts the seconds it had before
+        tally = LossTally(state.loss_sum, state.loss_count, read_every(device),  # no wait per step on a GPU
+                          lambda s, e=epoch + 1: f"at epoch {e}, step {s}")
         for step, batch in enumerate(batches, start=state.step):
             batch = batch.to(device)
             with autocast(bf16, device):
                 loss = loss_fn(_first(runner(**batch.inputs())).float(), batch.target)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}")
+            if tally.add(loss, len(batch), step + 1):  # read (and checked) before the update on the CPU
+                bar.set_postfix(loss=f"{tally.mean:.4f}")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            state.loss_sum += loss.item() * len(batch)
-            state.loss_count += len(batch)
-            bar.set_postfix(loss=f"{state.loss_sum / state.loss_count:.4f}")
             if checkpoint is not None and time.perf_counter() - last_save >= 60 * cfg.checkpoint_minutes:
+                tally.read()
                 state.step, state.epoch_seconds = step + 1, time.perf_counter() - start
+                state.loss_sum, state.loss_count = tally.total, tally.count
                 save_checkpoint(checkpoint, model, optimizer, state)
                 last_save = time.perf_counter()
             if out_of_time():
@@ -251,6 +255,8 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
                 log(f"time budget of {cfg.max_minutes:g} minutes reached at step {step + 1} of epoch {epoch + 1}: "
                     f"validating the weights so far and stopping (the best weights are kept)")
                 break
+        tally.read()
+        state.loss_sum, state.loss_count = tally.total, tally.count
         val_loss = evaluate_loss(runner, val, loss_fn, bf16)
         history.train_loss.append(state.loss_sum / max(state.loss_count, 1))
         history.val_loss.append(val_loss)
