@@ -182,7 +182,7 @@ def test_pattern_in_parts_equals_dense(B, H, L, D, l, causal, name, part, params
     _check(flex.flex_pattern(*qkv, rule, compiled=False), ref, qkv, EXACT)
     monkeypatch.setattr(flex, "flex_attend", _dense_rule_attention)
     qkv = [x.requires_grad_() for x in qkv]
-    _check(flex.flex_pattern(*qkv, rule), dense_attention(*qkv, mask), qkv, EXACT)
+    _check(flex.flex_pattern(*qkv, rule, compiled=False), dense_attention(*qkv, mask), qkv, EXACT)  # the parts
 
 
 @pytest.mark.parametrize("rule,L,S", [(("summary", 16, 4, 16, 1000, True, True), 1000, 252),
@@ -198,3 +198,17 @@ def test_block_mask_of_unequal_lengths_equals_create_block_mask(rule, L, S, monk
     assert torch.equal(ours.to_dense(), ref.to_dense())
     for count in ("kv_num_blocks", "full_kv_num_blocks"):
         assert torch.equal(getattr(ours, count), getattr(ref, count))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the GPU kernel is checked where one is")
+def test_compiled_parts_two_sided_and_alone_equal_dense_on_cuda():
+    """Beyond the causal unions above: the two-sided unions (columns both ways; summary keys of later blocks) and a
+    summary head alone with an offset, compiled on CUDA, values and gradients."""
+    L, tol = 256, {"rtol": 1e-2, "atol": 1e-2}
+    for rule, mask in ((("strided", 16, False, "union"), strided_mask(L, 16, False)),
+                       (("fixed", 16, 2, 15, False, "union"), fixed_mask(L, 16, 2, False, offset=1)),
+                       (("fixed", 16, 2, 15, True, "summary"), fixed_mask(L, 16, 2, True, "summary", offset=1))):
+        qkv = _qkv(2, 2, L, 16, torch.float32, "cuda")
+        ref = dense_attention(*(x.double() for x in qkv), mask.to("cuda")).float()
+        _check(flex.flex_pattern(*qkv, rule), ref, qkv, tol)

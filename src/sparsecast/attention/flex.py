@@ -1,4 +1,4 @@
-"""The GPU path of the strided and fixed kernels: their patterns as FlexAttention mask rules, one fused kernel.
+"""The GPU path of the strided and fixed kernels: their patterns as FlexAttention mask rules and compiled kernels.
 
 ``torch.nn.attention.flex_attention`` compiles a softmax attention whose keys per query are given by a rule
 ``mask_mod(b, h, q_idx, kv_idx) -> bool`` and a block mask: the (128 x 128) tiles of the (L, L) grid that hold any
@@ -193,9 +193,11 @@ def flex_pattern(q: Tensor, k: Tensor, v: Tensor, rule: tuple, compiled: bool = 
 
 def _strided_parts(q: Tensor, k: Tensor, v: Tensor, l: int, causal: bool, part: str, compiled: bool) -> Tensor:
     B, H, L, D = q.shape
-    if part == "local" or (not causal and L % l):  # the band's tiles are dense already; two-sided with a partial
-        return flex_attend(q, k, v, ("strided", l, causal, part), compiled)  # last row, the columns would need a
-    union = part == "union"  # padding mask per column: one mask over the whole pattern there
+    # The band alone is dense in its tiles already. Two-sided with a partial last row, the columns would need a
+    # padding mask that differs from column to column (head to head): one mask over the whole pattern there.
+    if part == "local" or (not causal and L % l):
+        return flex_attend(q, k, v, ("strided", l, causal, part), compiled)
+    union = part == "union"
     q, k, v = (pad_blocks(x, l) for x in (q, k, v))  # (B, H, P, D); causal, a padding key is no real query's
     P = q.shape[2]
     nb = P // l

@@ -85,7 +85,7 @@ def train_steps(model: nn.Module, batches: Iterator, cfg: StepConfig, loss_fn: C
         batch = next(batches).to(device)
         with autocast(bf16, device):
             loss = loss_fn(model(**batch.inputs()), batch.target)
-        if tally.add(loss, 1, step):  # read (and checked) before the update on the CPU
+        if tally.add(loss, 1, step + 1):  # read (and checked) before the update on the CPU
             bar.set_postfix(loss=f"{tally.mean:.3f}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -96,7 +96,7 @@ def train_steps(model: nn.Module, batches: Iterator, cfg: StepConfig, loss_fn: C
             tally.read()
             history.step.append(step + 1)
             history.train_loss.append(tally.mean)
-            tally.total, tally.count = 0.0, 0
+            tally.reset()
             if evaluate:
                 history.val_loss.append(evaluate())
                 model.train()

@@ -21,7 +21,7 @@ def read_every(device: torch.device) -> int:
 
 
 class LossTally:
-    """Sum and count of per-window training losses (a batch's mean loss weighted by its windows).
+    """Weighted sum and count of training losses (a step's mean loss weighted by its windows, or by 1 per step).
 
     ``add`` queues a step's loss; every ``every`` steps (and on ``read``) the queued losses are read at once, added
     to ``total`` / ``count`` in float64 as Python numbers, and checked: a non-finite one raises FloatingPointError
@@ -37,9 +37,9 @@ class LossTally:
         self.total, self.count, self.every, self.where = total, count, every, where
         self._queued: list[tuple[Tensor, int, int]] = []  # (loss, windows, step)
 
-    def add(self, loss: Tensor, windows: int, step: int) -> bool:
-        """Queue a step's (scalar) loss over ``windows`` windows; True when this call read the queue."""
-        self._queued.append((loss.detach(), windows, step))
+    def add(self, loss: Tensor, weight: int, step: int) -> bool:
+        """Queue a step's (scalar) loss with its weight (its windows); True when this call read the queue."""
+        self._queued.append((loss.detach(), weight, step))
         if len(self._queued) < self.every:
             return False
         self.read()
@@ -49,15 +49,18 @@ class LossTally:
         """Read every queued loss (one wait for the device) into ``total`` and ``count``."""
         if not self._queued:
             return
-        values = torch.stack([loss.float() if loss.dtype == torch.bfloat16 else loss
-                              for loss, _, _ in self._queued]).tolist()
-        for value, (_, windows, step) in zip(values, self._queued):
+        values = torch.stack([loss for loss, _, _ in self._queued]).tolist()
+        for value, (_, weight, step) in zip(values, self._queued):
             if not math.isfinite(value):
                 self._queued.clear()
                 raise FloatingPointError(f"loss became {value} {self.where(step)}")
-            self.total += value * windows
-            self.count += windows
+            self.total += value * weight
+            self.count += weight
         self._queued.clear()
+
+    def reset(self) -> None:
+        """Start a new sum (what is queued stays queued)."""
+        self.total, self.count = 0.0, 0
 
     @property
     def mean(self) -> float:
