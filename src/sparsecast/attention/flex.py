@@ -116,8 +116,9 @@ def _build_block_mask(rule: tuple, L: int, S: int, device: str):
 
     ``create_block_mask`` evaluates the rule on the whole (L, S) grid at once (at L = S = 65536, 4G entries and 34 GB
     for the index differences alone); here the rule sees max(``CHUNK``, 128 S) entries a step (a few temporaries of
-    that size), and only the (L / 128) x (S / 128) tile counts are kept. The tiles are the same: partial ones (some keys, the rule applied inside the kernel) and full ones (every key, no rule
-    applied), the padding past L counted as masked. Built outside inference mode even when the first call comes
+    that size), and only the (L / 128) x (S / 128) tile counts are kept. The tiles are the same: partial ones (some
+    keys, the rule applied inside the kernel) and full ones (every key, no rule applied), the padding past L and S
+    counted as masked. Built outside inference mode even when the first call comes
     from a prediction: the mask is kept for training too, where autograd may not save inference tensors.
     """
     from torch.nn.attention.flex_attention import BlockMask

@@ -40,11 +40,20 @@ class ForecastBatch:
         return self.y
 
     def to(self, device) -> "ForecastBatch":
-        return ForecastBatch(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(device)
+        return ForecastBatch(**{f.name: None if (t := getattr(self, f.name)) is None else moved(t, device)
                                 for f in fields(self)})
 
     def __len__(self) -> int:
         return self.x.shape[0]
+
+
+def moved(t: Tensor, device) -> Tensor:
+    """``t`` on ``device``. From the CPU to a GPU through pinned memory, without blocking: a copy from ordinary memory
+    makes the host wait for the GPU to finish its queued work, once per batch, and the next step's kernels would
+    not be queued while the current ones run."""
+    if torch.device(device).type == "cuda" and t.device.type == "cpu":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
 
 
 def stack_windows(series: Tensor, starts: Tensor, length: int) -> Tensor:

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from ..errors import DataError
+from .batch import moved
 
 
 @dataclass
@@ -24,7 +25,7 @@ class TokenBatch:
         return {"tokens": self.tokens}
 
     def to(self, device) -> "TokenBatch":
-        return TokenBatch(self.tokens.to(device), self.targets.to(device))
+        return TokenBatch(moved(self.tokens, device), moved(self.targets, device))
 
     @property
     def target(self) -> Tensor:
