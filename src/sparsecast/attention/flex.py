@@ -35,6 +35,7 @@ from torch import Tensor
 
 from .base import building_graph
 from .blocks import pad_blocks
+from .parts import Grid
 
 
 def strided_rule(l: int, causal: bool, part: str):
@@ -200,11 +201,10 @@ def _strided_parts(q: Tensor, k: Tensor, v: Tensor, l: int, causal: bool, part: 
         return flex_attend(q, k, v, ("strided", l, causal, part), compiled)
     union = part == "union"
     q, k, v = (pad_blocks(x, l) for x in (q, k, v))  # (B, H, P, D); causal, a padding key is no real query's
-    P = q.shape[2]
-    nb = P // l
-    cols = [x.view(B, H, nb, l, D).transpose(2, 3).reshape(B, H * l, nb, D) for x in (q, k, v)]  # columns as heads
+    grid = Grid(B, H, q.shape[2] // l, l)
+    cols = [grid.fold(x, "columns").contiguous() for x in (q, k, v)]  # (B*H, l, nb, D): the columns as heads
     o, lse = flex_attend(*cols, ("columns", causal, 2 if union else 0), compiled, return_lse=True)
-    o, lse = (x.view(B, H, l, nb, -1).transpose(2, 3).reshape(B, H, P, -1) for x in (o, lse.unsqueeze(-1)))
+    o, lse = (grid.unfold(x, "columns") for x in (o, lse.unsqueeze(-1)))  # (B, H, P, D), (B, H, P, 1)
     if union:  # the band holds the column keys one row away (i - j = l) and the query itself
         band_o, band_lse = flex_attend(q, k, v, ("strided", l, causal, "local"), compiled, return_lse=True)
         o = _combine(o, lse, band_o, band_lse.unsqueeze(-1))

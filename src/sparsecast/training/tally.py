@@ -35,7 +35,7 @@ class LossTally:
 
     def __init__(self, total: float = 0.0, count: int = 0, every: int = 1, where=lambda step: f"at step {step}"):
         self.total, self.count, self.every, self.where = total, count, every, where
-        self._queued: list[tuple[Tensor, int, int]] = []  # (loss, windows, step)
+        self._queued: list[tuple[Tensor, int, int]] = []  # (loss, weight, step)
 
     def add(self, loss: Tensor, weight: int, step: int) -> bool:
         """Queue a step's (scalar) loss with its weight (its windows); True when this call read the queue."""
