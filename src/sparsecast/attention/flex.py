@@ -202,7 +202,8 @@ def _strided_parts(q: Tensor, k: Tensor, v: Tensor, l: int, causal: bool, part: 
     union = part == "union"
     q, k, v = (pad_blocks(x, l) for x in (q, k, v))  # (B, H, P, D); causal, a padding key is no real query's
     grid = Grid(B, H, q.shape[2] // l, l)
-    cols = [grid.fold(x, "columns").contiguous() for x in (q, k, v)]  # (B*H, l, nb, D): the columns as heads
+    # (B*H, l, nb, D): the columns as heads, strided views (FlexAttention's kernels take any strides: no copies)
+    cols = [grid.fold(x, "columns") for x in (q, k, v)]
     o, lse = flex_attend(*cols, ("columns", causal, 2 if union else 0), compiled, return_lse=True)
     o, lse = (grid.unfold(x, "columns") for x in (o, lse.unsqueeze(-1)))  # (B, H, P, D), (B, H, P, 1)
     if union:  # the band holds the column keys one row away (i - j = l) and the query itself
@@ -229,7 +230,8 @@ def _fixed_parts(q: Tensor, k: Tensor, v: Tensor, l: int, c: int, end: int, caus
 
 def _combine(o1: Tensor, lse1: Tensor, o2: Tensor, lse2: Tensor) -> Tensor:
     """Attention over the union of two disjoint key sets from each one's output (.., n, D) and log-sum-exp (.., n, 1):
-    O = exp(lse1 - LSE) o1 + exp(lse2 - LSE) o2 with LSE = log(exp(lse1) + exp(lse2)). Every query of the
-    patterns' unions sees a key in one set at least (itself), so LSE is finite."""
-    total = torch.logaddexp(lse1, lse2)
-    return (o1 * torch.exp(lse1 - total) + o2 * torch.exp(lse2 - total)).to(o1.dtype)
+    O = w o1 + (1 - w) o2 with w = exp(lse1) / (exp(lse1) + exp(lse2)) = sigmoid(lse1 - lse2). Every query of the
+    patterns' unions sees a key in one set at least (itself), so w is defined. One interpolation in the outputs'
+    precision: in bf16 no float32 copy of either output is made (they are most of the parts' memory at 64k)."""
+    w = torch.sigmoid(lse1 - lse2).to(o1.dtype)  # (.., n, 1)
+    return torch.lerp(o2, o1, w)
