@@ -7,7 +7,10 @@ weights, and its forecast (the weighted mean of the candidates') is scored again
 origins. The rules are compared here, on this validation set of the choice; model="auto" uses the one chosen.
 
     python benchmarks/auto_combination.py --freqs D,W,M --out benchmarks/results/auto_combination   # resumable
-    python benchmarks/auto_combination.py --analyze --out benchmarks/results/auto_combination
+    python benchmarks/auto_combination.py --freqs native --datasets ETTh1,ETTh2,WTH \
+        --candidates longpatch,seasonal_naive,auto_ets,dlinear --out benchmarks/results/auto_combination/native
+    python benchmarks/auto_combination.py --analyze --out benchmarks/results/auto_combination \
+        --include benchmarks/results/auto_combination/native/collected.json
 """
 
 import argparse
@@ -22,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from sparsecast import DataError, Forecaster
-from sparsecast.forecasting.auto import RULES, combination_weights
+from sparsecast.forecasting.auto import RULES, auto_rule, combination_weights
 from sparsecast.forecasting.predict import forecast_at
 from sparsecast.forecasting.run_dir import record_result
 from sparsecast.training.precision import cpu_summary
@@ -67,6 +70,8 @@ def rule_mse(entry: dict, rule: str, candidates) -> float | None:
     scores = {n: v for n, v in entry["validation_mse"].items() if n in candidates and n in entry["forecasts"]}
     if not scores:
         return None
+    if rule == "auto":  # what model="auto" uses on the rows the candidates were fit and validated on
+        rule = auto_rule(entry["rows"] - ORIGINS * entry["horizon"])
     weights = combination_weights(scores, rule)
     pred = sum(w * np.asarray(entry["forecasts"][n]) for n, w in weights.items())
     return float(np.mean((pred - np.asarray(entry["truth"])) ** 2))
@@ -76,12 +81,12 @@ def analyze(results: dict, candidate_sets: dict) -> str:
     rows = {k: v for k, v in results.items() if "forecasts" in v and "seasonal_naive" in v["forecasts"]}
     lines = [f"{len(rows)} series; ratio = test MSE / seasonal naive's on the same origins", "",
              "| candidates | rule | beats seasonal naive | geometric-mean ratio | median ratio | "
-             "daily | weekly | monthly |", "|---|---|---|---|---|---|---|---|"]
-    by_freq = {"D": "daily", "W-SUN": "weekly", "MS": "monthly"}
+             "hourly | daily | weekly | monthly |", "|---|---|---|---|---|---|---|---|---|"]
+    columns = {"h": "hourly", "D": "daily", "W-SUN": "weekly", "W": "weekly", "MS": "monthly"}  # freq -> column
     single = [(n, "single") for n in CANDIDATES]
-    combos = [(s, r) for s in candidate_sets for r in RULES]
+    combos = [(s, r) for s in candidate_sets for r in (*RULES, "auto")]
     for what, rule in single + combos:
-        ratios, freq_ratios = [], {f: [] for f in by_freq}
+        ratios, freq_ratios = [], {}
         for v in rows.values():
             sn = float(np.mean((np.asarray(v["forecasts"]["seasonal_naive"]) - np.asarray(v["truth"])) ** 2))
             if rule == "single":
@@ -93,14 +98,15 @@ def analyze(results: dict, candidate_sets: dict) -> str:
             if mse is None or sn <= 0:
                 continue
             ratios.append(max(mse / sn, 1e-12))
-            freq_ratios.setdefault(v["freq"], []).append(ratios[-1])
+            freq_ratios.setdefault(columns.get(v["freq"], v["freq"]), []).append(ratios[-1])
         if not ratios:
             continue
         gm = lambda r: math.exp(statistics.fmean(math.log(x) for x in r)) if r else float("nan")  # noqa: E731
         wins = sum(r < 1 for r in ratios)
         lines.append(f"| {what} | {rule} | {wins}/{len(ratios)} ({100 * wins / len(ratios):.0f}%) | "
                      f"{gm(ratios):.3f} | {statistics.median(ratios):.3f} | "
-                     + " | ".join(f"{gm(freq_ratios.get(f, [])):.3f}" for f in by_freq) + " |")
+                     + " | ".join(f"{gm(freq_ratios[c]):.3f}" if c in freq_ratios else "-"
+                                  for c in ("hourly", "daily", "weekly", "monthly")) + " |")
     return "\n".join(lines)
 
 
@@ -122,6 +128,8 @@ def main():
     p.add_argument("--candidates", default=",".join(CANDIDATES))
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--analyze", action="store_true", help="only the table of rules, from what was collected")
+    p.add_argument("--include", default=None, help="comma-separated collected.json files of other runs whose series "
+                   "join the table (e.g. the native hourly ones)")
     p.add_argument("--out", default="benchmarks/results/auto_combination")
     a = p.parse_args()
     out = Path(a.out)
@@ -147,7 +155,8 @@ def main():
             done = record_result(path, key, new)
             print(f"{key}: {len(frame)} rows, horizon {horizon}, {time.perf_counter() - start:.0f}s; seconds "
                   + ", ".join(f"{n} {s:.1f}" for n, s in done[key]["seconds"].items()), flush=True)
-    table = analyze(done, CANDIDATE_SETS)
+    included = [json.loads(Path(f).read_text()) for f in a.include.split(",")] if a.include else []
+    table = analyze({k: v for part in (done, *included) for k, v in part.items()}, CANDIDATE_SETS)
     (out / "rules.md").write_text(table + "\n")
     print(table)
 

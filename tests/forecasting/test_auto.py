@@ -52,6 +52,18 @@ def _trend_and_season(n=600, seed=1):
     return _hourly(0.02 * t + 2 * np.sin(2 * np.pi * t / 24) + np.cumsum(noise) * 0.3)
 
 
+def test_auto_averages_on_short_series_and_keeps_the_best_alone_on_long_ones(monkeypatch):
+    monkeypatch.setattr(auto_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
+    short = Forecaster("auto", target="y", features="S", pred_len=12).fit(_trend_and_season())
+    assert short.auto_report["rule"] == auto_module.AUTO_RULE == "inverse" and short.model_name == "ensemble"
+    assert short.auto_report["rows"] == 600
+    long = Forecaster("auto", target="y", features="S", pred_len=12).fit(_trend_and_season(n=auto_module.LONG_ROWS))
+    report = long.auto_report
+    assert report["rule"] == "choice" and report["rows"] == auto_module.LONG_ROWS
+    assert long.model_name == report["chosen"] == min(report["validation_mse"], key=report["validation_mse"].get)
+    assert report["weights"] == {report["chosen"]: 1.0}
+
+
 def test_the_ensemble_forecasts_the_weighted_mean_of_its_members_fit_alone(monkeypatch, tmp_path):
     monkeypatch.setattr(auto_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
     df = _trend_and_season()
