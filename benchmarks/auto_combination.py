@@ -81,8 +81,9 @@ def analyze(results: dict, candidate_sets: dict) -> str:
     rows = {k: v for k, v in results.items() if "forecasts" in v and "seasonal_naive" in v["forecasts"]}
     lines = [f"{len(rows)} series; ratio = test MSE / seasonal naive's on the same origins", "",
              "| candidates | rule | beats seasonal naive | geometric-mean ratio | median ratio | "
-             "hourly | daily | weekly | monthly |", "|---|---|---|---|---|---|---|---|---|"]
-    columns = {"h": "hourly", "D": "daily", "W-SUN": "weekly", "W": "weekly", "MS": "monthly"}  # freq -> column
+             "sub-hourly | hourly | daily | weekly | monthly |", "|---|---|---|---|---|---|---|---|---|---|"]
+    columns = {"15min": "sub-hourly", "10min": "sub-hourly", "h": "hourly", "D": "daily", "W-SUN": "weekly",
+               "W": "weekly", "MS": "monthly"}  # freq -> column
     single = [(n, "single") for n in CANDIDATES]
     combos = [(s, r) for s in candidate_sets for r in (*RULES, "auto")]
     for what, rule in single + combos:
@@ -106,7 +107,7 @@ def analyze(results: dict, candidate_sets: dict) -> str:
         lines.append(f"| {what} | {rule} | {wins}/{len(ratios)} ({100 * wins / len(ratios):.0f}%) | "
                      f"{gm(ratios):.3f} | {statistics.median(ratios):.3f} | "
                      + " | ".join(f"{gm(freq_ratios[c]):.3f}" if c in freq_ratios else "-"
-                                  for c in ("hourly", "daily", "weekly", "monthly")) + " |")
+                                  for c in ("sub-hourly", "hourly", "daily", "weekly", "monthly")) + " |")
     return "\n".join(lines)
 
 

@@ -63,9 +63,9 @@ def combination_weights(scores: dict[str, float], rule: str) -> dict[str, float]
 
 # What model="auto" uses: AUTO_RULE, and AUTO_RULE_LONG where the shortest series has LONG_ROWS rows or more to fit
 # and validate on. On the validation set of real series (benchmarks/results/auto_combination), averaging by 1 / MSE
-# wins on the daily, weekly and monthly series (222-7,588 rows: geometric-mean MSE 0.520 x seasonal naive's, the best
-# alone 0.553), and keeping the best alone wins on the hourly ones (17,420-35,064 rows: 0.598 against 0.632), where
-# the validation ranking holds: a candidate 1.5-2x worse there is worse on the next horizons too.
+# wins on the daily, weekly and monthly series (105-7,588 rows: geometric-mean MSE 0.520 x seasonal naive's, the
+# best-validated alone 0.553), and keeping the best alone wins on the hourly ones (17,420-35,064 rows: 0.553 against
+# 0.590), where the validation ranking holds: a candidate 1.5-2x worse there is worse on the next horizons too.
 AUTO_RULE, AUTO_RULE_LONG, LONG_ROWS = "inverse", "choice", 10_000
 
 
