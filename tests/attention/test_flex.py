@@ -212,3 +212,16 @@ def test_compiled_parts_two_sided_and_alone_equal_dense_on_cuda():
         qkv = _qkv(2, 2, L, 16, torch.float32, "cuda")
         ref = dense_attention(*(x.double() for x in qkv), mask.to("cuda")).float()
         _check(flex.flex_pattern(*qkv, rule), ref, qkv, tol)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the GPU kernel is checked where one is")
+@pytest.mark.parametrize("rule", [("strided", 32, True, "union"), ("fixed", 32, 4, 32, True, "union")])
+def test_compiled_parts_in_bf16_match_dense_within_bf16_rounding(rule):
+    """The benchmark's setting (bf16, B=1: the strided columns are views, the parts combined in bf16) against dense
+    masked attention in float64 on the same bf16 inputs."""
+    L = 1024
+    mask = strided_mask(L, 32, True) if rule[0] == "strided" else fixed_mask(L, 32, 4, True)
+    qkv = _qkv(1, 4, L, 64, torch.bfloat16, "cuda")
+    ref = dense_attention(*(x.double() for x in qkv), mask.to("cuda")).to(torch.bfloat16)
+    _check(flex.flex_pattern(*qkv, rule), ref, qkv, {"rtol": 5e-2, "atol": 5e-2})
