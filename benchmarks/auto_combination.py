@@ -102,7 +102,7 @@ def analyze(results: dict, candidate_sets: dict) -> str:
             freq_ratios.setdefault(columns.get(v["freq"], v["freq"]), []).append(ratios[-1])
         if not ratios:
             continue
-        gm = lambda r: math.exp(statistics.fmean(math.log(x) for x in r)) if r else float("nan")  # noqa: E731
+        gm = lambda r: math.exp(statistics.fmean(math.log(x) for x in r))  # noqa: E731  (only non-empty lists)
         wins = sum(r < 1 for r in ratios)
         lines.append(f"| {what} | {rule} | {wins}/{len(ratios)} ({100 * wins / len(ratios):.0f}%) | "
                      f"{gm(ratios):.3f} | {statistics.median(ratios):.3f} | "

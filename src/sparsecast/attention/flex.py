@@ -194,7 +194,7 @@ def flex_pattern(q: Tensor, k: Tensor, v: Tensor, rule: tuple, compiled: bool = 
 
 
 def _strided_parts(q: Tensor, k: Tensor, v: Tensor, l: int, causal: bool, part: str, compiled: bool) -> Tensor:
-    B, H, L, D = q.shape
+    B, H, L, _ = q.shape
     # The band alone is dense in its tiles already. Two-sided with a partial last row, the columns would need a
     # padding mask that differs from column to column (head to head): one mask over the whole pattern there.
     if part == "local" or (not causal and L % l):
@@ -202,7 +202,8 @@ def _strided_parts(q: Tensor, k: Tensor, v: Tensor, l: int, causal: bool, part: 
     union = part == "union"
     q, k, v = (pad_blocks(x, l) for x in (q, k, v))  # (B, H, P, D); causal, a padding key is no real query's
     grid = Grid(B, H, q.shape[2] // l, l)
-    # (B*H, l, nb, D): the columns as heads, strided views (FlexAttention's kernels take any strides: no copies)
+    # (B*H, l, nb, D): the columns as heads, passed as strided views without a .contiguous() of our own
+    # (FlexAttention's kernels take any strides; fold's reshape copies only an input whose B and H do not merge)
     cols = [grid.fold(x, "columns") for x in (q, k, v)]
     o, lse = flex_attend(*cols, ("columns", causal, 2 if union else 0), compiled, return_lse=True)
     o, lse = (grid.unfold(x, "columns") for x in (o, lse.unsqueeze(-1)))  # (B, H, P, D), (B, H, P, 1)
