@@ -1,8 +1,10 @@
-"""The ``sparsecast`` command line: train, evaluate, predict, export, reproduce (forecasting); lm train, lm sample."""
+"""The ``sparsecast`` command line: train, evaluate, predict, backtest, export, reproduce (forecasting); lm train,
+lm sample."""
 
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
 from .errors import SparsecastError
@@ -158,17 +160,38 @@ def cmd_train(a) -> None:
         if not dist.is_main:
             return
     _print_test_scores(metrics)
+    _print_intervals(metrics)
+    _print_paper(metrics)
+    from .data.datasets import BUILTIN
+    data = json.loads((Path(a.out) / "config.json").read_text())["data"]["data"] if a.resume else a.data
+    user_csv = data not in BUILTIN and Path(data).is_file()
+    refit = user_csv and not a.ddp if a.refit is None else a.refit
+    if refit:
+        from .forecasting.final import refit_run
+        print(f"refitting the model on every row of {data} for predict (the last 10% held out for early stopping); "
+              f"the scores above are those of the model trained on the first 70%")
+        final = refit_run(a.out)
+        print(f"run folder: {a.out} (metrics.json, forecasts.png, loss.png; {final}: the refit model predict uses)")
+        return
+    hint = "" if user_csv or a.model == "informer" else "; the paper's Informer: the same command with --model " \
+        "informer (make paper: its univariate 96/48/24 setting)"
+    later = "" if not user_csv else "; predict forecasts with this model, trained on the first 70% of the rows " \
+        "(--refit fits it on every row)"
+    print(f"run folder: {a.out} (metrics.json, forecasts.png, loss.png){hint}{later}")
+
+
+def _print_intervals(metrics: dict) -> None:
     for band, v in (metrics["intervals"] or {"coverage": {}})["coverage"].items():
         print(f"interval {band} (fit on validation) covers {100 * v['coverage']:.1f}% of the test truth "
               f"(nominal {100 * v['nominal']:.0f}%)")
+
+
+def _print_paper(metrics: dict) -> None:
     paper = metrics["paper"]
     if paper:
         note = "same setting" if paper["same_setting"] else \
             f"paper setting: seq {paper['seq_len']}, label {paper['label_len']}"
         print(f"paper Informer           MSE {paper['mse']:.4f}  MAE {paper['mae']:.4f}  ({note})")
-    paper = "" if a.model == "informer" else "; the paper's Informer: the same command with --model informer " \
-        "(make paper: its univariate 96/48/24 setting)"
-    print(f"run folder: {a.out} (metrics.json, forecasts.png, loss.png){paper}")
 
 
 def _print_test_scores(metrics: dict) -> None:
@@ -208,23 +231,52 @@ def cmd_predict(a) -> None:
     from .forecasting.plots import plot_history_forecast
     from .forecasting.predict import ForecastSpec, forecast_future
     from .forecasting.run_dir import load_intervals, load_run
-    model, config, scaler = load_run(a.run_dir)
-    spec = ForecastSpec.from_run(config, scaler, load_intervals(a.run_dir))
+    from .forecasting.final import forecast_dir
+    folder = forecast_dir(a.run_dir)
+    model, config, scaler = load_run(folder)
+    spec = ForecastSpec.from_run(config, scaler, load_intervals(folder))
     frame = read_table(a.input, spec.data.date_col)
     forecast = forecast_future(model, spec, frame)
-    forecast.to_csv(a.out, index=False)
+    forecast.rename(columns={"date": spec.data.date_col}).to_csv(a.out, index=False)
     if a.plot:
         target, band = spec.target_columns[-1], None
         if spec.intervals is not None:
             band = tuple(column_name(target, spec.intervals.levels[k]) for k in (0, -1))
         plot_history_forecast(a.plot, frame, forecast, target, spec.data.seq_len, band)
-    print(f"wrote {len(forecast)} steps from {forecast['date'].iloc[0]} to {forecast['date'].iloc[-1]} to {a.out}")
+    which = "the model refit on every row" if folder != Path(a.run_dir) else "the run's model"
+    print(f"wrote {len(forecast)} steps from {forecast['date'].iloc[0]} to {forecast['date'].iloc[-1]} to {a.out} "
+          f"({which}, {folder})")
+
+
+def cmd_backtest(a) -> None:
+    import pandas as pd
+
+    from .data import read_table
+    from .forecaster import Forecaster
+    fc = Forecaster.load(a.run_dir)
+    config = json.loads((Path(a.run_dir) / "config.json").read_text())
+    source, date_col = a.input or config["data"]["data"], fc.data_cfg.date_col
+    frame = read_table(source, date_col).rename(columns={"date": date_col})
+    table = fc.backtest(frame, windows=a.windows, stride=a.stride)
+    table.to_csv(a.out, index=False)
+    test_start = json.loads((Path(a.run_dir) / "metrics.json").read_text()).get("test_start")
+    seen = int((table["origin"] < pd.Timestamp(test_start)).sum()) if test_start else 0
+    cols = [c for c in ("mse", "mae", "seasonal_naive_mse", "skill", "coverage_0.1-0.9") if c in table.columns]
+    means = ", ".join(f"{c} {table[c].mean():.4g}" for c in cols)
+    print(f"backtest of {a.run_dir} on {source}: {len(table)} origins {a.stride or fc.data_cfg.pred_len} rows apart, "
+          f"from {table['origin'].iloc[0]} to {table['origin'].iloc[-1]}; means in original units: {means}")
+    if seen:
+        print(f"note: {seen} of the origins come before {test_start}, where the run's test rows start: the model "
+              f"trained or validated on those rows, so their scores are optimistic")
+    print(f"wrote one row per origin to {a.out}")
 
 
 def cmd_export(a) -> None:
     from .forecasting.export import export_onnx
-    diff = export_onnx(a.run_dir, a.onnx)
-    print(f"wrote {a.onnx}; onnxruntime matches PyTorch within {diff:.1e}")
+    from .forecasting.final import forecast_dir
+    folder = forecast_dir(a.run_dir)
+    diff = export_onnx(folder, a.onnx)
+    print(f"wrote {a.onnx} (the model of {folder}); onnxruntime matches PyTorch within {diff:.1e}")
 
 
 def cmd_reproduce(a) -> None:
@@ -337,7 +389,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_flags(p)
     _add_model_flags(p)
     _add_train_flags(p)
-    p.add_argument("--out", default="runs/latest", help="run folder to write")
+    p.add_argument("--out", default="runs/latest", help="run folder to write (default runs/latest, replaced)")
+    p.add_argument("--refit", action=argparse.BooleanOptionalAction, default=None,
+                   help="after scoring, fit the model again on every row for predict and export (in RUN/final); "
+                        "default: on for a CSV of your own, off for the built-in datasets")
     p.add_argument("--resume", default=None, metavar="RUN_DIR",
                    help="continue a killed run from its last checkpoint, with its own settings")
     p.add_argument("--ddp", action="store_true",
@@ -353,9 +408,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="forecast the steps after the last row of a CSV, in original units")
     p.add_argument("run_dir")
     p.add_argument("--input", required=True, help="CSV of recent history (at least seq_len rows, same columns)")
-    p.add_argument("--out", default="forecast.csv")
+    p.add_argument("--out", default="forecast.csv", help="CSV to write (default forecast.csv, replaced)")
     p.add_argument("--plot", default=None, help="PNG of the history and the forecast")
     p.set_defaults(func=cmd_predict)
+    p = sub.add_parser("backtest", help="rolling-origin scores of a run's model on the last horizons of a CSV")
+    p.add_argument("run_dir")
+    p.add_argument("--input", default=None, help="CSV to backtest on (default: the run's own data file)")
+    p.add_argument("--windows", type=int, default=10, help="forecast origins, the last one a horizon before the end")
+    p.add_argument("--stride", type=int, default=None, help="rows between origins (default: the horizon)")
+    p.add_argument("--out", default="backtest.csv", help="CSV of the scores per origin (default backtest.csv)")
+    p.set_defaults(func=cmd_backtest)
     p = sub.add_parser("export", help="export a trained forecaster to ONNX, checked in onnxruntime")
     p.add_argument("run_dir")
     p.add_argument("--onnx", required=True, help="path of the .onnx file to write")
@@ -392,13 +454,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    """The library's warnings (UserWarning: filled gaps, sorted rows, ...) as one line each, as the errors print;
+    any other kind as Python formats it."""
+    if issubclass(category, UserWarning):
+        return f"sparsecast: warning: {message}\n"
+    return _FORMAT_WARNING(message, category, filename, lineno, line)
+
+
+_FORMAT_WARNING = warnings.formatwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    shown, warnings.formatwarning = warnings.formatwarning, _warning_line
     try:
         args.func(args)
     except (SparsecastError, ValueError, FloatingPointError, OSError) as e:  # OSError: e.g. the disk filled up
         print(f"sparsecast: error: {e}", file=sys.stderr)
         return 2
+    finally:
+        warnings.formatwarning = shown
     return 0
 
 

@@ -34,7 +34,8 @@ from .timefeatures import normalize_freq, season_length
 from .training import TrainConfig, fit, forecast_metrics, seed_everything
 
 SERIES = "series.json"
-_DATA_FIELDS = {f.name for f in dataclasses.fields(DataConfig)} - {"data", "root_path"}
+# The data settings a Forecaster takes (no file, and no test split to subsample)
+_DATA_FIELDS = {f.name for f in dataclasses.fields(DataConfig)} - {"data", "root_path", "test_windows"}
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 
 
@@ -54,6 +55,8 @@ class Forecaster:
     ...) and model settings (d_model, n_heads, e_layers, attn, factor, ...).
 
     ``fit`` holds out the last 10% of each series' rows for early stopping; scalers are fit on the first 90%.
+    With features "MS" only "informer" reads the other columns; every other model (and so "auto") forecasts the target
+    from its own history (``models.registry.READS_COVARIATES``).
     """
 
     def __init__(self, model: str = AUTO, *, seq_len: int | None = None, label_len: int | None = None,
@@ -273,13 +276,18 @@ class Forecaster:
                                    for uid, (s, recent) in self.series.items()])
 
     @classmethod
+    def from_config(cls, config: dict) -> "Forecaster":
+        """An unfitted Forecaster with a saved run's settings (data, training, and the model's own)."""
+        data = config["data"]
+        return cls(config["model_name"], **{k: data[k] for k in _DATA_FIELDS if k in data}, **config["train"],
+                   **user_settings(config))
+
+    @classmethod
     def load(cls, path: str | Path) -> "Forecaster":
         path = Path(path)
         model, config, scaler = load_run(path)
-        data = config["data"]
         try:
-            fc = cls(config["model_name"], **{k: data[k] for k in _DATA_FIELDS if k in data}, **config["train"],
-                     **user_settings(config))
+            fc = cls.from_config(config)
         except (KeyError, TypeError) as e:
             raise CheckpointError(f"{path} is not a forecaster run folder: {e}") from e
         fc.model, fc.series_cfg = model, SeriesConfig(**config.get("series", {}))

@@ -255,3 +255,65 @@ def test_reproduce_skips_a_cell_another_process_is_training(tmp_path):
     reproduce("multivariate", "ETTh1", out, None, [24], TrainConfig(progress=False), ["repeat_last"],
               log=lambda line: None)
     assert "24|repeat_last" in json.loads((out / "ETTh1_multivariate.json").read_text())
+
+
+SMALL = ["--model", "dlinear", "--seq-len", "24", "--label-len", "12", "--pred-len", "6", "--epochs", "1",
+         "--no-progress"]
+
+
+def test_own_csv_is_refit_on_every_row_for_predict(tmp_path, capsys):
+    """On a user's CSV, train scores the model of the first 70% and then fits it again on every row (run/final),
+    which predict and export use; --no-refit keeps the scored model alone."""
+    csv = write_csv(tmp_path / "s.csv", n=400)
+    frame = pd.read_csv(csv).rename(columns={"date": "timestamp"})
+    frame.to_csv(csv, index=False)
+    run, kept = tmp_path / "run", tmp_path / "kept"
+    assert main(["train", "--data", str(csv), "--date-col", "timestamp", "--out", str(run), *SMALL]) == 0
+    assert "refitting the model on every row" in capsys.readouterr().out
+    scaler = json.loads((run / "scaler.json").read_text())
+    final = json.loads((run / "final" / "scaler.json").read_text())
+    values = frame["OT"].to_numpy()  # the refit's scaler is fit on its first 90% of the rows, the run's on 70%
+    assert scaler["mean"][-1] == pytest.approx(values[:280].mean()) and final["mean"][-1] != scaler["mean"][-1]
+    out = tmp_path / "f.csv"
+    assert main(["predict", str(run), "--input", str(csv), "--out", str(out)]) == 0
+    assert "refit on every row" in capsys.readouterr().out
+    forecast = pd.read_csv(out, parse_dates=["timestamp"])  # the time column keeps the input's name
+    assert forecast["timestamp"].iloc[0] == pd.Timestamp(frame["timestamp"].iloc[-1]) + pd.Timedelta(hours=1)
+    assert main(["train", "--data", str(csv), "--date-col", "timestamp", "--out", str(kept), "--no-refit",
+                 *SMALL]) == 0
+    assert "--refit fits it on every row" in capsys.readouterr().out and not (kept / "final").exists()
+    assert main(["predict", str(kept), "--input", str(csv), "--out", str(out)]) == 0
+    assert "the run's model" in capsys.readouterr().out
+
+
+def test_backtest_scores_the_run_s_model_and_flags_rows_it_saw(tmp_path, capsys):
+    csv = write_csv(tmp_path / "s.csv", n=400)
+    run, out = tmp_path / "run", tmp_path / "bt.csv"
+    assert main(["train", "--data", str(csv), "--out", str(run), "--no-refit", *SMALL]) == 0
+    capsys.readouterr()
+    assert main(["backtest", str(run), "--windows", "3", "--out", str(out)]) == 0
+    table = pd.read_csv(out, parse_dates=["origin"])
+    assert len(table) == 3 and {"mse", "mae", "seasonal_naive_mse", "skill"} <= set(table.columns)
+    last = pd.read_csv(csv, parse_dates=["date"])["date"].iloc[-6]  # the last origin: one horizon before the end
+    assert table["origin"].iloc[-1] == last and "optimistic" not in capsys.readouterr().out
+    assert main(["backtest", str(run), "--windows", "30", "--out", str(out)]) == 0  # 180 rows: past the test's 80
+    assert "optimistic" in capsys.readouterr().out
+
+
+def test_features_ms_says_when_the_model_reads_only_the_target(tmp_path, capsys):
+    csv = write_csv(tmp_path / "s.csv", n=300, columns=("load", "OT"))
+    assert main(["train", "--data", str(csv), "--features", "MS", "--out", str(tmp_path / "r"), "--no-refit",
+                 *SMALL]) == 0
+    assert "do not inform it" in capsys.readouterr().out
+
+
+def test_warnings_print_as_one_line(tmp_path):
+    csv = write_csv(tmp_path / "s.csv", n=300)
+    frame = pd.read_csv(csv).drop(index=[100, 101])
+    frame.loc[50, "OT"] = np.nan
+    frame.to_csv(csv, index=False)
+    done = subprocess.run([sys.executable, "-m", "sparsecast.cli", "train", "--data", str(csv), "--fill", "interpolate",
+                           "--out", str(tmp_path / "r"), "--no-refit", *SMALL], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "sparsecast: warning: filled 2 missing timestamp(s) and 1 missing value(s)" in done.stderr
+    assert ".py:" not in done.stderr  # not Python's file:line form

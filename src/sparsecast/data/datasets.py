@@ -72,7 +72,9 @@ def regular_frame(df: pd.DataFrame, freq: str, fill: str | None, source: str,
     if fill is None:
         raise DataError(f"{source} has {len(missing)} missing timestamp(s) at frequency {freq}, the first at "
                         f"{missing[0]}; fill them with --fill ffill or --fill interpolate, or fix the data")
-    warnings.warn(f"filled {len(missing)} missing timestamp(s) of {source} by {fill}", stacklevel=2)
+    values = int(df.drop(columns="date").select_dtypes("number").isna().sum().sum())  # filled with the gaps
+    also = f" and {values} missing value(s)" if values else ""
+    warnings.warn(f"filled {len(missing)} missing timestamp(s){also} of {source} by {fill}", stacklevel=2)
     full = df.drop_duplicates("date").set_index("date").reindex(grid)
     full = full.ffill() if fill == "ffill" else full.interpolate(method="time")
     return full.rename_axis("date").reset_index()
@@ -173,6 +175,11 @@ def infer_freq(dates: pd.DatetimeIndex, source: str) -> str:
     return freq
 
 
+# Which rows each split of a CSV holds, for messages (val and test also read seq_len rows before their own).
+SPLIT_PARTS = {"custom": {"train": " (the first 70% of the rows)", "val": " (the next 10%)", "test": " (the last 20%)"},
+               "fit": {"train": " (the first 90% of the rows)", "val": " (the last 10%)"}}
+
+
 def prepare_data(cfg: DataConfig) -> PreparedData:
     """Read the file of ``cfg.data`` and prepare it with its protocol (see ``prepare_frame``)."""
     path, builtin = resolve_path(cfg)
@@ -202,12 +209,14 @@ def prepare_frame(df: pd.DataFrame, cfg: DataConfig, split: str = "custom", sour
         raise DataError(f"{source} has {len(df)} rows but the {cfg.data} protocol needs {last}")
     for name, (start, end) in borders.items():
         if n_windows(end - start, cfg.seq_len, cfg.pred_len) < (train_windows if name == "train" else 1):
-            raise DataError(f"the {name} split of {source} has {end - start} rows, fewer than seq_len + pred_len = "
-                            f"{cfg.seq_len + cfg.pred_len}; use a shorter --seq-len/--pred-len or more data")
+            part = SPLIT_PARTS.get(split, {}).get(name, "")
+            raise DataError(f"the {name} split{part} of {source} has {end - start} rows, fewer than seq_len + "
+                            f"pred_len = {cfg.seq_len + cfg.pred_len}; use a shorter --seq-len/--pred-len or more data")
     arr = values.to_numpy()
     train_start, train_end = borders["train"]
-    scaler = StandardScaler.fit(arr[train_start:train_end])
-    scaled = scaler.transform(arr)
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below, with a message that says what to do
+        scaler = StandardScaler.fit(arr[train_start:train_end])
+        scaled = scaler.transform(arr)
     if not (np.isfinite(scaler.std).all() and np.isfinite(scaled).all()):
         bad = [c for c, ok in zip(values.columns, np.isfinite(scaled).all(0) & np.isfinite(scaler.std)) if not ok]
         raise DataError(f"values of column(s) {bad} in {source} are too large to scale (float64 overflow); "

@@ -40,8 +40,8 @@ def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the
     if date_col not in df.columns and isinstance(df.index, pd.DatetimeIndex):
         df = df.rename_axis(date_col).reset_index()
     if date_col not in df.columns:
-        raise DataError(f"no '{date_col}' column in {source}; columns are {list(df.columns)[:10]} "
-                        f"(name the time column with --date-col)")
+        raise DataError(f"no '{date_col}' column in {source}; columns are {list(df.columns)[:10]}: name the time "
+                        f"column with --date-col (Python: date_col=), or add one (every row needs a timestamp)")
     dates = pd.to_datetime(df[date_col], errors="coerce")
     if dates.isna().any():
         bad = df[date_col][dates.isna()].iloc[0]

@@ -26,6 +26,9 @@ MODELS = {
 FORECASTERS = ("informer", "longpatch", "patchtst", "dlinear", "repeat_last", "seasonal_naive", "auto_ets",
                "auto_arima", "auto_theta")
 STATISTICAL = ("seasonal_naive", "auto_ets", "auto_arima", "auto_theta")  # no weights: nothing to train
+# The forecasters whose forecast of a channel reads the other input channels (features MS: the covariates); every
+# other one forecasts each channel from its own history, and so does any model under channel independence.
+READS_COVARIATES = ("informer",)
 # model="auto" validates these on the last horizons of the data and weights their forecasts by the inverse of their
 # validation MSE (forecasting/auto.py; the statsforecast ones only where the 'stats' extra is installed). On the real
 # univariate validation set (benchmarks/results/auto_combination) these five, weighted, scored best: AutoARIMA joined
