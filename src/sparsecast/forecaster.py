@@ -29,7 +29,8 @@ from .forecasting.run_dir import load_intervals, load_run, read_json, save_inter
 from .models import SeriesConfig, model_classes
 from .forecasting import auto
 from .forecasting.frames import LONG_COLUMNS, is_long, source as _source
-from .models.registry import AUTO, ENSEMBLE, STATISTICAL, train_defaults
+from .console import say
+from .models.registry import AUTO, ENSEMBLE, READS_COVARIATES, STATISTICAL, train_defaults
 from .timefeatures import normalize_freq, season_length
 from .training import TrainConfig, fit, forecast_metrics, seed_everything
 
@@ -74,6 +75,7 @@ class Forecaster:
                            **settings)  # what a candidate of model='auto' is built with
         self.auto_report: dict | None = None
         self.with_intervals = True  # fit prediction intervals after training
+        self.notes = True  # say what the user should know about the fit (off for auto's candidates and members)
         self.model_name = model
         self.auto_lookback = seq_len is None  # chosen in fit from the frequency and the series' length
         self.label_len_given = label_len
@@ -108,6 +110,8 @@ class Forecaster:
 
     def fit(self, df: pd.DataFrame) -> "Forecaster":
         members = None  # model='auto' with more than one weighted candidate: name -> its Forecaster, fit on df
+        if self.notes:
+            self._note_covariates(df)
         if self.auto_report is not None and self.model_name != AUTO:  # fit again: choose again
             self.__init__(AUTO, **{k: v for k, v in self.kwargs.items() if k not in self.model_params})
         if self.model_name == AUTO:
@@ -163,6 +167,18 @@ class Forecaster:
                              frames[uid].tail(self.data_cfg.seq_len).reset_index(drop=True))
                        for uid, p in prepared.items()}
         return self
+
+    def _note_covariates(self, df: pd.DataFrame) -> None:
+        """Say so when features MS gives other columns to a model that forecasts the target from its own history."""
+        cfg = self.data_cfg
+        if cfg.features != "MS" or self.model_name in READS_COVARIATES or is_long(df):
+            return
+        others = [c for c in df.columns if c not in (cfg.date_col, cfg.target)
+                  and pd.api.types.is_numeric_dtype(df[c])]
+        if others:
+            say(f"note: {self.model_name} forecasts {cfg.target} from its own history: the other column(s) "
+                f"{others[:5]} do not inform it (it is the same as features='S'); a model that reads them: "
+                f"{' or '.join(repr(m) for m in READS_COVARIATES)}")
 
     def validate(self, df: pd.DataFrame, names) -> dict:
         """The validation scores model='auto' weights its candidates by (``forecasting.auto.validate``)."""

@@ -201,3 +201,10 @@ def test_longpatch_on_hourly_data_deseasons_by_default():
     assert fc.series_cfg.deseason and fc.series_cfg.profile_len == 24
     future = fc.predict(df.iloc[-200:])
     assert np.abs(future["OT"].to_numpy() - profile[pd.DatetimeIndex(future["date"]).hour]).max() < 0.5
+
+
+def test_fit_says_when_features_ms_feeds_a_model_that_reads_only_the_target(capsys):
+    Forecaster("dlinear", features="MS", seq_len=24, pred_len=6, epochs=1, progress=False).fit(_frame("h"))
+    assert "the other column(s) ['x'] do not inform it" in capsys.readouterr().out
+    Forecaster("dlinear", features="S", seq_len=24, pred_len=6, epochs=1, progress=False).fit(_frame("h"))
+    assert "do not inform it" not in capsys.readouterr().out

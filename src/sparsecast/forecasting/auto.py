@@ -102,7 +102,7 @@ def fit_members(fc, df: pd.DataFrame, report: dict) -> dict:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 members[name] = type(fc)(name, **fc.kwargs)
-                members[name].with_intervals = False
+                members[name].with_intervals = members[name].notes = False
                 members[name].fit(df)
         except (DataError, ValueError) as e:
             members.pop(name)
@@ -168,7 +168,7 @@ def validate(fc, df: pd.DataFrame, names) -> dict:
                 with warnings.catch_warnings():  # a candidate's own notes (no intervals...) are not the user's
                     warnings.simplefilter("ignore")
                     candidate = type(fc)(name, **kwargs)
-                    candidate.with_intervals = False  # the choice needs point forecasts only
+                    candidate.with_intervals = candidate.notes = False  # the choice needs point forecasts only
                     candidate.fit(part)
                 result = candidate.backtest(whole, windows=((windows - 1) * P) // stride + 1,
                                             stride=stride)  # every origin inside the held-out rows

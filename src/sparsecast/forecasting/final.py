@@ -26,6 +26,7 @@ def refit_run(run_dir: str | Path) -> Path:
     frame = read_table(config["data"]["data"], date_col).rename(columns={"date": date_col})
     fc = Forecaster.from_config(config)
     fc.with_intervals = bool(fc.train_cfg.quantiles)  # none asked for: none fit, and no warning that there are none
+    fc.notes = False  # train said them
     fc.fit(frame)
     fc.save(run_dir / FINAL)
     return run_dir / FINAL
