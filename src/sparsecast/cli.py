@@ -163,17 +163,18 @@ def cmd_train(a) -> None:
     _print_intervals(metrics)
     _print_paper(metrics)
     from .data.datasets import BUILTIN
-    data = json.loads((Path(a.out) / "config.json").read_text())["data"]["data"] if a.resume else a.data
+    config = json.loads((Path(a.out) / "config.json").read_text()) if a.resume else None
+    data, model = (config["data"]["data"], config["model_name"]) if config else (a.data, a.model)
     user_csv = data not in BUILTIN and Path(data).is_file()
     refit = user_csv and not a.ddp if a.refit is None else a.refit
     if refit:
         from .forecasting.final import refit_run
         print(f"refitting the model on every row of {data} for predict (the last 10% held out for early stopping); "
-              f"the scores above are those of the model trained on the first 70%")
+              f"the scores above are those of the model trained on its training split alone")
         final = refit_run(a.out)
         print(f"run folder: {a.out} (metrics.json, forecasts.png, loss.png; {final}: the refit model predict uses)")
         return
-    hint = "" if user_csv or a.model == "informer" else "; the paper's Informer: the same command with --model " \
+    hint = "" if user_csv or model == "informer" else "; the paper's Informer: the same command with --model " \
         "informer (make paper: its univariate 96/48/24 setting)"
     later = "" if not user_csv else "; predict forecasts with this model, trained on the first 70% of the rows " \
         "(--refit fits it on every row)"
@@ -253,9 +254,10 @@ def cmd_backtest(a) -> None:
 
     from .data import read_table
     from .forecaster import Forecaster
+    from .forecasting.final import data_path
     fc = Forecaster.load(a.run_dir)
     config = json.loads((Path(a.run_dir) / "config.json").read_text())
-    source, date_col = a.input or config["data"]["data"], fc.data_cfg.date_col
+    source, date_col = a.input or data_path(config), fc.data_cfg.date_col
     frame = read_table(source, date_col).rename(columns={"date": date_col})
     table = fc.backtest(frame, windows=a.windows, stride=a.stride)
     table.to_csv(a.out, index=False)
@@ -455,9 +457,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _warning_line(message, category, filename, lineno, line=None) -> str:
-    """The library's warnings (UserWarning: filled gaps, sorted rows, ...) as one line each, as the errors print;
-    any other kind as Python formats it."""
-    if issubclass(category, UserWarning):
+    """sparsecast's own warnings (filled gaps, sorted rows, ...) as one line each, as the errors print; any other
+    (a library's, a deprecation) as Python formats it."""
+    if issubclass(category, UserWarning) and "sparsecast" in Path(filename).parts:
         return f"sparsecast: warning: {message}\n"
     return _FORMAT_WARNING(message, category, filename, lineno, line)
 

@@ -25,7 +25,7 @@ from .forecasting.experiment import build_forecaster, user_settings
 from .forecasting.intervals import fit_intervals, interval_scores
 from .forecasting.skill import seasonal_naive
 from .forecasting.predict import ForecastSpec, forecast_at, forecast_future
-from .forecasting.run_dir import load_intervals, load_run, read_json, save_intervals, save_run, write_json
+from .forecasting.run_dir import SERIES, load_intervals, load_run, read_json, save_intervals, save_run, write_json
 from .models import SeriesConfig, model_classes
 from .forecasting import auto
 from .forecasting.frames import LONG_COLUMNS, is_long, source as _source
@@ -34,7 +34,6 @@ from .models.registry import AUTO, ENSEMBLE, READS_COVARIATES, STATISTICAL, trai
 from .timefeatures import normalize_freq, season_length
 from .training import TrainConfig, fit, forecast_metrics, seed_everything
 
-SERIES = "series.json"
 # The data settings a Forecaster takes (no file, and no test split to subsample)
 _DATA_FIELDS = {f.name for f in dataclasses.fields(DataConfig)} - {"data", "root_path", "test_windows"}
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -246,6 +245,8 @@ class Forecaster:
         For an honest score, fit on data that ends before the first origin.
         """
         self._check_fitted()
+        if windows < 1 or stride is not None and stride < 1:
+            raise DataError(f"backtest needs windows >= 1 and stride >= 1, got windows={windows}, stride={stride}")
         cfg = self.data_cfg
         stride = stride or cfg.pred_len
         rows = []

@@ -284,6 +284,20 @@ def test_own_csv_is_refit_on_every_row_for_predict(tmp_path, capsys):
     assert "--refit fits it on every row" in capsys.readouterr().out and not (kept / "final").exists()
     assert main(["predict", str(kept), "--input", str(csv), "--out", str(out)]) == 0
     assert "the run's model" in capsys.readouterr().out
+    assert main(["train", "--data", str(csv), "--date-col", "timestamp", "--out", str(run), "--no-refit",
+                 *SMALL]) == 0  # a new run in the folder: the earlier refit model goes
+    assert not (run / "final").exists()
+
+
+def test_refit_and_backtest_read_a_built_in_dataset_s_file(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", "ETTh1", "--model", "repeat_last", "--features", "S", "--seq-len", "24",
+                 "--pred-len", "6", "--refit", "--no-progress", "--out", str(run)]) == 0
+    assert (run / "final" / "series.json").is_file()
+    capsys.readouterr()
+    assert main(["backtest", str(run), "--windows", "2", "--out", str(tmp_path / "bt.csv")]) == 0
+    assert "2 origins" in capsys.readouterr().out
+    assert main(["backtest", str(run), "--windows", "0", "--out", str(tmp_path / "bt.csv")]) == 2
 
 
 def test_backtest_scores_the_run_s_model_and_flags_rows_it_saw(tmp_path, capsys):

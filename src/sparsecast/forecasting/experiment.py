@@ -22,6 +22,7 @@ from ..data.windows import SpacedWindows, spaced_index
 from . import plots
 from .intervals import STATISTICAL_WINDOWS, fit_intervals, predict_windows
 from .skill import baseline_scores, skill_report
+from .final import clear_final
 from .run_dir import (CHECKPOINT, CONFIG, HISTORY, METRICS, load_run, read_json, save_intervals, save_run,
                       write_json)
 
@@ -160,6 +161,8 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     if dist.is_main:
         try:
             out.mkdir(parents=True, exist_ok=True)
+            if not resume:
+                clear_final(out)  # an earlier run's refit model is not this run's
             probe = out / ".write-test"
             probe.write_text("ok")
             probe.unlink()

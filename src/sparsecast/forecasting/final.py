@@ -1,18 +1,28 @@
 """The model that forecasts the real future: a run's model fit again on every row of its data.
 
-``sparsecast train`` scores a model trained on the first 70% of a CSV (the rest is validation and test), so its test
-scores are honest; but that model has never seen the newest rows, the ones a forecast of the future depends on most.
-On a user's CSV the command then fits the same model, with the same settings, on every row (the last 10% held out
-for early stopping, as ``Forecaster.fit`` does) and saves it in ``<run>/final``: what ``predict`` and ``export``
-use. ``evaluate`` and ``backtest`` keep the scored model, whose test rows it never saw.
+``sparsecast train`` scores a model trained on the first part of the data (a CSV's first 70%; the rest is
+validation and test), so its test scores are honest; but that model has never seen the newest rows, the ones a
+forecast of the future depends on most. On a user's CSV the command then fits the same model, with the same
+settings, on every row (the last 10% held out for early stopping, as ``Forecaster.fit`` does) and saves it in
+``<run>/final``: what ``predict`` and ``export`` use. ``evaluate`` and ``backtest`` keep the scored model, whose
+test rows it never saw.
 """
 
+import shutil
+import warnings
 from pathlib import Path
 
-from ..data import read_table
-from .run_dir import CONFIG, read_json
+from ..data import DataConfig, read_table
+from ..data.datasets import resolve_path
+from .run_dir import CONFIG, SERIES, read_json
 
 FINAL = "final"
+
+
+def data_path(config: dict) -> Path:
+    """The data file a run read: its CSV, or a built-in dataset's file (bundled, or under its root path)."""
+    data = config["data"]
+    return resolve_path(DataConfig(data=data["data"], root_path=data.get("root_path")))[0]
 
 
 def refit_run(run_dir: str | Path) -> Path:
@@ -23,17 +33,24 @@ def refit_run(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     config = read_json(run_dir / CONFIG)
     date_col = config["data"]["date_col"]
-    frame = read_table(config["data"]["data"], date_col).rename(columns={"date": date_col})
+    frame = read_table(data_path(config), date_col).rename(columns={"date": date_col})
     fc = Forecaster.from_config(config)
     fc.with_intervals = bool(fc.train_cfg.quantiles)  # none asked for: none fit, and no warning that there are none
     fc.notes = False  # train said them
-    fc.fit(frame)
+    with warnings.catch_warnings():  # the data's warnings (filled gaps...) were printed by train already
+        warnings.simplefilter("ignore", UserWarning)
+        fc.fit(frame)
     fc.save(run_dir / FINAL)
     return run_dir / FINAL
 
 
 def forecast_dir(run_dir: str | Path) -> Path:
-    """The folder of the model that forecasts the future: ``run_dir/final`` where ``train`` refit one, else the
-    run folder itself."""
+    """The folder of the model that forecasts the future: ``run_dir/final`` where ``train`` refit one (and finished
+    saving it), else the run folder itself."""
     final = Path(run_dir) / FINAL
-    return final if (final / CONFIG).is_file() else Path(run_dir)
+    return final if (final / SERIES).is_file() else Path(run_dir)  # written last: a folder without it is unfinished
+
+
+def clear_final(run_dir: str | Path) -> None:
+    """Remove a refit model a new run in the same folder would otherwise leave for predict to find."""
+    shutil.rmtree(Path(run_dir) / FINAL, ignore_errors=True)

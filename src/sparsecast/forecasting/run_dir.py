@@ -27,6 +27,7 @@ from .intervals import Intervals
 WEIGHTS, CONFIG, SCALER, METRICS, HISTORY = "model.safetensors", "config.json", "scaler.json", "metrics.json", \
     "history.json"
 CHECKPOINT, INTERVALS = "checkpoint.safetensors", "intervals.json"
+SERIES = "series.json"  # a Forecaster's per-series scalers and recent rows, written last by Forecaster.save
 
 
 def write_json(path: Path, obj) -> None:
