@@ -84,8 +84,8 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                         "lets outlying windows pull less); early stopping validates with it")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    _add_device_flag(g)
-    _add_precision_flags(g)
+    add_device_flag(g)
+    add_precision_flags(g)
     g.add_argument("--compile", action="store_true", help="torch.compile the model for training and validation")
     g.add_argument("--checkpoint-minutes", type=float, default=10.0,
                    help="write the run's checkpoint inside an epoch this often, so a killed run loses at most this "
@@ -99,13 +99,13 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-progress", action="store_true")
 
 
-def _add_device_flag(g) -> None:
+def add_device_flag(g) -> None:
     g.add_argument("--device", default="auto",
                    help="where to train: auto (default: the first CUDA GPU torch sees, else the CPU), cpu, cuda, "
                         "cuda:N")
 
 
-def _add_precision_flags(g) -> None:
+def add_precision_flags(g) -> None:
     g.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                    help="auto (default): bfloat16 autocast where the hardware has native bf16 (CPUs with "
                         "AVX512-BF16 or AMX, GPUs with bf16), float32 elsewhere")
@@ -163,7 +163,8 @@ def cmd_train(a) -> None:
     _print_intervals(metrics)
     _print_paper(metrics)
     from .data.datasets import BUILTIN
-    config = json.loads((Path(a.out) / "config.json").read_text()) if a.resume else None
+    from .forecasting.run_dir import CONFIG, read_json
+    config = read_json(Path(a.out) / CONFIG) if a.resume else None
     data, model = (config["data"]["data"], config["model_name"]) if config else (a.data, a.model)
     user_csv = data not in BUILTIN and Path(data).is_file()
     refit = user_csv and not a.ddp if a.refit is None else a.refit
@@ -252,16 +253,14 @@ def cmd_predict(a) -> None:
 def cmd_backtest(a) -> None:
     import pandas as pd
 
-    from .data import read_table
     from .forecaster import Forecaster
-    from .forecasting.final import data_path
+    from .forecasting.final import data_path, read_user_frame
+    from .forecasting.run_dir import CONFIG, METRICS, read_json
     fc = Forecaster.load(a.run_dir)
-    config = json.loads((Path(a.run_dir) / "config.json").read_text())
-    source, date_col = a.input or data_path(config), fc.data_cfg.date_col
-    frame = read_table(source, date_col).rename(columns={"date": date_col})
-    table = fc.backtest(frame, windows=a.windows, stride=a.stride)
+    source = a.input or data_path(read_json(Path(a.run_dir) / CONFIG))
+    table = fc.backtest(read_user_frame(source, fc.data_cfg.date_col), windows=a.windows, stride=a.stride)
     table.to_csv(a.out, index=False)
-    test_start = json.loads((Path(a.run_dir) / "metrics.json").read_text()).get("test_start")
+    test_start = read_json(Path(a.run_dir) / METRICS).get("test_start")
     seen = int((table["origin"] < pd.Timestamp(test_start)).sum()) if test_start else 0
     cols = [c for c in ("mse", "mae", "seasonal_naive_mse", "skill", "coverage_0.1-0.9") if c in table.columns]
     means = ", ".join(f"{c} {table[c].mean():.4g}" for c in cols)
@@ -313,73 +312,6 @@ def _split_models(text: str) -> list[str]:
         else:
             out.append(part)
     return out
-
-
-def cmd_lm_train(a) -> None:
-    import torch
-
-    from .lm import train_lm
-    from .training.steps import StepConfig
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    params = {"n_layers": a.n_layers, "d_model": a.d_model, "n_heads": a.n_heads, "attn": a.attn,
-              "combine": a.combine, "stride": a.stride, "c": a.c, "dropout": a.dropout, "recompute": a.recompute,
-              "pattern_position": a.pattern_position, "distinct_summaries": a.distinct_summaries}
-    cfg = StepConfig(steps=a.steps, lr=a.lr, warmup=a.warmup, grad_clip=a.grad_clip, device=a.device,
-                     precision=a.precision, bf16=a.bf16, eval_every=a.eval_every, seed=a.seed,
-                     progress=not a.no_progress)
-    metrics = train_lm(a.data, params, cfg, a.batch_size, a.out, root_path=a.root_path, context=a.context,
-                       eval_batches=a.eval_batches, flat_positions=a.flat_positions)
-    print(json.dumps(metrics["test"]))
-
-
-def cmd_lm_sample(a) -> None:
-    from .lm import sample_lm
-    print(sample_lm(a.run_dir, a.prompt, a.tokens, a.temperature, a.top_k, a.seed))
-
-
-def _add_lm_parsers(sub) -> None:
-    lm = sub.add_parser("lm", help="Sparse Transformer on bytes of text or digit images")
-    lm_sub = lm.add_subparsers(dest="lm_command", required=True)
-    p = lm_sub.add_parser("train", help="train and write DIR/metrics.json with bits per byte (or per dimension)")
-    p.add_argument("--data", required=True, help="tinyshakespeare (with --root-path), digits, or a file's path")
-    p.add_argument("--root-path", default=None)
-    p.add_argument("--attn", default="strided", choices=["strided", "fixed", "full"])
-    p.add_argument("--combine", default="interleaved", choices=["interleaved", "merged", "multihead"])
-    p.add_argument("--distinct-summaries", action="store_true",
-                   help="fixed: every head reads its own c summary positions of each block (the paper's preference)")
-    p.add_argument("--stride", type=int, default=None, help="l (default ceil(sqrt(context)))")
-    p.add_argument("--c", type=int, default=None, help="fixed: summary positions per block (default l // 8)")
-    p.add_argument("--context", type=int, default=256)
-    p.add_argument("--n-layers", type=int, default=4)
-    p.add_argument("--d-model", type=int, default=256)
-    p.add_argument("--n-heads", type=int, default=4)
-    p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--recompute", action="store_true", help="recompute blocks in the backward pass")
-    p.add_argument("--pattern-position", action="store_true", help="embed the position within the pattern")
-    p.add_argument("--flat-positions", action="store_true", help="images: one 1-D position embedding, not row+col")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--warmup", type=int, default=100)
-    p.add_argument("--grad-clip", type=float, default=1.0)
-    _add_device_flag(p)
-    _add_precision_flags(p)
-    p.add_argument("--eval-every", type=int, default=250)
-    p.add_argument("--eval-batches", type=int, default=20, help="validation batches per evaluation")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_lm_train)
-    p = lm_sub.add_parser("sample", help="sample text from a trained byte-level run")
-    p.add_argument("run_dir")
-    p.add_argument("--prompt", default="")
-    p.add_argument("--tokens", type=int, default=500)
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--top-k", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=cmd_lm_sample)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -452,7 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--readme", default=None, help="with --summary: also replace the table in this README")
     _add_train_flags(p)
     p.set_defaults(func=cmd_benchmark_ltsf, no_progress=True)
-    _add_lm_parsers(sub)
+    from .lm.cli import add_lm_parsers
+    add_lm_parsers(sub)
     return parser
 
 

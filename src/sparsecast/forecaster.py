@@ -30,7 +30,7 @@ from .models import SeriesConfig, model_classes
 from .forecasting import auto
 from .forecasting.frames import LONG_COLUMNS, is_long, source as _source
 from .console import say
-from .models.registry import AUTO, ENSEMBLE, READS_COVARIATES, STATISTICAL, train_defaults
+from .models.registry import AUTO, ENSEMBLE, STATISTICAL, covariates_note, train_defaults
 from .timefeatures import normalize_freq, season_length
 from .training import TrainConfig, fit, forecast_metrics, seed_everything
 
@@ -56,7 +56,7 @@ class Forecaster:
 
     ``fit`` holds out the last 10% of each series' rows for early stopping; scalers are fit on the first 90%.
     With features "MS" only "informer" reads the other columns; every other model (and so "auto") forecasts the target
-    from its own history (``models.registry.READS_COVARIATES``).
+    from its own history (``models.registry.covariates_note`` says so at fit).
     """
 
     def __init__(self, model: str = AUTO, *, seq_len: int | None = None, label_len: int | None = None,
@@ -170,14 +170,14 @@ class Forecaster:
     def _note_covariates(self, df: pd.DataFrame) -> None:
         """Say so when features MS gives other columns to a model that forecasts the target from its own history."""
         cfg = self.data_cfg
-        if cfg.features != "MS" or self.model_name in READS_COVARIATES or is_long(df):
+        if cfg.features != "MS" or is_long(df):
             return
-        others = [c for c in df.columns if c not in (cfg.date_col, cfg.target)
-                  and pd.api.types.is_numeric_dtype(df[c])]
-        if others:
-            say(f"note: {self.model_name} forecasts {cfg.target} from its own history: the other column(s) "
-                f"{others[:5]} do not inform it (it is the same as features='S'); a model that reads them: "
-                f"{' or '.join(repr(m) for m in READS_COVARIATES)}")
+        others = [c for c in df.columns
+                  if c not in (cfg.date_col, cfg.target) and pd.api.types.is_numeric_dtype(df[c])]
+        independent = bool(self.model_params.get("channel_independent"))
+        note = covariates_note(self.model_name, independent, cfg.target, others)
+        if note:
+            say(note)
 
     def validate(self, df: pd.DataFrame, names) -> dict:
         """The validation scores model='auto' weights its candidates by (``forecasting.auto.validate``)."""

@@ -11,7 +11,7 @@ from ..console import say
 from ..data import DataConfig, PreparedData, prepare_data
 from ..errors import CheckpointError, DataError, SparsecastError
 from ..models import SERIES_FIELDS, model_classes, series_config, unwrap, wrap
-from ..models.registry import READS_COVARIATES, STATISTICAL
+from ..models.registry import STATISTICAL, covariates_note
 from ..reference import paper_row
 from ..training import METRIC_NAMES, TrainConfig, fit, forecast_metrics, seed_everything
 from ..timefeatures import season_length
@@ -205,11 +205,11 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
         f"seq/label/pred {data_cfg.seq_len}/{data_cfg.label_len}/{data_cfg.pred_len}; "
         f"windows train/val/test {len(prepared.splits['train'])}/{len(prepared.splits['val'])}/"
         f"{len(prepared.splits['test'])}")
-    ignored = len(prepared.columns) - len(prepared.target_columns)
-    if data_cfg.features == "MS" and ignored and (series.channel_independent or model_name not in READS_COVARIATES):
-        log(f"note: {model_name} forecasts {prepared.target_columns[-1]} from its own history: the other {ignored} "
-            f"column(s) of features MS do not inform it (it is the same model as with --features S); a model that "
-            f"reads them: --model {' or '.join(READS_COVARIATES)}")
+    note = data_cfg.features == "MS" and covariates_note(
+        model_name, series.channel_independent, prepared.target_columns[-1],
+        [c for c in prepared.columns if c not in prepared.target_columns])
+    if note:
+        log(note)
     if model_name in STATISTICAL and model_name != "seasonal_naive":
         n_test = min(data_cfg.test_windows or len(prepared.splits["test"]), len(prepared.splits["test"]))
         held = f" (and up to {STATISTICAL_WINDOWS} windows for the intervals)" if train_cfg.quantiles else ""

@@ -25,6 +25,12 @@ def data_path(config: dict) -> Path:
     return resolve_path(DataConfig(data=data["data"], root_path=data.get("root_path")))[0]
 
 
+def read_user_frame(path: str | Path, date_col: str):
+    """A data file as the frame a user would hand a Forecaster: its time column keeps its own name (``read_table``
+    renames it 'date')."""
+    return read_table(path, date_col).rename(columns={"date": date_col})
+
+
 def refit_run(run_dir: str | Path) -> Path:
     """Fit the run's model again on every row of its data file and save it to ``run_dir/final``; returns that
     folder. The model's settings are the run's, including those its start chose on validation."""
@@ -32,8 +38,7 @@ def refit_run(run_dir: str | Path) -> Path:
 
     run_dir = Path(run_dir)
     config = read_json(run_dir / CONFIG)
-    date_col = config["data"]["date_col"]
-    frame = read_table(data_path(config), date_col).rename(columns={"date": date_col})
+    frame = read_user_frame(data_path(config), config["data"]["date_col"])
     fc = Forecaster.from_config(config)
     fc.with_intervals = bool(fc.train_cfg.quantiles)  # none asked for: none fit, and no warning that there are none
     fc.notes = False  # train said them

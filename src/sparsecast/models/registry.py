@@ -29,6 +29,16 @@ STATISTICAL = ("seasonal_naive", "auto_ets", "auto_arima", "auto_theta")  # no w
 # The forecasters whose forecast of a channel reads the other input channels (features MS: the covariates); every
 # other one forecasts each channel from its own history, and so does any model under channel independence.
 READS_COVARIATES = ("informer",)
+
+
+def covariates_note(model_name: str, channel_independent: bool, target: str, others: list[str]) -> str | None:
+    """With features MS: one line saying so when the model forecasts ``target`` from its own history, so that the
+    ``others`` columns do not inform it; None when they do (or there are none)."""
+    if not others or model_name in READS_COVARIATES and not channel_independent:
+        return None
+    return (f"note: {model_name} forecasts {target} from its own history: the other column(s) {others[:5]} do not "
+            f"inform it (it is the same model as with features S); a model that reads them: "
+            f"{' or '.join(READS_COVARIATES)}")
 # model="auto" validates these on the last horizons of the data and weights their forecasts by the inverse of their
 # validation MSE (forecasting/auto.py; the statsforecast ones only where the 'stats' extra is installed). On the real
 # univariate validation set (benchmarks/results/auto_combination) these five, weighted, scored best: AutoARIMA joined
