@@ -147,9 +147,18 @@ def _data_config(a):
 def cmd_train(a) -> None:
     from .forecasting import train_run
     from .training.distributed import Distributed
+    refit_stopped = False
     if a.resume:
         from .forecasting.experiment import resume_run
-        metrics, a.out = resume_run(a.resume), a.resume
+        from .forecasting.final import refit_unfinished
+        from .forecasting.run_dir import CHECKPOINT, METRICS, read_json
+        a.out = a.resume
+        done = Path(a.out, METRICS).is_file() and not Path(a.out, CHECKPOINT).is_file()  # trained and scored
+        refit_stopped = done and refit_unfinished(a.out)
+        if done and not refit_stopped:
+            print(f"nothing to resume in {a.out}: its training finished (and its refit, if it had one)")
+            return
+        metrics = read_json(Path(a.out) / METRICS) if done else resume_run(a.resume)
     else:
         dist = Distributed.from_env(a.device) if a.ddp else Distributed()
         try:
@@ -167,12 +176,13 @@ def cmd_train(a) -> None:
     config = read_json(Path(a.out) / CONFIG) if a.resume else None
     data, model = (config["data"]["data"], config["model_name"]) if config else (a.data, a.model)
     user_csv = data not in BUILTIN and Path(data).is_file()
-    refit = user_csv and not a.ddp if a.refit is None else a.refit
+    refit = refit_stopped or (user_csv and not a.ddp if a.refit is None else a.refit)
     if refit:
         from .forecasting.final import refit_run
         print(f"refitting the model on every row of {data} for predict (the last 10% held out for early stopping); "
-              f"the scores above are those of the model trained on its training split alone")
-        final = refit_run(a.out)
+              f"the scores above are those of the model trained on its training split alone; if it is stopped, "
+              f"sparsecast train --resume {a.out} continues it")
+        final = refit_run(a.out, resume=refit_stopped)
         print(f"run folder: {a.out} (metrics.json, forecasts.png, loss.png; {final}: the refit model predict uses)")
         return
     hint = "" if user_csv or model == "informer" else "; the paper's Informer: the same command with --model " \
@@ -328,7 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after scoring, fit the model again on every row for predict and export (in RUN/final); "
                         "default: on for a CSV of your own, off for the built-in datasets")
     p.add_argument("--resume", default=None, metavar="RUN_DIR",
-                   help="continue a killed run from its last checkpoint, with its own settings")
+                   help="continue a killed run from its last checkpoint, with its own settings (or its refit on "
+                        "every row, where that was stopped)")
     p.add_argument("--ddp", action="store_true",
                    help="data-parallel training under torchrun (e.g. torchrun --nproc-per-node 2 -m sparsecast.cli "
                         "train --ddp ...)")

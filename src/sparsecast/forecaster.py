@@ -107,7 +107,15 @@ class Forecaster:
         return regular_frame(frame, anchor_weekly(normalize_freq(cfg.freq), pd.Timestamp(frame["date"].iloc[0])),
                              cfg.fill, _source(uid))
 
-    def fit(self, df: pd.DataFrame) -> "Forecaster":
+    def fit(self, df: pd.DataFrame, *, checkpoint: str | Path | None = None, resume: bool = False) -> "Forecaster":
+        """Fit on ``df`` (wide, or long with unique_id / ds / y); returns self.
+
+        ``checkpoint``: a file the training writes after every epoch (and every ``checkpoint_minutes`` inside one);
+        ``resume=True`` continues a fit that was stopped from it, with the same ``df`` and settings, and ends as the
+        uninterrupted fit would. Models that do not train (statistical, ``auto``'s weighted candidates) ignore both.
+        """
+        if resume and (checkpoint is None or not Path(checkpoint).is_file()):
+            raise CheckpointError(f"no checkpoint to resume the fit from: {checkpoint}")
         members = None  # model='auto' with more than one weighted candidate: name -> its Forecaster, fit on df
         if self.notes:
             self._note_covariates(df)
@@ -151,7 +159,8 @@ class Forecaster:
         val = ConcatWindows([p.splits["val"] for p in prepared.values()])
         if any(p.requires_grad for p in self.model.parameters()):
             self.history = fit(self.model, train.loader(self.train_cfg.batch_size, True, self.train_cfg.seed),
-                               val.loader(self.train_cfg.eval_batch_size), self.train_cfg)
+                               val.loader(self.train_cfg.eval_batch_size), self.train_cfg,
+                               checkpoint=None if checkpoint is None else Path(checkpoint), resume=resume)
         elif hasattr(self.model, "init_from_data"):  # nothing to train, but fit from the data (a seasonal profile)
             self.model.init_from_data(train.loader(self.train_cfg.eval_batch_size),
                                       val.loader(self.train_cfg.eval_batch_size))

@@ -289,6 +289,40 @@ def test_own_csv_is_refit_on_every_row_for_predict(tmp_path, capsys):
     assert not (run / "final").exists()
 
 
+def test_a_stopped_refit_resumes_from_its_checkpoint_and_ends_the_same(tmp_path, capsys, monkeypatch):
+    """train --resume on a run whose refit was stopped after its first epoch continues the refit from its own
+    checkpoint (not the training, which finished) and saves the model an unstopped refit saves."""
+    import sparsecast.training.trainer as trainer
+    csv = write_csv(tmp_path / "s.csv", n=400)
+    args = ["train", "--data", str(csv), *SMALL, "--epochs", "3", "--patience", "5"]
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 0
+    saves, save = [], trainer.save_checkpoint
+
+    def stop_after_the_refit_s_first_epoch(path, *rest):
+        save(path, *rest)
+        saves.append(path)
+        if path.parent.name == "final":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "save_checkpoint", stop_after_the_refit_s_first_epoch)
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        main([*args, "--out", str(run)])
+    assert [p.parent.name for p in saves] == ["run"] * 3 + ["final"]
+    capsys.readouterr()
+    monkeypatch.setattr(trainer, "save_checkpoint", save)
+    assert main(["predict", str(run), "--input", str(csv), "--out", str(tmp_path / "f.csv")]) == 0  # not the
+    assert "the run's model" in capsys.readouterr().out  # unfinished refit
+    assert main(["train", "--resume", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "resuming after epoch 1 of 3" in out and "refitting the model on every row" in out
+    final, whole = (d / "final" for d in (run, tmp_path / "whole"))
+    assert (final / "model.safetensors").read_bytes() == (whole / "model.safetensors").read_bytes()
+    assert not (final / "checkpoint.safetensors").exists()
+    assert main(["train", "--resume", str(run)]) == 0  # nothing left to do
+    assert "nothing to resume" in capsys.readouterr().out
+
+
 def test_refit_and_backtest_read_a_built_in_dataset_s_file(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--data", "ETTh1", "--model", "repeat_last", "--features", "S", "--seq-len", "24",

@@ -81,6 +81,9 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path, capsys):
     assert main(["train", "--data", str(csv), "--seq-len", "24", "--label-len", "12", "--pred-len", "6",
                  "--d-model", "16", "--n-heads", "2", "--d-ff", "32", "--epochs", "1", "--no-progress",
                  "--out", str(out)]) == 0
+    assert main(["train", "--resume", str(out)]) == 0  # finished, refit too: nothing to do
+    assert "nothing to resume" in capsys.readouterr().out
+    (out / "metrics.json").unlink()  # as if killed before its first checkpoint
     assert main(["train", "--resume", str(out)]) == 2
     assert "no checkpoint to resume from" in capsys.readouterr().err
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..data import DataConfig, read_table
 from ..data.datasets import resolve_path
-from .run_dir import CONFIG, SERIES, read_json
+from .run_dir import CHECKPOINT, CONFIG, SERIES, read_json
 
 FINAL = "final"
 
@@ -31,12 +31,21 @@ def read_user_frame(path: str | Path, date_col: str):
     return read_table(path, date_col).rename(columns={"date": date_col})
 
 
-def refit_run(run_dir: str | Path) -> Path:
+def refit_run(run_dir: str | Path, resume: bool = False) -> Path:
     """Fit the run's model again on every row of its data file and save it to ``run_dir/final``; returns that
-    folder. The model's settings are the run's, including those its start chose on validation."""
+    folder. The model's settings are the run's, including those its start chose on validation.
+
+    The refit checkpoints as ``train`` does (``final/checkpoint.safetensors``, removed once the model is saved):
+    ``resume=True`` continues a refit that was stopped from there (a fresh refit where there is none).
+    """
     from ..forecaster import Forecaster  # the API sits above this package
 
     run_dir = Path(run_dir)
+    final, checkpoint = run_dir / FINAL, run_dir / FINAL / CHECKPOINT
+    resume = resume and checkpoint.is_file()
+    if not resume:
+        clear_final(run_dir)
+    final.mkdir(parents=True, exist_ok=True)
     config = read_json(run_dir / CONFIG)
     frame = read_user_frame(data_path(config), config["data"]["date_col"])
     fc = Forecaster.from_config(config)
@@ -44,9 +53,16 @@ def refit_run(run_dir: str | Path) -> Path:
     fc.notes = False  # train said them
     with warnings.catch_warnings():  # the data's warnings (filled gaps...) were printed by train already
         warnings.simplefilter("ignore", UserWarning)
-        fc.fit(frame)
-    fc.save(run_dir / FINAL)
-    return run_dir / FINAL
+        fc.fit(frame, checkpoint=checkpoint, resume=resume)
+    fc.save(final)
+    checkpoint.unlink(missing_ok=True)
+    return final
+
+
+def refit_unfinished(run_dir: str | Path) -> bool:
+    """Whether a refit of the run was started and stopped before its model was saved."""
+    final = Path(run_dir) / FINAL
+    return final.is_dir() and not (final / SERIES).is_file()
 
 
 def forecast_dir(run_dir: str | Path) -> Path:
