@@ -7,7 +7,7 @@ the medians and the peak RSS above the inputs' (ru_maxrss, so the worst of the r
 take longer than ``--max-seconds`` per repeat (estimated from the previous length) or whose memory would not fit is
 skipped and reported as such.
 
-    THP_MEM_ALLOC_ENABLE=1 python benchmarks/attention.py --out benchmarks/results/attention
+    python benchmarks/attention.py --out benchmarks/results/attention
     python benchmarks/attention.py --device cuda --batch 1 --lengths 8192,16384,32768,65536 \
         --kernels "SDPA causal,strided causal,fixed causal (c=8)" --out benchmarks/results/attention/gpu
 
@@ -15,10 +15,14 @@ On a GPU the strided and fixed kernels run as parts in dense layouts (``attentio
 ending in "(one mask)" run the earlier form, one FlexAttention mask over the whole pattern, for comparison (GPU
 only: FlexAttention has no CPU backward; the default kernel list on the CPU leaves them out).
 
-THP_MEM_ALLOC_ENABLE=1 makes PyTorch's CPU allocator back large tensors with transparent huge pages (fewer page
-faults); it applies to SDPA and the sparse kernels alike and is recorded with the results. Each child runs with
-MALLOC_MMAP_THRESHOLD_=131072 (unless set otherwise), so that glibc gives every freed block over 128 KiB back to the
-system: the peak RSS is then the peak of live tensors, not of what the allocator happens to keep cached.
+On the CPU every cell runs two children. The timing child runs in the environment as given (a user's: glibc's
+default allocator settings unless the caller sets MALLOC_* or THP_MEM_ALLOC_ENABLE, which are recorded with the
+results). The memory child runs one forward+backward step with MALLOC_MMAP_THRESHOLD_=131072 (``--memory-threshold``),
+so that glibc gives every freed block over 128 KiB back to the system: its peak RSS is the peak of live tensors, not of
+what the allocator happens to keep cached. (Until the twenty-fifth session one child did both under that setting,
+which slows every allocation of a tile's buffers to fresh, page-faulted memory: on an AVX2 EPYC it made strided
+attention 1.75x slower at L=16384, SDPA 1.13x.) THP_MEM_ALLOC_ENABLE=1 makes PyTorch's CPU allocator back large
+tensors with transparent huge pages; it applies to SDPA and the sparse kernels alike.
 
 writes attention.json, attention.md and attention.png (log-log time and memory against L) under --out.
 """
@@ -47,7 +51,7 @@ KERNELS = {  # label: (registry name, params, causal, SDPA baseline label)
 }
 CPU_KERNELS = [label for label, (_, params, _, _) in KERNELS.items() if "backend" not in params]
 
-MMAP_THRESHOLD = os.environ.get("MALLOC_MMAP_THRESHOLD_", "131072")
+ALLOCATOR_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "THP_MEM_ALLOC_ENABLE")  # recorded with timings
 
 CHILD = r"""
 import json, resource, statistics, sys, time, torch
@@ -85,16 +89,30 @@ print(json.dumps({"forward_s": statistics.median(t[0] for t in times),
 """
 
 
-def measure(name, params, causal, B, H, L, D, repeats, threads, timeout, device="cpu", dtype="float32"):
-    arg = json.dumps([name, params, causal, B, H, L, D, repeats, threads, device, dtype])
+def _child(arg: list, timeout: float, env: dict) -> dict:
     try:
-        res = subprocess.run([sys.executable, "-c", CHILD, arg], capture_output=True, text=True, timeout=timeout,
-                             env={**os.environ, "MALLOC_MMAP_THRESHOLD_": MMAP_THRESHOLD})
+        res = subprocess.run([sys.executable, "-c", CHILD, json.dumps(arg)], capture_output=True, text=True,
+                             timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"skipped": f"over {timeout:.0f} s"}
     if res.returncode:
         return {"skipped": (res.stderr.strip().splitlines() or ["failed"])[-1][:200]}
     return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def measure(name, params, causal, B, H, L, D, repeats, threads, timeout, device="cpu", dtype="float32",
+            memory_threshold="131072"):
+    """Times in the environment as given; on the CPU the peak memory from a second child, one step with glibc's
+    mmap threshold at ``memory_threshold`` bytes (freed blocks go back to the system: the peak of live tensors)."""
+    arg = [name, params, causal, B, H, L, D, repeats, threads, device, dtype]
+    timed = _child(arg, timeout, dict(os.environ))
+    if device != "cpu" or "skipped" in timed:
+        return timed
+    arg[7] = 1
+    memory = _child(arg, timeout / max(1, repeats), {**os.environ, "MALLOC_MMAP_THRESHOLD_": memory_threshold})
+    if "skipped" in memory:  # keep the timing child's peak, and say why
+        return {**timed, "memory_skipped": memory["skipped"]}
+    return {**timed, "peak_mib": memory["peak_mib"], "peak_mib_same_process": timed["peak_mib"]}
 
 
 def _ms(seconds: float) -> str:
@@ -104,10 +122,15 @@ def _ms(seconds: float) -> str:
 
 
 def markdown(results, lengths, meta) -> str:
+    if "timing_env" in meta:
+        env = ", ".join(f"{k}={v}" for k, v in meta["timing_env"].items())
+        env = f"timed with {env}; peak memory from one step with MALLOC_MMAP_THRESHOLD_={meta['memory_threshold']}"
+    else:  # runs before the twenty-fifth session: one child for both
+        env = (f"THP_MEM_ALLOC_ENABLE={meta['thp']}, MALLOC_MMAP_THRESHOLD_="
+               f"{meta.get('malloc_mmap_threshold', 'unset')} for times and memory")
     lines = [f"B={meta['B']} H={meta['H']} D={meta['D']} {meta.get('dtype', 'float32')} on "
              f"{meta.get('device_name', 'the CPU')}, {meta['threads']} threads, median of "
-             f"{meta['repeats']} forward+backward steps after a warm-up; THP_MEM_ALLOC_ENABLE="
-             f"{meta['thp']}, MALLOC_MMAP_THRESHOLD_={meta.get('malloc_mmap_threshold', 'unset')}; "
+             f"{meta['repeats']} forward+backward steps after a warm-up; {env}; "
              f"{meta['machine']}; torch {meta['torch']}; {meta['wall_s']:.0f} s in all.",
              "Time: forward / forward+backward; x: SDPA's forward+backward time over the kernel's (causal kernels "
              "against causal SDPA); memory: peak RSS (on a GPU: peak allocated) above the inputs and their gradients, "
@@ -168,6 +191,8 @@ def main():
     p.add_argument("--device", default="cpu", help="cpu or cuda (on a GPU the strided and fixed kernels run as "
                    "compiled FlexAttention, SDPA as flash attention in half precision)")
     p.add_argument("--dtype", default=None, help="float32, bfloat16 (default: float32 on the CPU, bfloat16 on a GPU)")
+    p.add_argument("--memory-threshold", default="131072",
+                   help="glibc's MALLOC_MMAP_THRESHOLD_ in bytes for the CPU's memory child (default 128 KiB)")
     p.add_argument("--out", default="benchmarks/results/attention")
     a = p.parse_args()
     dtype = a.dtype or ("float32" if a.device == "cpu" else "bfloat16")
@@ -178,7 +203,8 @@ def main():
     json_path = out / "attention.json"
     import torch
     meta = {"B": a.batch, "H": a.heads, "D": a.head_dim, "threads": a.threads, "repeats": a.repeats,
-            "thp": os.environ.get("THP_MEM_ALLOC_ENABLE", "unset"), "malloc_mmap_threshold": MMAP_THRESHOLD,
+            "timing_env": {k: os.environ.get(k, "unset") for k in ALLOCATOR_ENV},
+            "memory_threshold": a.memory_threshold,
             "torch": torch.__version__,
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
             "device": a.device, "dtype": dtype,
@@ -196,7 +222,8 @@ def main():
                 r = {"skipped": f"about {expected:.0f} s per step by the L^2 trend"}
             else:
                 r = measure(name, params, causal, a.batch, a.heads, L, a.head_dim, a.repeats, a.threads,
-                            timeout=max(60.0, 3 * a.max_seconds * (a.repeats + 1)), device=a.device, dtype=dtype)
+                            timeout=max(60.0, 3 * a.max_seconds * (a.repeats + 1)), device=a.device, dtype=dtype,
+                            memory_threshold=a.memory_threshold)
             if "skipped" not in r:
                 previous = {**r, "L": L}
             results[label][str(L)] = r
