@@ -226,6 +226,33 @@ def test_longpatch_chooses_its_ridge_by_the_validation_error():
     assert fixed.index(min(fixed)) > 0  # and here it is not the smallest ridge: few noisy windows need shrinkage
 
 
+def test_longpatch_shrinks_towards_the_last_value_where_validation_prefers_it():
+    """On random walks with few training windows, a ridge towards zero pulls the forecast to the lookback's mean;
+    ridge_target="auto" also tries shrinking towards the last value (and the last value itself), and its start's
+    validation error is the lowest of them; "last" with an enormous ridge is the last value exactly."""
+    gen = torch.Generator().manual_seed(0)
+
+    def walks(n):
+        path = torch.randn(n, 48, 1, generator=gen, dtype=torch.float64).cumsum(1)
+        return windows(path[:, :40], path[:, 40:])
+    train, val = walks(30), walks(400)
+
+    @torch.no_grad()
+    def start(**settings):
+        model = LongPatch(LongPatchConfig(**{**TINY, "enc_in": 1, "c_out": 1}, **NO_OFFSETS, **settings)).double()
+        model.init_from_data([train], [val])
+        model.eval()
+        return model, float(((model(val.x, None, None) - val.y) ** 2).mean())
+
+    (_, zero), (_, last), (auto, chosen) = (start(ridge_target=t) for t in ("zero", "last", "auto"))
+    assert chosen <= min(zero, last) + 1e-12 and chosen < zero
+    assert auto.linear.weight[:, -1].mean() > 0.5  # mostly the last value
+    persistence, _ = start(ridge_target="last", ridge=1e12)
+    torch.testing.assert_close(persistence(val.x, None, None), val.x[:, -1:].expand(-1, 8, -1), atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="ridge_target"):
+        LongPatchConfig(**TINY, ridge_target="mean")
+
+
 def _seasonal_windows(n, profile, w_true, noise, seed):
     """x random; y = linear(x) + profile[channel, origin mod W] + noise, origins at random phases."""
     gen = torch.Generator().manual_seed(seed)

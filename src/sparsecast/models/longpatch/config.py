@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from ...timefeatures import season_length
 from ..patchtst import PatchTSTConfig
 
+RIDGE_TARGETS = ("zero", "last", "auto")
+
 
 @dataclass(frozen=True)
 class LongPatchConfig(PatchTSTConfig):
@@ -16,6 +18,9 @@ class LongPatchConfig(PatchTSTConfig):
             the attention learns what it misses. The skip starts at the least-squares fit of the training windows
             (``LongPatch.init_from_data``), with a ridge penalty of ``ridge`` x 10^k times the number of series,
             k = 0..5 chosen by the validation error (k = 0 when no validation windows are given).
+        ridge_target: what the ridge shrinks the skip towards: "zero" (under RevIN, towards the window's mean),
+            "last" (towards repeating the last value, a random walk's best forecast; the plain last value is then
+            a candidate too) or "auto" (both, and the last value, chosen by the validation error).
         channel_skip: one linear skip per forecast channel (True; like DLinear's ``individual``) or one shared by
             all (False); None, the default, fits both at the start and keeps the one with the lower validation error
             (then records the choice here). Each channel's skip is fit in closed form on its own channel's windows,
@@ -38,6 +43,7 @@ class LongPatchConfig(PatchTSTConfig):
     linear_skip: bool = True
     channel_skip: bool | None = None
     ridge: float = 1e-4
+    ridge_target: str = "zero"
     season_offsets: bool = True
     freq: str = "h"
     season: int = 0
@@ -46,6 +52,8 @@ class LongPatchConfig(PatchTSTConfig):
         super().__post_init__()
         if self.ridge < 0:
             raise ValueError(f"ridge must be >= 0, got {self.ridge}")
+        if self.ridge_target not in RIDGE_TARGETS:
+            raise ValueError(f"ridge_target must be one of {RIDGE_TARGETS}, got {self.ridge_target!r}")
         if self.season < 0:
             raise ValueError(f"season must be >= 0, got {self.season}")
         if self.channel_skip and not self.linear_skip:

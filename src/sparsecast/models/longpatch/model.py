@@ -178,13 +178,21 @@ class LongPatch(PatchTST):
         L, P = self.config.seq_len, self.config.pred_len
         O = train.gram.shape[-1] - L - 1  # offset columns per group
 
-        def solve(g: int, ridge: float, offset_ridge: float | None) -> Tensor:  # (D, P)
+        def solve(g: int, ridge: float, offset_ridge: float | None, last: bool) -> Tensor:  # (D, P)
             D = L + 1 + (O if offset_ridge is not None else 0)
             penalty = torch.zeros(D, dtype=torch.float64)
             penalty[:L] = ridge * train.weight[g]  # the bias is not shrunk
             penalty[L + 1:] = (offset_ridge or 0.0) * train.weight[g] / max(O, 1)
-            w = torch.linalg.solve(train.gram[g, :D, :D] + torch.diag(penalty), train.cross[g, :D])
+            rhs = train.cross[g, :D].clone()
+            if last:  # shrink towards repeating the last value (weight 1 on the last step) instead of towards zero
+                rhs[L - 1] += penalty[L - 1]
+            w = torch.linalg.solve(train.gram[g, :D, :D] + torch.diag(penalty), rhs)
             return torch.cat([w, w.new_zeros(L + 1 + O - D, P)])
+
+        def persistence() -> Tensor:  # (D, P): the last value, the limit of an infinite ridge towards it
+            w = torch.zeros(L + 1 + O, P, dtype=torch.float64)
+            w[L - 1] = 1.0
+            return w
 
         def val_error(g: int, w: Tensor) -> float:  # weighted validation squared error, from the validation sums
             return float(val.yty[g] - 2 * (w * val.cross[g]).sum() + (w * (val.gram[g] @ w)).sum())
@@ -192,13 +200,17 @@ class LongPatch(PatchTST):
         ridges = [self.config.ridge * 10 ** k for k in range(RIDGE_STEPS)]
         phases = self.config.offset_phases
         offset_ridges = OFFSET_RIDGES if O and train.windows >= MIN_SEASONS * phases else (None,)
+        target = self.config.ridge_target
+        lasts = {"zero": (False,), "last": (True,), "auto": (False, True)}[target]
         best = []  # (D, P) per group
         for g in range(len(train.gram)):
             if val.windows:
-                best.append(min((solve(g, r, o) for r in ridges for o in offset_ridges),
-                                key=lambda w: val_error(g, w)))
+                fits = [solve(g, r, o, last) for last in lasts for r in ridges for o in offset_ridges]
+                fits += [persistence()] if target != "zero" else []
+                best.append(min(fits, key=lambda w: val_error(g, w)))
             else:
-                best.append(solve(g, ridges[0], NO_VAL_OFFSET if offset_ridges[0] is not None else None))
+                best.append(solve(g, ridges[0], NO_VAL_OFFSET if offset_ridges[0] is not None else None,
+                                  target == "last"))
         error = sum(val_error(g, w) for g, w in enumerate(best)) if val.windows else float("nan")
         return torch.stack(best), error
 
