@@ -147,23 +147,31 @@ def _data_config(a):
 def cmd_train(a) -> None:
     from .forecasting import train_run
     from .training.distributed import Distributed
-    refit_stopped = False
     if a.resume:
         from .forecasting.experiment import resume_run
-        from .forecasting.final import refit_unfinished
-        from .forecasting.run_dir import CHECKPOINT, METRICS, read_json
+        from .forecasting.final import FINAL, clear_final, refit_finished
+        from .forecasting.run_dir import CHECKPOINT, CONFIG, METRICS, read_json
         a.out = a.resume
+        config = read_json(Path(a.out) / CONFIG)
+        data, model = config["data"]["data"], config["model_name"]
+        refit = config.get("refit", _wants_refit(a, data)) if a.refit is None else a.refit  # as the run set out
         done = Path(a.out, METRICS).is_file() and not Path(a.out, CHECKPOINT).is_file()  # trained and scored
-        refit_stopped = done and refit_unfinished(a.out)
-        if done and not refit_stopped:
-            print(f"nothing to resume in {a.out}: its training finished (and its refit, if it had one)")
+        if done and (not refit or refit_finished(a.out)):
+            if refit_finished(a.out):
+                Path(a.out, FINAL, CHECKPOINT).unlink(missing_ok=True)  # left if stopped right after saving
+            elif a.refit is False:
+                clear_final(a.out)  # a stopped refit, not wanted
+            print(f"nothing to resume in {a.out}: its training finished"
+                  + (" and so did its refit on every row" if refit_finished(a.out) else "")
+                  + ("" if refit else " (--refit fits it on every row)"))
             return
         metrics = read_json(Path(a.out) / METRICS) if done else resume_run(a.resume)
     else:
+        data, model, refit = a.data, a.model, _wants_refit(a, a.data)
         dist = Distributed.from_env(a.device) if a.ddp else Distributed()
         try:
             metrics = train_run(_data_config(a), a.model, _model_params(a), _train_config(a, a.model), a.out,
-                                dist=dist)
+                                dist=dist, refit=refit)
         finally:
             dist.close()
         if not dist.is_main:
@@ -171,18 +179,13 @@ def cmd_train(a) -> None:
     _print_test_scores(metrics)
     _print_intervals(metrics)
     _print_paper(metrics)
-    from .data.datasets import BUILTIN
-    from .forecasting.run_dir import CONFIG, read_json
-    config = read_json(Path(a.out) / CONFIG) if a.resume else None
-    data, model = (config["data"]["data"], config["model_name"]) if config else (a.data, a.model)
-    user_csv = data not in BUILTIN and Path(data).is_file()
-    refit = refit_stopped or (user_csv and not a.ddp if a.refit is None else a.refit)
+    user_csv = _user_csv(data)
     if refit:
         from .forecasting.final import refit_run
         print(f"refitting the model on every row of {data} for predict (the last 10% held out for early stopping); "
               f"the scores above are those of the model trained on its training split alone; if it is stopped, "
               f"sparsecast train --resume {a.out} continues it")
-        final = refit_run(a.out, resume=refit_stopped)
+        final = refit_run(a.out, resume=bool(a.resume))
         print(f"run folder: {a.out} (metrics.json, forecasts.png, loss.png; {final}: the refit model predict uses)")
         return
     hint = "" if user_csv or model == "informer" else "; the paper's Informer: the same command with --model " \
@@ -190,6 +193,16 @@ def cmd_train(a) -> None:
     later = "" if not user_csv else "; predict forecasts with this model, trained on the first 70% of the rows " \
         "(--refit fits it on every row)"
     print(f"run folder: {a.out} (metrics.json, forecasts.png, loss.png){hint}{later}")
+
+
+def _user_csv(data: str) -> bool:
+    from .data.datasets import BUILTIN
+    return data not in BUILTIN and Path(data).is_file()
+
+
+def _wants_refit(a, data: str) -> bool:
+    """--refit / --no-refit, else on for a CSV of the user's own (off under --ddp)."""
+    return (_user_csv(data) and not a.ddp) if a.refit is None else a.refit
 
 
 def _print_intervals(metrics: dict) -> None:

@@ -114,8 +114,6 @@ class Forecaster:
         ``resume=True`` continues a fit that was stopped from it, with the same ``df`` and settings, and ends as the
         uninterrupted fit would. Models that do not train (statistical, ``auto``'s weighted candidates) ignore both.
         """
-        if resume and (checkpoint is None or not Path(checkpoint).is_file()):
-            raise CheckpointError(f"no checkpoint to resume the fit from: {checkpoint}")
         members = None  # model='auto' with more than one weighted candidate: name -> its Forecaster, fit on df
         if self.notes:
             self._note_covariates(df)
@@ -158,6 +156,8 @@ class Forecaster:
         train = ConcatWindows([p.splits["train"] for p in prepared.values()])
         val = ConcatWindows([p.splits["val"] for p in prepared.values()])
         if any(p.requires_grad for p in self.model.parameters()):
+            if resume and (checkpoint is None or not Path(checkpoint).is_file()):
+                raise CheckpointError(f"no checkpoint to resume the fit from: {checkpoint}")
             self.history = fit(self.model, train.loader(self.train_cfg.batch_size, True, self.train_cfg.seed),
                                val.loader(self.train_cfg.eval_batch_size), self.train_cfg,
                                checkpoint=None if checkpoint is None else Path(checkpoint), resume=resume)

@@ -323,6 +323,32 @@ def test_a_stopped_refit_resumes_from_its_checkpoint_and_ends_the_same(tmp_path,
     assert "nothing to resume" in capsys.readouterr().out
 
 
+def test_resume_finishes_the_refit_the_run_set_out_to_do(tmp_path, capsys, monkeypatch):
+    """A run stopped after scoring but before its refit began refits on --resume (config.json records the intent);
+    a --no-refit run has nothing to resume unless --refit asks for the refit then."""
+    import sparsecast.forecasting.final as final
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    csv = write_csv(tmp_path / "s.csv", n=400)
+    run, kept = tmp_path / "run", tmp_path / "kept"
+    refit_run = final.refit_run
+    monkeypatch.setattr(final, "refit_run", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        main(["train", "--data", str(csv), *SMALL, "--out", str(run)])
+    monkeypatch.setattr(final, "refit_run", refit_run)
+    assert json.loads((run / "config.json").read_text())["refit"] and not (run / "final").exists()
+    assert main(["train", "--resume", str(run)]) == 0
+    assert (run / "final" / "series.json").is_file()
+    assert main(["train", "--data", str(csv), *SMALL, "--no-refit", "--out", str(kept)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(kept)]) == 0
+    assert "nothing to resume" in capsys.readouterr().out and not (kept / "final").exists()
+    assert main(["train", "--resume", str(kept), "--refit"]) == 0
+    assert (kept / "final" / "series.json").is_file()
+
+
 def test_refit_and_backtest_read_a_built_in_dataset_s_file(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--data", "ETTh1", "--model", "repeat_last", "--features", "S", "--seq-len", "24",

@@ -143,8 +143,11 @@ def paper_comparison(data_cfg: DataConfig) -> dict | None:
 
 
 def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_cfg: TrainConfig, out: str | Path,
-              log=say, dist: Distributed | None = None, resume: bool = False) -> dict:
+              log=say, dist: Distributed | None = None, resume: bool = False, refit: bool = False) -> dict:
     """Train a model on ``data_cfg``, write the run folder ``out`` and return its metrics.
+
+    ``refit`` is recorded in config.json: whether the caller (``sparsecast train``) fits the model again on every row
+    after scoring it, so that ``--resume`` finishes what the run set out to do.
 
     ``config.json`` is written first and a checkpoint after every epoch and every ``train_cfg.checkpoint_minutes``
     inside one (removed when the run completes), so a run that was killed continues with ``resume=True`` and ends as
@@ -188,7 +191,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
         data_dict["data"] = str(Path(data_cfg.data).resolve())
     run_config = {"model_name": model_name, "model": model_cfg.to_dict(), "series": series.to_dict(), "data": data_dict,
                   "train": train_cfg.to_dict(), "columns": prepared.columns,
-                  "target_columns": prepared.target_columns}
+                  "target_columns": prepared.target_columns, "refit": refit}
     n_params = sum(p.numel() for p in model.parameters())
     wrappers = "".join(f", {w}" for w, on in (("RevIN", series.revin), ("channel-independent",
                                                                           series.channel_independent)) if on)

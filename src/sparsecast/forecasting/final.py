@@ -59,17 +59,16 @@ def refit_run(run_dir: str | Path, resume: bool = False) -> Path:
     return final
 
 
-def refit_unfinished(run_dir: str | Path) -> bool:
-    """Whether a refit of the run was started and stopped before its model was saved."""
-    final = Path(run_dir) / FINAL
-    return final.is_dir() and not (final / SERIES).is_file()
+def refit_finished(run_dir: str | Path) -> bool:
+    """Whether the run has a refit model, saved to the end (``Forecaster.save`` writes SERIES last)."""
+    return (Path(run_dir) / FINAL / SERIES).is_file()
 
 
 def forecast_dir(run_dir: str | Path) -> Path:
     """The folder of the model that forecasts the future: ``run_dir/final`` where ``train`` refit one (and finished
     saving it), else the run folder itself."""
     final = Path(run_dir) / FINAL
-    return final if (final / SERIES).is_file() else Path(run_dir)  # written last: a folder without it is unfinished
+    return final if refit_finished(run_dir) else Path(run_dir)  # a folder without SERIES is unfinished
 
 
 def clear_final(run_dir: str | Path) -> None:

@@ -20,7 +20,8 @@ class LongPatchConfig(PatchTSTConfig):
             k = 0..5 chosen by the validation error (k = 0 when no validation windows are given).
         ridge_target: what the ridge shrinks the skip towards: "zero" (under RevIN, towards the window's mean),
             "last" (towards repeating the last value, a random walk's best forecast; the plain last value is then
-            a candidate too) or "auto" (both, and the last value, chosen by the validation error).
+            a candidate too) or "auto" (both, and the last value, chosen by the validation error; without validation
+            windows "auto" shrinks towards zero).
         channel_skip: one linear skip per forecast channel (True; like DLinear's ``individual``) or one shared by
             all (False); None, the default, fits both at the start and keeps the one with the lower validation error
             (then records the choice here). Each channel's skip is fit in closed form on its own channel's windows,
