@@ -156,13 +156,14 @@ def cmd_train(a) -> None:
         data, model = config["data"]["data"], config["model_name"]
         refit = config.get("refit", _wants_refit(a, data)) if a.refit is None else a.refit  # as the run set out
         done = Path(a.out, METRICS).is_file() and not Path(a.out, CHECKPOINT).is_file()  # trained and scored
-        if done and (not refit or refit_finished(a.out)):
-            if refit_finished(a.out):
+        refitted = refit_finished(a.out)
+        if done and (not refit or refitted):
+            if refitted:
                 Path(a.out, FINAL, CHECKPOINT).unlink(missing_ok=True)  # left if stopped right after saving
             elif a.refit is False:
                 clear_final(a.out)  # a stopped refit, not wanted
             print(f"nothing to resume in {a.out}: its training finished"
-                  + (" and so did its refit on every row" if refit_finished(a.out) else "")
+                  + (" and so did its refit on every row" if refitted else "")
                   + ("" if refit else " (--refit fits it on every row)"))
             return
         metrics = read_json(Path(a.out) / METRICS) if done else resume_run(a.resume)

@@ -6,6 +6,7 @@ Notation: B batch, L seq_len, P pred_len, C_out forecast channels, K patches, E 
 """
 
 from collections.abc import Iterable
+from itertools import chain
 from dataclasses import dataclass, replace
 
 import torch
@@ -205,8 +206,8 @@ class LongPatch(PatchTST):
         best = []  # (D, P) per group
         for g in range(len(train.gram)):
             if val.windows:
-                fits = [solve(g, r, o, last) for last in lasts for r in ridges for o in offset_ridges]
-                fits += [persistence()] if target != "zero" else []
+                fits = (solve(g, r, o, last) for last in lasts for r in ridges for o in offset_ridges)  # one at a
+                fits = chain(fits, [persistence()] if target != "zero" else [])  # time: (D, P) can be large
                 best.append(min(fits, key=lambda w: val_error(g, w)))
             else:
                 best.append(solve(g, ridges[0], NO_VAL_OFFSET if offset_ridges[0] is not None else None,
