@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparsecast.timefeatures import freq_family, n_time_features, normalize_freq, time_features
+from sparsecast.timefeatures import freq_family, grid_index, n_time_features, normalize_freq, time_features
 
 
 @pytest.mark.parametrize("freq,family,n", [("h", "h", 4), ("H", "h", 4), ("t", "t", 5), ("15min", "t", 5),
@@ -35,3 +35,13 @@ def test_calendar_indices_for_fixed_and_learned():
 def test_unknown_frequency():
     with pytest.raises(ValueError, match="unknown frequency"):
         freq_family("fortnightly")
+
+
+@pytest.mark.parametrize("freq", ["h", "15min", "D", "W-MON", "MS"])
+def test_grid_index_counts_steps_across_a_daylight_saving_change(freq):
+    # Europe/Berlin moves its clocks on 2021-03-28 and 2021-10-31: every step still counts one.
+    dates = pd.date_range("2021-03-20", periods=400, freq=freq, tz="Europe/Berlin")
+    np.testing.assert_array_equal(np.diff(grid_index(dates, freq)), 1)
+    naive = pd.date_range("2021-03-20", periods=400, freq=freq)
+    if freq in ("D", "W-MON", "MS"):  # calendar steps: the local calendar, as without a zone
+        np.testing.assert_array_equal(grid_index(dates, freq), grid_index(naive, freq))

@@ -42,7 +42,7 @@ def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the
     if date_col not in df.columns:
         raise DataError(f"no '{date_col}' column in {source}; columns are {list(df.columns)[:10]}: name the time "
                         f"column with --date-col (Python: date_col=), or add one (every row needs a timestamp)")
-    dates = pd.to_datetime(df[date_col], errors="coerce")
+    dates = parse_dates(df[date_col], source)
     if dates.isna().any():
         bad = df[date_col][dates.isna()].iloc[0]
         raise DataError(f"cannot parse date {bad!r} in column '{date_col}' of {source} "
@@ -63,6 +63,34 @@ def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the
         warnings.warn(f"rows of {source} are not in time order; sorting them by '{date_col}'", stacklevel=2)
         df = df.sort_values("date", kind="stable").reset_index(drop=True)
     return df
+
+
+_OFFSET = r"\s*(?:Z|UTC|[+-]\d{2}:?\d{2})$"
+
+
+def parse_dates(column: pd.Series, source: str = "the data") -> pd.Series:
+    """Timestamps of ``column``, unparseable ones as NaT. A time zone is kept (one UTC offset throughout, or a zone
+    the frame already carries). Text with several UTC offsets (local times of a zone with daylight saving) has no
+    single zone to keep: sub-daily steps are read in UTC, where they stay evenly spaced, and daily or longer steps as
+    the local dates they name (a local midnight is 23:00 or 22:00 in UTC); a warning says which."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # pandas 2 warns before returning mixed offsets as objects
+        try:
+            dates = pd.to_datetime(column, errors="coerce")
+        except ValueError:  # pandas 3 refuses mixed offsets
+            dates = None
+    if dates is not None and pd.api.types.is_datetime64_any_dtype(dates):
+        return dates
+    text = column.astype(str).str.strip()
+    utc = pd.to_datetime(text, utc=True, errors="coerce")
+    step = utc.dropna().sort_values().diff().median()
+    if pd.notna(step) and step >= pd.Timedelta(hours=23):
+        warnings.warn(f"timestamps of {source} carry several UTC offsets (a time zone with daylight saving time); "
+                      f"read as the local dates they name, without the offset", stacklevel=3)
+        return pd.to_datetime(text.str.replace(_OFFSET, "", regex=True), errors="coerce")
+    warnings.warn(f"timestamps of {source} carry several UTC offsets (a time zone with daylight saving time); read "
+                  f"in UTC, where they are evenly spaced (forecasts are dated in UTC)", stacklevel=3)
+    return utc
 
 
 def select_columns(df: pd.DataFrame, target: str, features: str, source: str = "data",

@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 
 def plot_forecasts(path: Path, history: np.ndarray, truth: np.ndarray, pred: np.ndarray, name: str,
@@ -15,6 +16,9 @@ def plot_forecasts(path: Path, history: np.ndarray, truth: np.ndarray, pred: np.
     """One panel per window: the history, the truth and the forecast of one channel (arrays (N, T) in units),
     with the prediction interval shaded where ``band`` (N, T, 2: lower, upper) is given. With ``dates`` (the
     split's timestamps) and ``starts`` (N,: each window's first row in them) the x axis is time, else steps."""
+    if dates is not None:
+        dates = pd.DatetimeIndex(dates)
+        dates = (dates if dates.tz is None else dates.tz_localize(None)).to_numpy()  # local clock times on the axis
     n = min(n_windows, len(pred))
     picks = np.linspace(0, len(pred) - 1, n).astype(int)
     fig, axes = plt.subplots(n, 1, figsize=(9, 2.4 * n), squeeze=False)
