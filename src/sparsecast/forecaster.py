@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from .data import DataConfig, StandardScaler, normalize_frame, prepare_frame
+from .data.frame import default_target
 from .data.datasets import anchor_weekly, infer_freq, regular_frame
 from .data.lookback import MIN_TRAIN_WINDOWS, fit_lookback, statistical_lookback
 from .data.windows import ConcatWindows
@@ -28,7 +29,7 @@ from .forecasting.predict import ForecastSpec, forecast_at, forecast_future
 from .forecasting.run_dir import SERIES, load_intervals, load_run, read_json, save_intervals, save_run, write_json
 from .models import SeriesConfig, model_classes
 from .forecasting import auto
-from .forecasting.frames import LONG_COLUMNS, is_long, source as _source
+from .forecasting.frames import LONG_COLUMNS, is_long, recent_from_json, recent_to_json, source as _source
 from .console import say
 from .models.registry import AUTO, ENSEMBLE, STATISTICAL, covariates_note, train_defaults
 from .timefeatures import normalize_freq, season_length
@@ -52,7 +53,8 @@ class Forecaster:
 
     Keyword arguments are the CLI's flags with the same defaults: data settings (seq_len, label_len, pred_len,
     features, target, freq, date_col, embed), training settings (epochs, batch_size, lr, patience, lradj, seed,
-    ...) and model settings (d_model, n_heads, e_layers, attn, factor, ...).
+    ...) and model settings (d_model, n_heads, e_layers, attn, factor, ...). Without ``target``, a wide frame's
+    forecast column is "OT" where it has one, else its only numeric column (``fit`` asks where there are several).
 
     ``fit`` holds out the last 10% of each series' rows for early stopping; scalers are fit on the first 90%.
     With features "MS" only "informer" reads the other columns; every other model (and so "auto") forecasts the target
@@ -60,7 +62,7 @@ class Forecaster:
     """
 
     def __init__(self, model: str = AUTO, *, seq_len: int | None = None, label_len: int | None = None,
-                 pred_len: int = 24, features: str = "MS", target: str = "OT", freq: str | None = None,
+                 pred_len: int = 24, features: str = "MS", target: str | None = None, freq: str | None = None,
                  date_col: str = "date", embed: str = "timeF", fill: str | None = None, season: int | None = None,
                  **settings):
         if model == AUTO:
@@ -115,6 +117,10 @@ class Forecaster:
         uninterrupted fit would. Models that do not train (statistical, ``auto``'s weighted candidates) ignore both.
         """
         members = None  # model='auto' with more than one weighted candidate: name -> its Forecaster, fit on df
+        if self.data_cfg.target is None and not is_long(df):
+            values = df.drop(columns=[self.data_cfg.date_col], errors="ignore")
+            self.kwargs["target"] = default_target(values, _source(None))
+            self.data_cfg = dataclasses.replace(self.data_cfg, target=self.kwargs["target"])
         if self.notes:
             self._note_covariates(df)
         if self.auto_report is not None and self.model_name != AUTO:  # fit again: choose again
@@ -297,8 +303,7 @@ class Forecaster:
             config["auto"] = self.auto_report
         save_run(path, self.model, config, spec.scaler)
         save_intervals(path, self.intervals)
-        write_json(path / SERIES, [{"unique_id": uid, "scaler": s.scaler.to_dict(),
-                                    "recent": recent.assign(date=recent["date"].astype(str)).to_dict(orient="list")}
+        write_json(path / SERIES, [{"unique_id": uid, "scaler": s.scaler.to_dict(), **recent_to_json(recent)}
                                    for uid, (s, recent) in self.series.items()])
 
     @classmethod
@@ -323,9 +328,8 @@ class Forecaster:
             fc.series = {None: (spec, None)}
             return fc
         for entry in read_json(path / SERIES):
-            recent = pd.DataFrame(entry["recent"])
             fc.series[entry["unique_id"]] = (dataclasses.replace(spec, scaler=StandardScaler.from_dict(entry["scaler"])),
-                                             recent.assign(date=pd.to_datetime(recent["date"])))
+                                             recent_from_json(entry))
         return fc
 
     def __repr__(self) -> str:

@@ -50,6 +50,8 @@ CASES = {  # name: (make the data file, extra flags, what the one line must say)
                                        columns=("a", "OT")), ["--features", "M"], "missing or infinite value in column 'a'"),
     "non-numeric feature": (lambda t: _edit(t, None, site=["x"] * 300), ["--features", "M"], "non-numeric"),
     "unknown target": (lambda t: _edit(t, None), ["--target", "price"], "target column 'price'"),
+    "no target named, several numeric columns and no OT": (lambda t: _edit(t, lambda d: d.drop(columns="OT")), [],
+                                                            "which column of"),
     "too short for seq_len + pred_len": (lambda t: _edit(t, None, n=60), ["--seq-len", "96"],
                                          "fewer than seq_len + pred_len"),
     "label_len > seq_len": (lambda t: _edit(t, None), ["--label-len", "48"], "label_len"),

@@ -11,7 +11,7 @@ from pandas.tseries.frequencies import to_offset
 
 from ..errors import DataError
 from ..timefeatures import freq_family, grid_index, normalize_freq, time_features
-from .frame import fill_values, read_table, select_columns
+from .frame import default_target, fill_values, read_table, select_columns
 from .scaler import StandardScaler
 from .splits import n_windows, split_borders
 from .windows import WindowSet
@@ -88,7 +88,8 @@ class DataConfig:
         data: a built-in name (ETTh1, ETTh2, ETTm1, ETTm2, WTH, ...) or the path of a CSV.
         root_path: folder holding built-in files other than the bundled ETTh1 (e.g. ../shared/data).
         features: M (all -> all), S (target -> target), MS (all -> target).
-        target: forecast column; None takes the built-in's (OT, WetBulbCelsius) or "OT".
+        target: forecast column; None takes the built-in's (OT, WetBulbCelsius), else "OT" where the frame has
+            it, else its only numeric column.
         freq: pandas frequency alias; None takes the built-in's or infers it from the timestamps.
         embed: time-stamp embedding the features are made for ("timeF", "fixed", "learned").
         fill: how to fill missing timestamps (gaps) and missing (NaN) values: None refuses such data, "ffill"
@@ -192,7 +193,7 @@ def prepare_frame(df: pd.DataFrame, cfg: DataConfig, split: str = "custom", sour
     """Split a normalized frame chronologically, fit the scaler on the train rows only, and cut windows of every
     split. ``df`` has a first column ``date`` (see ``normalize_frame``) and the value columns. Every split needs a
     window, the train split ``train_windows`` (0 for a model with nothing to train)."""
-    target = cfg.target or (builtin.target if builtin else "OT")
+    target = cfg.target or (builtin.target if builtin else default_target(df, source))
     select_columns(df, target, cfg.features, source=source, allow_missing=cfg.fill is not None)  # before filling
     freq = cfg.freq or (builtin.freq if builtin else None) or infer_freq(pd.DatetimeIndex(df["date"]), source)
     freq = anchor_weekly(normalize_freq(freq), pd.Timestamp(df["date"].iloc[0]))

@@ -19,11 +19,33 @@ def read_table(path: str | Path, date_col: str = "date") -> pd.DataFrame:
         raise DataError(f"data file not found: {path} (give a built-in name such as ETTh1, or the path of a CSV)")
     if path.stat().st_size == 0:
         raise DataError(f"data file is empty: {path}")
+    sep = _delimiter(path)
     try:
-        df = pd.read_csv(path, encoding="utf-8-sig", encoding_errors="replace")
+        df = pd.read_csv(path, sep=sep, encoding="utf-8-sig", encoding_errors="replace")
+        if sep == ";" and _decimal_commas(df, date_col):  # a European spreadsheet's export: 12,5 is twelve and a half
+            df = pd.read_csv(path, sep=sep, decimal=",", encoding="utf-8-sig", encoding_errors="replace")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read {path} as CSV: {str(e).splitlines()[0]}") from e
     return normalize_frame(df, date_col, source=str(path))
+
+
+def _delimiter(path: Path) -> str:
+    """The field separator of the file's header line: the one of comma, semicolon, tab and bar it holds most of
+    (comma when it holds none)."""
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        header = f.readline()
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > 0 else ","
+
+
+def _decimal_commas(df: pd.DataFrame, date_col: str) -> bool:
+    """Whether the text columns of a semicolon-separated frame are numbers written with a decimal comma."""
+    text = [c for c in df.columns if c != date_col and not pd.api.types.is_numeric_dtype(df[c])]
+    if not text:
+        return False
+    sample = df[text].head(200).astype(str).stack()
+    return bool(len(sample)) and bool(sample.str.fullmatch(r"\s*-?[\d.]*\d,\d*\s*|\s*-?\d+\s*|nan").all())
 
 
 def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the data") -> pd.DataFrame:
@@ -73,12 +95,16 @@ def parse_dates(column: pd.Series, source: str = "the data") -> pd.Series:
     the frame already carries). Text with several UTC offsets (local times of a zone with daylight saving) has no
     single zone to keep: sub-daily steps are read in UTC, where they stay evenly spaced, and daily or longer steps as
     the local dates they name (a local midnight is 23:00 or 22:00 in UTC); a warning says which."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return _numeric_dates(column)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # pandas 2 warns before returning mixed offsets as objects
+        warnings.simplefilter("ignore", (FutureWarning, UserWarning))  # mixed offsets (pandas 2), format guessing
         try:
             dates = pd.to_datetime(column, errors="coerce")
         except ValueError:  # pandas 3 refuses mixed offsets
             dates = None
+        if dates is not None and pd.api.types.is_datetime64_any_dtype(dates) and not pd.api.types.is_datetime64_any_dtype(column):
+            dates = _day_first_if_better(column, dates)
     if dates is not None and pd.api.types.is_datetime64_any_dtype(dates):
         return dates
     text = column.astype(str).str.strip()
@@ -91,6 +117,58 @@ def parse_dates(column: pd.Series, source: str = "the data") -> pd.Series:
     warnings.warn(f"timestamps of {source} carry several UTC offsets (a time zone with daylight saving time); read "
                   f"in UTC, where they are evenly spaced (forecasts are dated in UTC)", stacklevel=3)
     return utc
+
+
+def _day_first_if_better(column: pd.Series, dates: pd.Series) -> pd.Series:
+    """The dates read day first ("13/01/2024") where that reads every row and the month-first reading does not, or
+    where both read every row and only day first gives a regular grid (01/02, 01/03, ... as months, not days)."""
+    if not column.astype(str).str.contains(r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}", regex=True).all():
+        return dates
+    day_first = pd.to_datetime(column, errors="coerce", dayfirst=True)
+    if day_first.isna().any():
+        return dates
+    if dates.isna().any():
+        return day_first
+    even = [_has_frequency(d) for d in (dates, day_first)]
+    return day_first if even[1] and not even[0] else dates
+
+
+def _has_frequency(dates: pd.Series) -> bool:
+    """Whether pandas finds a frequency in the sorted timestamps (all of them, up to the first thousand)."""
+    head = pd.DatetimeIndex(dates.sort_values().drop_duplicates().iloc[:1000])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas 3 announces infer_freq returning an offset
+        try:
+            return len(head) >= 3 and pd.infer_freq(head) is not None
+        except (TypeError, ValueError):
+            return False
+
+
+def _numeric_dates(column: pd.Series) -> pd.Series:
+    """Timestamps written as numbers: 20240131 (year, month, day) or seconds / milliseconds / microseconds /
+    nanoseconds since 1970, told apart by their size."""
+    values = column.dropna()
+    if len(values) and (values % 1 == 0).all() and values.between(10_000_101, 29_991_231).all():
+        dates = pd.to_datetime(column.astype("Int64").astype(str), format="%Y%m%d", errors="coerce")
+        if dates.notna().sum() == len(values):
+            return dates
+    size = values.abs().median() if len(values) else 0
+    unit = "s" if size < 1e11 else "ms" if size < 1e14 else "us" if size < 1e17 else "ns"
+    return pd.to_datetime(column, unit=unit, errors="coerce")
+
+
+def default_target(df: pd.DataFrame, source: str = "the data") -> str:
+    """The column to forecast when none is named: 'OT' where there is one (the ETT files' name), else the only
+    numeric column. Raises DataError naming the candidates where there are several or none."""
+    if "OT" in df.columns:
+        return "OT"
+    numeric = [c for c in df.columns if c != "date" and pd.api.types.is_numeric_dtype(df[c])]
+    if len(numeric) == 1:
+        return numeric[0]
+    if not numeric:
+        raise DataError(f"{source} has no numeric column to forecast; columns are {list(df.columns)[:12]}")
+    raise DataError(f"which column of {source} to forecast? It has {len(numeric)} numeric columns {numeric[:12]} and "
+                    f"none named 'OT': name one with --target (Python: target=)")
 
 
 def select_columns(df: pd.DataFrame, target: str, features: str, source: str = "data",

@@ -20,3 +20,21 @@ def joined(frames: dict, long: bool) -> pd.DataFrame:
         return frames[None]
     return pd.concat([f.rename(columns={"date": "ds"}).assign(unique_id=uid) for uid, f in frames.items()],
                      ignore_index=True)
+
+
+def recent_to_json(recent: pd.DataFrame) -> dict:
+    """A series' recent rows as JSON; zone-aware dates as UTC text with the zone's name (a window across a
+    daylight-saving change holds two UTC offsets, from which text alone cannot name the zone again)."""
+    tz = recent["date"].dt.tz
+    dates = recent["date"] if tz is None else recent["date"].dt.tz_convert("UTC")
+    return {"recent": recent.assign(date=dates.astype(str)).to_dict(orient="list"),
+            **({} if tz is None else {"tz": str(tz)})}
+
+
+def recent_from_json(entry: dict) -> pd.DataFrame:
+    """The rows ``recent_to_json`` wrote, dates parsed (in their zone where one was saved)."""
+    recent = pd.DataFrame(entry["recent"])
+    tz = entry.get("tz")
+    dates = pd.to_datetime(recent["date"]) if tz is None else \
+        pd.to_datetime(recent["date"], utc=True).dt.tz_convert(tz)
+    return recent.assign(date=dates)

@@ -1,0 +1,73 @@
+"""Reading a user's CSV as people write them: separators, decimal commas, dates day first, numbers, time zones."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sparsecast import DataError
+from sparsecast.data.frame import default_target, parse_dates, read_table
+
+
+def _frame(n=60, freq="h"):
+    dates = pd.date_range("2024-01-01", periods=n, freq=freq)
+    return pd.DataFrame({"date": dates, "load": 10.5 + np.arange(n) / 4, "temp": -np.arange(n) / 8})
+
+
+@pytest.mark.parametrize("sep,decimal", [(";", ","), (";", "."), ("\t", "."), ("|", ".")])
+def test_separators_and_decimal_commas(tmp_path, sep, decimal):
+    df = _frame()
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False, sep=sep, decimal=decimal)
+    read = read_table(path)
+    assert list(read.columns) == ["date", "load", "temp"]
+    np.testing.assert_allclose(read[["load", "temp"]].to_numpy(), df[["load", "temp"]].to_numpy())
+    assert list(read["date"]) == list(df["date"])
+
+
+def test_semicolons_with_text_that_is_not_a_number_stay_text(tmp_path):
+    path = tmp_path / "d.csv"
+    _frame().assign(site="A,B").to_csv(path, index=False, sep=";")
+    assert list(read_table(path)["site"].unique()) == ["A,B"]
+
+
+def test_dates_written_day_first_are_read_day_first():
+    hourly = pd.date_range("2024-01-01", periods=400, freq="h")  # 13/01/2024 exists only day first
+    assert list(parse_dates(pd.Series(hourly.strftime("%d/%m/%Y %H:%M")))) == list(hourly)
+    monthly = pd.date_range("2000-01-01", periods=30, freq="MS")  # both readings parse; only day first is regular
+    assert list(parse_dates(pd.Series(monthly.strftime("%d/%m/%Y")))) == list(monthly)
+    us = pd.date_range("2024-01-01", periods=40, freq="D")  # month first, as pandas reads it, stays
+    assert list(parse_dates(pd.Series(us.strftime("%m/%d/%Y")))) == list(us)
+
+
+@pytest.mark.parametrize("unit,scale", [("s", 1), ("ms", 10 ** 3), ("us", 10 ** 6), ("ns", 10 ** 9)])
+def test_numeric_timestamps_since_1970(unit, scale):
+    dates = pd.date_range("2024-03-01", periods=50, freq="15min")
+    numbers = pd.Series((dates - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1) * scale)
+    assert list(parse_dates(numbers)) == list(dates)
+
+
+def test_numeric_year_month_day():
+    dates = pd.date_range("2019-12-25", periods=30, freq="D")
+    assert list(parse_dates(pd.Series(dates.strftime("%Y%m%d").astype(int)))) == list(dates)
+
+
+@pytest.mark.parametrize("freq,expected", [("h", "UTC"), ("D", None)])
+def test_text_with_several_utc_offsets_is_read_on_an_even_grid(freq, expected):
+    local = pd.date_range("2021-03-20", periods=300, freq=freq, tz="Europe/Berlin")
+    text = pd.Series(local.astype(str))  # "+01:00" before the change of 2021-03-28, "+02:00" after
+    with pytest.warns(UserWarning, match="several UTC offsets"):
+        dates = parse_dates(text)
+    assert (None if dates.dt.tz is None else str(dates.dt.tz)) == expected
+    assert dates.diff().dropna().nunique() == 1  # evenly spaced: UTC hours, or local days
+    if freq == "D":
+        assert list(dates) == list(local.tz_localize(None))
+
+
+def test_default_target_is_ot_else_the_only_numeric_column():
+    df = _frame()
+    assert default_target(df.assign(OT=1.0)) == "OT"
+    assert default_target(df.drop(columns="temp").assign(site="A")) == "load"
+    with pytest.raises(DataError, match=r"2 numeric columns \['load', 'temp'\].*--target"):
+        default_target(df)
+    with pytest.raises(DataError, match="no numeric column"):
+        default_target(df[["date"]].assign(site="A"))
