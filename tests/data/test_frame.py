@@ -71,3 +71,11 @@ def test_default_target_is_ot_else_the_only_numeric_column():
         default_target(df)
     with pytest.raises(DataError, match="no numeric column"):
         default_target(df[["date"]].assign(site="A"))
+
+
+def test_a_saved_row_index_is_dropped_with_a_warning(tmp_path):
+    path = tmp_path / "d.csv"
+    _frame().drop(columns="temp").to_csv(path)  # pandas writes the index as a first column with an empty name
+    with pytest.warns(UserWarning, match="no name in the header"):
+        read = read_table(path)
+    assert list(read.columns) == ["date", "load"] and default_target(read) == "load"

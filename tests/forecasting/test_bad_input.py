@@ -31,6 +31,8 @@ CASES = {  # name: (make the data file, extra flags, what the one line must say)
     "empty file": (lambda t: _write(t, b""), [], "is empty"),
     "header only": (lambda t: _write(t, b"date,OT\n"), [], "no rows"),
     "binary garbage": (lambda t: _write(t, bytes(range(256)) * 4), [], ""),
+    "an Excel workbook": (lambda t: _write(t, b"PK\x03\x04") and t.joinpath("data.csv").rename(t / "data.xlsx"), [],
+                          "is an Excel workbook, not a CSV"),
     "no date column": (lambda t: _edit(t, lambda d: d.rename(columns={"date": "time"})), [], "no 'date' column"),
     "date column named otherwise": (lambda t: _edit(t, lambda d: d.rename(columns={"date": "time"})),
                                     ["--date-col", "stamp"], "no 'stamp' column"),

@@ -19,6 +19,10 @@ def read_table(path: str | Path, date_col: str = "date") -> pd.DataFrame:
         raise DataError(f"data file not found: {path} (give a built-in name such as ETTh1, or the path of a CSV)")
     if path.stat().st_size == 0:
         raise DataError(f"data file is empty: {path}")
+    kind = _NOT_CSV.get(path.suffix.lower())
+    if kind:
+        raise DataError(f"{path} is {kind}, not a CSV: save it as CSV, or read it with pandas and give the DataFrame "
+                        f"to sparsecast.Forecaster")
     sep = _delimiter(path)
     try:
         df = pd.read_csv(path, sep=sep, encoding="utf-8-sig", encoding_errors="replace")
@@ -27,6 +31,10 @@ def read_table(path: str | Path, date_col: str = "date") -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read {path} as CSV: {str(e).splitlines()[0]}") from e
     return normalize_frame(df, date_col, source=str(path))
+
+
+_NOT_CSV = {".xlsx": "an Excel workbook", ".xls": "an Excel workbook", ".parquet": "a Parquet file",
+            ".feather": "a Feather file", ".json": "a JSON file", ".pkl": "a pickle", ".h5": "an HDF5 file"}
 
 
 def _delimiter(path: Path) -> str:
@@ -57,6 +65,11 @@ def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the
     """
     df = df.copy()
     df.columns = [str(c).strip() for c in df.columns]
+    unnamed = [c for c in df.columns if c.startswith("Unnamed: ")]  # pandas' name for an empty header field
+    if unnamed and len(unnamed) < len(df.columns):
+        warnings.warn(f"dropped {len(unnamed)} column(s) of {source} with no name in the header (a saved row index?)",
+                      stacklevel=2)
+        df = df.drop(columns=unnamed)
     if df.empty:
         raise DataError(f"{source} has a header but no rows")
     if date_col not in df.columns and isinstance(df.index, pd.DatetimeIndex):
