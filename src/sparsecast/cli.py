@@ -7,6 +7,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from .console import say
 from .errors import SparsecastError
 from .models.registry import FORECASTERS
 
@@ -44,7 +45,9 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--target", default=None, help="forecast column (default: the dataset's, else OT)")
     g.add_argument("--freq", default=None, help="pandas frequency (h, 15min, D, W, ...); inferred when not given")
     g.add_argument("--date-col", default="date")
-    g.add_argument("--seq-len", type=int, default=96)
+    g.add_argument("--seq-len", type=int, default=None,
+                   help="lookback (default: 96 on a built-in dataset; on a CSV of your own, chosen from its frequency "
+                        "and length, e.g. 336 hours, 28 days, 24 months)")
     g.add_argument("--label-len", type=int, default=None,
                    help="known steps the Informer decoder starts from (default 48, at most --seq-len)")
     g.add_argument("--pred-len", type=int, default=24)
@@ -138,10 +141,31 @@ def _train_config(a, model: str | None = None):
 
 def _data_config(a):
     from .data import DataConfig
+    seq_len = a.seq_len or _default_seq_len(a)
     return DataConfig(data=a.data, root_path=a.root_path, features=a.features, target=a.target, freq=a.freq,
-                      date_col=a.date_col, seq_len=a.seq_len, pred_len=a.pred_len,
-                      label_len=min(48, a.seq_len) if a.label_len is None else a.label_len,
+                      date_col=a.date_col, seq_len=seq_len, pred_len=a.pred_len,
+                      label_len=min(48, seq_len) if a.label_len is None else a.label_len,
                       embed=a.embed, fill=a.fill, season=a.season, test_windows=a.test_windows)
+
+
+def _default_seq_len(a) -> int:
+    """96 on a built-in dataset (the paper's protocol); on a user's CSV a lookback from its frequency and length, as
+    the Python API chooses, fitted to the scoring split (70 / 10 / 20%)."""
+    import pandas as pd
+    from .data import DataConfig, read_table
+    from .data.datasets import infer_freq, resolve_path
+    from .forecasting.experiment import choose_lookback
+    from .timefeatures import normalize_freq
+    path, builtin = resolve_path(DataConfig(data=a.data, root_path=a.root_path))
+    if builtin:
+        return 96
+    frame = read_table(path, a.date_col)
+    freq = normalize_freq(a.freq or infer_freq(pd.DatetimeIndex(frame["date"]), str(path)))
+    seq_len = choose_lookback(a.model, _model_params(a), freq, len(frame), a.pred_len, a.season, str(path),
+                              split="custom")
+    say(f"lookback {seq_len} steps, chosen from the frequency ({freq}) and the {len(frame)} rows of {path.name} "
+        f"(--seq-len sets it)")
+    return seq_len
 
 
 def cmd_train(a) -> None:

@@ -19,17 +19,16 @@ import torch
 from .data import DataConfig, StandardScaler, normalize_frame, prepare_frame
 from .data.frame import default_target
 from .data.datasets import anchor_weekly, infer_freq, regular_frame
-from .data.lookback import MIN_TRAIN_WINDOWS, fit_lookback, statistical_lookback
 from .data.windows import ConcatWindows
 from .errors import CheckpointError, DataError
-from .forecasting.experiment import build_forecaster, user_settings
+from .forecasting.experiment import build_forecaster, choose_lookback, user_settings
 from .forecasting.intervals import fit_intervals, interval_scores
 from .forecasting.skill import seasonal_naive
 from .forecasting.predict import ForecastSpec, forecast_at, forecast_future
 from .forecasting.run_dir import SERIES, load_intervals, load_run, read_json, save_intervals, save_run, write_json
 from .models import SeriesConfig, model_classes
 from .forecasting import auto
-from .forecasting.frames import LONG_COLUMNS, is_long, recent_from_json, recent_to_json, source as _source
+from .forecasting.frames import LONG_COLUMNS, as_frame, is_long, recent_from_json, recent_to_json, source as _source
 from .console import say
 from .models.registry import AUTO, ENSEMBLE, STATISTICAL, covariates_note, train_defaults
 from .timefeatures import normalize_freq, season_length
@@ -109,13 +108,14 @@ class Forecaster:
         return regular_frame(frame, anchor_weekly(normalize_freq(cfg.freq), pd.Timestamp(frame["date"].iloc[0])),
                              cfg.fill, _source(uid))
 
-    def fit(self, df: pd.DataFrame, *, checkpoint: str | Path | None = None, resume: bool = False) -> "Forecaster":
-        """Fit on ``df`` (wide, or long with unique_id / ds / y); returns self.
+    def fit(self, df: pd.DataFrame | pd.Series, *, checkpoint: str | Path | None = None, resume: bool = False) -> "Forecaster":
+        """Fit on ``df`` (wide, long with unique_id / ds / y, or a Series on a DatetimeIndex); returns self.
 
         ``checkpoint``: a file the training writes after every epoch (and every ``checkpoint_minutes`` inside one);
         ``resume=True`` continues a fit that was stopped from it, with the same ``df`` and settings, and ends as the
         uninterrupted fit would. Models that do not train (statistical, ``auto``'s weighted candidates) ignore both.
         """
+        df = as_frame(df)
         members = None  # model='auto' with more than one weighted candidate: name -> its Forecaster, fit on df
         if self.data_cfg.target is None and not is_long(df):
             values = df.drop(columns=[self.data_cfg.date_col], errors="ignore")
@@ -207,15 +207,8 @@ class Forecaster:
         """seq_len from the frequency, shortened to fit the shortest series (see ``data.lookback``)."""
         cfg = self.data_cfg
         uid, shortest, freq = self._shortest(frames)
-        source = _source(uid)
-        _, cfg_cls = model_classes(self.model_name)
-        shortest_lookback = self.model_params.get("patch_len", getattr(cfg_cls, "patch_len", 1))
-        preferred, windows = None, MIN_TRAIN_WINDOWS
-        if self.model_name in STATISTICAL:  # local models: a longer lookback, at least one season, no training
-            season = season_length(freq, cfg.season)
-            shortest_lookback, preferred, windows = season, statistical_lookback(freq, cfg.pred_len, season), 0
-        seq_len = fit_lookback(freq, len(shortest), cfg.pred_len, min_lookback=shortest_lookback, source=source,
-                               preferred=preferred, min_train_windows=windows)
+        seq_len = choose_lookback(self.model_name, self.model_params, freq, len(shortest), cfg.pred_len, cfg.season,
+                                  _source(uid))
         label_len = 48 if self.label_len_given is None else self.label_len_given
         self.data_cfg = dataclasses.replace(cfg, seq_len=seq_len, label_len=min(label_len, seq_len))
 
@@ -233,7 +226,7 @@ class Forecaster:
         return None not in self.series
 
     # -- forecasts ----------------------------------------------------------------------------------------------------
-    def predict(self, df: pd.DataFrame | None = None) -> pd.DataFrame:
+    def predict(self, df: pd.DataFrame | pd.Series | None = None) -> pd.DataFrame:
         """Forecast the pred_len steps after the last row of ``df`` (default: the data given to ``fit``).
 
         Returns a 'date' column, one column per forecast variable and one per variable and quantile level
@@ -242,7 +235,7 @@ class Forecaster:
         """
         self._check_fitted()
         frames = {uid: recent for uid, (_, recent) in self.series.items()} if df is None else \
-            self._frames(df, self.long)
+            self._frames(as_frame(df), self.long)
         out = {uid: forecast_future(self.model, self._spec(uid), frame) for uid, frame in frames.items()}
         if not self.long:
             return out[None]
@@ -250,7 +243,7 @@ class Forecaster:
                          ignore_index=True)
         return long[list(LONG_COLUMNS) + [c for c in long.columns if c not in LONG_COLUMNS]]
 
-    def backtest(self, df: pd.DataFrame, windows: int = 10, stride: int | None = None) -> pd.DataFrame:
+    def backtest(self, df: pd.DataFrame | pd.Series, windows: int = 10, stride: int | None = None) -> pd.DataFrame:
         """Rolling-origin evaluation: ``windows`` forecasts whose horizons end ``stride`` rows apart, the last one at
         the end of each series; each reads only the rows before its origin. Metrics are in original units, with
         the seasonal-naive forecast's MSE from the same rows and the skill ratio (model MSE / seasonal naive's;
@@ -260,6 +253,7 @@ class Forecaster:
         For an honest score, fit on data that ends before the first origin.
         """
         self._check_fitted()
+        df = as_frame(df)
         if windows < 1 or stride is not None and stride < 1:
             raise DataError(f"backtest needs windows >= 1 and stride >= 1, got windows={windows}, stride={stride}")
         cfg = self.data_cfg

@@ -5,7 +5,10 @@ import pandas as pd
 import pytest
 
 from sparsecast import Forecaster
+from sparsecast.cli import main
 from sparsecast.data.lookback import MIN_TRAIN_WINDOWS, fit_lookback, preferred_lookback
+from sparsecast.data.splits import custom_ends, split_borders
+from sparsecast.forecasting.run_dir import read_json
 from sparsecast.errors import DataError
 
 
@@ -65,3 +68,23 @@ def test_a_model_with_nothing_to_train_needs_one_lookback_in_the_training_rows_o
     fc = Forecaster("seasonal_naive", target="y", features="S", pred_len=10).fit(df)
     assert fc.data_cfg.seq_len == 55
     np.testing.assert_allclose(fc.predict()["y"], df["y"].iloc[13:23], rtol=1e-5)  # one season back
+
+
+def test_the_scoring_split_holds_a_horizon_in_validation_and_test_on_a_short_series():
+    assert custom_ends(966, 60) == (676, 773)  # long enough: 70 / 10 / 20% exactly (the national_illness table)
+    assert custom_ends(72, 12) == (46, 58)  # 72 months, a year ahead: 7 validation rows would not hold a horizon
+    borders = split_borders("custom", 72, seq_len=19, pred_len=12)
+    assert borders == {"train": (0, 46), "val": (27, 58), "test": (39, 72)}
+    assert fit_lookback("ME", 72, 12, min_lookback=16, split="custom") == 46 - 12 + 1 - MIN_TRAIN_WINDOWS
+
+
+def test_cli_train_on_a_short_csv_chooses_the_lookback(tmp_path, capsys):
+    t = np.arange(72)
+    csv = tmp_path / "sales.csv"
+    pd.DataFrame({"month": pd.date_range("2015-01-01", periods=72, freq="MS").strftime("%Y-%m"),
+                  "sales": 100 + t + 10 * np.sin(2 * np.pi * t / 12)}).to_csv(csv, index=False)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(csv), "--date-col", "month", "--pred-len", "12", "--epochs", "1",
+                 "--no-refit", "--no-progress", "--out", str(run)]) == 0
+    assert "lookback 19 steps, chosen from the frequency (MS) and the 72 rows" in capsys.readouterr().out
+    assert read_json(run / "config.json")["data"]["seq_len"] == 19

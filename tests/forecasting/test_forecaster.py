@@ -124,6 +124,17 @@ def test_time_zone_aware_timestamps_keep_their_zone_across_a_daylight_saving_cha
     assert out.read_text().splitlines()[1].startswith(str(first))  # "2021-04-01 11:00:00+00:00"
 
 
+def test_a_series_on_a_datetime_index_fits_predicts_and_backtests():
+    df = _frame("h")
+    series = df.set_index("date")["OT"]
+    fc = Forecaster("repeat_last", seq_len=24, label_len=12, pred_len=6).fit(series)
+    future = fc.predict()
+    assert list(future.columns[:2]) == ["date", "OT"] and future["date"].iloc[0] == df["date"].iloc[-1] + pd.Timedelta(hours=1)
+    np.testing.assert_allclose(fc.predict(series.iloc[:100])["OT"], series.iloc[99], rtol=1e-6)
+    assert len(fc.backtest(series, windows=2)) == 2
+    assert "y" in Forecaster("repeat_last", seq_len=24, pred_len=6).fit(series.rename(None)).predict().columns
+
+
 def _long(n=200, ids=("a", "b", "c")):
     t = np.arange(n)
     return pd.concat([pd.DataFrame({"unique_id": uid, "ds": pd.date_range("2022-01-01", periods=n, freq="h"),

@@ -12,11 +12,24 @@ def fit_train_rows(n_rows: int, pred_len: int) -> int:
     return min(int(n_rows * 0.9), n_rows - pred_len)
 
 
+def custom_ends(n_rows: int, pred_len: int) -> tuple[int, int]:
+    """Where the train and validation rows of the "custom" split end: 70% / 10% / 20%, except that validation and
+    test each hold at least one whole horizon on a short series (training gives up the rows)."""
+    val_end = n_rows - max(int(n_rows * 0.2), pred_len)
+    return min(int(n_rows * 0.7), val_end - pred_len), val_end
+
+
+def train_rows(kind: str, n_rows: int, pred_len: int) -> int:
+    """Training rows of a "fit" or "custom" split of ``n_rows`` rows."""
+    return fit_train_rows(n_rows, pred_len) if kind == "fit" else custom_ends(n_rows, pred_len)[0]
+
+
 def split_borders(kind: str, n_rows: int, seq_len: int, pred_len: int = 0) -> dict[str, tuple[int, int]]:
     """Row ranges [start, end) of each split. Val and test start seq_len early so their first window has history.
 
     Args:
-        kind: "ett_hour" (ETTh*), "ett_minute" (ETTm*, 15-minute rows), "custom" (70% / 10% / 20%, chronological)
+        kind: "ett_hour" (ETTh*), "ett_minute" (ETTm*, 15-minute rows), "custom" (70% / 10% / 20%, chronological;
+            validation and test at least ``pred_len`` rows each)
             or "fit" (90% train / 10% validation, at least ``pred_len`` rows; no test: for fitting a forecaster of
             the real future).
     """
@@ -27,8 +40,7 @@ def split_borders(kind: str, n_rows: int, seq_len: int, pred_len: int = 0) -> di
         m = _ETT_MONTH_HOURS * (4 if kind == "ett_minute" else 1)
         ends = (12 * m, 16 * m, 20 * m)
     elif kind == "custom":
-        n_train, n_test = int(n_rows * 0.7), int(n_rows * 0.2)
-        ends = (n_train, n_rows - n_test, n_rows)
+        ends = (*custom_ends(n_rows, pred_len), n_rows)
     else:
         raise ValueError(f"unknown split kind {kind!r}")
     starts = (0, ends[0] - seq_len, ends[1] - seq_len)

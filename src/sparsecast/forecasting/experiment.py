@@ -9,6 +9,7 @@ import torch
 
 from ..console import say
 from ..data import DataConfig, PreparedData, prepare_data
+from ..data.lookback import MIN_TRAIN_WINDOWS, fit_lookback, statistical_lookback
 from ..errors import CheckpointError, DataError, SparsecastError
 from ..models import SERIES_FIELDS, model_classes, series_config, unwrap, wrap
 from ..models.registry import STATISTICAL, covariates_note
@@ -71,6 +72,21 @@ def model_config(model_name: str, params: dict, data_cfg: DataConfig, prepared: 
     if unknown:
         raise ValueError(f"model {model_name!r} has no setting(s) {sorted(unknown)}")
     return cfg_cls(**{k: v for k, v in from_data.items() if k in names}, **params)
+
+
+def choose_lookback(model_name: str, settings: dict, freq: str, n_rows: int, pred_len: int, season: int | None = None,
+                    source: str = "the series", split: str = "fit") -> int:
+    """A lookback for a user's series when none is given: from the frequency, fitted to its length (``data.lookback``);
+    at least a patch for the patch models; for the statistical ones (fit on each window's lookback, nothing to
+    train) ten seasons, at least one."""
+    _, cfg_cls = model_classes(model_name)
+    shortest = settings.get("patch_len", getattr(cfg_cls, "patch_len", 1))
+    preferred, windows = None, MIN_TRAIN_WINDOWS
+    if model_name in STATISTICAL:
+        season = season_length(freq, season)
+        shortest, preferred, windows = season, statistical_lookback(freq, pred_len, season), 0
+    return fit_lookback(freq, n_rows, pred_len, min_lookback=shortest, source=source, preferred=preferred,
+                        min_train_windows=windows, split=split)
 
 
 def build_forecaster(model_name: str, settings: dict, data_cfg: DataConfig, prepared: PreparedData):

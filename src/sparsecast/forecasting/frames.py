@@ -38,3 +38,11 @@ def recent_from_json(entry: dict) -> pd.DataFrame:
     dates = pd.to_datetime(recent["date"]) if tz is None else \
         pd.to_datetime(recent["date"], utc=True).dt.tz_convert(tz)
     return recent.assign(date=dates)
+
+
+def as_frame(data: pd.DataFrame | pd.Series) -> pd.DataFrame:
+    """A Series (one variable, its timestamps as the index) as a one-column frame named for it ('y' without a
+    name); a frame as it is."""
+    if isinstance(data, pd.Series):
+        return data.to_frame(name="y" if data.name is None else str(data.name))
+    return data
