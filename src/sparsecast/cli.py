@@ -141,7 +141,7 @@ def _train_config(a, model: str | None = None):
 
 def _data_config(a):
     from .data import DataConfig
-    seq_len = a.seq_len or _default_seq_len(a)
+    seq_len = _default_seq_len(a) if a.seq_len is None else a.seq_len
     return DataConfig(data=a.data, root_path=a.root_path, features=a.features, target=a.target, freq=a.freq,
                       date_col=a.date_col, seq_len=seq_len, pred_len=a.pred_len,
                       label_len=min(48, seq_len) if a.label_len is None else a.label_len,
@@ -159,7 +159,9 @@ def _default_seq_len(a) -> int:
     path, builtin = resolve_path(DataConfig(data=a.data, root_path=a.root_path))
     if builtin:
         return 96
-    frame = read_table(path, a.date_col)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # said when training reads the file
+        frame = read_table(path, a.date_col)
     freq = normalize_freq(a.freq or infer_freq(pd.DatetimeIndex(frame["date"]), str(path)))
     seq_len = choose_lookback(a.model, _model_params(a), freq, len(frame), a.pred_len, a.season, str(path),
                               split="custom")

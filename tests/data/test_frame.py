@@ -79,3 +79,50 @@ def test_a_saved_row_index_is_dropped_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match="no name in the header"):
         read = read_table(path)
     assert list(read.columns) == ["date", "load"] and default_target(read) == "load"
+
+
+@pytest.mark.parametrize("suffix", [".csv.gz", ".csv.bz2", ".csv.zip"])
+def test_compressed_csv_reads_as_before(tmp_path, suffix):
+    path = tmp_path / f"d{suffix}"
+    _frame().to_csv(path, index=False)
+    assert list(read_table(path).columns) == ["date", "load", "temp"]
+
+
+def test_separators_inside_quoted_names_do_not_count(tmp_path):
+    path = tmp_path / "d.csv"
+    _frame().rename(columns={"temp": "temp;min;max"}).to_csv(path, index=False)
+    assert list(read_table(path).columns) == ["date", "load", "temp;min;max"]
+
+
+def test_decimal_commas_beside_a_text_column_and_a_blank_cell(tmp_path):
+    df = _frame().assign(station="Berlin-Mitte")
+    df.loc[3, "load"] = np.nan
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False, sep=";", decimal=",")
+    read = read_table(path)
+    np.testing.assert_allclose(read["load"].to_numpy(), df["load"].to_numpy())
+    assert read["station"].iloc[0] == "Berlin-Mitte"
+
+
+def test_years_and_year_months_as_numbers_and_numbers_that_are_not_dates():
+    years = pd.Series(np.arange(1950, 2024))
+    assert list(parse_dates(years)) == list(pd.date_range("1950-01-01", periods=74, freq="YS"))
+    months = pd.Series(pd.date_range("2015-01-01", periods=30, freq="MS").strftime("%Y%m").astype(int))
+    assert list(parse_dates(months)) == list(pd.date_range("2015-01-01", periods=30, freq="MS"))
+    with pytest.raises(DataError, match="cannot read the numbers of column 'serial'"):
+        parse_dates(pd.Series(np.arange(45000, 45100), name="serial"))  # spreadsheet serial days
+
+
+def test_day_first_months_with_a_gap_stay_months():
+    months = pd.date_range("2019-01-01", periods=36, freq="MS").delete(20)
+    assert list(parse_dates(pd.Series(months.strftime("%d/%m/%Y")))) == list(months)
+    us_months = pd.date_range("2019-01-01", periods=36, freq="MS").delete(20)  # month first, a gap: stays
+    assert list(parse_dates(pd.Series(us_months.strftime("%m/%d/%Y")))) == list(us_months)
+
+
+def test_a_saved_series_with_an_unnamed_index_reads_its_dates(tmp_path):
+    path = tmp_path / "s.csv"
+    series = _frame().set_index("date")["load"].rename_axis(None)
+    series.to_csv(path)  # header ",load"
+    read = read_table(path)
+    assert list(read.columns) == ["date", "load"] and list(read["date"]) == list(series.index)

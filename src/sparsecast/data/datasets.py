@@ -177,7 +177,8 @@ def infer_freq(dates: pd.DatetimeIndex, source: str) -> str:
 
 
 # Which rows each split of a CSV holds, for messages (val and test also read seq_len rows before their own).
-SPLIT_PARTS = {"custom": {"train": " (the first 70% of the rows)", "val": " (the next 10%)", "test": " (the last 20%)"},
+SPLIT_PARTS = {"custom": {"train": " (the first 70% of the rows, fewer where validation and test need a horizon each)",
+                          "val": " (the next 10%, at least a horizon)", "test": " (the last 20%, at least a horizon)"},
                "fit": {"train": " (the first 90% of the rows)", "val": " (the last 10%)"}}
 
 

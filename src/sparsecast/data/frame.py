@@ -1,5 +1,6 @@
 """Reading a CSV of timestamps and measurements into a clean, validated frame."""
 
+import re
 import warnings
 from pathlib import Path
 
@@ -38,22 +39,32 @@ _NOT_CSV = {".xlsx": "an Excel workbook", ".xls": "an Excel workbook", ".parquet
 
 
 def _delimiter(path: Path) -> str:
-    """The field separator of the file's header line: the one of comma, semicolon, tab and bar it holds most of
-    (comma when it holds none)."""
-    with open(path, encoding="utf-8-sig", errors="replace") as f:
-        header = f.readline()
+    """The field separator of the file's header line (read as pandas reads the file, compressed or not): the one of
+    comma, semicolon, tab and bar it holds most of outside quotes (comma when it holds none)."""
+    try:
+        first = pd.read_csv(path, header=None, nrows=1, sep="\x01", quoting=3, encoding="utf-8-sig",
+                            encoding_errors="replace", keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError):
+        return ","
+    header = re.sub(r'"[^"]*"', "", str(first.iloc[0, 0]) if first.size else "")
     counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
     best = max(counts, key=counts.get)
     return best if counts[best] > 0 else ","
 
 
+_DECIMAL_COMMA = r"\s*[-+]?[\d.]*\d,\d*\s*|\s*[-+]?\d+\s*"
+
+
 def _decimal_commas(df: pd.DataFrame, date_col: str) -> bool:
-    """Whether the text columns of a semicolon-separated frame are numbers written with a decimal comma."""
-    text = [c for c in df.columns if c != date_col and not pd.api.types.is_numeric_dtype(df[c])]
-    if not text:
-        return False
-    sample = df[text].head(200).astype(str).stack()
-    return bool(len(sample)) and bool(sample.str.fullmatch(r"\s*-?[\d.]*\d,\d*\s*|\s*-?\d+\s*|nan").all())
+    """Whether a text column of a semicolon-separated frame holds numbers written with a decimal comma (re-read with
+    ``decimal=","``, text columns stay text)."""
+    for c in df.columns:
+        if c == date_col or pd.api.types.is_numeric_dtype(df[c]):
+            continue
+        sample = df[c].head(500).dropna().astype(str)
+        if len(sample) and sample.str.contains(",").any() and sample.str.fullmatch(_DECIMAL_COMMA).all():
+            return True
+    return False
 
 
 def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the data") -> pd.DataFrame:
@@ -66,6 +77,11 @@ def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the
     df = df.copy()
     df.columns = [str(c).strip() for c in df.columns]
     unnamed = [c for c in df.columns if c.startswith("Unnamed: ")]  # pandas' name for an empty header field
+    if date_col not in df.columns and unnamed and unnamed[0] == df.columns[0] \
+            and not pd.api.types.is_numeric_dtype(df[unnamed[0]]) and _all_dates(df[unnamed[0]]):
+        df = df.rename(columns={unnamed[0]: date_col})  # a saved Series or frame with an unnamed DatetimeIndex
+        unnamed = unnamed[1:]
+    unnamed = [c for c in unnamed if c != date_col]
     if unnamed and len(unnamed) < len(df.columns):
         warnings.warn(f"dropped {len(unnamed)} column(s) of {source} with no name in the header (a saved row index?)",
                       stacklevel=2)
@@ -109,7 +125,7 @@ def parse_dates(column: pd.Series, source: str = "the data") -> pd.Series:
     single zone to keep: sub-daily steps are read in UTC, where they stay evenly spaced, and daily or longer steps as
     the local dates they name (a local midnight is 23:00 or 22:00 in UTC); a warning says which."""
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-        return _numeric_dates(column)
+        return _numeric_dates(column, source)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", (FutureWarning, UserWarning))  # mixed offsets (pandas 2), format guessing
         try:
@@ -132,9 +148,19 @@ def parse_dates(column: pd.Series, source: str = "the data") -> pd.Series:
     return utc
 
 
+def _all_dates(column: pd.Series) -> bool:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return bool(pd.to_datetime(column, errors="coerce", utc=True).notna().all())
+        except (TypeError, ValueError):
+            return False
+
+
 def _day_first_if_better(column: pd.Series, dates: pd.Series) -> pd.Series:
-    """The dates read day first ("13/01/2024") where that reads every row and the month-first reading does not, or
-    where both read every row and only day first gives a regular grid (01/02, 01/03, ... as months, not days)."""
+    """The dates read day first ("13/01/2024") where that reads every row and the month-first reading does not; where
+    both read every row, where only day first gives a regular grid, or (with gaps) only day first puts every row on
+    one day of the month (01/02, 01/03, ... as months, not days)."""
     if not column.astype(str).str.contains(r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}", regex=True).all():
         return dates
     day_first = pd.to_datetime(column, errors="coerce", dayfirst=True)
@@ -143,7 +169,10 @@ def _day_first_if_better(column: pd.Series, dates: pd.Series) -> pd.Series:
     if dates.isna().any():
         return day_first
     even = [_has_frequency(d) for d in (dates, day_first)]
-    return day_first if even[1] and not even[0] else dates
+    if even[0] != even[1]:
+        return day_first if even[1] else dates
+    one_day = [d.dt.day.nunique() == 1 for d in (dates, day_first)]
+    return day_first if one_day[1] and not one_day[0] else dates
 
 
 def _has_frequency(dates: pd.Series) -> bool:
@@ -157,15 +186,24 @@ def _has_frequency(dates: pd.Series) -> bool:
             return False
 
 
-def _numeric_dates(column: pd.Series) -> pd.Series:
-    """Timestamps written as numbers: 20240131 (year, month, day) or seconds / milliseconds / microseconds /
-    nanoseconds since 1970, told apart by their size."""
+_CALENDAR_NUMBERS = ((1_000, 2_999, "%Y"), (100_001, 299_912, "%Y%m"), (10_000_101, 29_991_231, "%Y%m%d"))
+
+
+def _numeric_dates(column: pd.Series, source: str = "the data") -> pd.Series:
+    """Timestamps written as numbers: 2024 (a year), 202401 (year and month), 20240131 (year, month, day), or
+    seconds / milliseconds / microseconds / nanoseconds since 1970, told apart by their size. Numbers that are none
+    of these (row counters, spreadsheet serial days) raise DataError rather than become dates in 1970."""
     values = column.dropna()
-    if len(values) and (values % 1 == 0).all() and values.between(10_000_101, 29_991_231).all():
-        dates = pd.to_datetime(column.astype("Int64").astype(str), format="%Y%m%d", errors="coerce")
-        if dates.notna().sum() == len(values):
-            return dates
+    whole = bool(len(values)) and bool((values % 1 == 0).all())
+    for low, high, fmt in _CALENDAR_NUMBERS:
+        if whole and values.between(low, high).all():
+            dates = pd.to_datetime(column.astype("Int64").astype(str), format=fmt, errors="coerce")
+            if dates.notna().sum() == len(values):
+                return dates
     size = values.abs().median() if len(values) else 0
+    if size < 1e8:  # before 1973 in seconds: not a timestamp anyone writes as a number
+        raise DataError(f"cannot read the numbers of column '{column.name}' of {source} as timestamps (they are "
+                        f"not years, YYYYMM, YYYYMMDD or seconds since 1970); write the dates as text, e.g. 2024-01-31")
     unit = "s" if size < 1e11 else "ms" if size < 1e14 else "us" if size < 1e17 else "ns"
     return pd.to_datetime(column, unit=unit, errors="coerce")
 
