@@ -296,8 +296,13 @@ def cmd_predict(a) -> None:
             band = tuple(column_name(target, spec.intervals.levels[k]) for k in (0, -1))
         plot_history_forecast(a.plot, frame, forecast, target, spec.data.seq_len, band)
     which = "the model refit on every row" if folder != Path(a.run_dir) else "the run's model"
-    print(f"wrote {len(forecast)} steps from {forecast['date'].iloc[0]} to {forecast['date'].iloc[-1]} to {a.out} "
-          f"({which}, {folder})")
+    first, last = (_when(forecast["date"].iloc[i]) for i in (0, -1))
+    print(f"wrote {len(forecast)} steps from {first} to {last} to {a.out} ({which}, {folder})")
+
+
+def _when(t) -> str:
+    """A timestamp as messages show it: the date alone at midnight (daily and coarser data), else date and time."""
+    return str(t.date()) if t == t.normalize() else str(t)
 
 
 def cmd_backtest(a) -> None:
@@ -315,9 +320,11 @@ def cmd_backtest(a) -> None:
     cols = [c for c in ("mse", "mae", "seasonal_naive_mse", "skill", "coverage_0.1-0.9") if c in table.columns]
     means = ", ".join(f"{c} {table[c].mean():.4g}" for c in cols)
     print(f"backtest of {a.run_dir} on {source}: {len(table)} origins {a.stride or fc.data_cfg.pred_len} rows apart, "
-          f"from {table['origin'].iloc[0]} to {table['origin'].iloc[-1]}; means in original units: {means}")
+          f"from {_when(table['origin'].iloc[0])} to {_when(table['origin'].iloc[-1])}; means in original units: "
+          f"{means}")
     if seen:
-        print(f"note: {seen} of the origins come before {test_start}, where the run's test rows start: the model "
+        print(f"note: {seen} of the origins {'comes' if seen == 1 else 'come'} before {_when(pd.Timestamp(test_start))}, "
+              f"where the run's test rows start: the model "
               f"trained or validated on those rows, so their scores are optimistic")
     print(f"wrote one row per origin to {a.out}")
 
