@@ -33,6 +33,8 @@ CASES = {  # name: (make the data file, extra flags, what the one line must say)
     "binary garbage": (lambda t: _write(t, bytes(range(256)) * 4), [], ""),
     "an Excel workbook": (lambda t: _write(t, b"PK\x03\x04") and t.joinpath("data.csv").rename(t / "data.xlsx"), [],
                           "is an Excel workbook, not a CSV"),
+    "long format on the command line": (lambda t: _write(t, b"unique_id,ds,y\na,2024-01-01,1\nb,2024-01-01,2\n"), [],
+                                        "is in long format"),
     "no date column": (lambda t: _edit(t, lambda d: d.rename(columns={"date": "time"})), [], "no 'date' column"),
     "date column named otherwise": (lambda t: _edit(t, lambda d: d.rename(columns={"date": "time"})),
                                     ["--date-col", "stamp"], "no 'stamp' column"),

@@ -90,6 +90,11 @@ def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the
         raise DataError(f"{source} has a header but no rows")
     if date_col not in df.columns and isinstance(df.index, pd.DatetimeIndex):
         df = df.rename_axis(date_col).reset_index()
+    if date_col not in df.columns and {"unique_id", "ds", "y"} <= set(df.columns):
+        raise DataError(f"{source} is in long format (unique_id, ds, y: series stacked one under another); the command "
+                        f"line reads one wide table (a date column, a column per variable): fit it with the Python API, "
+                        f"Forecaster().fit(pd.read_csv(...)), one model over every series, or pivot it wide with "
+                        f"df.pivot(index='ds', columns='unique_id', values='y')")
     if date_col not in df.columns:
         raise DataError(f"no '{date_col}' column in {source}; columns are {list(df.columns)[:10]}: name the time "
                         f"column with --date-col (Python: date_col=), or add one (every row needs a timestamp)")
