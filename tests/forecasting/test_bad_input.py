@@ -35,7 +35,7 @@ CASES = {  # name: (make the data file, extra flags, what the one line must say)
                           "is an Excel workbook, not a CSV"),
     "long format on the command line": (lambda t: _write(t, b"unique_id,ds,y\na,2024-01-01,1\nb,2024-01-01,2\n"), [],
                                         "is in long format"),
-    "no date column": (lambda t: _edit(t, lambda d: d.rename(columns={"date": "time"})), [], "no 'date' column"),
+    "no date column": (lambda t: _edit(t, lambda d: d.rename(columns={"date": "stamp"})), [], "no 'date' column"),
     "date column named otherwise": (lambda t: _edit(t, lambda d: d.rename(columns={"date": "time"})),
                                     ["--date-col", "stamp"], "no 'stamp' column"),
     "unparseable date": (lambda t: _edit(t, lambda d: d.assign(date=d["date"].where(d.index != 7, "31/31/2020"))),

@@ -67,12 +67,16 @@ def _decimal_commas(df: pd.DataFrame, date_col: str) -> bool:
     return False
 
 
+_TIME_NAMES = ("date", "datetime", "timestamp", "time", "ds", "date_time", "time_stamp")
+
+
 def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the data") -> pd.DataFrame:
     """A copy of ``df`` with its timestamps parsed into a first column named ``date``, in time order.
 
-    The timestamps come from ``date_col`` or, if there is no such column, a DatetimeIndex. Unsorted rows are sorted
-    (with a warning); a timestamp repeated with different values is refused, an exactly repeated row is kept with
-    a warning.
+    The timestamps come from ``date_col`` or, if there is no such column, a DatetimeIndex; with the default name
+    "date", a single column named Date, datetime, timestamp, time or ds that holds dates is taken too. Unsorted rows
+    are sorted (with a warning); a timestamp repeated with different values is refused, an exactly repeated row is
+    kept with a warning.
     """
     df = df.copy()
     df.columns = [str(c).strip() for c in df.columns]
@@ -95,6 +99,10 @@ def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the
                         f"line reads one wide table (a date column, a column per variable): fit it with the Python API, "
                         f"Forecaster().fit(pd.read_csv(...)), one model over every series, or pivot it wide with "
                         f"df.pivot(index='ds', columns='unique_id', values='y')")
+    if date_col not in df.columns and date_col == "date":  # the default name: take the one column named for time
+        named = [c for c in df.columns if c.lower() in _TIME_NAMES]
+        if len(named) == 1 and not pd.api.types.is_numeric_dtype(df[named[0]]) and _all_dates(df[named[0]]):
+            date_col = named[0]
     if date_col not in df.columns:
         raise DataError(f"no '{date_col}' column in {source}; columns are {list(df.columns)[:10]}: name the time "
                         f"column with --date-col (Python: date_col=), or add one (every row needs a timestamp)")
