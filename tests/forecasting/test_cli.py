@@ -92,7 +92,7 @@ def _bad_inputs(tmp):
     empty = tmp / "empty.csv"
     empty.write_text("")
     nodate = tmp / "nodate.csv"
-    pd.read_csv(ok).rename(columns={"date": "timestamp"}).to_csv(nodate, index=False)
+    pd.read_csv(ok).rename(columns={"date": "stamp"}).to_csv(nodate, index=False)
     text = tmp / "text.csv"
     write_csv(text, n=300, site=["north"] * 300)
     short = write_csv(tmp / "short.csv", n=60)
