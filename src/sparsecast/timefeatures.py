@@ -133,9 +133,7 @@ def grid_index(dates, freq: str) -> np.ndarray:
     if d.tz is not None:
         # Steps shorter than a day count in absolute time (UTC: no repeated or missing hour at a DST change), calendar
         # steps on the local calendar (a local midnight is a day boundary whatever the offset that day).
-        sub_daily = name not in _MONTHS_PER_STEP and name not in ("BusinessDay", "CustomBusinessDay", "Week") \
-            and pd.Timedelta(offset) < pd.Timedelta(days=1)
-        d = d.tz_convert("UTC").tz_localize(None) if sub_daily else d.tz_localize(None)
+        d = d.tz_convert("UTC").tz_localize(None) if is_subdaily(freq) else d.tz_localize(None)
     if name in _MONTHS_PER_STEP:
         months = d.year.to_numpy().astype(np.int64) * 12 + d.month.to_numpy() - 1 - 1970 * 12
         return months // (_MONTHS_PER_STEP[name] * offset.n)

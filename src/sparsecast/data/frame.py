@@ -145,10 +145,8 @@ def parse_dates(column: pd.Series, source: str = "the data") -> pd.Series:
             dates = pd.to_datetime(column, errors="coerce")
         except ValueError:  # pandas 3 refuses mixed offsets
             dates = None
-        if dates is not None and pd.api.types.is_datetime64_any_dtype(dates) and not pd.api.types.is_datetime64_any_dtype(column):
-            dates = _day_first_if_better(column, dates)
-    if dates is not None and pd.api.types.is_datetime64_any_dtype(dates):
-        return dates
+        if dates is not None and pd.api.types.is_datetime64_any_dtype(dates):
+            return dates if pd.api.types.is_datetime64_any_dtype(column) else _day_first_if_better(column, dates)
     text = column.astype(str).str.strip()
     utc = pd.to_datetime(text, utc=True, errors="coerce")
     step = utc.dropna().sort_values().diff().median()
