@@ -21,7 +21,8 @@ from .data.frame import default_target
 from .data.datasets import anchor_weekly, infer_freq, regular_frame
 from .data.windows import ConcatWindows
 from .errors import CheckpointError, DataError
-from .forecasting.experiment import build_forecaster, choose_lookback, user_settings
+from .forecasting.experiment import build_forecaster, user_settings
+from .forecasting.lookback import choose_lookback
 from .forecasting.intervals import fit_intervals, interval_scores
 from .forecasting.skill import seasonal_naive
 from .forecasting.predict import ForecastSpec, forecast_at, forecast_future

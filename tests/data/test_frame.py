@@ -131,7 +131,8 @@ def test_a_saved_series_with_an_unnamed_index_reads_its_dates(tmp_path):
 def test_a_time_column_named_otherwise_is_found_when_the_default_name_is_missing(tmp_path):
     path = tmp_path / "d.csv"
     _frame().rename(columns={"date": "Timestamp"}).to_csv(path, index=False)
-    assert list(read_table(path).columns) == ["date", "load", "temp"]
+    read = read_table(path)
+    assert list(read.columns) == ["date", "load", "temp"] and read.attrs["time_column"] == "Timestamp"
     _frame().rename(columns={"date": "Time"}).assign(ds=pd.Timestamp("2024-01-01")).to_csv(path, index=False)
     with pytest.raises(DataError, match="no 'date' column"):  # two candidates: the user names one
         read_table(path)

@@ -78,7 +78,11 @@ def test_the_scoring_split_holds_a_horizon_in_validation_and_test_on_a_short_ser
     assert fit_lookback("ME", 72, 12, min_lookback=16, split="custom") == 46 - 12 + 1 - MIN_TRAIN_WINDOWS
 
 
-def test_cli_train_on_a_short_csv_chooses_the_lookback(tmp_path, capsys):
+def test_cli_train_on_a_short_csv_chooses_the_lookback(tmp_path, capsys, monkeypatch):
+    import sparsecast.data.frame as frame
+    reads = []
+    normalize = frame.normalize_frame
+    monkeypatch.setattr(frame, "normalize_frame", lambda df, *a, **k: reads.append(1) or normalize(df, *a, **k))
     t = np.arange(72)
     csv = tmp_path / "sales.csv"
     pd.DataFrame({"month": pd.date_range("2015-01-01", periods=72, freq="MS").strftime("%Y-%m"),
@@ -88,3 +92,4 @@ def test_cli_train_on_a_short_csv_chooses_the_lookback(tmp_path, capsys):
                  "--no-refit", "--no-progress", "--out", str(run)]) == 0
     assert "lookback 19 steps, chosen from the frequency (MS) and the 72 rows" in capsys.readouterr().out
     assert read_json(run / "config.json")["data"]["seq_len"] == 19
+    assert len(reads) == 1  # the file read to choose the lookback is the one training prepares

@@ -279,11 +279,11 @@ def test_own_csv_is_refit_on_every_row_for_predict(tmp_path, capsys):
     assert "refit on every row" in capsys.readouterr().out
     forecast = pd.read_csv(out, parse_dates=["timestamp"])  # the time column keeps the input's name
     assert forecast["timestamp"].iloc[0] == pd.Timestamp(frame["timestamp"].iloc[-1]) + pd.Timedelta(hours=1)
-    assert main(["train", "--data", str(csv), "--date-col", "timestamp", "--out", str(kept), "--no-refit",
-                 *SMALL]) == 0
+    assert main(["train", "--data", str(csv), "--out", str(kept), "--no-refit", *SMALL]) == 0  # found by its name
     assert "--refit fits it on every row" in capsys.readouterr().out and not (kept / "final").exists()
     assert main(["predict", str(kept), "--input", str(csv), "--out", str(out)]) == 0
     assert "the run's model" in capsys.readouterr().out
+    assert list(pd.read_csv(out).columns)[0] == "timestamp"  # the name the input has, not "date"
     assert main(["train", "--data", str(csv), "--date-col", "timestamp", "--out", str(run), "--no-refit",
                  *SMALL]) == 0  # a new run in the folder: the earlier refit model goes
     assert not (run / "final").exists()

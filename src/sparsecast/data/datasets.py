@@ -182,10 +182,11 @@ SPLIT_PARTS = {"custom": {"train": " (the first 70% of the rows, fewer where val
                "fit": {"train": " (the first 90% of the rows)", "val": " (the last 10%)"}}
 
 
-def prepare_data(cfg: DataConfig) -> PreparedData:
-    """Read the file of ``cfg.data`` and prepare it with its protocol (see ``prepare_frame``)."""
+def prepare_data(cfg: DataConfig, frame: pd.DataFrame | None = None) -> PreparedData:
+    """Read the file of ``cfg.data`` and prepare it with its protocol (see ``prepare_frame``); ``frame``: the file
+    as ``read_table`` returned it already, not read again."""
     path, builtin = resolve_path(cfg)
-    df = read_table(path, cfg.date_col)
+    df = read_table(path, cfg.date_col) if frame is None else frame
     return prepare_frame(df, cfg, builtin.split if builtin else "custom", str(path), builtin)
 
 

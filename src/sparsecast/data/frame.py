@@ -76,7 +76,7 @@ def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the
     The timestamps come from ``date_col`` or, if there is no such column, a DatetimeIndex; with the default name
     "date", a single column named Date, datetime, timestamp, time or ds that holds dates is taken too. Unsorted rows
     are sorted (with a warning); a timestamp repeated with different values is refused, an exactly repeated row is
-    kept with a warning.
+    kept with a warning. ``attrs["time_column"]`` of the result is the timestamps' own name.
     """
     df = df.copy()
     df.columns = [str(c).strip() for c in df.columns]
@@ -126,6 +126,7 @@ def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the
     if not dates.is_monotonic_increasing:
         warnings.warn(f"rows of {source} are not in time order; sorting them by '{date_col}'", stacklevel=2)
         df = df.sort_values("date", kind="stable").reset_index(drop=True)
+    df.attrs["time_column"] = date_col  # the name it had (Timestamp, ds, ...), for files written back to the user
     return df
 
 

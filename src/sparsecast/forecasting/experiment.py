@@ -9,7 +9,6 @@ import torch
 
 from ..console import say
 from ..data import DataConfig, PreparedData, prepare_data
-from ..data.lookback import MIN_TRAIN_WINDOWS, fit_lookback, statistical_lookback
 from ..errors import CheckpointError, DataError, SparsecastError
 from ..models import SERIES_FIELDS, model_classes, series_config, unwrap, wrap
 from ..models.registry import STATISTICAL, covariates_note
@@ -72,21 +71,6 @@ def model_config(model_name: str, params: dict, data_cfg: DataConfig, prepared: 
     if unknown:
         raise ValueError(f"model {model_name!r} has no setting(s) {sorted(unknown)}")
     return cfg_cls(**{k: v for k, v in from_data.items() if k in names}, **params)
-
-
-def choose_lookback(model_name: str, settings: dict, freq: str, n_rows: int, pred_len: int, season: int | None = None,
-                    source: str = "the series", split: str = "fit") -> int:
-    """A lookback for a user's series when none is given: from the frequency, fitted to its length (``data.lookback``);
-    at least a patch for the patch models; for the statistical ones (fit on each window's lookback, nothing to
-    train) ten seasons, at least one."""
-    _, cfg_cls = model_classes(model_name)
-    shortest = settings.get("patch_len", getattr(cfg_cls, "patch_len", 1))
-    preferred, windows = None, MIN_TRAIN_WINDOWS
-    if model_name in STATISTICAL:
-        season = season_length(freq, season)
-        shortest, preferred, windows = season, statistical_lookback(freq, pred_len, season), 0
-    return fit_lookback(freq, n_rows, pred_len, min_lookback=shortest, source=source, preferred=preferred,
-                        min_train_windows=windows, split=split)
 
 
 def build_forecaster(model_name: str, settings: dict, data_cfg: DataConfig, prepared: PreparedData):
@@ -159,11 +143,13 @@ def paper_comparison(data_cfg: DataConfig) -> dict | None:
 
 
 def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_cfg: TrainConfig, out: str | Path,
-              log=say, dist: Distributed | None = None, resume: bool = False, refit: bool = False) -> dict:
+              log=say, dist: Distributed | None = None, resume: bool = False, refit: bool = False,
+              frame=None) -> dict:
     """Train a model on ``data_cfg``, write the run folder ``out`` and return its metrics.
 
     ``refit`` is recorded in config.json: whether the caller (``sparsecast train``) fits the model again on every row
-    after scoring it, so that ``--resume`` finishes what the run set out to do.
+    after scoring it, so that ``--resume`` finishes what the run set out to do. ``frame``: the data file as
+    ``read_table`` read it already (the command line reads a user's CSV to choose the lookback), not read again.
 
     ``config.json`` is written first and a checkpoint after every epoch and every ``train_cfg.checkpoint_minutes``
     inside one (removed when the run completes), so a run that was killed continues with ``resume=True`` and ends as
@@ -193,7 +179,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     if train_cfg.threads:
         torch.set_num_threads(train_cfg.threads)
     try:
-        prepared = prepare_data(data_cfg)
+        prepared = prepare_data(data_cfg, frame)
         model, model_cfg, series = build_forecaster(model_name, model_params, data_cfg, prepared)
     except (SparsecastError, ValueError):
         for folder in made if dist.is_main else ():  # bad input stops before anything is written, the folder too

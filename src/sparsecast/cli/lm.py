@@ -2,14 +2,14 @@
 
 import json
 
-from ..cli import add_device_flag, add_precision_flags
+from .flags import add_device_flag, add_precision_flags
 
 
 def cmd_lm_train(a) -> None:
     import torch
 
     from ..training.steps import StepConfig
-    from .experiment import train_lm
+    from ..lm.experiment import train_lm
     if a.threads:
         torch.set_num_threads(a.threads)
     params = {"n_layers": a.n_layers, "d_model": a.d_model, "n_heads": a.n_heads, "attn": a.attn,
@@ -24,7 +24,7 @@ def cmd_lm_train(a) -> None:
 
 
 def cmd_lm_sample(a) -> None:
-    from .experiment import sample_lm
+    from ..lm.experiment import sample_lm
     print(sample_lm(a.run_dir, a.prompt, a.tokens, a.temperature, a.top_k, a.seed))
 
 

@@ -1,0 +1,134 @@
+"""The flags the forecasting commands share (data, model, training, device, precision) and the configs built from
+them."""
+
+import argparse
+
+from ..models.registry import FORECASTERS
+
+# Model flags: argparse name -> config field. Left unset, the model's config default (the paper's) applies.
+MODEL_FLAGS = {"d_model": int, "n_heads": int, "e_layers": int, "d_layers": int, "d_ff": int, "factor": int,
+               "dropout": float, "attn": str, "activation": str, "sampling": str, "selection": str, "stride": int,
+               "c": int, "moving_avg": int, "patch_len": int, "patch_stride": int, "head_dropout": float}
+# On/off model and series settings (--revin / --no-revin, ...); unset, the model's default applies.
+SWITCHES = ("distil", "linear_skip", "channel_skip", "season_offsets", "revin", "revin_affine", "channel_independent",
+            "deseason")
+
+
+def _stack(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split(","))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"--stack takes layer counts like 3,2,1, got {text!r}") from e
+
+
+def _levels(text: str) -> tuple[float, ...]:
+    from ..training.metrics import check_levels
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        return check_levels(float(q) for q in text.split(","))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
+def add_data_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--data", default="ETTh1", help="built-in name (ETTh1, ETTh2, ETTm1, ETTm2, WTH, ...) or CSV path")
+    g.add_argument("--root-path", default=None, help="folder of the built-in files that are not bundled")
+    g.add_argument("--features", default="S", choices=["M", "S", "MS"])
+    g.add_argument("--target", default=None, help="forecast column (default: the dataset's, else OT)")
+    g.add_argument("--freq", default=None, help="pandas frequency (h, 15min, D, W, ...); inferred when not given")
+    g.add_argument("--date-col", default="date")
+    g.add_argument("--seq-len", type=int, default=None,
+                   help="lookback (default: 96 on a built-in dataset; on a CSV of your own, chosen from its frequency "
+                        "and length, e.g. 336 hours, 28 days, 24 months)")
+    g.add_argument("--label-len", type=int, default=None,
+                   help="known steps the Informer decoder starts from (default 48, at most --seq-len)")
+    g.add_argument("--pred-len", type=int, default=24)
+    g.add_argument("--embed", default="timeF", choices=["timeF", "fixed", "learned"])
+    g.add_argument("--fill", default=None, choices=["ffill", "interpolate"],
+                   help="fill missing timestamps and missing values (default: refuse such data)")
+    g.add_argument("--season", type=int, default=None,
+                   help="steps per season of the seasonal-naive baseline and of LongPatch's seasonal offsets "
+                        "(default: from the frequency, e.g. 24 for hourly data)")
+    g.add_argument("--test-windows", type=int, default=0,
+                   help="score at most this many test windows, evenly spaced from the first origin to the last "
+                        "(default 0: every window; for statsforecast's models, refit on every window)")
+
+
+def add_model_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model (unset flags take the paper's defaults)")
+    g.add_argument("--model", default="longpatch", choices=list(FORECASTERS),
+                   help="longpatch (default), informer (the paper's), patchtst, dlinear, repeat_last, "
+                        "seasonal_naive, auto_ets / auto_arima / auto_theta (statsforecast: the 'stats' extra)")
+    for name, typ in MODEL_FLAGS.items():
+        g.add_argument("--" + name.replace("_", "-"), type=typ, default=None)
+    for name in SWITCHES:
+        g.add_argument("--" + name.replace("_", "-"), action=argparse.BooleanOptionalAction, default=None)
+    g.add_argument("--stack", type=_stack, default=None, help="Informer† encoder stack, e.g. 3,2,1")
+
+
+def add_train_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("training (unset: the model's defaults, the paper's for Informer and the baselines)")
+    g.add_argument("--epochs", type=int, default=None)
+    g.add_argument("--batch-size", type=int, default=None)
+    g.add_argument("--eval-batch-size", type=int, default=256)
+    g.add_argument("--lr", type=float, default=None)
+    g.add_argument("--patience", type=int, default=None)
+    g.add_argument("--lradj", default=None, help="learning-rate schedule: type1 (halve every epoch), type3, ...")
+    g.add_argument("--loss", default=None, choices=["mse", "mae", "huber"],
+                   help="training loss (default mse, the papers'; mae trains for the median forecast, huber "
+                        "lets outlying windows pull less); early stopping validates with it")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    add_device_flag(g)
+    add_precision_flags(g)
+    g.add_argument("--compile", action="store_true", help="torch.compile the model for training and validation")
+    g.add_argument("--checkpoint-minutes", type=float, default=10.0,
+                   help="write the run's checkpoint inside an epoch this often, so a killed run loses at most this "
+                        "much training (continue it with --resume RUN_DIR); 0: after every step")
+    g.add_argument("--max-minutes", type=float, default=0.0,
+                   help="stop training after this many minutes, inside an epoch if need be, keeping the best weights "
+                        "so far (0: no limit; validation counts, the closed-form start before training does not)")
+    g.add_argument("--quantiles", type=_levels, default=None,
+                   help="levels of the prediction intervals fit on the validation windows (default 0.1,0.5,0.9; "
+                        "none: no intervals)")
+    g.add_argument("--no-progress", action="store_true")
+
+
+def add_device_flag(g) -> None:
+    g.add_argument("--device", default="auto",
+                   help="where to train: auto (default: the first CUDA GPU torch sees, else the CPU), cpu, cuda, "
+                        "cuda:N")
+
+
+def add_precision_flags(g) -> None:
+    g.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="auto (default): bfloat16 autocast where the hardware has native bf16 (CPUs with "
+                        "AVX512-BF16 or AMX, GPUs with bf16), float32 elsewhere")
+    g.add_argument("--bf16", action="store_true", help="the same as --precision bf16")
+
+
+def model_params(a) -> dict:
+    """The model and series settings given on the command line (unset ones take the model's defaults)."""
+    params = {k: getattr(a, k) for k in MODEL_FLAGS if getattr(a, k) is not None}
+    for k in (*SWITCHES, "stack"):
+        if getattr(a, k) is not None:
+            params[k] = getattr(a, k)
+    return params
+
+
+def given_train_flags(a) -> dict:
+    """The optimisation flags set on the command line (unset ones take a model's or a recipe's defaults)."""
+    return {k: getattr(a, k) for k in ("epochs", "batch_size", "lr", "patience", "lradj", "loss", "quantiles")
+            if getattr(a, k, None) is not None}
+
+
+def train_config(a, model: str | None = None):
+    """The run's TrainConfig: the flags given, else ``model``'s training defaults, else TrainConfig's."""
+    from ..models.registry import train_defaults
+    from ..training import TrainConfig
+    return TrainConfig(**{**train_defaults(model), **given_train_flags(a)}, eval_batch_size=a.eval_batch_size,
+                       seed=a.seed, threads=a.threads, device=a.device, precision=a.precision, bf16=a.bf16,
+                       compile=a.compile, progress=not a.no_progress, checkpoint_minutes=a.checkpoint_minutes,
+                       max_minutes=a.max_minutes)

@@ -1,0 +1,77 @@
+"""The commands on a saved run: ``evaluate``, ``predict``, ``backtest``, ``export``."""
+
+import json
+from pathlib import Path
+
+from .scores import print_test_scores
+
+
+def cmd_evaluate(a) -> None:
+    from ..forecasting import evaluate_run
+    metrics = evaluate_run(a.run_dir, precision=a.precision)
+    if a.json:
+        print(json.dumps(metrics, indent=2))
+        return
+    print_test_scores(metrics)
+    print(f"re-scored {a.run_dir} on its test split (--json prints every figure as JSON)")
+
+
+def cmd_predict(a) -> None:
+    from ..data import read_table
+    from ..forecasting.final import forecast_dir
+    from ..forecasting.intervals import column_name
+    from ..forecasting.plots import plot_history_forecast
+    from ..forecasting.predict import ForecastSpec, forecast_future
+    from ..forecasting.run_dir import load_intervals, load_run
+    folder = forecast_dir(a.run_dir)
+    model, config, scaler = load_run(folder)
+    spec = ForecastSpec.from_run(config, scaler, load_intervals(folder))
+    frame = read_table(a.input, spec.data.date_col)
+    forecast = forecast_future(model, spec, frame)
+    time_column = frame.attrs.get("time_column", spec.data.date_col)  # the input's own name for it
+    forecast.rename(columns={"date": time_column}).to_csv(a.out, index=False)
+    if a.plot:
+        target, band = spec.target_columns[-1], None
+        if spec.intervals is not None:
+            band = tuple(column_name(target, spec.intervals.levels[k]) for k in (0, -1))
+        plot_history_forecast(a.plot, frame, forecast, target, spec.data.seq_len, band)
+    which = "the model refit on every row" if folder != Path(a.run_dir) else "the run's model"
+    first, last = (_when(forecast["date"].iloc[i]) for i in (0, -1))
+    print(f"wrote {len(forecast)} steps from {first} to {last} to {a.out} ({which}, {folder})")
+
+
+def _when(t) -> str:
+    """A timestamp as messages show it: the date alone at midnight (daily and coarser data), else date and time."""
+    return str(t.date()) if t == t.normalize() else str(t)
+
+
+def cmd_backtest(a) -> None:
+    import pandas as pd
+
+    from ..forecaster import Forecaster
+    from ..forecasting.final import data_path, read_user_frame
+    from ..forecasting.run_dir import CONFIG, METRICS, read_json
+    fc = Forecaster.load(a.run_dir)
+    source = a.input or data_path(read_json(Path(a.run_dir) / CONFIG))
+    table = fc.backtest(read_user_frame(source, fc.data_cfg.date_col), windows=a.windows, stride=a.stride)
+    table.to_csv(a.out, index=False)
+    test_start = read_json(Path(a.run_dir) / METRICS).get("test_start")
+    seen = int((table["origin"] < pd.Timestamp(test_start)).sum()) if test_start else 0
+    cols = [c for c in ("mse", "mae", "seasonal_naive_mse", "skill", "coverage_0.1-0.9") if c in table.columns]
+    means = ", ".join(f"{c} {table[c].mean():.4g}" for c in cols)
+    print(f"backtest of {a.run_dir} on {source}: {len(table)} origins {a.stride or fc.data_cfg.pred_len} rows apart, "
+          f"from {_when(table['origin'].iloc[0])} to {_when(table['origin'].iloc[-1])}; means in original units: "
+          f"{means}")
+    if seen:
+        print(f"note: {seen} of the origins {'comes' if seen == 1 else 'come'} before {_when(pd.Timestamp(test_start))}, "
+              f"where the run's test rows start: the model "
+              f"trained or validated on those rows, so their scores are optimistic")
+    print(f"wrote one row per origin to {a.out}")
+
+
+def cmd_export(a) -> None:
+    from ..forecasting.export import export_onnx
+    from ..forecasting.final import forecast_dir
+    folder = forecast_dir(a.run_dir)
+    diff = export_onnx(folder, a.onnx)
+    print(f"wrote {a.onnx} (the model of {folder}); onnxruntime matches PyTorch within {diff:.1e}")

@@ -1,0 +1,36 @@
+"""A run's scores as ``train`` and ``evaluate`` print them."""
+
+
+def print_intervals(metrics: dict) -> None:
+    for band, v in (metrics["intervals"] or {"coverage": {}})["coverage"].items():
+        print(f"interval {band} (fit on validation) covers {100 * v['coverage']:.1f}% of the test truth "
+              f"(nominal {100 * v['nominal']:.0f}%)")
+
+
+def print_paper(metrics: dict) -> None:
+    paper = metrics["paper"]
+    if paper:
+        note = "same setting" if paper["same_setting"] else \
+            f"paper setting: seq {paper['seq_len']}, label {paper['label_len']}"
+        print(f"paper Informer           MSE {paper['mse']:.4f}  MAE {paper['mae']:.4f}  ({note})")
+
+
+def print_test_scores(metrics: dict) -> None:
+    """A run's test scores: normalized, in original units, and against the seasonal-naive and repeat-last baselines
+    on the same windows."""
+    t, u = metrics["test"], metrics["test_original_units"]
+    print(f"test ({metrics['test_windows']} windows)  MSE {t['mse']:.4f}  MAE {t['mae']:.4f}  (normalized)")
+    print(f"test in original units   MSE {u['mse']:.4f}  MAE {u['mae']:.4f}")
+    skill = metrics["skill"]
+    naive = skill["baselines"].get("seasonal_naive")
+    if naive:
+        ratio, mase = (f"{v:.3f}" if v is not None else "-" for v in (skill["skill_vs_seasonal_naive"], skill["mase"]))
+        print(f"seasonal naive (season {skill['season']})  MSE {naive['mse']:.4f}  MAE {naive['mae']:.4f}; "
+              f"skill (MSE / seasonal naive's, below 1 beats it) {ratio}, MASE {mase} (MAE over seasonal naive's "
+              f"in-sample MAE on the training rows)")
+        if skill["skill_vs_seasonal_naive"] is not None and skill["skill_vs_seasonal_naive"] >= 1:
+            print(f"note: on these test windows the model does not beat seasonal naive (MSE {t['mse']:.4f} against "
+                  f"{naive['mse']:.4f}); try more epochs or another --seq-len, or forecast with --model seasonal_naive "
+                  f"(Python: Forecaster('auto') chooses between them on validation)")
+    last = skill["baselines"]["repeat_last"]
+    print(f"repeat last              MSE {last['mse']:.4f}  MAE {last['mae']:.4f}")

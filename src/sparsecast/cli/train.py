@@ -1,0 +1,109 @@
+"""``sparsecast train``: train a forecaster on a built-in dataset or a CSV, score it, and refit it on every row of a
+user's CSV for predict."""
+
+from pathlib import Path
+
+from ..console import say
+from .flags import model_params, train_config
+from .scores import print_intervals, print_paper, print_test_scores
+
+
+def data_config(a):
+    """The run's DataConfig and, for a CSV of the user's own without --seq-len, the frame read to choose the lookback
+    (handed on to training, so that the file is read once)."""
+    from ..data import DataConfig
+    frame = None
+    if a.seq_len is None:
+        seq_len, frame = _default_seq_len(a)
+    else:
+        seq_len = a.seq_len
+    cfg = DataConfig(data=a.data, root_path=a.root_path, features=a.features, target=a.target, freq=a.freq,
+                     date_col=a.date_col, seq_len=seq_len, pred_len=a.pred_len,
+                     label_len=min(48, seq_len) if a.label_len is None else a.label_len,
+                     embed=a.embed, fill=a.fill, season=a.season, test_windows=a.test_windows)
+    return cfg, frame
+
+
+def _default_seq_len(a):
+    """96 on a built-in dataset (the paper's protocol); on a user's CSV a lookback from its frequency and length, as
+    the Python API chooses, fitted to the scoring split (70 / 10 / 20%). Returns it and the frame read (None for a
+    built-in dataset)."""
+    import pandas as pd
+
+    from ..data import DataConfig, read_table
+    from ..data.datasets import infer_freq, resolve_path
+    from ..forecasting.lookback import choose_lookback
+    from ..timefeatures import normalize_freq
+    path, builtin = resolve_path(DataConfig(data=a.data, root_path=a.root_path))
+    if builtin:
+        return 96, None
+    frame = read_table(path, a.date_col)
+    freq = normalize_freq(a.freq or infer_freq(pd.DatetimeIndex(frame["date"]), str(path)))
+    seq_len = choose_lookback(a.model, model_params(a), freq, len(frame), a.pred_len, a.season, str(path),
+                              split="custom")
+    say(f"lookback {seq_len} steps, chosen from the frequency ({freq}) and the {len(frame)} rows of {path.name} "
+        f"(--seq-len sets it)")
+    return seq_len, frame
+
+
+def cmd_train(a) -> None:
+    from ..forecasting import train_run
+    from ..training.distributed import Distributed
+    if a.resume:
+        from ..forecasting.experiment import resume_run
+        from ..forecasting.final import FINAL, clear_final, refit_finished
+        from ..forecasting.run_dir import CHECKPOINT, CONFIG, METRICS, read_json
+        a.out = a.resume
+        config = read_json(Path(a.out) / CONFIG)
+        data, model = config["data"]["data"], config["model_name"]
+        refit = config.get("refit", _wants_refit(a, data)) if a.refit is None else a.refit  # as the run set out
+        done = Path(a.out, METRICS).is_file() and not Path(a.out, CHECKPOINT).is_file()  # trained and scored
+        refitted = refit_finished(a.out)
+        if done and (not refit or refitted):
+            if refitted:
+                Path(a.out, FINAL, CHECKPOINT).unlink(missing_ok=True)  # left if stopped right after saving
+            elif a.refit is False:
+                clear_final(a.out)  # a stopped refit, not wanted
+            print(f"nothing to resume in {a.out}: its training finished"
+                  + (" and so did its refit on every row" if refitted else "")
+                  + ("" if refit else " (--refit fits it on every row)"))
+            return
+        metrics = read_json(Path(a.out) / METRICS) if done else resume_run(a.resume)
+    else:
+        data, model, refit = a.data, a.model, _wants_refit(a, a.data)
+        dist = Distributed.from_env(a.device) if a.ddp else Distributed()
+        try:
+            data_cfg, frame = data_config(a)
+            metrics = train_run(data_cfg, a.model, model_params(a), train_config(a, a.model), a.out, dist=dist,
+                                refit=refit, frame=frame)
+        finally:
+            dist.close()
+        if not dist.is_main:
+            return
+    print_test_scores(metrics)
+    print_intervals(metrics)
+    print_paper(metrics)
+    user_csv = _user_csv(data)
+    if refit:
+        from ..forecasting.final import refit_run
+        print(f"refitting the model on every row of {data} for predict (the last 10% held out for early stopping); "
+              f"the scores above are those of the model trained on its training split alone; if it is stopped, "
+              f"sparsecast train --resume {a.out} continues it")
+        final = refit_run(a.out, resume=bool(a.resume))
+        print(f"run folder: {a.out} (metrics.json, forecasts.png, loss.png; {final}: the refit model predict uses)")
+        return
+    hint = "" if user_csv or model == "informer" else "; the paper's Informer: the same command with --model " \
+        "informer (make paper: its univariate 96/48/24 setting)"
+    later = "" if not user_csv else "; predict forecasts with this model, trained on the first 70% of the rows " \
+        "(--refit fits it on every row)"
+    print(f"run folder: {a.out} (metrics.json, forecasts.png, loss.png){hint}{later}")
+
+
+def _user_csv(data: str) -> bool:
+    from ..data.datasets import BUILTIN
+    return data not in BUILTIN and Path(data).is_file()
+
+
+def _wants_refit(a, data: str) -> bool:
+    """--refit / --no-refit, else on for a CSV of the user's own (off under --ddp)."""
+    return (_user_csv(data) and not a.ddp) if a.refit is None else a.refit
