@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Peers beside our forecaster on the LTSF protocol: neuralforecast's PatchTST and DLinear with its long-horizon
-# tutorial settings, and LongPatch, one thread each, in one run; finished cells are skipped.
+# tutorial settings, and LongPatch, one thread each, in one run; finished cells are skipped, and a stopped cell
+# continues from the checkpoint in its run folder (written every 10 minutes of training, --checkpoint-minutes).
 #   benchmarks/run_peers_cpu.sh [DATA] [HORIZONS] [MODELS]   (defaults: ETTh1, 96, lookbacks 96 and 336)
 # Needs a venv with the 'peers' extra beside the pinned CPU torch (VENV, default .venv-peers):
 #   python3 -m venv .venv-peers && .venv-peers/bin/pip install torch==2.13.0 &&

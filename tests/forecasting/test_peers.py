@@ -9,8 +9,8 @@ import torch
 
 from helpers import write_csv
 from sparsecast.data import DataConfig, prepare_data
-from sparsecast.forecasting.peers import (long_frame, peer_forecasts, test_layout, validation_rows, window_runs,
-                                          windows_from_cv)
+from sparsecast.forecasting.peers import (locate_test_windows, long_frame, peer_forecasts, validation_rows,
+                                          window_runs, windows_from_cv)
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def _stand_in_cross_validation(df: pd.DataFrame, n_windows: int, h: int) -> pd.D
 
 
 def test_the_peer_sees_exactly_our_test_windows(prepared):
-    first, n, seq_len, pred_len = test_layout(prepared)
+    first, n, seq_len, pred_len = locate_test_windows(prepared)
     df = long_frame(prepared)
     assert set(df["unique_id"]) == {"a", "b", "OT"}
     assert df["ds"].max() == prepared.dates[prepared.borders["test"][1] - 1]
@@ -46,7 +46,7 @@ def test_the_peer_sees_exactly_our_test_windows(prepared):
 
 def test_the_peer_validates_on_our_validation_rows(prepared):
     train_end = prepared.borders["train"][1]
-    first, *_ = test_layout(prepared)
+    first, *_ = locate_test_windows(prepared)
     assert validation_rows(prepared) == first - train_end  # the rows our validation windows forecast
 
 
@@ -54,7 +54,7 @@ def test_windows_too_many_for_one_call_are_forecast_in_runs(prepared):
     """Past max_rows forecast rows the windows go to the peer in runs: the first call trains, the later ones reuse
     the trained model; each run's frame ends with its last window; stitched, they are every window in order, the
     same as one call."""
-    first, n, _, pred_len = test_layout(prepared)
+    first, n, _, pred_len = locate_test_windows(prepared)
     calls = []
 
     def stand_in(df, n_windows, fitted):
@@ -76,7 +76,7 @@ def test_windows_too_many_for_one_call_are_forecast_in_runs(prepared):
 
 
 def test_other_origins_are_refused(prepared):
-    _, n, _, pred_len = test_layout(prepared)
+    _, n, _, pred_len = locate_test_windows(prepared)
     cv = _stand_in_cross_validation(long_frame(prepared), n - 1, pred_len)
     with pytest.raises(ValueError, match="not our"):
         windows_from_cv(cv, prepared, "Peer")
@@ -94,3 +94,31 @@ def test_a_multivariate_peer_is_told_the_number_of_series(prepared):
     n_series = long_frame(prepared)["unique_id"].nunique()
     assert series_setting(Joint, prepared) == {"n_series": 3} == {"n_series": n_series}
     assert series_setting(PerSeries, prepared) == {} == series_setting(object, prepared)
+
+
+def test_a_stopped_peer_continues_from_its_checkpoint(prepared, tmp_path, monkeypatch):
+    """A peer cell killed in training leaves Lightning's checkpoint in its run folder; run again, it trains only the
+    steps after it, scores every window, and clears the folder (neuralforecast needed: the 'peers' extra)."""
+    pytest.importorskip("neuralforecast")
+    from sparsecast.forecasting import peers
+    steps = {"max_steps": 12, "val_check_steps": 4}
+    run_dir, saves, add = tmp_path / "cell", [], peers._add_seconds
+
+    def stop_after_six(folder, seconds):  # one call per step's checkpoint (minutes 0) and one when training ends
+        add(folder, seconds)
+        saves.append(1)
+        if len(saves) == 6:
+            raise RuntimeError("killed")
+
+    monkeypatch.setattr(peers, "_add_seconds", stop_after_six)
+    with pytest.raises(RuntimeError, match="killed"):
+        peers.run_peer("DLinear", prepared, 0, 1, run_dir, checkpoint_minutes=0, train_steps=steps)
+    assert (run_dir / peers.LAST).is_file() and not (run_dir / peers.TRAINED).is_file() and peers.resumed(run_dir)
+    assert torch.load(run_dir / peers.LAST, weights_only=False)["global_step"] == 6
+    saves.clear()
+    monkeypatch.setattr(peers, "_add_seconds", lambda folder, seconds: saves.append(1) or add(folder, seconds))
+    cell = peers.run_peer("DLinear", prepared, 0, 1, run_dir, checkpoint_minutes=0, train_steps=steps)
+    assert len(saves) == 12 - 6 + 1  # the steps after the checkpoint, and the end of training
+    assert cell["resumed"] and cell["test_windows"] == locate_test_windows(prepared)[1]
+    assert np.isfinite(cell["test"]["mse"])
+    assert not any(run_dir.iterdir())  # the training state goes once the cell is scored

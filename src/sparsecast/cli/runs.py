@@ -63,9 +63,9 @@ def cmd_backtest(a) -> None:
           f"from {_when(table['origin'].iloc[0])} to {_when(table['origin'].iloc[-1])}; means in original units: "
           f"{means}")
     if seen:
-        print(f"note: {seen} of the origins {'comes' if seen == 1 else 'come'} before {_when(pd.Timestamp(test_start))}, "
-              f"where the run's test rows start: the model "
-              f"trained or validated on those rows, so their scores are optimistic")
+        print(f"note: {seen} of the origins {'comes' if seen == 1 else 'come'} before "
+              f"{_when(pd.Timestamp(test_start))}, where the run's test rows start: the model trained or validated on "
+              f"those rows, so their scores are optimistic")
     print(f"wrote one row per origin to {a.out}")
 
 

@@ -12,7 +12,11 @@ runs (``pip install neuralforecast`` beside the pinned CPU torch).
 Notation: N test windows, P pred_len, C channels.
 """
 
+import json
+import os
 import time
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,7 +36,7 @@ NF_TRAIN = {"max_steps": 1000, "val_check_steps": 100, "early_stop_patience_step
 MAX_ROWS = 30_000_000
 
 
-def test_layout(prepared: PreparedData) -> tuple[int, int, int, int]:
+def locate_test_windows(prepared: PreparedData) -> tuple[int, int, int, int]:
     """Where our test windows lie in the full series: (first origin row, windows N, seq_len, pred_len)."""
     test = prepared.splits["test"]
     start, _ = prepared.borders["test"]
@@ -67,7 +71,7 @@ def windows_from_cv(cv: pd.DataFrame, prepared: PreparedData, column: str,
     """A cross-validation frame (unique_id, ds, cutoff, y, <column>) as our test windows' (N, P, C) forecasts and
     truth, in our window order (origins ascending) and channel order, for our test windows [a, b) (default: all);
     checks the origins are theirs."""
-    first, n_all, _, pred_len = test_layout(prepared)
+    first, n_all, _, pred_len = locate_test_windows(prepared)
     a, b = windows or (0, n_all)
     n = b - a
     cutoffs = np.sort(cv["cutoff"].unique())
@@ -95,7 +99,7 @@ def peer_forecasts(prepared: PreparedData, cross_validate, column: str,
     n_windows, fitted)``: ``df`` ends with the run's last window, whose ``n_windows`` last origins are the run's; the
     first call trains (on the rows before the first test origin: the same for every run) and the later ones, with
     ``fitted`` True, forecast with the model trained then."""
-    first, n, _, pred_len = test_layout(prepared)
+    first, n, _, pred_len = locate_test_windows(prepared)
     preds, truths = [], []
     for a, b in window_runs(n, pred_len * len(prepared.columns), max_rows):
         cv = cross_validate(long_frame(prepared, end=first + b - 1 + pred_len), b - a, bool(preds))
@@ -112,27 +116,113 @@ def series_setting(cls, prepared: PreparedData) -> dict:
     return {"n_series": len(prepared.columns)} if getattr(cls, "MULTIVARIATE", False) else {}
 
 
-def run_peer(name: str, prepared: PreparedData, seed: int, threads: int = 0) -> dict:
-    """Fit neuralforecast's model ``name`` on our training and validation rows and score it on our test windows."""
+# A peer's training state in its cell's run folder, so that a killed cell continues where it was (a weather cell at
+# horizon 720 trains for longer than a session on one CPU thread): Lightning's checkpoint of the training (weights,
+# optimizer, schedule, step, early-stopping count) every few minutes, the trained weights once training ends, and
+# the training seconds spent so far. Removed when the cell is scored.
+LAST, TRAINED, ELAPSED = "peer_last.ckpt", "peer_trained.pt", "peer_seconds.json"
+
+
+def _checkpoints(folder: Path, minutes: float):
+    """A Lightning callback writing the training's checkpoint to ``folder`` every ``minutes`` of training (0: after
+    every step) and the trained weights at its end, each file replaced atomically."""
+    import pytorch_lightning as pl
+    import torch
+
+    class Checkpoints(pl.Callback):
+        def __init__(self):
+            self.last = time.monotonic()
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if time.monotonic() - self.last >= minutes * 60:
+                trainer.save_checkpoint(folder / (LAST + ".tmp"))
+                os.replace(folder / (LAST + ".tmp"), folder / LAST)
+                _add_seconds(folder, time.monotonic() - self.last)
+                self.last = time.monotonic()
+
+        def on_train_end(self, trainer, pl_module):
+            torch.save(pl_module.state_dict(), folder / (TRAINED + ".tmp"))
+            os.replace(folder / (TRAINED + ".tmp"), folder / TRAINED)
+            _add_seconds(folder, time.monotonic() - self.last)
+
+    return Checkpoints()
+
+
+def _add_seconds(folder: Path, seconds: float) -> None:
+    (folder / ELAPSED).write_text(json.dumps({"seconds": _seconds(folder) + seconds}))
+
+
+def _seconds(folder: Path) -> float:
+    path = folder / ELAPSED
+    return json.loads(path.read_text())["seconds"] if path.is_file() else 0.0
+
+
+@contextmanager
+def _resumable_fit(folder: Path):
+    """While inside, a Lightning fit continues from ``folder``'s checkpoint, or, where training had ended, loads the
+    trained weights and trains no more."""
+    import pytorch_lightning as pl
+    import torch
+
+    fit = pl.Trainer.fit
+
+    def resuming_fit(trainer, model, *args, **kwargs):
+        if (folder / TRAINED).is_file():
+            model.load_state_dict(torch.load(folder / TRAINED, weights_only=True))
+            return None
+        if (folder / LAST).is_file():
+            kwargs["ckpt_path"], kwargs["weights_only"] = str(folder / LAST), False  # our own file: hparams, losses
+        return fit(trainer, model, *args, **kwargs)
+
+    pl.Trainer.fit = resuming_fit
+    try:
+        yield
+    finally:
+        pl.Trainer.fit = fit
+
+
+def resumed(folder: Path | None) -> bool:
+    """Whether a peer cell's run folder holds training state from an earlier, stopped process."""
+    return folder is not None and any((folder / f).is_file() for f in (LAST, TRAINED))
+
+
+def run_peer(name: str, prepared: PreparedData, seed: int, threads: int = 0, run_dir: Path | None = None,
+             checkpoint_minutes: float = 10.0, train_steps: dict | None = None) -> dict:
+    """Fit neuralforecast's model ``name`` on our training and validation rows and score it on our test windows.
+
+    With ``run_dir`` the training is checkpointed there every ``checkpoint_minutes`` and a stopped cell continues
+    from its last checkpoint (not bit for bit: the batches drawn after it differ); ``seconds`` then adds the
+    training time the earlier processes spent. ``train_steps`` overrides NF_TRAIN (tests: fewer steps).
+    """
     import torch
     from neuralforecast import NeuralForecast, models
 
     if threads:
         torch.set_num_threads(threads)
-    _, n, seq_len, pred_len = test_layout(prepared)
+    _, n, seq_len, pred_len = locate_test_windows(prepared)
+    train = {**NF_TRAIN, **(train_steps or {})}
     cls = getattr(models, name)
+    extra = {}
+    was_resumed = resumed(run_dir)
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        extra["callbacks"] = [_checkpoints(run_dir, checkpoint_minutes)]
     model = cls(h=pred_len, input_size=seq_len, random_seed=seed, enable_progress_bar=False, enable_model_summary=False,
-                logger=False, accelerator="cpu", **NF_TRAIN, **series_setting(cls, prepared))
+                logger=False, accelerator="cpu", **train, **series_setting(cls, prepared), **extra)
     nf = NeuralForecast(models=[model], freq=prepared.freq)
+    earlier = _seconds(run_dir) if run_dir is not None else 0.0
     start = time.perf_counter()
-    pred, truth = peer_forecasts(prepared, lambda df, n_windows, fitted: nf.cross_validation(
-        df=df, n_windows=n_windows, step_size=1, val_size=validation_rows(prepared), refit=False,
-        use_fitted=fitted), name)
-    seconds = time.perf_counter() - start
+    with _resumable_fit(run_dir) if run_dir is not None else nullcontext():
+        pred, truth = peer_forecasts(prepared, lambda df, n_windows, fitted: nf.cross_validation(
+            df=df, n_windows=n_windows, step_size=1, val_size=validation_rows(prepared), refit=False,
+            use_fitted=fitted), name)
+    seconds = time.perf_counter() - start + earlier
     ours = prepared.splits["test"].batch(torch.arange(n)).y.numpy()
     if not np.allclose(truth, ours, atol=1e-5):
         raise ValueError("the peer's truth differs from our test windows'")
+    for f in (LAST, TRAINED, ELAPSED) if run_dir is not None else ():
+        (run_dir / f).unlink(missing_ok=True)
     return {"test": {k: forecast_metrics(pred, truth)[k] for k in ("mse", "mae")}, "seconds": seconds,
             "test_windows": n, "test_spaced": spaced_metrics(pred, truth, torch.arange(n), n),
-            "test_drop_last": drop_last_metrics(pred, truth, torch.arange(n), n),
-            "settings": {"model": name, "input_size": seq_len, **NF_TRAIN}}
+            "test_drop_last": drop_last_metrics(pred, truth, torch.arange(n), n), "resumed": was_resumed,
+            "settings": {"model": name, "input_size": seq_len, **train}}
