@@ -36,7 +36,7 @@ from .timefeatures import normalize_freq, season_length
 from .training import TrainConfig, fit, forecast_metrics, seed_everything
 
 # The data settings a Forecaster takes (no file, and no test split to subsample)
-_DATA_FIELDS = {f.name for f in dataclasses.fields(DataConfig)} - {"data", "root_path", "test_windows"}
+_DATA_FIELDS = {f.name for f in dataclasses.fields(DataConfig)} - {"data", "root_path", "test_windows", "scaler_rows"}
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 
 

@@ -97,28 +97,57 @@ def test_a_multivariate_peer_is_told_the_number_of_series(prepared):
 
 
 def test_a_stopped_peer_continues_from_its_checkpoint(prepared, tmp_path, monkeypatch):
-    """A peer cell killed in training leaves Lightning's checkpoint in its run folder; run again, it trains only the
-    steps after it, scores every window, and clears the folder (neuralforecast needed: the 'peers' extra)."""
+    """A peer cell killed in training leaves Lightning's checkpoint in its run folder (never on a step a validation
+    follows); run again with the same setting, it trains only the steps after it, scores every window and clears
+    the folder; with another setting it starts afresh (neuralforecast needed: the 'peers' extra)."""
     pytest.importorskip("neuralforecast")
     from sparsecast.forecasting import peers
     steps = {"max_steps": 12, "val_check_steps": 4}
     run_dir, saves, add = tmp_path / "cell", [], peers._add_seconds
 
-    def stop_after_six(folder, seconds):  # one call per step's checkpoint (minutes 0) and one when training ends
-        add(folder, seconds)
+    def stop_at_step_seven(folder, since):  # a call per checkpoint (minutes 0) and one when training ends
         saves.append(1)
-        if len(saves) == 6:
+        now = add(folder, since)
+        if len(saves) == 6:  # steps 1, 2, 3, 5, 6, 7: none where a validation follows (4, 8, 12)
             raise RuntimeError("killed")
+        return now
 
-    monkeypatch.setattr(peers, "_add_seconds", stop_after_six)
+    monkeypatch.setattr(peers, "_add_seconds", stop_at_step_seven)
     with pytest.raises(RuntimeError, match="killed"):
         peers.run_peer("DLinear", prepared, 0, 1, run_dir, checkpoint_minutes=0, train_steps=steps)
     assert (run_dir / peers.LAST).is_file() and not (run_dir / peers.TRAINED).is_file() and peers.resumed(run_dir)
-    assert torch.load(run_dir / peers.LAST, weights_only=False)["global_step"] == 6
+    assert torch.load(run_dir / peers.LAST, weights_only=True)["global_step"] == 7  # tensors and plain values
     saves.clear()
-    monkeypatch.setattr(peers, "_add_seconds", lambda folder, seconds: saves.append(1) or add(folder, seconds))
-    cell = peers.run_peer("DLinear", prepared, 0, 1, run_dir, checkpoint_minutes=0, train_steps=steps)
-    assert len(saves) == 12 - 6 + 1  # the steps after the checkpoint, and the end of training
+    monkeypatch.setattr(peers, "_add_seconds", lambda folder, since: saves.append(1) or add(folder, since))
+    said = []
+    cell = peers.run_peer("DLinear", prepared, 0, 1, run_dir, checkpoint_minutes=0, train_steps=steps,
+                          log=said.append)
+    assert "continuing the stopped peer" in said[0]
+    assert len(saves) == 3 + 1  # steps 9, 10, 11 (not 8 and 12, which validate) and the end of training
     assert cell["resumed"] and cell["test_windows"] == locate_test_windows(prepared)[1]
-    assert np.isfinite(cell["test"]["mse"])
-    assert not any(run_dir.iterdir())  # the training state goes once the cell is scored
+    assert np.isfinite(cell["test"]["mse"]) and cell["seconds"] > 0
+    assert not run_dir.exists()  # the training state goes once the cell is scored
+    monkeypatch.setattr(peers, "_add_seconds", stop_at_step_seven)
+    saves.clear()
+    with pytest.raises(RuntimeError, match="killed"):
+        peers.run_peer("DLinear", prepared, 0, 1, run_dir, checkpoint_minutes=0, train_steps=steps)
+    said.clear()
+    cell = peers.run_peer("DLinear", prepared, 1, 1, run_dir, checkpoint_minutes=0, train_steps=steps,
+                          log=said.append)  # another seed: another setting
+    assert "saved for another setting; starting afresh" in said[0] and not cell["resumed"]
+
+    def stop_after_training(folder, since):  # the tenth call is the end of training: 9 checkpoints before it
+        saves.append(1)
+        now = add(folder, since)
+        if len(saves) == 10:
+            raise RuntimeError("killed")
+        return now
+
+    saves.clear()
+    monkeypatch.setattr(peers, "_add_seconds", stop_after_training)
+    with pytest.raises(RuntimeError, match="killed"):  # killed after training, before forecasting
+        peers.run_peer("DLinear", prepared, 2, 1, run_dir, checkpoint_minutes=0, train_steps=steps)
+    assert (run_dir / peers.TRAINED).is_file()
+    saves.clear()
+    cell = peers.run_peer("DLinear", prepared, 2, 1, run_dir, checkpoint_minutes=0, train_steps=steps)
+    assert cell["resumed"] and saves == []  # the trained weights loaded: no step trained again

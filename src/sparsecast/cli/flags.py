@@ -3,7 +3,7 @@ them."""
 
 import argparse
 
-from ..models.registry import FORECASTERS
+from ..models.registry import AUTO, FORECASTERS
 
 # Model flags: argparse name -> config field. Left unset, the model's config default (the paper's) applies.
 MODEL_FLAGS = {"d_model": int, "n_heads": int, "e_layers": int, "d_layers": int, "d_ff": int, "factor": int,
@@ -58,9 +58,11 @@ def add_data_flags(p: argparse.ArgumentParser) -> None:
 
 def add_model_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model (unset flags take the paper's defaults)")
-    g.add_argument("--model", default="longpatch", choices=list(FORECASTERS),
+    g.add_argument("--model", default="longpatch", choices=[*FORECASTERS, AUTO],
                    help="longpatch (default), informer (the paper's), patchtst, dlinear, repeat_last, "
-                        "seasonal_naive, auto_ets / auto_arima / auto_theta (statsforecast: the 'stats' extra)")
+                        "seasonal_naive, auto_ets / auto_arima / auto_theta (statsforecast: the 'stats' extra), "
+                        "auto (chooses among LongPatch, DLinear, seasonal naive and, with the extra, AutoETS and "
+                        "AutoARIMA, on the rows before the test split, or weights them)")
     for name, typ in MODEL_FLAGS.items():
         g.add_argument("--" + name.replace("_", "-"), type=typ, default=None)
     for name in SWITCHES:

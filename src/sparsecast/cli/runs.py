@@ -8,11 +8,12 @@ from .scores import print_test_scores
 
 def cmd_evaluate(a) -> None:
     from ..forecasting import evaluate_run
+    from ..forecasting.run_dir import CONFIG, read_json
     metrics = evaluate_run(a.run_dir, precision=a.precision)
     if a.json:
         print(json.dumps(metrics, indent=2))
         return
-    print_test_scores(metrics)
+    print_test_scores(metrics, auto=read_json(Path(a.run_dir) / CONFIG).get("auto") is not None)
     print(f"re-scored {a.run_dir} on its test split (--json prints every figure as JSON)")
 
 

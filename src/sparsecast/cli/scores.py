@@ -15,9 +15,9 @@ def print_paper(metrics: dict) -> None:
         print(f"paper Informer           MSE {paper['mse']:.4f}  MAE {paper['mae']:.4f}  ({note})")
 
 
-def print_test_scores(metrics: dict) -> None:
+def print_test_scores(metrics: dict, auto: bool = False) -> None:
     """A run's test scores: normalized, in original units, and against the seasonal-naive and repeat-last baselines
-    on the same windows."""
+    on the same windows (``auto``: a run of --model auto, which needs no hint to try it)."""
     t, u = metrics["test"], metrics["test_original_units"]
     print(f"test ({metrics['test_windows']} windows)  MSE {t['mse']:.4f}  MAE {t['mae']:.4f}  (normalized)")
     print(f"test in original units   MSE {u['mse']:.4f}  MAE {u['mae']:.4f}")
@@ -29,8 +29,9 @@ def print_test_scores(metrics: dict) -> None:
               f"skill (MSE / seasonal naive's, below 1 beats it) {ratio}, MASE {mase} (MAE over seasonal naive's "
               f"in-sample MAE on the training rows)")
         if skill["skill_vs_seasonal_naive"] is not None and skill["skill_vs_seasonal_naive"] >= 1:
+            hint = "" if auto else "; try more epochs or another --seq-len, or --model auto (it chooses among " \
+                "LongPatch, DLinear and seasonal naive on the rows before the test split)"
             print(f"note: on these test windows the model does not beat seasonal naive (MSE {t['mse']:.4f} against "
-                  f"{naive['mse']:.4f}); try more epochs or another --seq-len, or forecast with --model seasonal_naive "
-                  f"(Python: Forecaster('auto') chooses between them on validation)")
+                  f"{naive['mse']:.4f}){hint}")
     last = skill["baselines"]["repeat_last"]
     print(f"repeat last              MSE {last['mse']:.4f}  MAE {last['mae']:.4f}")

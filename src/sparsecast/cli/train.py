@@ -4,19 +4,24 @@ user's CSV for predict."""
 from pathlib import Path
 
 from ..console import say
-from .flags import model_params, train_config
+from ..errors import SparsecastError
+from ..models.registry import AUTO
+from .flags import given_train_flags, model_params, train_config
 from .scores import print_intervals, print_paper, print_test_scores
 
 
 def data_config(a):
     """The run's DataConfig and, for a CSV of the user's own without --seq-len, the frame read to choose the lookback
-    (handed on to training, so that the file is read once)."""
+    (handed on to training, so that the file is read once). Under --model auto each candidate chooses its own
+    lookback: the DataConfig's is a placeholder then."""
     from ..data import DataConfig
     frame = None
-    if a.seq_len is None:
-        seq_len, frame = _default_seq_len(a)
-    else:
+    if a.seq_len is not None:
         seq_len = a.seq_len
+    elif a.model == AUTO:
+        seq_len = a.pred_len
+    else:
+        seq_len, frame = _default_seq_len(a)
     cfg = DataConfig(data=a.data, root_path=a.root_path, features=a.features, target=a.target, freq=a.freq,
                      date_col=a.date_col, seq_len=seq_len, pred_len=a.pred_len,
                      label_len=min(48, seq_len) if a.label_len is None else a.label_len,
@@ -55,9 +60,12 @@ def cmd_train(a) -> None:
         from ..forecasting.run_dir import CHECKPOINT, CONFIG, METRICS, read_json
         a.out = a.resume
         config = read_json(Path(a.out) / CONFIG)
-        data, model = config["data"]["data"], config["model_name"]
+        data, model = config["data"]["data"], AUTO if config.get("auto") is not None else config["model_name"]
         refit = config.get("refit", _wants_refit(a, data)) if a.refit is None else a.refit  # as the run set out
         done = Path(a.out, METRICS).is_file() and not Path(a.out, CHECKPOINT).is_file()  # trained and scored
+        if not done and config.get("auto") is not None:
+            raise SparsecastError(f"{a.out} is a --model auto run stopped before it was scored: auto's fit has no "
+                                  f"checkpoint; run the same train command again")
         refitted = refit_finished(a.out)
         if done and (not refit or refitted):
             if refitted:
@@ -71,16 +79,19 @@ def cmd_train(a) -> None:
         metrics = read_json(Path(a.out) / METRICS) if done else resume_run(a.resume)
     else:
         data, model, refit = a.data, a.model, _wants_refit(a, a.data)
-        dist = Distributed.from_env(a.device) if a.ddp else Distributed()
-        try:
-            data_cfg, frame = data_config(a)
-            metrics = train_run(data_cfg, a.model, model_params(a), train_config(a, a.model), a.out, dist=dist,
-                                refit=refit, frame=frame)
-        finally:
-            dist.close()
-        if not dist.is_main:
-            return
-    print_test_scores(metrics)
+        if model == AUTO:
+            metrics = _train_auto(a, refit)
+        else:
+            dist = Distributed.from_env(a.device) if a.ddp else Distributed()
+            try:
+                data_cfg, frame = data_config(a)
+                metrics = train_run(data_cfg, a.model, model_params(a), train_config(a, a.model), a.out, dist=dist,
+                                    refit=refit, frame=frame)
+            finally:
+                dist.close()
+            if not dist.is_main:
+                return
+    print_test_scores(metrics, auto=model == AUTO)
     print_intervals(metrics)
     print_paper(metrics)
     user_csv = _user_csv(data)
@@ -97,6 +108,23 @@ def cmd_train(a) -> None:
     later = "" if not user_csv else "; predict forecasts with this model, trained on the first 70% of the rows " \
         "(--refit fits it on every row)"
     print(f"run folder: {a.out} (metrics.json, forecasts.png, loss.png){hint}{later}")
+
+
+def _train_auto(a, refit: bool) -> dict:
+    """--model auto: the Python API's model="auto" chosen and fit on the rows before the test split, then scored
+    (``forecasting/auto_run.py``). It takes data and training flags only."""
+    from ..forecasting.auto_run import train_auto_run
+    given = model_params(a)
+    if given or a.ddp:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given) or "--ddp"
+        raise SparsecastError(f"--model auto takes data and training flags only, not {flags}: it chooses among "
+                              f"its candidates with their own settings (name one model with --model to set them)")
+    settings = {**given_train_flags(a), "eval_batch_size": a.eval_batch_size, "seed": a.seed, "threads": a.threads,
+                "device": a.device, "precision": a.precision, "bf16": a.bf16, "compile": a.compile,
+                "progress": not a.no_progress, "checkpoint_minutes": a.checkpoint_minutes,
+                "max_minutes": a.max_minutes}
+    data_cfg, _ = data_config(a)
+    return train_auto_run(data_cfg, settings, a.out, seq_len=a.seq_len, refit=refit)
 
 
 def _user_csv(data: str) -> bool:

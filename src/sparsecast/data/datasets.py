@@ -96,6 +96,8 @@ class DataConfig:
             repeats the last value, "interpolate" interpolates linearly in time.
         test_windows: score at most this many test windows, evenly spaced from the first origin to the last (0:
             every window); for models refit on every window (statsforecast's), whose cost grows with the windows.
+        scaler_rows: fit the scaler on the first this many rows instead of the train split's (0). A run of
+            model="auto" scales as the Forecaster it fits did: on the first 90% of the rows before the test split.
     """
 
     data: str = "ETTh1"
@@ -111,6 +113,7 @@ class DataConfig:
     fill: str | None = None
     season: int | None = None
     test_windows: int = 0
+    scaler_rows: int = 0
 
     def __post_init__(self):
         if self.pred_len < 1:
@@ -127,6 +130,8 @@ class DataConfig:
             raise DataError(f"test_windows must be >= 0 (0: every test window), got {self.test_windows}")
         if self.season is not None and self.season < 1:
             raise DataError(f"season must be >= 1, got {self.season}")
+        if self.scaler_rows < 0:
+            raise DataError(f"scaler_rows must be >= 0 (0: the train split's rows), got {self.scaler_rows}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -182,12 +187,13 @@ SPLIT_PARTS = {"custom": {"train": " (the first 70% of the rows, fewer where val
                "fit": {"train": " (the first 90% of the rows)", "val": " (the last 10%)"}}
 
 
-def prepare_data(cfg: DataConfig, frame: pd.DataFrame | None = None) -> PreparedData:
+def prepare_data(cfg: DataConfig, frame: pd.DataFrame | None = None, train_windows: int = 1) -> PreparedData:
     """Read the file of ``cfg.data`` and prepare it with its protocol (see ``prepare_frame``); ``frame``: the file
-    as ``read_table`` returned it already, not read again."""
+    as ``read_table`` returned it already, not read again; ``train_windows``: as ``prepare_frame`` (0 to score a
+    saved model, which trains on nothing)."""
     path, builtin = resolve_path(cfg)
     df = read_table(path, cfg.date_col) if frame is None else frame
-    return prepare_frame(df, cfg, builtin.split if builtin else "custom", str(path), builtin)
+    return prepare_frame(df, cfg, builtin.split if builtin else "custom", str(path), builtin, train_windows)
 
 
 def prepare_frame(df: pd.DataFrame, cfg: DataConfig, split: str = "custom", source: str = "the data",
@@ -216,7 +222,10 @@ def prepare_frame(df: pd.DataFrame, cfg: DataConfig, split: str = "custom", sour
             raise DataError(f"the {name} split{part} of {source} has {end - start} rows, fewer than seq_len + "
                             f"pred_len = {cfg.seq_len + cfg.pred_len}; use a shorter --seq-len/--pred-len or more data")
     arr = values.to_numpy()
-    train_start, train_end = borders["train"]
+    train_start, train_end = (0, cfg.scaler_rows) if cfg.scaler_rows else borders["train"]
+    if "test" in borders and train_end > borders["test"][0] + cfg.seq_len:
+        raise DataError(f"scaler_rows {cfg.scaler_rows} reaches into the test rows of {source} (they start at row "
+                        f"{borders['test'][0] + cfg.seq_len})")
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below, with a message that says what to do
         scaler = StandardScaler.fit(arr[train_start:train_end])
         scaled = scaler.transform(arr)

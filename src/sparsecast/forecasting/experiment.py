@@ -261,6 +261,16 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     intervals, note = fit_intervals(model, prepared.splits["train"], val, train_cfg.quantiles,
                                     train_cfg.eval_batch_size, bf16, val_forecasts)  # never from the test windows
     log(note)
+    return finish_run(model, model_name, model_cfg, prepared, data_cfg, train_cfg, run_config, out, precision,
+                      intervals, val_scores, history, train_seconds, log)
+
+
+def finish_run(model, model_name: str, model_cfg, prepared: PreparedData, data_cfg: DataConfig,
+               train_cfg: TrainConfig, run_config: dict, out: Path, precision: str, intervals,
+               val_scores: dict | None, history, train_seconds: float, log=say) -> dict:
+    """Score a fitted model on the test split and write the run folder: weights, config, scaler, intervals,
+    metrics.json (test scores, baselines, skill, seconds), history and plots; returns the metrics."""
+    bf16 = precision == "bf16"
     start = time.perf_counter()
     test, pred, true, scale, index = score(model, prepared, "test", train_cfg.eval_batch_size, bf16,
                                            data_cfg.test_windows)
@@ -373,7 +383,7 @@ def resume_run(run_dir: str | Path, log=say) -> dict:
 def _rescore(run_dir: str | Path, split: str, batch_size: int, limit: int = 0) -> tuple:
     """A saved run's forecasts of ``split`` (``score``'s, in the precision it ran in), with its data."""
     model, config, _ = load_run(Path(run_dir))
-    prepared = prepare_data(DataConfig(**config["data"]))
+    prepared = prepare_data(DataConfig(**config["data"]), train_windows=0)
     return prepared, *score(model, prepared, split, batch_size, config.get("precision") == "bf16", limit)[1:]
 
 
@@ -396,7 +406,7 @@ def evaluate_run(run_dir: str | Path, batch_size: int = 256, precision: str | No
     choice) unless ``precision`` ("auto", "fp32", "bf16") says otherwise."""
     model, config, scaler = load_run(Path(run_dir))
     data = DataConfig(**config["data"])
-    prepared = prepare_data(data)
+    prepared = prepare_data(data, train_windows=0)  # a model with a long lookback may leave none (model="auto")
     chosen = precision or config.get("precision", "fp32")
     test, _, _, _, index = score(model, prepared, "test", batch_size, resolve_precision(chosen)[0] == "bf16",
                                  data.test_windows)

@@ -33,7 +33,8 @@ def read_user_frame(path: str | Path, date_col: str):
 
 def refit_run(run_dir: str | Path, resume: bool = False) -> Path:
     """Fit the run's model again on every row of its data file and save it to ``run_dir/final``; returns that
-    folder. The model's settings are the run's, including those its start chose on validation.
+    folder. The model's settings are the run's, including those its start chose on validation (a run of
+    model="auto" chooses among its candidates again, on every row).
 
     The refit checkpoints as ``train`` does (``final/checkpoint.safetensors``, removed once the model is saved):
     ``resume=True`` continues a refit that was stopped from there (a fresh refit where there is none).
@@ -48,7 +49,11 @@ def refit_run(run_dir: str | Path, resume: bool = False) -> Path:
     final.mkdir(parents=True, exist_ok=True)
     config = read_json(run_dir / CONFIG)
     frame = read_user_frame(data_path(config), config["data"]["date_col"])
-    fc = Forecaster.from_config(config)
+    if config.get("auto") is not None:  # train --model auto: choose again, on every row
+        from .auto_run import auto_forecaster
+        fc = auto_forecaster(config)
+    else:
+        fc = Forecaster.from_config(config)
     fc.with_intervals = bool(fc.train_cfg.quantiles)  # none asked for: none fit, and no warning that there are none
     fc.notes = False  # train said them
     with warnings.catch_warnings():  # the data's warnings (filled gaps...) were printed by train already

@@ -23,7 +23,7 @@ from ..reference import ltsf_published
 from ..training import TrainConfig
 from ..training.precision import cpu_summary, machine_summary
 from .experiment import ANCHOR_TEST_BATCH, SPACED_TEST, interrupted, score_spaced, train_run
-from .peers import resumed, run_peer
+from .peers import run_peer
 from .run_dir import CONFIG, claim, read_json, read_results, record_result
 
 HORIZONS = (96, 192, 336, 720)
@@ -215,11 +215,10 @@ def _run_cell(data: str, recipe, overrides: dict, h: int, label: str, seed: int,
             "spaced_only": bool(dcfg.test_windows)}
     start = time.perf_counter()
     if recipe.peer:  # its seconds are those run_peer measures: training and forecasting
-        if resumed(run_dir):
-            log(f"continuing the stopped peer in {run_dir} from its last checkpoint")
         cell |= {"val_loss": None, "best_epoch": None, "epochs": None,
                  "threads": tcfg.threads or torch.get_num_threads(), "precision": "fp32",
-                 **run_peer(recipe.model, prepare_data(dcfg), seed, tcfg.threads, run_dir, tcfg.checkpoint_minutes)}
+                 **run_peer(recipe.model, prepare_data(dcfg), seed, tcfg.threads, run_dir, tcfg.checkpoint_minutes,
+                            log=log)}
     else:
         resume = interrupted(run_dir, dcfg, tcfg)
         if resume:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..console import say
 from ..data import PreparedData
 from ..training import forecast_metrics
 from .experiment import drop_last_metrics, spaced_metrics
@@ -119,42 +120,68 @@ def series_setting(cls, prepared: PreparedData) -> dict:
 # A peer's training state in its cell's run folder, so that a killed cell continues where it was (a weather cell at
 # horizon 720 trains for longer than a session on one CPU thread): Lightning's checkpoint of the training (weights,
 # optimizer, schedule, step, early-stopping count) every few minutes, the trained weights once training ends, and
-# the training seconds spent so far. Removed when the cell is scored.
-LAST, TRAINED, ELAPSED = "peer_last.ckpt", "peer_trained.pt", "peer_seconds.json"
+# the cell's setting with the training seconds spent so far. Removed when the cell is scored.
+LAST, TRAINED, STATE = "peer_last.ckpt", "peer_trained.safetensors", "peer_state.json"
 
 
-def _checkpoints(folder: Path, minutes: float):
+def _checkpoints(folder: Path, minutes: float, val_every: int):
     """A Lightning callback writing the training's checkpoint to ``folder`` every ``minutes`` of training (0: after
     every step) and the trained weights at its end, each file replaced atomically."""
     import pytorch_lightning as pl
-    import torch
+    from safetensors.torch import save_file
 
     class Checkpoints(pl.Callback):
         def __init__(self):
             self.last = time.monotonic()
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            if time.monotonic() - self.last >= minutes * 60:
-                trainer.save_checkpoint(folder / (LAST + ".tmp"))
-                os.replace(folder / (LAST + ".tmp"), folder / LAST)
-                _add_seconds(folder, time.monotonic() - self.last)
-                self.last = time.monotonic()
+            # Every val_every steps a validation follows this hook within the same step: a checkpoint written here
+            # would hold the step without it, and the resumed run would never run that validation.
+            if trainer.global_step % val_every and time.monotonic() - self.last >= minutes * 60:
+                _replace(folder / LAST, trainer.save_checkpoint)
+                self.last = _add_seconds(folder, self.last)
+
+        def on_save_checkpoint(self, trainer, pl_module, checkpoint):
+            # the model's constructor arguments (loss objects...) would need unpickling to load again: the model is
+            # built by the same code when the cell runs again, so its checkpoint holds tensors and plain values only
+            for key in ("hyper_parameters", "hparams_name"):
+                checkpoint.pop(key, None)
 
         def on_train_end(self, trainer, pl_module):
-            torch.save(pl_module.state_dict(), folder / (TRAINED + ".tmp"))
-            os.replace(folder / (TRAINED + ".tmp"), folder / TRAINED)
-            _add_seconds(folder, time.monotonic() - self.last)
+            weights = {k: v.detach().clone().contiguous() for k, v in pl_module.state_dict().items()}
+            _replace(folder / TRAINED, lambda path: save_file(weights, str(path)))
+            _add_seconds(folder, self.last)
 
     return Checkpoints()
 
 
-def _add_seconds(folder: Path, seconds: float) -> None:
-    (folder / ELAPSED).write_text(json.dumps({"seconds": _seconds(folder) + seconds}))
+def _replace(path: Path, write) -> None:
+    """``write(tmp)``, then the temporary file takes ``path``'s place (a kill leaves the old file or the new one)."""
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
 
 
-def _seconds(folder: Path) -> float:
-    path = folder / ELAPSED
-    return json.loads(path.read_text())["seconds"] if path.is_file() else 0.0
+def _state(folder: Path) -> dict:
+    path = folder / STATE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _write_state(folder: Path, setting: dict, seconds: float) -> None:
+    _replace(folder / STATE, lambda path: path.write_text(json.dumps({"setting": setting, "seconds": seconds})))
+
+
+def _add_seconds(folder: Path, since: float) -> float:
+    """Add the training seconds since ``since`` (a monotonic time) to the cell's state; returns now."""
+    now, state = time.monotonic(), _state(folder)
+    _write_state(folder, state["setting"], state["seconds"] + now - since)
+    return now
+
+
+def _clear(folder: Path) -> None:
+    for name in (LAST, TRAINED, STATE):
+        for path in (folder / name, folder / (name + ".tmp")):
+            path.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -162,16 +189,16 @@ def _resumable_fit(folder: Path):
     """While inside, a Lightning fit continues from ``folder``'s checkpoint, or, where training had ended, loads the
     trained weights and trains no more."""
     import pytorch_lightning as pl
-    import torch
+    from safetensors.torch import load_file
 
     fit = pl.Trainer.fit
 
     def resuming_fit(trainer, model, *args, **kwargs):
         if (folder / TRAINED).is_file():
-            model.load_state_dict(torch.load(folder / TRAINED, weights_only=True))
+            model.load_state_dict(load_file(str(folder / TRAINED)))
             return None
-        if (folder / LAST).is_file():
-            kwargs["ckpt_path"], kwargs["weights_only"] = str(folder / LAST), False  # our own file: hparams, losses
+        if (folder / LAST).is_file():  # tensors and plain values only (see on_save_checkpoint)
+            kwargs["ckpt_path"], kwargs["weights_only"] = str(folder / LAST), True
         return fit(trainer, model, *args, **kwargs)
 
     pl.Trainer.fit = resuming_fit
@@ -186,13 +213,28 @@ def resumed(folder: Path | None) -> bool:
     return folder is not None and any((folder / f).is_file() for f in (LAST, TRAINED))
 
 
+def _resume_or_start(folder: Path, setting: dict, log) -> bool:
+    """Whether the cell continues from ``folder``'s state: only where it was saved for the same ``setting`` (else
+    it is cleared, and the cell starts afresh with the setting recorded)."""
+    if resumed(folder):
+        if _state(folder).get("setting") == setting:
+            log(f"continuing the stopped peer in {folder} from its last checkpoint")
+            return True
+        log(f"the training state in {folder} was saved for another setting; starting afresh")
+    _clear(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_state(folder, setting, 0.0)
+    return False
+
+
 def run_peer(name: str, prepared: PreparedData, seed: int, threads: int = 0, run_dir: Path | None = None,
-             checkpoint_minutes: float = 10.0, train_steps: dict | None = None) -> dict:
+             checkpoint_minutes: float = 10.0, train_steps: dict | None = None, log=say) -> dict:
     """Fit neuralforecast's model ``name`` on our training and validation rows and score it on our test windows.
 
     With ``run_dir`` the training is checkpointed there every ``checkpoint_minutes`` and a stopped cell continues
-    from its last checkpoint (not bit for bit: the batches drawn after it differ); ``seconds`` then adds the
-    training time the earlier processes spent. ``train_steps`` overrides NF_TRAIN (tests: fewer steps).
+    from its last checkpoint, where it was saved for the same setting; not bit for bit: neuralforecast seeds its
+    sampler again at every fit, so the batches after a resume repeat those of the first steps. ``seconds`` then
+    adds the training time the earlier processes spent. ``train_steps`` overrides NF_TRAIN (tests: fewer steps).
     """
     import torch
     from neuralforecast import NeuralForecast, models
@@ -202,15 +244,18 @@ def run_peer(name: str, prepared: PreparedData, seed: int, threads: int = 0, run
     _, n, seq_len, pred_len = locate_test_windows(prepared)
     train = {**NF_TRAIN, **(train_steps or {})}
     cls = getattr(models, name)
-    extra = {}
-    was_resumed = resumed(run_dir)
+    extra, was_resumed, earlier = {}, False, 0.0
     if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        extra["callbacks"] = [_checkpoints(run_dir, checkpoint_minutes)]
+        setting = json.loads(json.dumps({"model": name, "h": pred_len, "input_size": seq_len, "seed": seed,
+                                         "train": train, "val_size": validation_rows(prepared),
+                                         "columns": prepared.columns, "rows": prepared.borders["test"][1],
+                                         "last_date": str(prepared.dates[prepared.borders["test"][1] - 1])}))
+        was_resumed = _resume_or_start(run_dir, setting, log)
+        earlier = _state(run_dir)["seconds"]
+        extra["callbacks"] = [_checkpoints(run_dir, checkpoint_minutes, train["val_check_steps"])]
     model = cls(h=pred_len, input_size=seq_len, random_seed=seed, enable_progress_bar=False, enable_model_summary=False,
                 logger=False, accelerator="cpu", **train, **series_setting(cls, prepared), **extra)
     nf = NeuralForecast(models=[model], freq=prepared.freq)
-    earlier = _seconds(run_dir) if run_dir is not None else 0.0
     start = time.perf_counter()
     with _resumable_fit(run_dir) if run_dir is not None else nullcontext():
         pred, truth = peer_forecasts(prepared, lambda df, n_windows, fitted: nf.cross_validation(
@@ -220,8 +265,10 @@ def run_peer(name: str, prepared: PreparedData, seed: int, threads: int = 0, run
     ours = prepared.splits["test"].batch(torch.arange(n)).y.numpy()
     if not np.allclose(truth, ours, atol=1e-5):
         raise ValueError("the peer's truth differs from our test windows'")
-    for f in (LAST, TRAINED, ELAPSED) if run_dir is not None else ():
-        (run_dir / f).unlink(missing_ok=True)
+    if run_dir is not None:
+        _clear(run_dir)
+        if not any(run_dir.iterdir()):
+            run_dir.rmdir()
     return {"test": {k: forecast_metrics(pred, truth)[k] for k in ("mse", "mae")}, "seconds": seconds,
             "test_windows": n, "test_spaced": spaced_metrics(pred, truth, torch.arange(n), n),
             "test_drop_last": drop_last_metrics(pred, truth, torch.arange(n), n), "resumed": was_resumed,

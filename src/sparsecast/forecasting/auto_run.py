@@ -1,0 +1,107 @@
+"""``sparsecast train --model auto``: model="auto" (``forecasting/auto.py``) scored as every run is.
+
+The Python API's Forecaster chooses and fits on the rows before the test split alone (its candidates' validation
+on the last horizons of those rows, early stopping on their last 10%); then the chosen model, or the weighted mean
+of the chosen candidates, forecasts every test window as any run's model does: the same scores, baselines, skill,
+plots and run folder, which ``evaluate``, ``predict``, ``backtest`` and ``export`` read as any other. The run scales
+its data as that Forecaster did (``DataConfig.scaler_rows``), so ``evaluate`` re-scores it exactly. Its prediction
+intervals are the Forecaster's, fit on the windows it held out (the run's validation rows were partly its training
+rows).
+"""
+
+import dataclasses
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..console import say
+from ..data import DataConfig, read_table
+from ..data.datasets import prepare_frame, resolve_path
+from ..data.splits import fit_train_rows, split_borders
+from ..errors import DataError
+from ..models.registry import AUTO
+from ..training.trainer import model_device
+from .experiment import SPACED_TEST, finish_run
+from .final import clear_final
+from .run_dir import CONFIG, write_json
+
+
+def train_auto_run(data_cfg: DataConfig, train_settings: dict, out: str | Path, frame: pd.DataFrame | None = None,
+                   seq_len: int | None = None, refit: bool = False, log=say) -> dict:
+    """Choose and fit model="auto" on the rows of ``data_cfg`` before its test split, score it on every test window
+    and write the run folder ``out``; returns its metrics.
+
+    Args:
+        data_cfg: the data and its split (its ``seq_len`` is replaced by the chosen model's lookback).
+        train_settings: the training settings the user gave (each candidate keeps its own defaults for the rest).
+        frame: the data file as ``read_table`` read it already (else it is read here).
+        seq_len: every candidate's lookback; None lets each choose its own from the frequency and the rows.
+        refit: recorded in config.json, as ``train_run`` records it.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    clear_final(out)
+    path, builtin = resolve_path(data_cfg)
+    frame = read_table(path, data_cfg.date_col) if frame is None else frame
+    split, source = (builtin.split if builtin else "custom"), str(path)
+    # The first test forecast row does not depend on the lookback: a one-step cut finds it on the rows as the run
+    # reads them (gaps filled where --fill asks).
+    probe = prepare_frame(frame, dataclasses.replace(data_cfg, seq_len=1, label_len=0), split, source, builtin,
+                          train_windows=0)
+    first_test = probe.borders["test"][0] + 1
+    before_test = frame[frame["date"] < probe.dates[first_test]]
+    fc = auto_forecaster({"data": {**data_cfg.to_dict(), "target": probe.target_columns[-1], "freq": probe.freq,
+                                   "date_col": "date"}, "train": train_settings, "auto_seq_len": seq_len})
+    log(f"auto: choosing on the {len(before_test)} rows before the test split of {Path(source).name} "
+        f"(the test rows take no part)")
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the data's warnings were said when the file was read
+        fc.fit(before_test)
+    train_seconds = time.perf_counter() - start
+    lookback = fc.data_cfg.seq_len
+    data_cfg = dataclasses.replace(data_cfg, seq_len=lookback, label_len=min(data_cfg.label_len, lookback),
+                                   target=probe.target_columns[-1], scaler_rows=fit_train_rows(first_test,
+                                                                                               data_cfg.pred_len))
+    if not data_cfg.test_windows and getattr(fc.model, "refits_per_window", False):
+        # a statsforecast member fits a model per window and channel: every window of a long series takes hours
+        n_test = len(prepare_frame(frame, data_cfg, split, source, builtin, train_windows=0).splits["test"])
+        if n_test > SPACED_TEST:
+            data_cfg = dataclasses.replace(data_cfg, test_windows=SPACED_TEST)
+            log(f"auto: {fc.model_name} refits a statistical model on every window: scoring {SPACED_TEST} evenly "
+                f"spaced test windows of the {n_test} (--test-windows sets how many)")
+    prepared = prepare_frame(frame, data_cfg, split, source, builtin, train_windows=0)
+    spec = next(iter(fc.series.values()))[0]
+    if not (np.allclose(prepared.scaler.mean, spec.scaler.mean) and np.allclose(prepared.scaler.std,
+                                                                                 spec.scaler.std)):
+        raise DataError("model='auto' scaled the rows before the test split otherwise than the run does; "
+                        "give --seq-len or another model")  # the two splits of the same rows: never expected
+    data_dict = {**data_cfg.to_dict(), "freq": prepared.freq, "target": prepared.target_columns[-1]}
+    if Path(data_cfg.data).is_file():
+        data_dict["data"] = str(Path(data_cfg.data).resolve())
+    precision, _ = fc.train_cfg.resolved_precision(model_device(fc.model))
+    run_config = {"model_name": fc.model_name, "model": fc.model.config.to_dict(), "series": fc.series_cfg.to_dict(),
+                  "data": data_dict, "train": dict(train_settings), "columns": prepared.columns,
+                  "target_columns": prepared.target_columns, "refit": refit, "auto": fc.auto_report,
+                  "auto_seq_len": seq_len,
+                  "precision": precision, "device": str(model_device(fc.model))}
+    write_json(out / CONFIG, run_config)
+    log(f"auto: {fc.model_name} scored on the {len(prepared.splits['test'])} test windows of "
+        f"{Path(source).name} (lookback {lookback})")
+    return finish_run(fc.model, fc.model_name, fc.model.config, prepared, data_cfg, fc.train_cfg, run_config, out,
+                      precision, fc.intervals, None, fc.history, train_seconds, log)
+
+
+def auto_forecaster(config: dict):
+    """The unfitted Forecaster(model="auto") of a run config of ``train --model auto``: its data settings, the
+    training settings the user gave and the candidates' lookback (None: each chooses its own), so that a refit on
+    every row chooses among the candidates as the scored run did."""
+    from ..forecaster import Forecaster
+
+    data = config["data"]
+    return Forecaster(AUTO, seq_len=config.get("auto_seq_len"), pred_len=data["pred_len"], features=data["features"],
+                      target=data["target"], freq=data["freq"], date_col=data["date_col"], embed=data["embed"],
+                      fill=data["fill"], season=data["season"], **config["train"])

@@ -1,0 +1,70 @@
+"""`sparsecast train --model auto`: model="auto" chosen on the rows before the test split, scored like any run,
+re-scored by evaluate, refit on every row for predict."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from helpers import write_csv
+from sparsecast.cli import main
+
+
+@pytest.fixture(scope="module")
+def auto_run(tmp_path_factory):
+    """A daily CSV (140 rows, a weekly season) trained with --model auto, two epochs a candidate, among the
+    candidates that need no extra (with statsforecast, AutoETS and AutoARIMA would refit on every window: minutes);
+    what the choice saw."""
+    import sparsecast.forecasting.auto as auto
+    tmp = tmp_path_factory.mktemp("auto")
+    csv = write_csv(tmp / "daily.csv", n=140, freq="D", columns=("load",))
+    seen, choose, candidates = [], auto.choose, auto.AUTO_CANDIDATES
+    auto.choose = lambda fc, df: seen.append(df) or choose(fc, df)
+    auto.AUTO_CANDIDATES = ("longpatch", "seasonal_naive", "dlinear")
+    try:
+        code = main(["train", "--data", str(csv), "--target", "load", "--pred-len", "7", "--model", "auto",
+                     "--epochs", "2", "--no-progress", "--out", str(tmp / "run")])
+    finally:
+        auto.choose, auto.AUTO_CANDIDATES = choose, candidates
+    assert code == 0
+    return csv, tmp / "run", seen
+
+
+def test_auto_chooses_on_the_rows_before_the_test_split_alone(auto_run):
+    _, run, seen = auto_run
+    metrics = json.loads((run / "metrics.json").read_text())
+    config = json.loads((run / "config.json").read_text())
+    first_test = pd.Timestamp(metrics["test_start"])
+    assert len(seen) == 2  # the scored run's choice, then the refit's on every row
+    assert seen[0]["date"].max() < first_test <= seen[1]["date"].max()
+    assert set(config["auto"]["validation_mse"]) == {"longpatch", "seasonal_naive", "dlinear"}
+    assert config["model_name"] in (*config["auto"]["weights"], "ensemble")
+    # every test window: the last 20% of the rows (28), a horizon each
+    assert metrics["test_windows"] == 28 - 7 + 1 and metrics["skill"]["baselines"]["seasonal_naive"]
+
+
+def test_evaluate_rescores_an_auto_run_exactly(auto_run, capsys):
+    _, run, _ = auto_run
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert main(["evaluate", str(run), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["test"]["mse"] == pytest.approx(metrics["test"]["mse"], rel=1e-6)
+
+
+def test_predict_forecasts_the_week_after_the_data_with_the_refit_choice(auto_run, tmp_path, capsys):
+    csv, run, _ = auto_run
+    assert (run / "final" / "series.json").is_file()
+    out = tmp_path / "f.csv"
+    assert main(["predict", str(run), "--input", str(csv), "--out", str(out)]) == 0
+    assert "refit on every row" in capsys.readouterr().out
+    forecast = pd.read_csv(out, parse_dates=["date"])
+    last = pd.read_csv(csv, parse_dates=["date"])["date"].iloc[-1]
+    assert list(forecast["date"]) == list(pd.date_range(last, periods=8, freq="D")[1:])
+    assert forecast["load"].notna().all()
+
+
+def test_auto_refuses_model_flags_with_one_line(tmp_path, capsys):
+    csv = write_csv(tmp_path / "s.csv", n=140, freq="D", columns=("load",))
+    assert main(["train", "--data", str(csv), "--model", "auto", "--d-model", "16", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "--model auto takes data and training flags only, not --d-model" in err and len(err.splitlines()) == 1
