@@ -68,3 +68,18 @@ def test_auto_refuses_model_flags_with_one_line(tmp_path, capsys):
     assert main(["train", "--data", str(csv), "--model", "auto", "--d-model", "16", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "--model auto takes data and training flags only, not --d-model" in err and len(err.splitlines()) == 1
+
+
+def test_auto_with_gaps_filled_before_the_test_split(tmp_path, monkeypatch):
+    """--fill: the choice gets the filled rows before the test split, the same rows the run scales on (four days
+    missing just before it)."""
+    import sparsecast.forecasting.auto as auto
+    monkeypatch.setattr(auto, "AUTO_CANDIDATES", ("seasonal_naive", "dlinear"))
+    csv = write_csv(tmp_path / "gaps.csv", n=140, freq="D", columns=("load",))
+    frame = pd.read_csv(csv)
+    frame.drop(index=range(109, 113)).to_csv(csv, index=False)
+    assert main(["train", "--data", str(csv), "--target", "load", "--pred-len", "7", "--label-len", "24", "--model",
+                 "auto", "--fill", "ffill", "--epochs", "1", "--no-refit", "--no-progress",
+                 "--out", str(tmp_path / "run")]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["test_windows"] == 28 - 7 + 1  # the filled grid's 140 rows

@@ -19,7 +19,7 @@ def data_config(a):
     if a.seq_len is not None:
         seq_len = a.seq_len
     elif a.model == AUTO:
-        seq_len = a.pred_len
+        seq_len = max(a.pred_len, a.label_len or 0)
     else:
         seq_len, frame = _default_seq_len(a)
     cfg = DataConfig(data=a.data, root_path=a.root_path, features=a.features, target=a.target, freq=a.freq,
@@ -97,16 +97,19 @@ def cmd_train(a) -> None:
     user_csv = _user_csv(data)
     if refit:
         from ..forecasting.final import refit_run
+        scored = "the choice made on the rows before the test split" if model == AUTO else \
+            "the model trained on its training split alone"
         print(f"refitting the model on every row of {data} for predict (the last 10% held out for early stopping); "
-              f"the scores above are those of the model trained on its training split alone; if it is stopped, "
-              f"sparsecast train --resume {a.out} continues it")
+              f"the scores above are those of {scored}; if it is stopped, sparsecast train --resume {a.out} "
+              f"continues it")
         final = refit_run(a.out, resume=bool(a.resume))
         print(f"run folder: {a.out} (metrics.json, forecasts.png, loss.png; {final}: the refit model predict uses)")
         return
     hint = "" if user_csv or model == "informer" else "; the paper's Informer: the same command with --model " \
         "informer (make paper: its univariate 96/48/24 setting)"
-    later = "" if not user_csv else "; predict forecasts with this model, trained on the first 70% of the rows " \
-        "(--refit fits it on every row)"
+    rows = "chosen and fit on the rows before the test split" if model == AUTO else \
+        "trained on the first 70% of the rows"
+    later = "" if not user_csv else f"; predict forecasts with this model, {rows} (--refit fits it on every row)"
     print(f"run folder: {a.out} (metrics.json, forecasts.png, loss.png){hint}{later}")
 
 

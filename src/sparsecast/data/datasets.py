@@ -196,11 +196,11 @@ def prepare_data(cfg: DataConfig, frame: pd.DataFrame | None = None, train_windo
     return prepare_frame(df, cfg, builtin.split if builtin else "custom", str(path), builtin, train_windows)
 
 
-def prepare_frame(df: pd.DataFrame, cfg: DataConfig, split: str = "custom", source: str = "the data",
-                  builtin: BuiltinDataset | None = None, train_windows: int = 1) -> PreparedData:
-    """Split a normalized frame chronologically, fit the scaler on the train rows only, and cut windows of every
-    split. ``df`` has a first column ``date`` (see ``normalize_frame``) and the value columns. Every split needs a
-    window, the train split ``train_windows`` (0 for a model with nothing to train)."""
+def regular_rows(df: pd.DataFrame, cfg: DataConfig, source: str = "the data",
+                 builtin: BuiltinDataset | None = None) -> tuple[pd.DataFrame, str, str]:
+    """The rows the splits are cut from: ``df`` on its regular time grid, gaps and missing values filled as
+    ``cfg.fill`` asks (a built-in dataset keeps its published gaps). Returns them, the target column and the
+    frequency."""
     target = cfg.target or (builtin.target if builtin else default_target(df, source))
     select_columns(df, target, cfg.features, source=source, allow_missing=cfg.fill is not None)  # before filling
     freq = cfg.freq or (builtin.freq if builtin else None) or infer_freq(pd.DatetimeIndex(df["date"]), source)
@@ -210,6 +210,15 @@ def prepare_frame(df: pd.DataFrame, cfg: DataConfig, split: str = "custom", sour
     if cfg.fill is not None:
         numeric = [c for c in df.columns if c != "date" and pd.api.types.is_numeric_dtype(df[c])]
         df = fill_values(df, numeric, cfg.fill, source)
+    return df, target, freq
+
+
+def prepare_frame(df: pd.DataFrame, cfg: DataConfig, split: str = "custom", source: str = "the data",
+                  builtin: BuiltinDataset | None = None, train_windows: int = 1) -> PreparedData:
+    """Split a normalized frame chronologically, fit the scaler on the train rows only, and cut windows of every
+    split. ``df`` has a first column ``date`` (see ``normalize_frame``) and the value columns. Every split needs a
+    window, the train split ``train_windows`` (0 for a model with nothing to train)."""
+    df, target, freq = regular_rows(df, cfg, source, builtin)
     values = select_columns(df, target, cfg.features, source=source)
     dates = pd.DatetimeIndex(df["date"])
     borders = split_borders(split, len(df), cfg.seq_len, cfg.pred_len)

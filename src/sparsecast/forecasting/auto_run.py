@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..console import say
 from ..data import DataConfig, read_table
-from ..data.datasets import prepare_frame, resolve_path
+from ..data.datasets import prepare_frame, regular_rows, resolve_path
 from ..data.splits import fit_train_rows, split_borders
 from ..errors import DataError
 from ..models.registry import AUTO
@@ -47,14 +47,13 @@ def train_auto_run(data_cfg: DataConfig, train_settings: dict, out: str | Path, 
     path, builtin = resolve_path(data_cfg)
     frame = read_table(path, data_cfg.date_col) if frame is None else frame
     split, source = (builtin.split if builtin else "custom"), str(path)
-    # The first test forecast row does not depend on the lookback: a one-step cut finds it on the rows as the run
-    # reads them (gaps filled where --fill asks).
-    probe = prepare_frame(frame, dataclasses.replace(data_cfg, seq_len=1, label_len=0), split, source, builtin,
-                          train_windows=0)
-    first_test = probe.borders["test"][0] + 1
-    before_test = frame[frame["date"] < probe.dates[first_test]]
-    fc = auto_forecaster({"data": {**data_cfg.to_dict(), "target": probe.target_columns[-1], "freq": probe.freq,
-                                   "date_col": "date"}, "train": train_settings, "auto_seq_len": seq_len})
+    # The rows as the run cuts its splits from them (gaps filled where --fill asks); the first test forecast row does
+    # not depend on the lookback.
+    rows, target, freq = regular_rows(frame.copy(), data_cfg, source, builtin)
+    first_test = split_borders(split, len(rows), 1, data_cfg.pred_len)["test"][0] + 1
+    before_test = rows.iloc[:first_test]
+    fc = auto_forecaster({"data": {**data_cfg.to_dict(), "target": target, "freq": freq, "date_col": "date"},
+                          "train": train_settings, "auto_seq_len": seq_len})
     log(f"auto: choosing on the {len(before_test)} rows before the test split of {Path(source).name} "
         f"(the test rows take no part)")
     start = time.perf_counter()
@@ -64,8 +63,7 @@ def train_auto_run(data_cfg: DataConfig, train_settings: dict, out: str | Path, 
     train_seconds = time.perf_counter() - start
     lookback = fc.data_cfg.seq_len
     data_cfg = dataclasses.replace(data_cfg, seq_len=lookback, label_len=min(data_cfg.label_len, lookback),
-                                   target=probe.target_columns[-1], scaler_rows=fit_train_rows(first_test,
-                                                                                               data_cfg.pred_len))
+                                   target=target, scaler_rows=fit_train_rows(first_test, data_cfg.pred_len))
     if not data_cfg.test_windows and getattr(fc.model, "refits_per_window", False):
         # a statsforecast member fits a model per window and channel: every window of a long series takes hours
         n_test = len(prepare_frame(frame, data_cfg, split, source, builtin, train_windows=0).splits["test"])
