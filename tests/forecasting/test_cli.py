@@ -81,7 +81,7 @@ def test_loss_flag_trains_on_it_and_is_recorded(tmp_path, capsys):
     # validation scored again with the kept weights: its MAE is the loss early stopping kept, and MSE is there too
     assert metrics["val"]["mae"] == pytest.approx(metrics["best_val_loss"], rel=1e-5)
     assert metrics["val"]["mse"] > 0
-    from sparsecast.forecasting.experiment import score_split
+    from sparsecast.forecasting.evaluate import score_split
     assert score_split(tmp_path / "mae")["mse"] == pytest.approx(metrics["val"]["mse"], rel=1e-6)  # saved runs too
     with pytest.raises(SystemExit):  # argparse names the choices
         main([*args[:-4], "--loss", "l2"])

@@ -126,11 +126,15 @@ def given_train_flags(a) -> dict:
             if getattr(a, k, None) is not None}
 
 
+def run_flags(a) -> dict:
+    """The training flags that say how a run computes and shows, not what it optimises (they always apply)."""
+    return {"eval_batch_size": a.eval_batch_size, "seed": a.seed, "threads": a.threads, "device": a.device,
+            "precision": a.precision, "bf16": a.bf16, "compile": a.compile, "progress": not a.no_progress,
+            "checkpoint_minutes": a.checkpoint_minutes, "max_minutes": a.max_minutes}
+
+
 def train_config(a, model: str | None = None):
     """The run's TrainConfig: the flags given, else ``model``'s training defaults, else TrainConfig's."""
     from ..models.registry import train_defaults
     from ..training import TrainConfig
-    return TrainConfig(**{**train_defaults(model), **given_train_flags(a)}, eval_batch_size=a.eval_batch_size,
-                       seed=a.seed, threads=a.threads, device=a.device, precision=a.precision, bf16=a.bf16,
-                       compile=a.compile, progress=not a.no_progress, checkpoint_minutes=a.checkpoint_minutes,
-                       max_minutes=a.max_minutes)
+    return TrainConfig(**{**train_defaults(model), **given_train_flags(a)}, **run_flags(a))

@@ -6,7 +6,7 @@ from pathlib import Path
 from ..console import say
 from ..errors import SparsecastError
 from ..models.registry import AUTO
-from .flags import given_train_flags, model_params, train_config
+from .flags import given_train_flags, model_params, run_flags, train_config
 from .scores import print_intervals, print_paper, print_test_scores
 
 
@@ -122,12 +122,8 @@ def _train_auto(a, refit: bool) -> dict:
         flags = ", ".join("--" + k.replace("_", "-") for k in given) or "--ddp"
         raise SparsecastError(f"--model auto takes data and training flags only, not {flags}: it chooses among "
                               f"its candidates with their own settings (name one model with --model to set them)")
-    settings = {**given_train_flags(a), "eval_batch_size": a.eval_batch_size, "seed": a.seed, "threads": a.threads,
-                "device": a.device, "precision": a.precision, "bf16": a.bf16, "compile": a.compile,
-                "progress": not a.no_progress, "checkpoint_minutes": a.checkpoint_minutes,
-                "max_minutes": a.max_minutes}
     data_cfg, _ = data_config(a)
-    return train_auto_run(data_cfg, settings, a.out, seq_len=a.seq_len, refit=refit)
+    return train_auto_run(data_cfg, {**given_train_flags(a), **run_flags(a)}, a.out, seq_len=a.seq_len, refit=refit)
 
 
 def _user_csv(data: str) -> bool:

@@ -24,7 +24,7 @@ from ..data.splits import fit_train_rows, split_borders
 from ..errors import DataError
 from ..models.registry import AUTO
 from ..training.trainer import model_device
-from .experiment import SPACED_TEST, finish_run
+from .experiment import SPACED_TEST, finish_run, run_data
 from .final import clear_final
 from .run_dir import CONFIG, write_json
 
@@ -64,30 +64,26 @@ def train_auto_run(data_cfg: DataConfig, train_settings: dict, out: str | Path, 
     lookback = fc.data_cfg.seq_len
     data_cfg = dataclasses.replace(data_cfg, seq_len=lookback, label_len=min(data_cfg.label_len, lookback),
                                    target=target, scaler_rows=fit_train_rows(first_test, data_cfg.pred_len))
-    if not data_cfg.test_windows and getattr(fc.model, "refits_per_window", False):
-        # a statsforecast member fits a model per window and channel: every window of a long series takes hours
-        n_test = len(prepare_frame(frame, data_cfg, split, source, builtin, train_windows=0).splits["test"])
-        if n_test > SPACED_TEST:
-            data_cfg = dataclasses.replace(data_cfg, test_windows=SPACED_TEST)
-            log(f"auto: {fc.model_name} refits a statistical model on every window: scoring {SPACED_TEST} evenly "
-                f"spaced test windows of the {n_test} (--test-windows sets how many)")
     prepared = prepare_frame(frame, data_cfg, split, source, builtin, train_windows=0)
+    n_test = len(prepared.splits["test"])
+    if not data_cfg.test_windows and getattr(fc.model, "refits_per_window", False) and n_test > SPACED_TEST:
+        # a statsforecast member fits a model per window and channel: every window of a long series takes hours
+        data_cfg = dataclasses.replace(data_cfg, test_windows=SPACED_TEST)
+        log(f"auto: {fc.model_name} refits a statistical model on every window: scoring {SPACED_TEST} evenly "
+            f"spaced test windows of the {n_test} (--test-windows sets how many)")
     spec = next(iter(fc.series.values()))[0]
     if not (np.allclose(prepared.scaler.mean, spec.scaler.mean) and np.allclose(prepared.scaler.std,
                                                                                  spec.scaler.std)):
         raise DataError("model='auto' scaled the rows before the test split otherwise than the run does; "
                         "give --seq-len or another model")  # the two splits of the same rows: never expected
-    data_dict = {**data_cfg.to_dict(), "freq": prepared.freq, "target": prepared.target_columns[-1]}
-    if Path(data_cfg.data).is_file():
-        data_dict["data"] = str(Path(data_cfg.data).resolve())
     precision, _ = fc.train_cfg.resolved_precision(model_device(fc.model))
     run_config = {"model_name": fc.model_name, "model": fc.model.config.to_dict(), "series": fc.series_cfg.to_dict(),
-                  "data": data_dict, "train": dict(train_settings), "columns": prepared.columns,
+                  "data": run_data(data_cfg, prepared), "train": dict(train_settings), "columns": prepared.columns,
                   "target_columns": prepared.target_columns, "refit": refit, "auto": fc.auto_report,
                   "auto_seq_len": seq_len,
                   "precision": precision, "device": str(model_device(fc.model))}
     write_json(out / CONFIG, run_config)
-    log(f"auto: {fc.model_name} scored on the {len(prepared.splits['test'])} test windows of "
+    log(f"auto: {fc.model_name} scored on the {n_test} test windows of "
         f"{Path(source).name} (lookback {lookback})")
     return finish_run(fc.model, fc.model_name, fc.model.config, prepared, data_cfg, fc.train_cfg, run_config, out,
                       precision, fc.intervals, None, fc.history, train_seconds, log)

@@ -1,4 +1,4 @@
-"""Train, evaluate and save one forecasting run; re-score a saved run."""
+"""Train, score and save one forecasting run; resume a killed one."""
 
 import dataclasses
 import time
@@ -16,15 +16,14 @@ from ..reference import paper_row
 from ..training import METRIC_NAMES, TrainConfig, fit, forecast_metrics, seed_everything
 from ..timefeatures import season_length
 from ..training.distributed import Distributed
-from ..training.precision import device_label, resolve_precision
+from ..training.precision import device_label
 from ..training.trainer import model_device
 from ..data.windows import SpacedWindows, spaced_index
 from . import plots
 from .intervals import STATISTICAL_WINDOWS, fit_intervals, predict_windows
 from .skill import baseline_scores, skill_report
 from .final import clear_final
-from .run_dir import (CHECKPOINT, CONFIG, HISTORY, METRICS, load_run, read_json, save_intervals, save_run,
-                      write_json)
+from .run_dir import CHECKPOINT, CONFIG, HISTORY, METRICS, read_json, save_intervals, save_run, write_json
 
 
 # The evenly spaced test windows every run is also scored on: models refit on every window (statsforecast's) are
@@ -111,10 +110,10 @@ def spaced_metrics(pred: np.ndarray, true: np.ndarray, index: torch.Tensor, tota
     where = {int(i): k for k, i in enumerate(index)}
     if not all(int(i) in where for i in want):
         return None
-    return _subset_metrics(pred, true, [where[int(i)] for i in want])
+    return subset_metrics(pred, true, [where[int(i)] for i in want])
 
 
-def _subset_metrics(pred: np.ndarray, true: np.ndarray, rows) -> dict:
+def subset_metrics(pred: np.ndarray, true: np.ndarray, rows) -> dict:
     """MSE / MAE of the forecasts at ``rows`` (N,), and how many windows that is."""
     pred, true = pred[rows], true[rows]
     return {**{k: forecast_metrics(pred, true)[k] for k in ("mse", "mae")}, "windows": len(pred)}
@@ -126,7 +125,7 @@ def drop_last_metrics(pred: np.ndarray, true: np.ndarray, index: torch.Tensor, t
     ``total // batch * batch``, as the published anchors' code does); None unless every window was forecast."""
     if len(index) != total or not torch.equal(index, torch.arange(total)) or total < batch:
         return None
-    return {**_subset_metrics(pred, true, slice(0, total // batch * batch)), "batch": batch}
+    return {**subset_metrics(pred, true, slice(0, total // batch * batch)), "batch": batch}
 
 
 def _quiet(*args, **kwargs) -> None:
@@ -140,6 +139,15 @@ def paper_comparison(data_cfg: DataConfig) -> dict | None:
     same = (row["seq_len"], row["label_len"]) == (data_cfg.seq_len, data_cfg.label_len)
     return {"mse": row["paper_mse"], "mae": row["paper_mae"], "seq_len": row["seq_len"],
             "label_len": row["label_len"], "same_setting": same}
+
+
+def run_data(data_cfg: DataConfig, prepared: PreparedData) -> dict:
+    """The data settings a run folder records: the config's, with the frequency and target the data gave and the
+    CSV's absolute path (so that the run's commands find it from any folder)."""
+    data = {**data_cfg.to_dict(), "freq": prepared.freq, "target": prepared.target_columns[-1]}
+    if Path(data_cfg.data).is_file():
+        data["data"] = str(Path(data_cfg.data).resolve())
+    return data
 
 
 def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_cfg: TrainConfig, out: str | Path,
@@ -188,10 +196,8 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
             except OSError:
                 break
         raise
-    data_dict = {**data_cfg.to_dict(), "freq": prepared.freq, "target": prepared.target_columns[-1]}
-    if Path(data_cfg.data).is_file():
-        data_dict["data"] = str(Path(data_cfg.data).resolve())
-    run_config = {"model_name": model_name, "model": model_cfg.to_dict(), "series": series.to_dict(), "data": data_dict,
+    run_config = {"model_name": model_name, "model": model_cfg.to_dict(), "series": series.to_dict(),
+                  "data": run_data(data_cfg, prepared),
                   "train": train_cfg.to_dict(), "columns": prepared.columns,
                   "target_columns": prepared.target_columns, "refit": refit}
     n_params = sum(p.numel() for p in model.parameters())
@@ -257,7 +263,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     refits = model_name in STATISTICAL or getattr(model, "refits_per_window", False)
     val_forecasts = None if refits or not len(val) else predict_windows(model, val.loader(train_cfg.eval_batch_size),
                                                                          bf16)
-    val_scores = None if val_forecasts is None else _subset_metrics(*val_forecasts[:2], slice(None))
+    val_scores = None if val_forecasts is None else subset_metrics(*val_forecasts[:2], slice(None))
     intervals, note = fit_intervals(model, prepared.splits["train"], val, train_cfg.quantiles,
                                     train_cfg.eval_batch_size, bf16, val_forecasts)  # never from the test windows
     log(note)
@@ -378,38 +384,3 @@ def resume_run(run_dir: str | Path, log=say) -> dict:
     config = read_json(run_dir / CONFIG)
     return train_run(DataConfig(**config["data"]), config["model_name"], user_settings(config),
                      saved_train_config(config), run_dir, log=log, resume=True)
-
-
-def _rescore(run_dir: str | Path, split: str, batch_size: int, limit: int = 0) -> tuple:
-    """A saved run's forecasts of ``split`` (``score``'s, in the precision it ran in), with its data."""
-    model, config, _ = load_run(Path(run_dir))
-    prepared = prepare_data(DataConfig(**config["data"]), train_windows=0)
-    return prepared, *score(model, prepared, split, batch_size, config.get("precision") == "bf16", limit)[1:]
-
-
-def score_spaced(run_dir: str | Path, batch_size: int = 256) -> dict | None:
-    """A saved run's MSE / MAE on the SPACED_TEST evenly spaced test windows (for tables whose cells were run before
-    runs recorded them)."""
-    prepared, pred, true, _, index = _rescore(run_dir, "test", batch_size, SPACED_TEST)
-    return spaced_metrics(pred, true, index, len(prepared.splits["test"]))
-
-
-def score_split(run_dir: str | Path, split: str = "val", batch_size: int = 256) -> dict:
-    """A saved run's MSE / MAE on every window of ``split`` (validation by default: for runs saved before their
-    metrics recorded it)."""
-    _, pred, true, _, _ = _rescore(run_dir, split, batch_size)
-    return _subset_metrics(pred, true, slice(None))
-
-
-def evaluate_run(run_dir: str | Path, batch_size: int = 256, precision: str | None = None) -> dict:
-    """Re-score a saved run on its test split, in the precision the run used (fp32 for runs saved before the
-    choice) unless ``precision`` ("auto", "fp32", "bf16") says otherwise."""
-    model, config, scaler = load_run(Path(run_dir))
-    data = DataConfig(**config["data"])
-    prepared = prepare_data(data, train_windows=0)  # a model with a long lookback may leave none (model="auto")
-    chosen = precision or config.get("precision", "fp32")
-    test, _, _, _, index = score(model, prepared, "test", batch_size, resolve_precision(chosen)[0] == "bf16",
-                                 data.test_windows)
-    return {"test": {k: test[k] for k in METRIC_NAMES},
-            "test_original_units": test["original_units"], "test_windows": test["windows"],
-            "skill": skill_report(prepared, test, season_length(prepared.freq, data.season), index)}

@@ -22,7 +22,8 @@ from ..models.registry import STATISTICAL, train_defaults
 from ..reference import ltsf_published
 from ..training import TrainConfig
 from ..training.precision import cpu_summary, machine_summary
-from .experiment import ANCHOR_TEST_BATCH, SPACED_TEST, interrupted, score_spaced, train_run
+from .evaluate import score_spaced
+from .experiment import ANCHOR_TEST_BATCH, SPACED_TEST, interrupted, train_run
 from .peers import run_peer
 from .run_dir import CONFIG, claim, read_json, read_results, record_result
 

@@ -13,7 +13,6 @@ Notation: N test windows, P pred_len, C channels.
 """
 
 import json
-import os
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -21,10 +20,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..atomic import atomic_path
 from ..console import say
 from ..data import PreparedData
 from ..training import forecast_metrics
 from .experiment import drop_last_metrics, spaced_metrics
+from .run_dir import read_json, write_json
 
 PEER_PREFIX = "nf:"
 # neuralforecast's long-horizon tutorial settings: 1,000 steps, validation every 100, early stopping after 3 checks
@@ -138,7 +139,8 @@ def _checkpoints(folder: Path, minutes: float, val_every: int):
             # Every val_every steps a validation follows this hook within the same step: a checkpoint written here
             # would hold the step without it, and the resumed run would never run that validation.
             if trainer.global_step % val_every and time.monotonic() - self.last >= minutes * 60:
-                _replace(folder / LAST, trainer.save_checkpoint)
+                with atomic_path(folder / LAST) as tmp:
+                    trainer.save_checkpoint(tmp)
                 self.last = _add_seconds(folder, self.last)
 
         def on_save_checkpoint(self, trainer, pl_module, checkpoint):
@@ -149,26 +151,20 @@ def _checkpoints(folder: Path, minutes: float, val_every: int):
 
         def on_train_end(self, trainer, pl_module):
             weights = {k: v.detach().clone().contiguous() for k, v in pl_module.state_dict().items()}
-            _replace(folder / TRAINED, lambda path: save_file(weights, str(path)))
+            with atomic_path(folder / TRAINED) as tmp:
+                save_file(weights, tmp)
             _add_seconds(folder, self.last)
 
     return Checkpoints()
 
 
-def _replace(path: Path, write) -> None:
-    """``write(tmp)``, then the temporary file takes ``path``'s place (a kill leaves the old file or the new one)."""
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def _state(folder: Path) -> dict:
     path = folder / STATE
-    return json.loads(path.read_text()) if path.is_file() else {}
+    return read_json(path) if path.is_file() else {}
 
 
 def _write_state(folder: Path, setting: dict, seconds: float) -> None:
-    _replace(folder / STATE, lambda path: path.write_text(json.dumps({"setting": setting, "seconds": seconds})))
+    write_json(folder / STATE, {"setting": setting, "seconds": seconds})
 
 
 def _add_seconds(folder: Path, since: float) -> float:
@@ -180,8 +176,7 @@ def _add_seconds(folder: Path, since: float) -> float:
 
 def _clear(folder: Path) -> None:
     for name in (LAST, TRAINED, STATE):
-        for path in (folder / name, folder / (name + ".tmp")):
-            path.unlink(missing_ok=True)
+        (folder / name).unlink(missing_ok=True)
 
 
 @contextmanager
