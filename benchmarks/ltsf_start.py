@@ -15,7 +15,8 @@ import torch
 
 from sparsecast.data import prepare_data
 from sparsecast.forecasting import ltsf
-from sparsecast.forecasting.experiment import build_forecaster, score
+from sparsecast.forecasting.experiment import build_forecaster
+from sparsecast.forecasting.scoring import score
 from sparsecast.training.trainer import TrainConfig
 
 

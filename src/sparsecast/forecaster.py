@@ -75,6 +75,7 @@ class Forecaster:
                            target=target, freq=freq, date_col=date_col, embed=embed, fill=fill, season=season,
                            **settings)  # what a candidate of model='auto' is built with
         self.auto_report: dict | None = None
+        self.auto_choice: dict | None = None  # model='auto': weights chosen already (a scored run's refit keeps its)
         self.with_intervals = True  # fit prediction intervals after training
         self.notes = True  # say what the user should know about the fit (off for auto's candidates and members)
         self.model_name = model
@@ -127,7 +128,7 @@ class Forecaster:
         if self.auto_report is not None and self.model_name != AUTO:  # fit again: choose again
             self.__init__(AUTO, **{k: v for k, v in self.kwargs.items() if k not in self.model_params})
         if self.model_name == AUTO:
-            report = auto.choose(self, df)
+            report = auto.choose(self, df) if self.auto_choice is None else auto.keep(self.auto_choice)
             if len(report["weights"]) > 1:
                 members = auto.fit_members(self, df, report)
             self.__init__(ENSEMBLE if members else report["chosen"], **self.kwargs)

@@ -88,8 +88,8 @@ def test_cli_train_on_a_short_csv_chooses_the_lookback(tmp_path, capsys, monkeyp
     pd.DataFrame({"month": pd.date_range("2015-01-01", periods=72, freq="MS").strftime("%Y-%m"),
                   "sales": 100 + t + 10 * np.sin(2 * np.pi * t / 12)}).to_csv(csv, index=False)
     run = tmp_path / "run"
-    assert main(["train", "--data", str(csv), "--date-col", "month", "--pred-len", "12", "--epochs", "1",
-                 "--no-refit", "--no-progress", "--out", str(run)]) == 0
+    assert main(["train", "--data", str(csv), "--model", "longpatch", "--date-col", "month", "--pred-len", "12",
+                 "--epochs", "1", "--no-refit", "--no-progress", "--out", str(run)]) == 0
     assert "lookback 19 steps, chosen from the frequency (MS) and the 72 rows" in capsys.readouterr().out
     assert read_json(run / "config.json")["data"]["seq_len"] == 19
     assert len(reads) == 1  # the file read to choose the lookback is the one training prepares

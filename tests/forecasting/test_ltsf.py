@@ -202,7 +202,7 @@ def test_every_cell_is_also_scored_on_the_same_spaced_windows_and_on_the_anchors
     import torch
     from sparsecast.data import prepare_data
     from sparsecast.data.windows import spaced_index
-    from sparsecast.forecasting.experiment import ANCHOR_TEST_BATCH, SPACED_TEST
+    from sparsecast.forecasting.scoring import ANCHOR_TEST_BATCH, SPACED_TEST
     from sparsecast.forecasting.skill import baseline_scores
     csv = write_csv(tmp_path / "s.csv", n=1500, columns=("a", "OT"))
     out = tmp_path / "table"

@@ -58,11 +58,12 @@ def add_data_flags(p: argparse.ArgumentParser) -> None:
 
 def add_model_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model (unset flags take the paper's defaults)")
-    g.add_argument("--model", default="longpatch", choices=[*FORECASTERS, AUTO],
-                   help="longpatch (default), informer (the paper's), patchtst, dlinear, repeat_last, "
-                        "seasonal_naive, auto_ets / auto_arima / auto_theta (statsforecast: the 'stats' extra), "
-                        "auto (chooses among LongPatch, DLinear, seasonal naive and, with the extra, AutoETS and "
-                        "AutoARIMA, on the rows before the test split, or weights them)")
+    g.add_argument("--model", default=None, choices=[*FORECASTERS, AUTO],
+                   help="auto (the default on a CSV of your own: chooses among LongPatch, DLinear, seasonal naive "
+                        "and, with the 'stats' extra, AutoETS and AutoARIMA on the rows before the test split, or "
+                        "weights them), longpatch (the default on a built-in dataset, or where model flags are "
+                        "given), informer (the paper's), patchtst, dlinear, repeat_last, seasonal_naive, auto_ets / "
+                        "auto_arima / auto_theta (statsforecast: the 'stats' extra)")
     for name, typ in MODEL_FLAGS.items():
         g.add_argument("--" + name.replace("_", "-"), type=typ, default=None)
     for name in SWITCHES:

@@ -6,6 +6,8 @@ from pathlib import Path
 from ..console import say
 from ..errors import SparsecastError
 from ..models.registry import AUTO
+
+DEFAULT_MODEL = "longpatch"  # of `train` on a built-in dataset, or with model flags
 from .flags import given_train_flags, model_params, run_flags, train_config
 from .scores import print_intervals, print_paper, print_test_scores
 
@@ -78,6 +80,7 @@ def cmd_train(a) -> None:
             return
         metrics = read_json(Path(a.out) / METRICS) if done else resume_run(a.resume)
     else:
+        a.model = default_model(a)
         data, model, refit = a.data, a.model, _wants_refit(a, a.data)
         if model == AUTO:
             metrics = _train_auto(a, refit)
@@ -111,6 +114,19 @@ def cmd_train(a) -> None:
         "trained on the first 70% of the rows"
     later = "" if not user_csv else f"; predict forecasts with this model, {rows} (--refit fits it on every row)"
     print(f"run folder: {a.out} (metrics.json, forecasts.png, loss.png){hint}{later}")
+
+
+def default_model(a) -> str:
+    """--model, else auto on a CSV of the user's own (as the Python API's default): there the candidates' validation
+    chooses; else LongPatch, on a built-in dataset (whose protocols score one model), where model flags set its
+    settings, or under --ddp (auto's fit has no distributed path)."""
+    if a.model is not None:
+        return a.model
+    if _user_csv(a.data) and not model_params(a) and not a.ddp:
+        say("model: auto, the default on a CSV of your own: it validates each candidate, then fits the chosen ones "
+            "again (--model longpatch trains LongPatch alone, in less time)")
+        return AUTO
+    return DEFAULT_MODEL
 
 
 def _train_auto(a, refit: bool) -> dict:

@@ -91,6 +91,14 @@ def choose(fc, df: pd.DataFrame) -> dict:
             **{k: v for k, v in report.items() if k != "series"}}
 
 
+def keep(choice: dict) -> dict:
+    """A choice made already (``choose``'s report, as a run's config.json keeps it), to fit its weighted candidates
+    on other rows without validating them again: a scored run's refit on every row fits the choice it scored."""
+    weights = ", ".join(f"{n} x {w:.2f}" for n, w in choice["weights"].items())
+    say(f"auto: keeping the choice made before ({weights}), without validating again")
+    return {**choice, "weights": dict(choice["weights"]), "skipped": dict(choice.get("skipped", {}))}
+
+
 def fit_members(fc, df: pd.DataFrame, report: dict) -> dict:
     """The weighted candidates of model='auto', each fit on all of ``df`` as on its own (no intervals: the
     ensemble's own are fit on its forecasts). One that fails there is dropped and the others' weights (in

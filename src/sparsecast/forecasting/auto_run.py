@@ -24,7 +24,8 @@ from ..data.splits import fit_train_rows, split_borders
 from ..errors import DataError
 from ..models.registry import AUTO
 from ..training.trainer import model_device
-from .experiment import SPACED_TEST, finish_run, run_data
+from .experiment import finish_run, run_data
+from .scoring import SPACED_TEST
 from .final import clear_final
 from .run_dir import CONFIG, write_json
 
@@ -92,7 +93,7 @@ def train_auto_run(data_cfg: DataConfig, train_settings: dict, out: str | Path, 
 def auto_forecaster(config: dict):
     """The unfitted Forecaster(model="auto") of a run config of ``train --model auto``: its data settings, the
     training settings the user gave and the candidates' lookback (None: each chooses its own), so that a refit on
-    every row chooses among the candidates as the scored run did."""
+    every row builds its candidates as the scored run did (``final.refit_run`` hands it the run's choice)."""
     from ..forecaster import Forecaster
 
     data = config["data"]

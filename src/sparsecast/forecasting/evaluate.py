@@ -7,8 +7,8 @@ from ..data import DataConfig, prepare_data
 from ..timefeatures import season_length
 from ..training import METRIC_NAMES
 from ..training.precision import resolve_precision
-from .experiment import SPACED_TEST, subset_metrics, score, spaced_metrics
 from .run_dir import load_run
+from .scoring import SPACED_TEST, score, spaced_metrics, subset_metrics
 from .skill import skill_report
 
 

@@ -13,25 +13,19 @@ from ..errors import CheckpointError, DataError, SparsecastError
 from ..models import SERIES_FIELDS, model_classes, series_config, unwrap, wrap
 from ..models.registry import STATISTICAL, covariates_note
 from ..reference import paper_row
-from ..training import METRIC_NAMES, TrainConfig, fit, forecast_metrics, seed_everything
+from ..training import METRIC_NAMES, TrainConfig, fit, seed_everything
 from ..timefeatures import season_length
 from ..training.distributed import Distributed
 from ..training.precision import device_label
 from ..training.trainer import model_device
-from ..data.windows import SpacedWindows, spaced_index
 from . import plots
 from .intervals import STATISTICAL_WINDOWS, fit_intervals, predict_windows
+from .scoring import drop_last_metrics, score, spaced_metrics, subset_metrics
 from .skill import baseline_scores, skill_report
 from .final import clear_final
 from .run_dir import CHECKPOINT, CONFIG, HISTORY, METRICS, read_json, save_intervals, save_run, write_json
 
 
-# The evenly spaced test windows every run is also scored on: models refit on every window (statsforecast's) are
-# scored on these alone in the LTSF table, so every column has a figure on the same windows.
-SPACED_TEST = 100
-# The published LTSF anchors' test loaders use batch 128 (PatchTST's scripts) and drop the last partial batch: they
-# score the first len // 128 * 128 test windows. Every run records its figure on those too, to compare like with like.
-ANCHOR_TEST_BATCH = 128
 # Model settings fixed by the data rather than chosen by the user.
 FROM_DATA = ("enc_in", "dec_in", "c_out", "seq_len", "label_len", "pred_len", "freq", "embed", "season")
 
@@ -86,46 +80,6 @@ def build_forecaster(model_name: str, settings: dict, data_cfg: DataConfig, prep
     model_cls, _ = model_classes(model_name)
     model = wrap(model_cls(cfg), series, len(prepared.columns), len(prepared.target_columns))
     return model, cfg, series
-
-
-def score(model, prepared: PreparedData, split: str, batch_size: int, bf16: bool = False,
-          limit: int = 0) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray, torch.Tensor]:
-    """Metrics of every window of a split (or of ``limit`` evenly spaced ones), normalized and in original units;
-    also the predictions and truth (N, P, C_out), the windows' scales (N, C_out) that prediction intervals use and
-    the positions (N,) of the windows scored."""
-    windows = prepared.splits[split]
-    scored = SpacedWindows(windows, limit) if limit else windows
-    index = scored.index if limit else torch.arange(len(windows))
-    pred, true, scale = predict_windows(model, scored.loader(batch_size), bf16)
-    cols = prepared.target_index
-    units = forecast_metrics(prepared.scaler.inverse(pred, cols), prepared.scaler.inverse(true, cols))
-    return ({**forecast_metrics(pred, true), "original_units": units, "windows": len(pred)}, pred, true, scale,
-            index)
-
-
-def spaced_metrics(pred: np.ndarray, true: np.ndarray, index: torch.Tensor, total: int) -> dict | None:
-    """MSE / MAE on the SPACED_TEST evenly spaced windows of a split of ``total`` (what models refit on every window
-    are scored on in the tables), from forecasts of the windows at ``index``; None when those are not among them."""
-    want = spaced_index(total, SPACED_TEST)
-    where = {int(i): k for k, i in enumerate(index)}
-    if not all(int(i) in where for i in want):
-        return None
-    return subset_metrics(pred, true, [where[int(i)] for i in want])
-
-
-def subset_metrics(pred: np.ndarray, true: np.ndarray, rows) -> dict:
-    """MSE / MAE of the forecasts at ``rows`` (N,), and how many windows that is."""
-    pred, true = pred[rows], true[rows]
-    return {**{k: forecast_metrics(pred, true)[k] for k in ("mse", "mae")}, "windows": len(pred)}
-
-
-def drop_last_metrics(pred: np.ndarray, true: np.ndarray, index: torch.Tensor, total: int,
-                      batch: int = ANCHOR_TEST_BATCH) -> dict | None:
-    """MSE / MAE on the windows a test loader of ``batch`` that drops its last partial batch scores (the first
-    ``total // batch * batch``, as the published anchors' code does); None unless every window was forecast."""
-    if len(index) != total or not torch.equal(index, torch.arange(total)) or total < batch:
-        return None
-    return {**subset_metrics(pred, true, slice(0, total // batch * batch)), "batch": batch}
 
 
 def _quiet(*args, **kwargs) -> None:

@@ -34,7 +34,7 @@ def read_user_frame(path: str | Path, date_col: str):
 def refit_run(run_dir: str | Path, resume: bool = False) -> Path:
     """Fit the run's model again on every row of its data file and save it to ``run_dir/final``; returns that
     folder. The model's settings are the run's, including those its start chose on validation (a run of
-    model="auto" chooses among its candidates again, on every row).
+    model="auto" fits the choice it scored: its weighted candidates, each fit on every row).
 
     The refit checkpoints as ``train`` does (``final/checkpoint.safetensors``, removed once the model is saved):
     ``resume=True`` continues a refit that was stopped from there (a fresh refit where there is none).
@@ -49,9 +49,10 @@ def refit_run(run_dir: str | Path, resume: bool = False) -> Path:
     final.mkdir(parents=True, exist_ok=True)
     config = read_json(run_dir / CONFIG)
     frame = read_user_frame(data_path(config), config["data"]["date_col"])
-    if config.get("auto") is not None:  # train --model auto: choose again, on every row
+    if config.get("auto") is not None:  # train --model auto: the candidates the scored run weighted, on every row
         from .auto_run import auto_forecaster
         fc = auto_forecaster(config)
+        fc.auto_choice = config["auto"]
     else:
         fc = Forecaster.from_config(config)
     fc.with_intervals = bool(fc.train_cfg.quantiles)  # none asked for: none fit, and no warning that there are none

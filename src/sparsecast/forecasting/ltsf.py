@@ -23,7 +23,8 @@ from ..reference import ltsf_published
 from ..training import TrainConfig
 from ..training.precision import cpu_summary, machine_summary
 from .evaluate import score_spaced
-from .experiment import ANCHOR_TEST_BATCH, SPACED_TEST, interrupted, train_run
+from .experiment import interrupted, train_run
+from .scoring import ANCHOR_TEST_BATCH, SPACED_TEST
 from .peers import run_peer
 from .run_dir import CONFIG, claim, read_json, read_results, record_result
 

@@ -24,7 +24,7 @@ from ..atomic import atomic_path
 from ..console import say
 from ..data import PreparedData
 from ..training import forecast_metrics
-from .experiment import drop_last_metrics, spaced_metrics
+from .scoring import drop_last_metrics, spaced_metrics
 from .run_dir import read_json, write_json
 
 PEER_PREFIX = "nf:"
