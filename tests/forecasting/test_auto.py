@@ -173,6 +173,18 @@ def test_fitting_an_auto_forecaster_again_chooses_again(monkeypatch):
     assert fc.fit(_seasonal()).auto_report["weights"] == {"seasonal_naive": 1.0}
 
 
+def test_a_kept_choice_fits_its_weighted_candidates_without_validating(monkeypatch):
+    """auto_choice (what a scored run's refit gets): no candidate is validated; where the best validated one was
+    dropped (it failed on all the rows) and one other is left, that one is fit, not the dropped best."""
+    monkeypatch.setattr(auto_module, "validate", lambda *a, **k: pytest.fail("validated again"))
+    fc = Forecaster("auto", target="y", features="S", pred_len=12)
+    fc.auto_choice = {"chosen": "repeat_last", "weights": {"seasonal_naive": 1.0}, "rule": "inverse", "windows": 3,
+                      "rows": 600, "validation_mse": {"repeat_last": 0.5, "seasonal_naive": 0.9},
+                      "skipped": {"repeat_last": "validated, but failed on all the rows: ..."}}
+    fc.fit(_seasonal())
+    assert fc.model_name == "seasonal_naive" and fc.auto_report["weights"] == {"seasonal_naive": 1.0}
+
+
 def test_a_candidate_too_costly_on_sub_daily_data_is_left_out_of_it_with_why():
     ten_minutes = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=2000, freq="10min"),
                                 "y": 10 + np.sin(2 * np.pi * np.arange(2000) / 144)})  # a daily season of 144 steps

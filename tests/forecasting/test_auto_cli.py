@@ -12,8 +12,8 @@ from sparsecast.cli import main
 
 @pytest.fixture(scope="module")
 def auto_run(tmp_path_factory):
-    """A daily CSV (140 rows, a weekly season) trained with the default model on a CSV (auto), two epochs a candidate, among the
-    candidates that need no extra (with statsforecast, AutoETS and AutoARIMA would refit on every window: minutes);
+    """A daily CSV (140 rows, a weekly season) trained with the default model on a CSV (auto), two epochs a
+    candidate, among the candidates that need no extra (with statsforecast, AutoETS and AutoARIMA would refit on every window: minutes);
     what the choice saw."""
     import sparsecast.forecasting.auto as auto
     tmp = tmp_path_factory.mktemp("auto")
@@ -54,8 +54,11 @@ def test_evaluate_rescores_an_auto_run_exactly(auto_run, capsys):
 def test_predict_forecasts_the_week_after_the_data_with_the_refit_choice(auto_run, tmp_path, capsys):
     csv, run, _ = auto_run
     assert (run / "final" / "series.json").is_file()
-    scored, refit = (json.loads((d / "config.json").read_text())["auto"] for d in (run, run / "final"))
-    assert refit["weights"] == pytest.approx(scored["weights"])
+    scored, refit = (json.loads((d / "config.json").read_text()) for d in (run, run / "final"))
+    assert refit["model_name"] == scored["model_name"]  # the candidates the run scored, fit on every row
+    if scored["model_name"] == "ensemble":
+        assert ([(m["model_name"], m["weight"]) for m in refit["model"]["members"]]
+                == [(m["model_name"], pytest.approx(m["weight"])) for m in scored["model"]["members"]])
     out = tmp_path / "f.csv"
     assert main(["predict", str(run), "--input", str(csv), "--out", str(out)]) == 0
     assert "refit on every row" in capsys.readouterr().out
@@ -79,6 +82,54 @@ def test_model_flags_without_a_model_train_longpatch(tmp_path, capsys):
                  "16", "--epochs", "1", "--no-refit", "--no-progress", "--out", str(tmp_path / "r")]) == 0
     config = json.loads((tmp_path / "r" / "config.json").read_text())
     assert config["model_name"] == "longpatch" and config["model"]["d_model"] == 16 and config.get("auto") is None
+
+
+@pytest.mark.parametrize("args, model", [
+    (["--data", "CSV"], "auto"), (["--data", "CSV", "--d-model", "16"], "longpatch"),
+    (["--data", "CSV", "--no-revin"], "longpatch"), (["--data", "CSV", "--ddp"], "longpatch"),
+    (["--data", "CSV", "--model", "dlinear"], "dlinear"), (["--data", "ETTh1"], "longpatch"),
+    (["--data", "missing.csv"], "longpatch")])
+def test_the_default_model_is_auto_on_a_csv_of_ones_own(args, model, tmp_path, capsys):
+    from sparsecast.cli.parser import build_parser
+    from sparsecast.cli.train import default_model
+    csv = write_csv(tmp_path / "s.csv", n=140, freq="D", columns=("load",))
+    a = build_parser().parse_args(["train", *(str(csv) if x == "CSV" else x for x in args)])
+    assert default_model(a) == model
+    said = capsys.readouterr().out
+    assert ("model: auto, the default on a CSV of your own" in said) == (model == "auto")
+
+
+class Stop(Exception):
+    """Stands for the process being killed."""
+
+
+def test_a_run_stopped_while_choosing_resumes_by_choosing_again(tmp_path, monkeypatch, capsys):
+    """The choice has no checkpoint: --resume starts it again with the run's settings. Until then the folder holds
+    no earlier run's scores, and predict says in one line that the run is unfinished."""
+    import sparsecast.forecasting.auto as auto
+    monkeypatch.setattr(auto, "AUTO_CANDIDATES", ("seasonal_naive", "dlinear"))
+    csv = write_csv(tmp_path / "s.csv", n=140, freq="D", columns=("load",))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.json").write_text('{"test": {"mse": 0.1}}')  # an earlier run's, in the same folder
+    choose = auto.choose
+    monkeypatch.setattr(auto, "choose", lambda fc, df: (_ for _ in ()).throw(Stop()))
+    with pytest.raises(Stop):
+        main(["train", "--data", str(csv), "--target", "load", "--pred-len", "7", "--epochs", "1", "--no-progress",
+              "--out", str(run)])
+    assert not (run / "metrics.json").exists()
+    capsys.readouterr()
+    assert main(["predict", str(run), "--input", str(csv), "--out", str(tmp_path / "f.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "stopped before it was scored" in err and len(err.splitlines()) == 1
+    monkeypatch.setattr(auto, "choose", choose)
+    assert main(["train", "--resume", str(run)]) == 0
+    assert "chooses again from the start" in capsys.readouterr().out
+    config = json.loads((run / "config.json").read_text())
+    assert config["auto"]["validation_mse"].keys() == {"seasonal_naive", "dlinear"}
+    assert (run / "metrics.json").is_file() and (run / "final" / "series.json").is_file()  # scored, then refit
+    assert main(["train", "--resume", str(run)]) == 0  # nothing left to do
+    assert "nothing to resume" in capsys.readouterr().out
 
 
 def test_auto_with_gaps_filled_before_the_test_split(tmp_path, monkeypatch):

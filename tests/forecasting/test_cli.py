@@ -119,9 +119,10 @@ def _bad_inputs(tmp):
     ]
 
 
-def test_bad_input_gives_one_line_and_exit_2(tmp_path, capsys):
+@pytest.mark.parametrize("model", [[], ["--model", "longpatch"]])  # the default on a CSV (auto), and a model
+def test_bad_input_gives_one_line_and_exit_2(model, tmp_path, capsys):
     for args, message in _bad_inputs(tmp_path):
-        code = main(["train", *args, "--out", str(tmp_path / "out"), "--no-progress", "--epochs", "1"])
+        code = main(["train", *args, *model, "--out", str(tmp_path / "out"), "--no-progress", "--epochs", "1"])
         err = capsys.readouterr().err.strip()
         assert code == 2, args
         assert message in err and len(err.splitlines()) == 1, (args, err)

@@ -16,8 +16,9 @@ from .train import cmd_train
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sparsecast", description=(
-        "Long-sequence forecasting with sparse attention (LongPatch by default, the paper's Informer, statistical "
-        "models) and the Sparse Transformer on bytes and images"))
+        "Long-sequence forecasting with sparse attention (LongPatch, the paper's Informer, statistical models, and "
+        "auto, the default on a CSV of one's own, which chooses among them) and the Sparse Transformer on bytes and "
+        "images"))
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train a forecaster and write a run folder")
     add_data_flags(p)

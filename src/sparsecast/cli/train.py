@@ -6,10 +6,10 @@ from pathlib import Path
 from ..console import say
 from ..errors import SparsecastError
 from ..models.registry import AUTO
-
-DEFAULT_MODEL = "longpatch"  # of `train` on a built-in dataset, or with model flags
 from .flags import given_train_flags, model_params, run_flags, train_config
 from .scores import print_intervals, print_paper, print_test_scores
+
+DEFAULT_MODEL = "longpatch"  # of `train` on a built-in dataset, with model flags or under --ddp
 
 
 def data_config(a):
@@ -62,12 +62,11 @@ def cmd_train(a) -> None:
         from ..forecasting.run_dir import CHECKPOINT, CONFIG, METRICS, read_json
         a.out = a.resume
         config = read_json(Path(a.out) / CONFIG)
-        data, model = config["data"]["data"], AUTO if config.get("auto") is not None else config["model_name"]
+        auto_settings = config.get("auto_settings")  # a --model auto run's, to choose again from
+        data = auto_settings["data"]["data"] if auto_settings else config["data"]["data"]
+        model = AUTO if auto_settings or config.get("auto") is not None else config["model_name"]
         refit = config.get("refit", _wants_refit(a, data)) if a.refit is None else a.refit  # as the run set out
         done = Path(a.out, METRICS).is_file() and not Path(a.out, CHECKPOINT).is_file()  # trained and scored
-        if not done and config.get("auto") is not None:
-            raise SparsecastError(f"{a.out} is a --model auto run stopped before it was scored: auto's fit has no "
-                                  f"checkpoint; run the same train command again")
         refitted = refit_finished(a.out)
         if done and (not refit or refitted):
             if refitted:
@@ -78,7 +77,20 @@ def cmd_train(a) -> None:
                   + (" and so did its refit on every row" if refitted else "")
                   + ("" if refit else " (--refit fits it on every row)"))
             return
-        metrics = read_json(Path(a.out) / METRICS) if done else resume_run(a.resume)
+        if done:
+            metrics = read_json(Path(a.out) / METRICS)
+        elif auto_settings:  # stopped before it was scored: auto's choice has no checkpoint
+            from ..data import DataConfig
+            from ..forecasting.auto_run import train_auto_run
+            print(f"{a.out} is a --model auto run stopped before it was scored: its choice has no checkpoint, so "
+                  f"it chooses again from the start, with the run's settings")
+            metrics = train_auto_run(DataConfig(**auto_settings["data"]), auto_settings["train"], a.out,
+                                     seq_len=auto_settings["seq_len"], refit=refit)
+        elif model == AUTO:  # a run of an earlier version, which did not record its settings
+            raise SparsecastError(f"{a.out} is a --model auto run stopped before it was scored: auto's fit has no "
+                                  f"checkpoint; run the same train command again")
+        else:
+            metrics = resume_run(a.resume)
     else:
         a.model = default_model(a)
         data, model, refit = a.data, a.model, _wants_refit(a, a.data)

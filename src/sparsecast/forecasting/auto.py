@@ -96,7 +96,10 @@ def keep(choice: dict) -> dict:
     on other rows without validating them again: a scored run's refit on every row fits the choice it scored."""
     weights = ", ".join(f"{n} x {w:.2f}" for n, w in choice["weights"].items())
     say(f"auto: keeping the choice made before ({weights}), without validating again")
-    return {**choice, "weights": dict(choice["weights"]), "skipped": dict(choice.get("skipped", {}))}
+    kept = {**choice, "weights": dict(choice["weights"]), "skipped": dict(choice.get("skipped", {}))}
+    if len(kept["weights"]) == 1:  # the one fit: the best validated may have failed on all the rows and been dropped
+        kept["chosen"] = next(iter(kept["weights"]))
+    return kept
 
 
 def fit_members(fc, df: pd.DataFrame, report: dict) -> dict:
@@ -115,6 +118,7 @@ def fit_members(fc, df: pd.DataFrame, report: dict) -> dict:
         except (DataError, ValueError) as e:
             members.pop(name)
             report["skipped"][name] = f"validated, but failed on all the rows: {str(e).splitlines()[0]}"
+            say(f"auto: {name} left out ({report['skipped'][name]}); the others' weights renormalized")
     if not members:
         raise DataError(f"model='auto': no weighted candidate could be fit on all the rows: {report['skipped']}")
     total = sum(report["weights"][n] for n in members)

@@ -27,7 +27,7 @@ from ..training.trainer import model_device
 from .experiment import finish_run, run_data
 from .scoring import SPACED_TEST
 from .final import clear_final
-from .run_dir import CONFIG, write_json
+from .run_dir import CONFIG, METRICS, write_json
 
 
 def train_auto_run(data_cfg: DataConfig, train_settings: dict, out: str | Path, frame: pd.DataFrame | None = None,
@@ -46,6 +46,12 @@ def train_auto_run(data_cfg: DataConfig, train_settings: dict, out: str | Path, 
     out.mkdir(parents=True, exist_ok=True)
     clear_final(out)
     path, builtin = resolve_path(data_cfg)
+    # What `train --resume` chooses again from if the run stops before it is scored (the choice has no checkpoint);
+    # an earlier run's scores in the folder are not this one's.
+    settings = {"data": {**data_cfg.to_dict(), "data": str(path.resolve()) if not builtin else data_cfg.data},
+                "train": dict(train_settings), "seq_len": seq_len}
+    (out / METRICS).unlink(missing_ok=True)
+    write_json(out / CONFIG, {"model_name": AUTO, "auto_settings": settings, "refit": refit})
     frame = read_table(path, data_cfg.date_col) if frame is None else frame
     split, source = (builtin.split if builtin else "custom"), str(path)
     # The rows as the run cuts its splits from them (gaps filled where --fill asks); the first test forecast row does
@@ -81,7 +87,7 @@ def train_auto_run(data_cfg: DataConfig, train_settings: dict, out: str | Path, 
     run_config = {"model_name": fc.model_name, "model": fc.model.config.to_dict(), "series": fc.series_cfg.to_dict(),
                   "data": run_data(data_cfg, prepared), "train": dict(train_settings), "columns": prepared.columns,
                   "target_columns": prepared.target_columns, "refit": refit, "auto": fc.auto_report,
-                  "auto_seq_len": seq_len,
+                  "auto_seq_len": seq_len, "auto_settings": settings,
                   "precision": precision, "device": str(model_device(fc.model))}
     write_json(out / CONFIG, run_config)
     log(f"auto: {fc.model_name} scored on the {n_test} test windows of "

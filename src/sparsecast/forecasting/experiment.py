@@ -130,6 +130,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
             out.mkdir(parents=True, exist_ok=True)
             if not resume:
                 clear_final(out)  # an earlier run's refit model is not this run's
+                (out / METRICS).unlink(missing_ok=True)  # nor its scores (a stop before this run's would keep them)
             probe = out / ".write-test"
             probe.write_text("ok")
             probe.unlink()

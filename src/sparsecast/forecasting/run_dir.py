@@ -21,7 +21,7 @@ from ..atomic import atomic_path
 from ..data import StandardScaler
 from ..errors import CheckpointError
 from ..models import model_classes
-from ..models.registry import build_saved
+from ..models.registry import AUTO, build_saved
 from .intervals import Intervals
 
 WEIGHTS, CONFIG, SCALER, METRICS, HISTORY = "model.safetensors", "config.json", "scaler.json", "metrics.json", \
@@ -121,6 +121,9 @@ def load_model(run_dir: Path) -> tuple[nn.Module, dict]:
     if not run_dir.is_dir():
         raise CheckpointError(f"run folder not found: {run_dir}")
     config = read_json(run_dir / CONFIG)
+    if config.get("model_name") == AUTO:  # what train_auto_run writes before its choice is made
+        raise CheckpointError(f"{run_dir} is a --model auto run stopped before it was scored: sparsecast train "
+                              f"--resume {run_dir} finishes it")
     try:
         model = build_model(config)
     except (KeyError, TypeError, ValueError) as e:

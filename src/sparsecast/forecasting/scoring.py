@@ -9,12 +9,14 @@ from ..data.windows import SpacedWindows, spaced_index
 from ..training import forecast_metrics
 from .intervals import predict_windows
 
+
 # The evenly spaced test windows every run is also scored on: models refit on every window (statsforecast's) are
 # scored on these alone in the LTSF table, so every column has a figure on the same windows.
 SPACED_TEST = 100
 # The published LTSF anchors' test loaders use batch 128 (PatchTST's scripts) and drop the last partial batch: they
 # score the first len // 128 * 128 test windows. Every run records its figure on those too, to compare like with like.
 ANCHOR_TEST_BATCH = 128
+
 
 def score(model, prepared: PreparedData, split: str, batch_size: int, bf16: bool = False,
           limit: int = 0) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray, torch.Tensor]:
