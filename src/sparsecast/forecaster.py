@@ -131,8 +131,9 @@ class Forecaster:
             report = auto.choose(self, df) if self.auto_choice is None else auto.keep(self.auto_choice)
             if len(report["weights"]) > 1:
                 members = auto.fit_members(self, df, report)
+            shown = self.with_intervals, self.notes  # what the caller asked of this fit
             self.__init__(ENSEMBLE if members else report["chosen"], **self.kwargs)
-            self.auto_report = report
+            self.auto_report, (self.with_intervals, self.notes) = report, shown
         elif self.model_name == ENSEMBLE:
             raise ValueError("model='ensemble' is what model='auto' builds from its fitted candidates; fit "
                              "Forecaster('auto', ...) instead")
