@@ -48,7 +48,8 @@ def test_every_run_reports_skill_and_warns_without_it(tmp_path, capsys):
 
 def test_train_says_so_when_the_test_windows_lose_to_seasonal_naive(tmp_path, capsys, monkeypatch):
     import sparsecast.forecasting as forecasting
-    metrics = {"test": {"mse": 0.6, "mae": 0.5}, "test_original_units": {"mse": 6.0, "mae": 5.0}, "test_windows": 10,
+    metrics = {"test": {"mse": 0.6, "mae": 0.5}, "test_original_units": {"mse": 37276617026.1647, "mae": 0.00012345},
+               "test_windows": 10,
                "skill": {"season": 24, "skill_vs_seasonal_naive": 1.2, "mase": 0.8,
                          "baselines": {"seasonal_naive": {"mse": 0.5, "mae": 0.45},
                                        "repeat_last": {"mse": 0.9, "mae": 0.7}}},
@@ -58,4 +59,5 @@ def test_train_says_so_when_the_test_windows_lose_to_seasonal_naive(tmp_path, ca
     assert main(["train", "--data", str(csv), "--out", str(tmp_path / "run"), "--no-progress", "--seq-len", "96"]) == 0
     printed = capsys.readouterr().out
     assert "MASE 0.800 (MAE over seasonal naive's in-sample MAE on the training rows)" in printed
+    assert "test in original units   MSE 3.728e+10  MAE 0.0001234" in printed  # four significant digits
     assert "note: on these test windows the model does not beat seasonal naive (MSE 0.6000 against 0.5000)" in printed

@@ -20,7 +20,7 @@ def print_test_scores(metrics: dict, auto: bool = False) -> None:
     on the same windows (``auto``: a run of --model auto, which needs no hint to try it)."""
     t, u = metrics["test"], metrics["test_original_units"]
     print(f"test ({metrics['test_windows']} windows)  MSE {t['mse']:.4f}  MAE {t['mae']:.4f}  (normalized)")
-    print(f"test in original units   MSE {u['mse']:.4f}  MAE {u['mae']:.4f}")
+    print(f"test in original units   MSE {_figure(u['mse'])}  MAE {_figure(u['mae'])}")
     skill = metrics["skill"]
     naive = skill["baselines"].get("seasonal_naive")
     if naive:
@@ -35,3 +35,9 @@ def print_test_scores(metrics: dict, auto: bool = False) -> None:
                   f"{naive['mse']:.4f}){hint}")
     last = skill["baselines"]["repeat_last"]
     print(f"repeat last              MSE {last['mse']:.4f}  MAE {last['mae']:.4f}")
+
+
+def _figure(value: float) -> str:
+    """A score in the data's own units, which may be in the billions or the thousandths: four significant digits,
+    in exponent form from 10,000 up and below 0.0001 (37,276,617,026 as 3.728e+10, 2.93834 as 2.938)."""
+    return f"{value:.4g}"
