@@ -290,6 +290,28 @@ def test_own_csv_is_refit_on_every_row_for_predict(tmp_path, capsys):
     assert not (run / "final").exists()
 
 
+def test_a_new_run_replaces_the_earlier_one_in_its_folder(tmp_path):
+    """A run writes fewer files than another (seasonal naive: no loss curve, no weights to train): none of the
+    earlier run's are left beside it; a run refused for its input leaves the earlier one whole."""
+    from sparsecast.forecasting.run_dir import HISTORY, LOSS_PLOT
+    csv = write_csv(tmp_path / "s.csv", n=400)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(csv), "--out", str(run), *SMALL]) == 0
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in run.iterdir() if p.is_file()}
+    assert {HISTORY, LOSS_PLOT} <= set(before) and (run / "final").is_dir()
+    assert main(["train", "--data", str(csv), "--out", str(run), *SMALL, "--target", "nope"]) == 2
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in run.iterdir() if p.is_file()} == before
+    assert main(["train", "--data", str(csv), "--out", str(run), "--model", "seasonal_naive", "--seq-len", "48",
+                 "--pred-len", "6", "--no-refit", "--no-progress"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["model_name"] == "seasonal_naive" and not (run / "final").exists()
+    for name in set(before) - {p.name for p in run.iterdir()}:  # what the new run did not write is gone
+        assert name in (HISTORY, LOSS_PLOT, "model.safetensors"), name
+    for p in run.iterdir():
+        if p.is_file() and p.name in before:
+            assert p.stat().st_mtime_ns > before[p.name][1], p.name  # the rest is the new run's
+
+
 def test_a_stopped_refit_resumes_from_its_checkpoint_and_ends_the_same(tmp_path, capsys, monkeypatch):
     """train --resume on a run whose refit was stopped after its first epoch continues the refit from its own
     checkpoint (not the training, which finished) and saves the model an unstopped refit saves."""

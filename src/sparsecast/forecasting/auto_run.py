@@ -26,8 +26,7 @@ from ..models.registry import AUTO
 from ..training.trainer import model_device
 from .experiment import finish_run, run_data
 from .scoring import SPACED_TEST
-from .final import clear_final
-from .run_dir import CONFIG, METRICS, write_json
+from .run_dir import CONFIG, clear_run, write_json
 
 
 def train_auto_run(data_cfg: DataConfig, train_settings: dict, out: str | Path, frame: pd.DataFrame | None = None,
@@ -43,15 +42,7 @@ def train_auto_run(data_cfg: DataConfig, train_settings: dict, out: str | Path, 
         refit: recorded in config.json, as ``train_run`` records it.
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    clear_final(out)
     path, builtin = resolve_path(data_cfg)
-    # What `train --resume` chooses again from if the run stops before it is scored (the choice has no checkpoint);
-    # an earlier run's scores in the folder are not this one's.
-    settings = {"data": {**data_cfg.to_dict(), "data": str(path.resolve()) if not builtin else data_cfg.data},
-                "train": dict(train_settings), "seq_len": seq_len}
-    (out / METRICS).unlink(missing_ok=True)
-    write_json(out / CONFIG, {"model_name": AUTO, "auto_settings": settings, "refit": refit})
     frame = read_table(path, data_cfg.date_col) if frame is None else frame
     split, source = (builtin.split if builtin else "custom"), str(path)
     # The rows as the run cuts its splits from them (gaps filled where --fill asks); the first test forecast row does
@@ -59,6 +50,13 @@ def train_auto_run(data_cfg: DataConfig, train_settings: dict, out: str | Path, 
     rows, target, freq = regular_rows(frame.copy(), data_cfg, source, builtin)
     first_test = split_borders(split, len(rows), 1, data_cfg.pred_len)["test"][0] + 1
     before_test = rows.iloc[:first_test]
+    # The file read and its columns found, the run replaces an earlier one in the folder. What `train --resume`
+    # chooses again from if it stops before it is scored (the choice has no checkpoint) is written first.
+    settings = {"data": {**data_cfg.to_dict(), "data": str(path.resolve()) if not builtin else data_cfg.data},
+                "train": dict(train_settings), "seq_len": seq_len}
+    out.mkdir(parents=True, exist_ok=True)
+    clear_run(out)
+    write_json(out / CONFIG, {"model_name": AUTO, "auto_settings": settings, "refit": refit})
     fc = auto_forecaster({"data": {**data_cfg.to_dict(), "target": target, "freq": freq, "date_col": "date"},
                           "train": train_settings, "auto_seq_len": seq_len})
     log(f"auto: choosing on the {len(before_test)} rows before the test split of {Path(source).name} "

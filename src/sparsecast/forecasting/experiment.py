@@ -22,8 +22,8 @@ from . import plots
 from .intervals import STATISTICAL_WINDOWS, fit_intervals, predict_windows
 from .scoring import drop_last_metrics, score, spaced_metrics, subset_metrics
 from .skill import baseline_scores, skill_report
-from .final import clear_final
-from .run_dir import CHECKPOINT, CONFIG, HISTORY, METRICS, read_json, save_intervals, save_run, write_json
+from .run_dir import (CHECKPOINT, CONFIG, FORECAST_PLOT, HISTORY, LOSS_PLOT, METRICS, SPARSITY_PLOT, clear_run,
+                      read_json, save_intervals, save_run, write_json)
 
 
 # Model settings fixed by the data rather than chosen by the user.
@@ -128,9 +128,6 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     if dist.is_main:
         try:
             out.mkdir(parents=True, exist_ok=True)
-            if not resume:
-                clear_final(out)  # an earlier run's refit model is not this run's
-                (out / METRICS).unlink(missing_ok=True)  # nor its scores (a stop before this run's would keep them)
             probe = out / ".write-test"
             probe.write_text("ok")
             probe.unlink()
@@ -163,6 +160,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     precision, why = train_cfg.resolved_precision(device)
     run_config["precision"], run_config["device"] = precision, str(device)
     if dist.is_main and not resume:
+        clear_run(out)  # an earlier run's files are not this run's (the input was checked: a refused one keeps them)
         write_json(out / CONFIG, run_config)
     on = f", on {device_label(device)}" if device.type != "cpu" else ""
     on += f", {train_cfg.loss} loss" if train_cfg.loss != "mse" else ""
@@ -273,10 +271,10 @@ def finish_run(model, model_name: str, model_cfg, prepared: PreparedData, data_c
     write_json(out / METRICS, metrics)
     if history:
         write_json(out / HISTORY, dataclasses.asdict(history))
-        plots.plot_losses(out / "loss.png", history.train_loss, history.val_loss)
+        plots.plot_losses(out / LOSS_PLOT, history.train_loss, history.val_loss)
         (out / CHECKPOINT).unlink(missing_ok=True)
-    _plot_test(out / "forecasts.png", prepared, pred, true, index, bands, intervals.levels if intervals else ())
-    _plot_sparsity(out / "active_queries.png", model, prepared)
+    _plot_test(out / FORECAST_PLOT, prepared, pred, true, index, bands, intervals.levels if intervals else ())
+    _plot_sparsity(out / SPARSITY_PLOT, model, prepared)
     return metrics
 
 

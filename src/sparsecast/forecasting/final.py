@@ -8,15 +8,12 @@ settings, on every row (the last 10% held out for early stopping, as ``Forecaste
 test rows it never saw.
 """
 
-import shutil
 import warnings
 from pathlib import Path
 
 from ..data import DataConfig, read_table
 from ..data.datasets import resolve_path
-from .run_dir import CHECKPOINT, CONFIG, SERIES, read_json
-
-FINAL = "final"
+from .run_dir import CHECKPOINT, CONFIG, FINAL, SERIES, clear_final, read_json
 
 
 def data_path(config: dict) -> Path:
@@ -75,8 +72,3 @@ def forecast_dir(run_dir: str | Path) -> Path:
     saving it), else the run folder itself."""
     final = Path(run_dir) / FINAL
     return final if refit_finished(run_dir) else Path(run_dir)  # a folder without SERIES is unfinished
-
-
-def clear_final(run_dir: str | Path) -> None:
-    """Remove a refit model a new run in the same folder would otherwise leave for predict to find."""
-    shutil.rmtree(Path(run_dir) / FINAL, ignore_errors=True)

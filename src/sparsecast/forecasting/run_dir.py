@@ -4,6 +4,7 @@ Loading never unpickles: weights come from safetensors, everything else from JSO
 """
 
 import json
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +29,24 @@ WEIGHTS, CONFIG, SCALER, METRICS, HISTORY = "model.safetensors", "config.json", 
     "history.json"
 CHECKPOINT, INTERVALS = "checkpoint.safetensors", "intervals.json"
 SERIES = "series.json"  # a Forecaster's per-series scalers and recent rows, written last by Forecaster.save
+LOSS_PLOT, FORECAST_PLOT, SPARSITY_PLOT = "loss.png", "forecasts.png", "active_queries.png"
+FINAL = "final"  # the model refit on every row (``final.refit_run``), a run folder of its own
+RUN_FILES = (WEIGHTS, CONFIG, SCALER, METRICS, HISTORY, CHECKPOINT, INTERVALS, SERIES, LOSS_PLOT, FORECAST_PLOT,
+             SPARSITY_PLOT)  # what a run writes in its folder
+
+
+def clear_final(run_dir: str | Path) -> None:
+    """Remove a refit model a new run in the same folder would otherwise leave for predict to find."""
+    shutil.rmtree(Path(run_dir) / FINAL, ignore_errors=True)
+
+
+def clear_run(run_dir: str | Path) -> None:
+    """Remove what an earlier run left in ``run_dir`` (its files and refit model; nothing else there), so that a new
+    run in the folder replaces it whole: a run stopped before it writes, or one that writes fewer files (no loss
+    curve for a statistical model), leaves none of the earlier run's for ``evaluate``, ``predict`` or ``--resume``."""
+    for name in RUN_FILES:
+        (Path(run_dir) / name).unlink(missing_ok=True)
+    clear_final(run_dir)
 
 
 def write_json(path: Path, obj) -> None:
