@@ -117,6 +117,7 @@ class Forecaster:
         ``resume=True`` continues a fit that was stopped from it, with the same ``df`` and settings, and ends as the
         uninterrupted fit would. Models that do not train (statistical, ``auto``'s weighted candidates) ignore both.
         """
+        shown = self.with_intervals, self.notes  # what the caller asked of this fit (re-inits below reset them)
         df = as_frame(df)
         members = None  # model='auto' with more than one weighted candidate: name -> its Forecaster, fit on df
         if self.data_cfg.target is None and not is_long(df):
@@ -127,11 +128,11 @@ class Forecaster:
             self._note_covariates(df)
         if self.auto_report is not None and self.model_name != AUTO:  # fit again: choose again
             self.__init__(AUTO, **{k: v for k, v in self.kwargs.items() if k not in self.model_params})
+            self.with_intervals, self.notes = shown
         if self.model_name == AUTO:
             report = auto.choose(self, df) if self.auto_choice is None else auto.keep(self.auto_choice)
             if len(report["weights"]) > 1:
                 members = auto.fit_members(self, df, report)
-            shown = self.with_intervals, self.notes  # what the caller asked of this fit
             self.__init__(ENSEMBLE if members else report["chosen"], **self.kwargs)
             self.auto_report, (self.with_intervals, self.notes) = report, shown
         elif self.model_name == ENSEMBLE:

@@ -173,6 +173,16 @@ def test_fitting_an_auto_forecaster_again_chooses_again(monkeypatch):
     assert fc.fit(_seasonal()).auto_report["weights"] == {"seasonal_naive": 1.0}
 
 
+def test_fitting_again_keeps_what_the_caller_asked_of_the_fit(monkeypatch):
+    """with_intervals and notes survive auto's re-inits, on the first fit and on a second one."""
+    monkeypatch.setattr(auto_module, "AUTO_CANDIDATES", ("repeat_last", "seasonal_naive"))
+    fc = Forecaster("auto", target="y", features="S", pred_len=12)
+    for _ in range(2):
+        fc.with_intervals = fc.notes = False
+        fc.fit(_seasonal())
+        assert (fc.with_intervals, fc.notes, fc.intervals) == (False, False, None)
+
+
 def test_a_kept_choice_fits_its_weighted_candidates_without_validating(monkeypatch):
     """auto_choice (what a scored run's refit gets): no candidate is validated; where the best validated one was
     dropped (it failed on all the rows) and one other is left, that one is fit, not the dropped best."""

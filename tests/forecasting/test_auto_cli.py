@@ -103,26 +103,39 @@ class Stop(Exception):
     """Stands for the process being killed."""
 
 
-def test_a_run_stopped_while_choosing_resumes_by_choosing_again(tmp_path, monkeypatch, capsys):
-    """The choice has no checkpoint: --resume starts it again with the run's settings. Until then the folder holds
-    no earlier run's scores, and predict says in one line that the run is unfinished."""
+def test_a_run_stopped_after_choosing_resumes_by_choosing_again(tmp_path, monkeypatch, capsys):
+    """Stopped while it chooses, a run leaves the earlier one in its folder whole; stopped after (while it fits the
+    chosen candidates), it has replaced it with its settings, and --resume chooses again from them (the choice has
+    no checkpoint); until then predict says in one line that the run is unfinished."""
     import sparsecast.forecasting.auto as auto
+    from sparsecast import Forecaster
     monkeypatch.setattr(auto, "AUTO_CANDIDATES", ("seasonal_naive", "dlinear"))
     csv = write_csv(tmp_path / "s.csv", n=140, freq="D", columns=("load",))
     run = tmp_path / "run"
     run.mkdir()
     (run / "metrics.json").write_text('{"test": {"mse": 0.1}}')  # an earlier run's, in the same folder
-    choose = auto.choose
-    monkeypatch.setattr(auto, "choose", lambda fc, df: (_ for _ in ()).throw(Stop()))
+    args = ["train", "--data", str(csv), "--target", "load", "--pred-len", "7", "--epochs", "1", "--no-progress",
+            "--out", str(run)]
+
+    def stop(*args, **kwargs):
+        raise Stop()
+
+    choose, fit = auto.choose, Forecaster.fit
+    monkeypatch.setattr(auto, "choose", stop)
     with pytest.raises(Stop):
-        main(["train", "--data", str(csv), "--target", "load", "--pred-len", "7", "--epochs", "1", "--no-progress",
-              "--out", str(run)])
+        main(args)
+    assert [p.name for p in run.iterdir()] == ["metrics.json"]  # the earlier run, whole
+    monkeypatch.setattr(auto, "choose", choose)
+    monkeypatch.setattr(Forecaster, "fit",  # the fit of the choice (its candidates' fits while choosing go on)
+                        lambda fc, *a, **k: stop() if fc.auto_choice is not None else fit(fc, *a, **k))
+    with pytest.raises(Stop):
+        main(args)
     assert not (run / "metrics.json").exists()
     capsys.readouterr()
     assert main(["predict", str(run), "--input", str(csv), "--out", str(tmp_path / "f.csv")]) == 2
     err = capsys.readouterr().err
     assert "stopped before it was scored" in err and len(err.splitlines()) == 1
-    monkeypatch.setattr(auto, "choose", choose)
+    monkeypatch.setattr(Forecaster, "fit", fit)
     assert main(["train", "--resume", str(run)]) == 0
     assert "chooses again from the start" in capsys.readouterr().out
     config = json.loads((run / "config.json").read_text())

@@ -299,12 +299,19 @@ def test_a_new_run_replaces_the_earlier_one_in_its_folder(tmp_path):
     assert main(["train", "--data", str(csv), "--out", str(run), *SMALL]) == 0
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in run.iterdir() if p.is_file()}
     assert {HISTORY, LOSS_PLOT} <= set(before) and (run / "final").is_dir()
-    assert main(["train", "--data", str(csv), "--out", str(run), *SMALL, "--target", "nope"]) == 2
-    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in run.iterdir() if p.is_file()} == before
+    (run / "final" / "mine.csv").write_text("a user's own file")
+    refused = [[*SMALL, "--target", "nope"],  # the data's columns
+               ["--epochs", "0", "--pred-len", "6"],  # auto (the default on a CSV): its settings
+               ["--seq-len", "390", "--pred-len", "6", "--epochs", "1"]]  # auto: no candidate can be validated
+    for args in refused:
+        assert main(["train", "--data", str(csv), "--out", str(run), *args]) == 2, args
+        assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in run.iterdir() if p.is_file()} == before
+        assert (run / "final" / "series.json").is_file()
     assert main(["train", "--data", str(csv), "--out", str(run), "--model", "seasonal_naive", "--seq-len", "48",
                  "--pred-len", "6", "--no-refit", "--no-progress"]) == 0
     config = json.loads((run / "config.json").read_text())
-    assert config["model_name"] == "seasonal_naive" and not (run / "final").exists()
+    assert config["model_name"] == "seasonal_naive"
+    assert [p.name for p in (run / "final").iterdir()] == ["mine.csv"]  # the refit model went, the user's file not
     for name in set(before) - {p.name for p in run.iterdir()}:  # what the new run did not write is gone
         assert name in (HISTORY, LOSS_PLOT, "model.safetensors"), name
     for p in run.iterdir():

@@ -51,6 +51,8 @@ def test_kill_minus_nine_then_resume_is_bit_identical(tmp_path):
     assert history[0]["val_loss"] == history[1]["val_loss"]
     assert resumed["seconds"]["train_and_val"] == sum(history[1]["epoch_seconds"])  # all epochs, not only this call's
     assert not (run / "checkpoint.safetensors").exists()  # removed once the run completed
+    assert json.loads((run / "config.json").read_text())["refit"] is True  # as the run set out (a CSV: refit)
+    assert (run / "final" / "series.json").is_file()
 
 
 def test_checkpoint_round_trip_and_truncation(tmp_path):

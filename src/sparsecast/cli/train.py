@@ -58,8 +58,8 @@ def cmd_train(a) -> None:
     from ..training.distributed import Distributed
     if a.resume:
         from ..forecasting.experiment import resume_run
-        from ..forecasting.final import FINAL, clear_final, refit_finished
-        from ..forecasting.run_dir import CHECKPOINT, CONFIG, METRICS, read_json
+        from ..forecasting.final import refit_finished
+        from ..forecasting.run_dir import CHECKPOINT, CONFIG, FINAL, METRICS, clear_final, read_json
         a.out = a.resume
         config = read_json(Path(a.out) / CONFIG)
         auto_settings = config.get("auto_settings")  # a --model auto run's, to choose again from
@@ -118,14 +118,20 @@ def cmd_train(a) -> None:
               f"the scores above are those of {scored}; if it is stopped, sparsecast train --resume {a.out} "
               f"continues it")
         final = refit_run(a.out, resume=bool(a.resume))
-        print(f"run folder: {a.out} (metrics.json, forecasts.png, loss.png; {final}: the refit model predict uses)")
+        print(f"run folder: {a.out} ({_shown_files(a.out)}; {final}: the refit model predict uses)")
         return
     hint = "" if user_csv or model == "informer" else "; the paper's Informer: the same command with --model " \
         "informer (make paper: its univariate 96/48/24 setting)"
     rows = "chosen and fit on the rows before the test split" if model == AUTO else \
         "trained on the first 70% of the rows"
     later = "" if not user_csv else f"; predict forecasts with this model, {rows} (--refit fits it on every row)"
-    print(f"run folder: {a.out} (metrics.json, forecasts.png, loss.png){hint}{later}")
+    print(f"run folder: {a.out} ({_shown_files(a.out)}){hint}{later}")
+
+
+def _shown_files(run_dir) -> str:
+    """The run's scores and plots that its folder holds (a model that does not train has no loss curve)."""
+    from ..forecasting.run_dir import FORECAST_PLOT, LOSS_PLOT, METRICS
+    return ", ".join(n for n in (METRICS, FORECAST_PLOT, LOSS_PLOT) if Path(run_dir, n).is_file())
 
 
 def default_model(a) -> str:

@@ -93,9 +93,8 @@ def choose(fc, df: pd.DataFrame) -> dict:
 
 def keep(choice: dict) -> dict:
     """A choice made already (``choose``'s report, as a run's config.json keeps it), to fit its weighted candidates
-    on other rows without validating them again: a scored run's refit on every row fits the choice it scored."""
-    weights = ", ".join(f"{n} x {w:.2f}" for n, w in choice["weights"].items())
-    say(f"auto: keeping the choice made before ({weights}), without validating again")
+    without validating them again: ``train --model auto`` chooses before it replaces the run folder, and a scored
+    run's refit on every row fits the choice it scored."""
     kept = {**choice, "weights": dict(choice["weights"]), "skipped": dict(choice.get("skipped", {}))}
     if len(kept["weights"]) == 1:  # the one fit: the best validated may have failed on all the rows and been dropped
         kept["chosen"] = next(iter(kept["weights"]))

@@ -24,6 +24,7 @@ from ..data.splits import fit_train_rows, split_borders
 from ..errors import DataError
 from ..models.registry import AUTO
 from ..training.trainer import model_device
+from . import auto
 from .experiment import finish_run, run_data
 from .scoring import SPACED_TEST
 from .run_dir import CONFIG, clear_run, write_json
@@ -50,13 +51,6 @@ def train_auto_run(data_cfg: DataConfig, train_settings: dict, out: str | Path, 
     rows, target, freq = regular_rows(frame.copy(), data_cfg, source, builtin)
     first_test = split_borders(split, len(rows), 1, data_cfg.pred_len)["test"][0] + 1
     before_test = rows.iloc[:first_test]
-    # The file read and its columns found, the run replaces an earlier one in the folder. What `train --resume`
-    # chooses again from if it stops before it is scored (the choice has no checkpoint) is written first.
-    settings = {"data": {**data_cfg.to_dict(), "data": str(path.resolve()) if not builtin else data_cfg.data},
-                "train": dict(train_settings), "seq_len": seq_len}
-    out.mkdir(parents=True, exist_ok=True)
-    clear_run(out)
-    write_json(out / CONFIG, {"model_name": AUTO, "auto_settings": settings, "refit": refit})
     fc = auto_forecaster({"data": {**data_cfg.to_dict(), "target": target, "freq": freq, "date_col": "date"},
                           "train": train_settings, "auto_seq_len": seq_len})
     log(f"auto: choosing on the {len(before_test)} rows before the test split of {Path(source).name} "
@@ -64,7 +58,15 @@ def train_auto_run(data_cfg: DataConfig, train_settings: dict, out: str | Path, 
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the data's warnings were said when the file was read
-        fc.fit(before_test)
+        fc.auto_choice = auto.choose(fc, before_test)  # settings or data it refuses stop the run here
+        # Chosen, the run replaces an earlier one in the folder (a refused run leaves that whole). What `train
+        # --resume` chooses again from if the fit stops before it is scored (the choice has no checkpoint) goes first.
+        settings = {"data": {**data_cfg.to_dict(), "data": str(path.resolve()) if not builtin else data_cfg.data},
+                    "train": dict(train_settings), "seq_len": seq_len}
+        out.mkdir(parents=True, exist_ok=True)
+        clear_run(out)
+        write_json(out / CONFIG, {"model_name": AUTO, "auto_settings": settings, "refit": refit})
+        fc.fit(before_test)  # the weighted candidates, each fit on every row before the test split
     train_seconds = time.perf_counter() - start
     lookback = fc.data_cfg.seq_len
     data_cfg = dataclasses.replace(data_cfg, seq_len=lookback, label_len=min(data_cfg.label_len, lookback),

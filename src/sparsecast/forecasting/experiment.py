@@ -336,4 +336,5 @@ def resume_run(run_dir: str | Path, log=say) -> dict:
     run_dir = Path(run_dir)
     config = read_json(run_dir / CONFIG)
     return train_run(DataConfig(**config["data"]), config["model_name"], user_settings(config),
-                     saved_train_config(config), run_dir, log=log, resume=True)
+                     saved_train_config(config), run_dir, log=log, resume=True,
+                     refit=config.get("refit", False))  # recorded again as the run set out

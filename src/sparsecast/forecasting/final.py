@@ -11,6 +11,7 @@ test rows it never saw.
 import warnings
 from pathlib import Path
 
+from ..console import say
 from ..data import DataConfig, read_table
 from ..data.datasets import resolve_path
 from .run_dir import CHECKPOINT, CONFIG, FINAL, SERIES, clear_final, read_json
@@ -50,6 +51,8 @@ def refit_run(run_dir: str | Path, resume: bool = False) -> Path:
         from .auto_run import auto_forecaster
         fc = auto_forecaster(config)
         fc.auto_choice = config["auto"]
+        weights = ", ".join(f"{n} x {w:.2f}" for n, w in config["auto"]["weights"].items())
+        say(f"auto: fitting the choice the run scored ({weights}) on every row, without validating again")
     else:
         fc = Forecaster.from_config(config)
     fc.with_intervals = bool(fc.train_cfg.quantiles)  # none asked for: none fit, and no warning that there are none

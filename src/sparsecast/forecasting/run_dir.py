@@ -1,10 +1,10 @@
-"""A run folder: config.json, scaler.json, model.safetensors, intervals.json, metrics.json, history.json and plots.
+"""A run folder: config.json, scaler.json, model.safetensors, intervals.json, metrics.json, history.json, plots, a
+checkpoint while it trains, and ``final/``, the model refit on every row (series.json: a Forecaster's saved series).
 
 Loading never unpickles: weights come from safetensors, everything else from JSON.
 """
 
 import json
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,17 +36,26 @@ RUN_FILES = (WEIGHTS, CONFIG, SCALER, METRICS, HISTORY, CHECKPOINT, INTERVALS, S
 
 
 def clear_final(run_dir: str | Path) -> None:
-    """Remove a refit model a new run in the same folder would otherwise leave for predict to find."""
-    shutil.rmtree(Path(run_dir) / FINAL, ignore_errors=True)
+    """Remove a refit model a new run in the same folder would otherwise leave for predict to find (its files, and
+    the folder where nothing else is in it)."""
+    _remove_run_files(Path(run_dir) / FINAL)
+    try:
+        (Path(run_dir) / FINAL).rmdir()
+    except OSError:  # absent, or holding files that are not a run's
+        pass
 
 
 def clear_run(run_dir: str | Path) -> None:
     """Remove what an earlier run left in ``run_dir`` (its files and refit model; nothing else there), so that a new
     run in the folder replaces it whole: a run stopped before it writes, or one that writes fewer files (no loss
     curve for a statistical model), leaves none of the earlier run's for ``evaluate``, ``predict`` or ``--resume``."""
-    for name in RUN_FILES:
-        (Path(run_dir) / name).unlink(missing_ok=True)
+    _remove_run_files(Path(run_dir))
     clear_final(run_dir)
+
+
+def _remove_run_files(folder: Path) -> None:
+    for name in RUN_FILES:
+        (folder / name).unlink(missing_ok=True)
 
 
 def write_json(path: Path, obj) -> None:
