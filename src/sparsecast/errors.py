@@ -11,3 +11,7 @@ class DataError(SparsecastError, ValueError):
 
 class CheckpointError(SparsecastError, ValueError):
     """A saved run cannot be loaded (missing, truncated, or from another model)."""
+
+
+class MissingExtraError(SparsecastError, ImportError):
+    """A model or command needs an optional extra that is not installed (the message names the install)."""

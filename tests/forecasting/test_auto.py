@@ -6,6 +6,7 @@ import importlib.util
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from sparsecast import DataError, Forecaster
 from sparsecast.forecasting import auto as auto_module
@@ -124,6 +125,12 @@ def test_auto_on_a_series_too_short_to_validate_stops_with_one_clear_line():
 def test_auto_refuses_model_settings():
     with pytest.raises(ValueError, match="model='auto' takes data and training settings only"):
         Forecaster("auto", d_model=64)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
+def test_a_missing_gpu_stops_auto_instead_of_skipping_its_trained_candidates():
+    with pytest.raises(ValueError, match="sees no CUDA GPU"):
+        Forecaster("auto", target="y", features="S", pred_len=12, device="cuda").fit(_seasonal())
 
 
 def test_a_wrong_target_stops_auto_with_the_same_line_as_a_single_model():

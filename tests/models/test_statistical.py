@@ -113,7 +113,8 @@ def test_auto_ets_forecaster_and_cli_run_folder(tmp_path):
     assert metrics["test"]["mse"] < 0.1 * metrics["skill"]["baselines"]["repeat_last"]["mse"]
 
 
-def test_missing_extra_names_the_install(monkeypatch):
+def test_missing_extra_names_the_install(monkeypatch, tmp_path, capsys):
+    """In Python an ImportError that names the install; on the command line that line alone, exit status 2."""
     import builtins
     real = builtins.__import__
 
@@ -125,6 +126,12 @@ def test_missing_extra_names_the_install(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_statsforecast)
     with pytest.raises(ImportError, match=r"pip install 'sparsecast\[stats\]'"):
         Forecaster("auto_ets", target="y", features="S", pred_len=6).fit(_monthly())
+    csv = tmp_path / "m.csv"
+    _monthly().to_csv(csv, index=False)
+    assert main(["train", "--data", str(csv), "--model", "auto_ets", "--target", "y", "--seq-len", "24",
+                 "--pred-len", "6", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "needs statsforecast: pip install 'sparsecast[stats]'" in err and len(err.splitlines()) == 1
 
 
 def test_short_series_for_a_season_stops_with_one_clear_line():

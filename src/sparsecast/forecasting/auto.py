@@ -20,6 +20,7 @@ from ..models.ensemble import Ensemble, EnsembleConfig
 from ..models.registry import AUTO_CANDIDATES, AUTO_DAILY_OR_COARSER
 from ..models.statistical import STATSFORECAST
 from ..timefeatures import is_subdaily
+from ..training.precision import resolve_device
 from ..training.trainer import model_device
 from .frames import is_long, joined, source
 
@@ -151,6 +152,7 @@ def validate(fc, df: pd.DataFrame, names) -> dict:
         validation_mse (name -> score), windows (the horizons held out), series (how many), rows (the shortest
         series'), skipped (name -> why it could not be scored).
     """
+    resolve_device(fc.train_cfg.device)  # a GPU that is not there stops here, not as every trained candidate's skip
     long = is_long(df)
     if long:
         fc.data_cfg = dataclasses.replace(fc.data_cfg, features="S", target="y", date_col="ds")

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from ..checks import require_positive, require_targets_in_inputs
+from ..errors import MissingExtraError
 from ..timefeatures import season_length
 
 STATSFORECAST = {"auto_ets": "AutoETS", "auto_arima": "AutoARIMA", "auto_theta": "AutoTheta"}
@@ -86,7 +87,7 @@ def statsforecast_class(name: str):
     try:
         from statsforecast import models
     except ImportError as e:
-        raise ImportError(f"model {name!r} needs statsforecast: pip install 'sparsecast[stats]'") from e
+        raise MissingExtraError(f"model {name!r} needs statsforecast: pip install 'sparsecast[stats]'") from e
     return getattr(models, STATSFORECAST[name])
 
 
