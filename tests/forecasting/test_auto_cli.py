@@ -68,6 +68,17 @@ def test_predict_forecasts_the_week_after_the_data_with_the_refit_choice(auto_ru
     assert forecast["load"].notna().all()
 
 
+def test_a_refit_builds_the_scored_runs_candidates_also_from_an_older_config(auto_run):
+    from sparsecast.forecasting.auto_run import auto_forecaster
+    _, run, _ = auto_run
+    config = json.loads((run / "config.json").read_text())
+    now = auto_forecaster(config)
+    settings = config.pop("auto_settings")  # runs scored before it kept the lookback beside the training settings
+    older = auto_forecaster({**config, "auto_seq_len": settings["seq_len"]})
+    assert (older.train_cfg, older.data_cfg) == (now.train_cfg, now.data_cfg)
+    assert now.train_cfg.epochs == 2 and now.data_cfg.pred_len == 7
+
+
 def test_auto_refuses_model_flags_with_one_line(tmp_path, capsys):
     csv = write_csv(tmp_path / "s.csv", n=140, freq="D", columns=("load",))
     assert main(["train", "--data", str(csv), "--model", "auto", "--d-model", "16", "--out", str(tmp_path / "r")]) == 2

@@ -83,13 +83,18 @@ def choose(fc, df: pd.DataFrame) -> dict:
     rule = auto_rule(report["rows"])
     weights = combination_weights(scores, rule)
     chosen = min(scores, key=scores.get)
-    result = ", ".join(f"{n} x {w:.2f}" for n, w in weights.items()) if len(weights) > 1 else chosen
+    result = describe_weights(weights) if len(weights) > 1 else chosen
     say(f"auto: validation MSE on the last {report['windows']} horizon(s) of {fc.data_cfg.pred_len} steps, "
         f"fit on the rows before them (geometric mean over {report['series']} series): "
         + ", ".join(f"{n} {v:.4g}" for n, v in sorted(scores.items(), key=lambda kv: kv[1]))
         + f" -> {result} (rule {rule})" + "".join(f"; {n} skipped: {why}" for n, why in report["skipped"].items()))
     return {"chosen": chosen, "weights": weights, "rule": rule,
             **{k: v for k, v in report.items() if k != "series"}}
+
+
+def describe_weights(weights: dict) -> str:
+    """One line of a choice's weights: "longpatch x 0.53, seasonal_naive x 0.47"."""
+    return ", ".join(f"{n} x {w:.2f}" for n, w in weights.items())
 
 
 def keep(choice: dict) -> dict:

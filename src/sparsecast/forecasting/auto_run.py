@@ -26,8 +26,8 @@ from ..models.registry import AUTO
 from ..training.trainer import model_device
 from . import auto
 from .experiment import finish_run, run_data
-from .scoring import SPACED_TEST
 from .run_dir import CONFIG, clear_run, write_json
+from .scoring import SPACED_TEST
 
 
 def train_auto_run(data_cfg: DataConfig, train_settings: dict, out: str | Path, frame: pd.DataFrame | None = None,
@@ -52,7 +52,7 @@ def train_auto_run(data_cfg: DataConfig, train_settings: dict, out: str | Path, 
     first_test = split_borders(split, len(rows), 1, data_cfg.pred_len)["test"][0] + 1
     before_test = rows.iloc[:first_test]
     fc = auto_forecaster({"data": {**data_cfg.to_dict(), "target": target, "freq": freq, "date_col": "date"},
-                          "train": train_settings, "auto_seq_len": seq_len})
+                          "auto_settings": {"train": train_settings, "seq_len": seq_len}})
     log(f"auto: choosing on the {len(before_test)} rows before the test split of {Path(source).name} "
         f"(the test rows take no part)")
     start = time.perf_counter()
@@ -87,7 +87,7 @@ def train_auto_run(data_cfg: DataConfig, train_settings: dict, out: str | Path, 
     run_config = {"model_name": fc.model_name, "model": fc.model.config.to_dict(), "series": fc.series_cfg.to_dict(),
                   "data": run_data(data_cfg, prepared), "train": dict(train_settings), "columns": prepared.columns,
                   "target_columns": prepared.target_columns, "refit": refit, "auto": fc.auto_report,
-                  "auto_seq_len": seq_len, "auto_settings": settings,
+                  "auto_settings": settings,
                   "precision": precision, "device": str(model_device(fc.model))}
     write_json(out / CONFIG, run_config)
     log(f"auto: {fc.model_name} scored on the {n_test} test windows of "
@@ -98,11 +98,14 @@ def train_auto_run(data_cfg: DataConfig, train_settings: dict, out: str | Path, 
 
 def auto_forecaster(config: dict):
     """The unfitted Forecaster(model="auto") of a run config of ``train --model auto``: its data settings, the
-    training settings the user gave and the candidates' lookback (None: each chooses its own), so that a refit on
-    every row builds its candidates as the scored run did (``final.refit_run`` hands it the run's choice)."""
+    training settings the user gave and the candidates' lookback (``auto_settings``' "train" and "seq_len"; None:
+    each chooses its own), so that a refit on every row builds its candidates as the scored run did
+    (``final.refit_run`` hands it the run's choice)."""
     from ..forecaster import Forecaster
 
     data = config["data"]
-    return Forecaster(AUTO, seq_len=config.get("auto_seq_len"), pred_len=data["pred_len"], features=data["features"],
+    # runs scored before auto_settings was written kept the training settings and the lookback beside it
+    settings = config.get("auto_settings") or {"train": config["train"], "seq_len": config.get("auto_seq_len")}
+    return Forecaster(AUTO, seq_len=settings["seq_len"], pred_len=data["pred_len"], features=data["features"],
                       target=data["target"], freq=data["freq"], date_col=data["date_col"], embed=data["embed"],
-                      fill=data["fill"], season=data["season"], **config["train"])
+                      fill=data["fill"], season=data["season"], **settings["train"])

@@ -48,11 +48,12 @@ def refit_run(run_dir: str | Path, resume: bool = False) -> Path:
     config = read_json(run_dir / CONFIG)
     frame = read_user_frame(data_path(config), config["data"]["date_col"])
     if config.get("auto") is not None:  # train --model auto: the candidates the scored run weighted, on every row
+        from .auto import describe_weights
         from .auto_run import auto_forecaster
         fc = auto_forecaster(config)
         fc.auto_choice = config["auto"]
-        weights = ", ".join(f"{n} x {w:.2f}" for n, w in config["auto"]["weights"].items())
-        say(f"auto: fitting the choice the run scored ({weights}) on every row, without validating again")
+        say(f"auto: fitting the choice the run scored ({describe_weights(config['auto']['weights'])}) on every row, "
+            "without validating again")
     else:
         fc = Forecaster.from_config(config)
     fc.with_intervals = bool(fc.train_cfg.quantiles)  # none asked for: none fit, and no warning that there are none
