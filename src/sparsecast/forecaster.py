@@ -18,7 +18,7 @@ import torch
 
 from .data import DataConfig, StandardScaler, normalize_frame, prepare_frame
 from .data.frame import default_target
-from .data.datasets import anchor_weekly, infer_freq, regular_frame
+from .data.datasets import infer_freq, input_on_grid
 from .data.windows import ConcatWindows
 from .errors import CheckpointError, DataError
 from .forecasting.experiment import build_forecaster, user_settings
@@ -32,7 +32,7 @@ from .forecasting import auto
 from .forecasting.frames import LONG_COLUMNS, as_frame, is_long, recent_from_json, recent_to_json, source as _source
 from .console import say
 from .models.registry import AUTO, ENSEMBLE, STATISTICAL, covariates_note, train_defaults
-from .timefeatures import normalize_freq, season_length
+from .timefeatures import season_length
 from .training import TrainConfig, fit, forecast_metrics, seed_everything
 
 # The data settings a Forecaster takes (no file, and no test split to subsample)
@@ -77,6 +77,7 @@ class Forecaster:
         self.auto_report: dict | None = None
         self.auto_choice: dict | None = None  # model='auto': weights chosen already (a scored run's refit keeps its)
         self.with_intervals = True  # fit prediction intervals after training
+        self.intervals_note: str | None = None  # what the last fit's intervals were fit on, or why there are none
         self.notes = True  # say what the user should know about the fit (off for auto's candidates and members)
         self.model_name = model
         self.auto_lookback = seq_len is None  # chosen in fit from the frequency and the series' length
@@ -94,8 +95,9 @@ class Forecaster:
 
     # -- frames in, per series -------------------------------------------------------------------------------------
     def _frames(self, df: pd.DataFrame, long: bool) -> dict:
-        """Normalized frames per series id, with the date column named 'date'; once the frequency is known and
-        ``fill`` is set, on the regular time grid with gaps filled (so predict and backtest see rows as fit did)."""
+        """Normalized frames per series id, with the date column named 'date'; once the frequency is known, on the
+        regular time grid, gaps filled where ``fill`` is set and refused where not (so predict and backtest see rows
+        as fit did)."""
         if not long:
             frames = {None: normalize_frame(df, self.data_cfg.date_col, _source(None))}
         else:
@@ -104,11 +106,7 @@ class Forecaster:
         return {uid: self._regular(f, uid) for uid, f in frames.items()}
 
     def _regular(self, frame: pd.DataFrame, uid) -> pd.DataFrame:
-        cfg = self.data_cfg
-        if cfg.fill is None or cfg.freq is None:
-            return frame
-        return regular_frame(frame, anchor_weekly(normalize_freq(cfg.freq), pd.Timestamp(frame["date"].iloc[0])),
-                             cfg.fill, _source(uid))
+        return input_on_grid(frame, self.data_cfg, _source(uid))
 
     def fit(self, df: pd.DataFrame | pd.Series, *, checkpoint: str | Path | None = None, resume: bool = False) -> "Forecaster":
         """Fit on ``df`` (wide, long with unique_id / ds / y, or a Series on a DatetimeIndex); returns self.
@@ -178,6 +176,7 @@ class Forecaster:
         if self.with_intervals:  # from the errors on held-out windows (fp32, as predict computes)
             self.intervals, note = fit_intervals(self.model, train, val, self.train_cfg.quantiles,
                                                  self.train_cfg.eval_batch_size)
+            self.intervals_note = note
             if self.intervals is None:
                 warnings.warn(note, stacklevel=2)
         self.model.eval()

@@ -6,7 +6,7 @@ import pytest
 
 from helpers import write_csv
 from sparsecast import DataError, Forecaster
-from sparsecast.cli import main
+from sparsecast.cli import build_parser, main
 from sparsecast.forecasting.predict import forecast_at
 
 TINY = dict(seq_len=24, label_len=12, pred_len=6, d_model=16, n_heads=2, d_ff=32, epochs=1, progress=False)
@@ -81,7 +81,7 @@ def test_unfitted_and_short_history_errors():
     with pytest.raises(DataError, match="not fitted"):
         Forecaster().predict()
     fc = Forecaster("longpatch", features="MS", **TINY).fit(_frame("h"))
-    with pytest.raises(DataError, match="fewer than seq_len"):
+    with pytest.raises(DataError, match="the model reads the last 24 rows"):
         fc.predict(_frame("h", n=10))
     with pytest.raises(DataError, match="lacks column"):
         fc.predict(_frame("h").drop(columns=["x"]))
@@ -242,3 +242,43 @@ def test_fit_says_when_features_ms_feeds_a_model_that_reads_only_the_target(caps
     assert "the other column(s) ['x'] do not inform it" in capsys.readouterr().out
     Forecaster("dlinear", features="S", seq_len=24, pred_len=6, epochs=1, progress=False).fit(_frame("h"))
     assert "do not inform it" not in capsys.readouterr().out
+
+
+def test_predict_puts_its_input_on_the_training_grid_or_refuses_gaps():
+    df = _frame("h")
+    gapped = df.drop(index=[290, 291]).reset_index(drop=True)  # two hours missing inside the last lookback
+    fc = Forecaster("repeat_last", features="S", seq_len=24, label_len=12, pred_len=6).fit(df)
+    with pytest.raises(DataError, match="2 missing timestamp.*fit without a fill"):  # a gap would shift the lookback
+        fc.predict(gapped)
+    with pytest.raises(DataError, match="fit without a fill"):
+        fc.backtest(gapped, windows=2)
+    filled = Forecaster("repeat_last", features="S", seq_len=24, label_len=12, pred_len=6, fill="ffill").fit(df)
+    with pytest.warns(UserWarning, match="filled 2 missing timestamp"):
+        future = filled.predict(gapped)
+    assert list(future["date"]) == list(pd.date_range(df["date"].iloc[-1], periods=7, freq="h")[1:])
+    np.testing.assert_allclose(future["OT"], df["OT"].iloc[-1])  # repeat-last: the last row, where it belongs
+    holes = df.assign(OT=df["OT"].where(df.index != 295))  # a missing value, not a missing row
+    with pytest.warns(UserWarning, match="filled 1 missing value"):
+        filled.predict(holes)
+
+
+def test_cli_predict_and_backtest_read_the_input_as_train_read_the_data(tmp_path):
+    csv = write_csv(tmp_path / "s.csv", n=400)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(csv), "--model", "repeat_last", "--seq-len", "24", "--pred-len", "6",
+                 "--fill", "ffill", "--no-refit", "--no-progress", "--out", str(run)]) == 0
+    df = pd.read_csv(csv)
+    renamed = tmp_path / "when.csv"
+    df.rename(columns={"date": "when"}).drop(index=[395]).to_csv(renamed, index=False)  # a gap, another name
+    out = tmp_path / "f.csv"
+    with pytest.warns(UserWarning, match="filled 1 missing timestamp"):  # main prints it as one line
+        assert main(["predict", str(run), "--input", str(renamed), "--date-col", "when", "--out", str(out),
+                     "--threads", "1"]) == 0
+    forecast = pd.read_csv(out)
+    assert list(forecast.columns)[:2] == ["when", "OT"]
+    np.testing.assert_allclose(forecast["OT"], df["OT"].iloc[-1], rtol=1e-6)  # repeat-last: the last row, not lost
+    assert main(["backtest", str(run), "--input", str(renamed), "--date-col", "when", "--windows", "2",
+                 "--threads", "1", "--out", str(tmp_path / "b.csv")]) == 0
+    for command in (["evaluate", str(run)], ["export", str(run), "--onnx", str(tmp_path / "m.onnx")]):
+        args = build_parser().parse_args([*command, "--threads", "2"])
+        assert args.threads == 2

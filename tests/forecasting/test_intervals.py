@@ -173,3 +173,13 @@ def test_scores_a_chunk_of_windows_at_a_time_equal_the_whole_and_one_channels_qu
     assert chunked["below"] == pytest.approx(whole["below"], abs=1e-12)
     assert chunked["pinball"] == pytest.approx(whole["pinball"], rel=1e-12)
     np.testing.assert_array_equal(iv.quantiles(pred, scale, slice(-1, None)), iv.quantiles(pred, scale)[..., -1:, :])
+
+
+def test_train_notes_a_band_far_narrower_on_test_than_its_nominal_coverage(capsys):
+    from sparsecast.cli.scores import print_intervals
+    bands = {"0.1-0.9": {"coverage": 0.372, "nominal": 0.8}, "0.25-0.75": {"coverage": 0.45, "nominal": 0.5}}
+    print_intervals({"intervals": {"coverage": bands}})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("interval 0.1-0.9 (fit on validation) covers 37.2%")
+    assert lines[1].startswith("note: the 0.1-0.9 band is too narrow on these test windows")
+    assert lines[2].startswith("interval 0.25-0.75") and len(lines) == 3  # 90% of its nominal share: no note

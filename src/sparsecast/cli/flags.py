@@ -99,6 +99,25 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-progress", action="store_true")
 
 
+def add_threads_flag(p: argparse.ArgumentParser) -> None:
+    """--threads for the commands on a saved run (evaluate, predict, backtest, export)."""
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+
+
+def add_input_flags(p: argparse.ArgumentParser) -> None:
+    """The flags of the commands that read a CSV into a saved run's model (predict, backtest)."""
+    p.add_argument("--date-col", default=None,
+                   help="the input's time column, where its name differs from the training file's")
+    add_threads_flag(p)
+
+
+def set_threads(a) -> None:
+    """torch's CPU threads as --threads asks (0: its default)."""
+    if a.threads:
+        import torch
+        torch.set_num_threads(a.threads)
+
+
 def add_device_flag(g) -> None:
     g.add_argument("--device", default="auto",
                    help="where to train: auto (default: the first CUDA GPU torch sees, else the CPU), cpu, cuda, "

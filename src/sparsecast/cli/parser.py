@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 from ..errors import SparsecastError
-from .flags import add_data_flags, add_model_flags, add_train_flags
+from .flags import add_data_flags, add_input_flags, add_model_flags, add_threads_flag, add_train_flags
 from .lm import add_lm_parsers
 from .runs import cmd_backtest, cmd_evaluate, cmd_export, cmd_predict
 from .tables import cmd_benchmark_ltsf, cmd_reproduce
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("evaluate", help="re-score a saved run on its test split")
     p.add_argument("run_dir")
+    add_threads_flag(p)
     p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
                    help="default: the precision the run trained in")
     p.add_argument("--json", action="store_true", help="print every figure as JSON (for scripts)")
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="CSV of recent history (at least seq_len rows, same columns)")
     p.add_argument("--out", default="forecast.csv", help="CSV to write (default forecast.csv, replaced)")
     p.add_argument("--plot", default=None, help="PNG of the history and the forecast")
+    add_input_flags(p)
     p.set_defaults(func=cmd_predict)
     p = sub.add_parser("backtest", help="rolling-origin scores of a run's model on the last horizons of a CSV")
     p.add_argument("run_dir")
@@ -53,10 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--windows", type=int, default=10, help="forecast origins, the last one a horizon before the end")
     p.add_argument("--stride", type=int, default=None, help="rows between origins (default: the horizon)")
     p.add_argument("--out", default="backtest.csv", help="CSV of the scores per origin (default backtest.csv)")
+    add_input_flags(p)
     p.set_defaults(func=cmd_backtest)
     p = sub.add_parser("export", help="export a trained forecaster to ONNX, checked in onnxruntime")
     p.add_argument("run_dir")
     p.add_argument("--onnx", required=True, help="path of the .onnx file to write")
+    add_threads_flag(p)
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("reproduce", help="run one of the paper's tables with its per-horizon settings")
     p.add_argument("--table", required=True, choices=["univariate", "multivariate"])

@@ -3,12 +3,14 @@
 import json
 from pathlib import Path
 
+from .flags import set_threads
 from .scores import print_test_scores
 
 
 def cmd_evaluate(a) -> None:
     from ..forecasting import evaluate_run
     from ..forecasting.run_dir import CONFIG, read_json
+    set_threads(a)
     metrics = evaluate_run(a.run_dir, precision=a.precision)
     if a.json:
         print(json.dumps(metrics, indent=2))
@@ -19,17 +21,20 @@ def cmd_evaluate(a) -> None:
 
 def cmd_predict(a) -> None:
     from ..data import read_table
+    from ..data.datasets import input_on_grid
     from ..forecasting.final import forecast_dir
     from ..forecasting.intervals import column_name
     from ..forecasting.plots import plot_history_forecast
     from ..forecasting.predict import ForecastSpec, forecast_future
     from ..forecasting.run_dir import load_intervals, load_run
+    set_threads(a)
     folder = forecast_dir(a.run_dir)
     model, config, scaler = load_run(folder)
     spec = ForecastSpec.from_run(config, scaler, load_intervals(folder))
-    frame = read_table(a.input, spec.data.date_col)
-    forecast = forecast_future(model, spec, frame)
+    frame = read_table(a.input, a.date_col or spec.data.date_col)
     time_column = frame.attrs.get("time_column", spec.data.date_col)  # the input's own name for it
+    frame = input_on_grid(frame, spec.data, str(a.input))  # the rows on the training rows' time grid
+    forecast = forecast_future(model, spec, frame)
     forecast.rename(columns={"date": time_column}).to_csv(a.out, index=False)
     if a.plot:
         target, band = spec.target_columns[-1], None
@@ -49,12 +54,15 @@ def _when(t) -> str:
 def cmd_backtest(a) -> None:
     import pandas as pd
 
+    from ..data import read_table
     from ..forecaster import Forecaster
-    from ..forecasting.final import data_path, read_user_frame
+    from ..forecasting.final import data_path
     from ..forecasting.run_dir import CONFIG, METRICS, read_json
+    set_threads(a)
     fc = Forecaster.load(a.run_dir)
     source = a.input or data_path(read_json(Path(a.run_dir) / CONFIG))
-    table = fc.backtest(read_user_frame(source, fc.data_cfg.date_col), windows=a.windows, stride=a.stride)
+    frame = read_table(source, a.date_col or fc.data_cfg.date_col).rename(columns={"date": fc.data_cfg.date_col})
+    table = fc.backtest(frame, windows=a.windows, stride=a.stride)
     table.to_csv(a.out, index=False)
     test_start = read_json(Path(a.run_dir) / METRICS).get("test_start")
     seen = int((table["origin"] < pd.Timestamp(test_start)).sum()) if test_start else 0
@@ -73,6 +81,7 @@ def cmd_backtest(a) -> None:
 def cmd_export(a) -> None:
     from ..forecasting.export import export_onnx
     from ..forecasting.final import forecast_dir
+    set_threads(a)
     folder = forecast_dir(a.run_dir)
     diff = export_onnx(folder, a.onnx)
     print(f"wrote {a.onnx} (the model of {folder}); onnxruntime matches PyTorch within {diff:.1e}")

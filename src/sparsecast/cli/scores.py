@@ -1,10 +1,18 @@
 """A run's scores as ``train`` and ``evaluate`` print them."""
 
 
+# A band covering less than this share of its nominal coverage on the test windows is called too narrow.
+NARROW = 0.75
+
+
 def print_intervals(metrics: dict) -> None:
     for band, v in (metrics["intervals"] or {"coverage": {}})["coverage"].items():
         print(f"interval {band} (fit on validation) covers {100 * v['coverage']:.1f}% of the test truth "
               f"(nominal {100 * v['nominal']:.0f}%)")
+        if v["coverage"] < NARROW * v["nominal"]:
+            print(f"note: the {band} band is too narrow on these test windows: it takes its width from the errors "
+                  f"on the validation windows, and the test rows were harder to forecast; read it as a lower bound "
+                  f"on the uncertainty (backtest --windows N shows the coverage at other origins)")
 
 
 def print_paper(metrics: dict) -> None:

@@ -36,6 +36,7 @@ BUILTIN = {
     "national_illness": BuiltinDataset("national_illness.csv", "custom", "OT", None),  # weekly, on Tuesdays
 }
 BUNDLED = {"ETTh1"}
+FILL_REMEDY = "fill them with --fill ffill or --fill interpolate (Python: fill=), or fix the data"
 FILLS = (None, "ffill", "interpolate")
 
 
@@ -47,12 +48,13 @@ def anchor_weekly(freq: str, first: pd.Timestamp) -> str:
 
 
 def regular_frame(df: pd.DataFrame, freq: str, fill: str | None, source: str,
-                  published: bool = False) -> pd.DataFrame:
+                  published: bool = False, remedy: str = FILL_REMEDY) -> pd.DataFrame:
     """Check the timestamps lie on the ``freq`` grid from the first to the last; fill gaps if asked.
 
     Raises DataError naming the first off-grid timestamp (a frequency that does not match the data) or the first
-    gap (when ``fill`` is None). A ``published`` benchmark file keeps its rows as published (the paper protocols
-    count rows, e.g. weather.csv has 9 gaps): its gaps only warn unless ``fill`` is given.
+    gap (when ``fill`` is None; ``remedy`` says what to do). A ``published`` benchmark file keeps its rows as
+    published (the paper protocols count rows, e.g. weather.csv has 9 gaps): its gaps only warn unless ``fill`` is
+    given.
     """
     dates = pd.DatetimeIndex(df["date"])
     grid = pd.date_range(dates[0], dates[-1], freq=freq)
@@ -71,7 +73,7 @@ def regular_frame(df: pd.DataFrame, freq: str, fill: str | None, source: str,
         return df
     if fill is None:
         raise DataError(f"{source} has {len(missing)} missing timestamp(s) at frequency {freq}, the first at "
-                        f"{missing[0]}; fill them with --fill ffill or --fill interpolate, or fix the data")
+                        f"{missing[0]}; {remedy}")
     values = int(df.drop(columns="date").select_dtypes("number").isna().sum().sum())  # filled with the gaps
     also = f" and {values} missing value(s)" if values else ""
     warnings.warn(f"filled {len(missing)} missing timestamp(s){also} of {source} by {fill}", stacklevel=2)
@@ -152,6 +154,19 @@ class PreparedData:
     @property
     def target_index(self) -> list[int]:
         return [self.columns.index(c) for c in self.target_columns]
+
+
+def input_on_grid(df: pd.DataFrame, cfg: DataConfig, source: str) -> pd.DataFrame:
+    """Rows handed to a fitted model later (predict, backtest) on the time grid of its training rows: gaps filled as
+    the run filled its own (``cfg.fill``, with a warning), refused without a fill (the model's lookback counts rows,
+    and a missing one would shift every step before it); a built-in dataset's published gaps warn only, as in
+    training. Without a known frequency, the rows as they are."""
+    if cfg.freq is None:
+        return df
+    freq = anchor_weekly(normalize_freq(cfg.freq), pd.Timestamp(df["date"].iloc[0]))
+    return regular_frame(df, freq, cfg.fill, source, published=cfg.data in BUILTIN,
+                         remedy="the model was fit without a fill for gaps: fill them in the data, or fit again "
+                                "with --fill ffill or --fill interpolate (Python: fill=)")
 
 
 def resolve_path(cfg: DataConfig) -> tuple[Path, BuiltinDataset | None]:

@@ -68,6 +68,8 @@ def train_auto_run(data_cfg: DataConfig, train_settings: dict, out: str | Path, 
         write_json(out / CONFIG, {"model_name": AUTO, "auto_settings": settings, "refit": refit})
         fc.fit(before_test)  # the weighted candidates, each fit on every row before the test split
     train_seconds = time.perf_counter() - start
+    if fc.intervals_note:  # what the intervals were fit on, or why there are none (a warning silenced above)
+        log(fc.intervals_note)
     lookback = fc.data_cfg.seq_len
     data_cfg = dataclasses.replace(data_cfg, seq_len=lookback, label_len=min(data_cfg.label_len, lookback),
                                    target=target, scaler_rows=fit_train_rows(first_test, data_cfg.pred_len))

@@ -3,6 +3,7 @@
 Notation: N origins, C input columns, C_out forecast columns, T time features.
 """
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,7 +46,7 @@ def _values(frame: pd.DataFrame, spec: ForecastSpec) -> np.ndarray:
     missing = [c for c in spec.columns if c not in frame.columns]
     if missing:
         raise DataError(f"the input lacks column(s) {missing} the model was trained on ({spec.columns})")
-    if spec.data.fill is not None:
+    if spec.data.fill is not None:  # forecast_at said how many
         frame = fill_values(frame, spec.columns, spec.data.fill, "the input", warn=False)
     values = frame[spec.columns].to_numpy(dtype=np.float64)
     if not np.isfinite(values).all():
@@ -67,8 +68,14 @@ def forecast_at(model: nn.Module, spec: ForecastSpec, frame: pd.DataFrame,
     """
     cfg = spec.data
     if min(ends) < cfg.seq_len:
-        raise DataError(f"the input has {min(ends)} rows of history before a forecast, fewer than seq_len "
-                        f"({cfg.seq_len})")
+        raise DataError(f"the input has {min(ends)} rows of history before a forecast; the model reads the last "
+                        f"{cfg.seq_len} rows before each forecast (its lookback, seq_len): give at least that many")
+    columns = [c for c in spec.columns if c in frame.columns]  # _values names any missing one
+    read = frame[columns].iloc[min(ends) - cfg.seq_len:max(ends)]  # every row a window reads
+    missing = int(read.isna().sum().sum()) if cfg.fill is not None else 0
+    if missing:
+        warnings.warn(f"filled {missing} missing value(s) of the input by {cfg.fill}, each window from its own "
+                      f"rows", stacklevel=2)
     dates = pd.DatetimeIndex(frame["date"])
     xs, x_marks, f_marks, origins = [], [], [], []
     for end in ends:
