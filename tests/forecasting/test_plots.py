@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 matplotlib.use("Agg")
+import matplotlib.axes  # noqa: E402
 
 from sparsecast.forecasting import plots  # noqa: E402
 

@@ -97,7 +97,7 @@ def block_mask(rule: tuple, L: int, device: str, S: int | None = None):
 
     A plain dict rather than ``lru_cache``, for torch.compile: dynamo traces through an ``lru_cache`` wrapper, and
     would put the whole build into every compiled forward. From the dict it reads the finished mask as constants.
-    The build itself is never traced (``torch.compiler.disable``): a graph traced before the mask exists breaks
+    The build itself is never traced (``torch.compiler.disable``, ``_untraced_build``): a graph traced before the mask exists breaks
     around the build, and keeps that break; so the trainer runs one eager forward before it compiles a model
     (``training.trainer``), and a graph traced then reads the mask and stays whole.
     """
@@ -106,11 +106,21 @@ def block_mask(rule: tuple, L: int, device: str, S: int | None = None):
     if key not in _MASKS:
         if len(_MASKS) >= 64:
             _MASKS.pop(next(iter(_MASKS)))
-        _MASKS[key] = _build_block_mask(rule, L, S, device)
+        _MASKS[key] = _untraced_build()(rule, L, S, device)
     return _MASKS[key]
 
 
-@torch.compiler.disable
+_UNTRACED: list = []  # _build_block_mask under torch.compiler.disable, made on first use
+
+
+def _untraced_build():
+    """``_build_block_mask`` wrapped by ``torch.compiler.disable`` when a mask is first built: the wrapper imports
+    torch._dynamo, which at import time would add two seconds to every command and ``import sparsecast``."""
+    if not _UNTRACED:
+        _UNTRACED.append(torch.compiler.disable(_build_block_mask))
+    return _UNTRACED[0]
+
+
 @torch.inference_mode(False)
 def _build_block_mask(rule: tuple, L: int, S: int, device: str):
     """``block_mask``'s build, a band of query tiles at a time.

@@ -2,12 +2,17 @@
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, imported at the first plot: at import time it would add
+    half a second to every command."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def plot_forecasts(path: Path, history: np.ndarray, truth: np.ndarray, pred: np.ndarray, name: str,
@@ -21,6 +26,7 @@ def plot_forecasts(path: Path, history: np.ndarray, truth: np.ndarray, pred: np.
         dates = (dates if dates.tz is None else dates.tz_localize(None)).to_numpy()  # local clock times on the axis
     n = min(n_windows, len(pred))
     picks = np.linspace(0, len(pred) - 1, n).astype(int)
+    plt = _pyplot()
     fig, axes = plt.subplots(n, 1, figsize=(9, 2.4 * n), squeeze=False)
     with_time = dates is not None and has_time_of_day(np.asarray(dates))
     for ax, i in zip(axes[:, 0], picks):
@@ -54,6 +60,7 @@ def moment(t, with_time: bool) -> str:
 
 
 def plot_losses(path: Path, train_loss: list[float], val_loss: list[float]) -> None:
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     epochs = np.arange(1, len(train_loss) + 1)
     ax.plot(epochs, train_loss, marker="o", label="train")
@@ -71,6 +78,7 @@ def plot_history_forecast(path: Path, frame, forecast, column: str, n_history: i
     """The last ``n_history`` rows of ``column`` and its forecast, against time; ``band`` names the forecast's
     lower and upper quantile columns to shade."""
     hist = frame.tail(n_history)
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 3.5))
     ax.plot(hist["date"], hist[column], color="0.3", lw=1.2, label="history")
     ax.plot(forecast["date"], forecast[column], color="tab:red", lw=1.4, label="forecast")
@@ -89,6 +97,7 @@ def plot_history_forecast(path: Path, frame, forecast, column: str, n_history: i
 def plot_active_queries(path: Path, active: list, lengths: list[int]) -> None:
     """ProbSparse's choice for one window: per encoder layer, which query positions (columns) each head (rows) let
     attend in full; the rest took the uniform output. ``active``: per layer a (H, n) index array (-1 = none)."""
+    plt = _pyplot()
     fig, axes = plt.subplots(len(active), 1, figsize=(9, 1.2 + 0.9 * len(active)), squeeze=False)
     for ax, idx, L, n in zip(axes[:, 0], active, lengths, range(len(active))):
         grid = np.zeros((idx.shape[0], L))
@@ -108,6 +117,7 @@ def plot_by_horizon(path: Path, title: str, lines: dict[str, tuple[list[int], li
     """Test MSE against the horizon, one line per model: ``lines`` maps a label to (horizons, MSEs), ``colors`` a
     label to its colour (the same model the same colour in every plot); a label starting with "paper" is drawn
     dashed in black (the published figures the others are held to)."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, (horizons, mse) in lines.items():
         style = {"color": "k", "ls": "--"} if label.startswith("paper") else {"color": (colors or {}).get(label)}
