@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .base import Attention, check_qkv
+from .base import Attention, building_graph, check_qkv
 
 SAMPLINGS = ("per_query", "shared")
 SELECTIONS = ("global", "prefix")
@@ -198,8 +198,10 @@ class ProbSparseAttention(Attention):
         S = k.shape[2]
         u = sample_size(self.factor, L)
         self.last_length = L
+        keep = not building_graph()  # a graph records no diagnostics (an export warns of tensors set on modules)
         if u >= L:
-            self.last_active = torch.arange(L, device=q.device).expand(B, H, L)
+            if keep:
+                self.last_active = torch.arange(L, device=q.device).expand(B, H, L)
             return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
         m = self.measurement(q, k, causal)  # (B, H, L)
         context = uniform_output(v, L, causal)  # (B, H, L, D)
@@ -214,7 +216,8 @@ class ProbSparseAttention(Attention):
             n = u
             active = m.topk(u, dim=-1, sorted=False).indices  # (B, H, u)
             valid = None
-        self.last_active = active if valid is None else active.masked_fill(~valid.squeeze(-1), -1)
+        if keep:
+            self.last_active = active if valid is None else active.masked_fill(~valid.squeeze(-1), -1)
         gather_idx = active.unsqueeze(-1).expand(B, H, n, D)
         q_active = q.gather(2, gather_idx)  # (B, H, n, D)
         # Fused SDPA for the active queries: no (n, S) weights are kept for the backward pass.

@@ -1,5 +1,8 @@
 """Export a trained forecaster to ONNX and check it against PyTorch in onnxruntime."""
 
+import logging
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +30,27 @@ def example_inputs(config: dict, batch: int, seed: int = 0) -> tuple[torch.Tenso
     return x, mark(data["seq_len"]), mark(data["pred_len"]), origin
 
 
+# What torch's exporter says on every export of our models, none of which asks anything of the user: its registry
+# logs each torchvision operator it skips (torchvision is not a dependency), pytree's deprecation of its own calls,
+# and the note that the inputs' batch axes share one name.
+EXPORTER_LOGGER = "torch.onnx._internal.exporter._registration"
+EXPORTER_NOISE = (r".*isinstance\(treespec, LeafSpec\)", r".*The axis name: batch will not be used")
+
+
+@contextmanager
+def quiet_exporter():
+    logger = logging.getLogger(EXPORTER_LOGGER)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            for message in EXPORTER_NOISE:
+                warnings.filterwarnings("ignore", message=message)
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 def export_onnx(run_dir: str | Path, path: str | Path, atol: float = 1e-4) -> float:
     """Write the run's model (eval mode, dynamic batch) to ``path``; return the largest absolute difference between
     onnxruntime and PyTorch on a fresh batch. Raises SparsecastError above ``atol``."""
@@ -37,7 +61,7 @@ def export_onnx(run_dir: str | Path, path: str | Path, atol: float = 1e-4) -> fl
             from e
     model, config, _ = load_run(Path(run_dir))
     inputs = example_inputs(config, batch=2)
-    with torch.no_grad():
+    with torch.no_grad(), quiet_exporter():
         model(*inputs)  # fixes eval-mode samples of ProbSparse layers as constants
         batch_dim = torch.export.Dim("batch", min=1)
         torch.onnx.export(model, inputs, str(path), input_names=list(INPUTS), output_names=["forecast"],
