@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .base import Attention, building_graph, check_qkv
+from .base import Attention, check_qkv
 
 SAMPLINGS = ("per_query", "shared")
 SELECTIONS = ("global", "prefix")
@@ -198,7 +198,8 @@ class ProbSparseAttention(Attention):
         S = k.shape[2]
         u = sample_size(self.factor, L)
         self.last_length = L
-        keep = not building_graph()  # a graph records no diagnostics (an export warns of tensors set on modules)
+        keep = not torch.compiler.is_exporting()  # an export records no diagnostics (it warns of tensors set on
+        # modules); a compiled forward keeps them
         if u >= L:
             if keep:
                 self.last_active = torch.arange(L, device=q.device).expand(B, H, L)
