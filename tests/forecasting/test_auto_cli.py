@@ -45,6 +45,8 @@ def test_auto_chooses_on_the_rows_before_the_test_split_alone(auto_run):
     assert seen[0]["date"].max() < first_test
     # 140 daily rows leave too few validation rows for intervals: train says so (the fit's warning is silenced)
     assert "no prediction intervals: the validation windows span" in printed and metrics["intervals"] is None
+    lookback = json.loads((run / "final" / "config.json").read_text())["data"]["seq_len"]
+    assert f"predict reads the last {lookback} rows of its --input" in printed
     assert set(config["auto"]["validation_mse"]) == {"longpatch", "seasonal_naive", "dlinear"}
     assert config["model_name"] in (*config["auto"]["weights"], "ensemble")
     # every test window: the last 20% of the rows (28), a horizon each

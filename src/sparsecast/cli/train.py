@@ -119,6 +119,8 @@ def cmd_train(a) -> None:
               f"continues it")
         final = refit_run(a.out, resume=bool(a.resume))
         print(f"run folder: {a.out} ({_shown_files(a.out)}; {final}: the refit model predict uses)")
+        if user_csv:
+            _say_history(final)
         return
     hint = "" if user_csv or model == "informer" else "; the paper's Informer: the same command with --model " \
         "informer (make paper: its univariate 96/48/24 setting)"
@@ -126,6 +128,15 @@ def cmd_train(a) -> None:
         "trained on the first 70% of the rows"
     later = "" if not user_csv else f"; predict forecasts with this model, {rows} (--refit fits it on every row)"
     print(f"run folder: {a.out} ({_shown_files(a.out)}){hint}{later}")
+    if user_csv:
+        _say_history(a.out)
+
+
+def _say_history(folder) -> None:
+    """What predict needs of its --input: the lookback of the model it forecasts with, in rows."""
+    from ..forecasting.run_dir import CONFIG, read_json
+    rows = read_json(Path(folder) / CONFIG)["data"]["seq_len"]
+    print(f"predict reads the last {rows} rows of its --input (the model's lookback): give it at least that many")
 
 
 def _shown_files(run_dir) -> str:
