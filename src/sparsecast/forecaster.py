@@ -18,7 +18,7 @@ import torch
 
 from .data import DataConfig, StandardScaler, normalize_frame, prepare_frame
 from .data.frame import default_target
-from .data.datasets import infer_freq, input_on_grid
+from .data.datasets import BUILTIN, infer_freq, input_on_grid
 from .data.windows import ConcatWindows
 from .errors import CheckpointError, DataError
 from .forecasting.experiment import build_forecaster, user_settings
@@ -78,6 +78,7 @@ class Forecaster:
         self.auto_choice: dict | None = None  # model='auto': weights chosen already (a scored run's refit keeps its)
         self.with_intervals = True  # fit prediction intervals after training
         self.intervals_note: str | None = None  # what the last fit's intervals were fit on, or why there are none
+        self.published = False  # a run of a built-in dataset (Forecaster.load): its published gaps are kept
         self.notes = True  # say what the user should know about the fit (off for auto's candidates and members)
         self.model_name = model
         self.auto_lookback = seq_len is None  # chosen in fit from the frequency and the series' length
@@ -94,19 +95,20 @@ class Forecaster:
         self.series: dict = {}  # series id (None for a wide frame) -> (ForecastSpec, recent rows)
 
     # -- frames in, per series -------------------------------------------------------------------------------------
-    def _frames(self, df: pd.DataFrame, long: bool) -> dict:
-        """Normalized frames per series id, with the date column named 'date'; once the frequency is known, on the
-        regular time grid, gaps filled where ``fill`` is set and refused where not (so predict and backtest see rows
-        as fit did)."""
+    def _frames(self, df: pd.DataFrame, long: bool, on_grid: bool = True, name: str | None = None) -> dict:
+        """Normalized frames per series id, with the date column named 'date'; with ``on_grid`` (predict and
+        backtest; fit puts its rows on the grid as it prepares them), on the fitted rows' time grid, gaps filled where
+        ``fill`` is set and refused where not, so predict and backtest see rows as fit did. ``name``: how messages
+        name a wide frame (a file's path; default "the DataFrame")."""
         if not long:
-            frames = {None: normalize_frame(df, self.data_cfg.date_col, _source(None))}
+            frames = {None: normalize_frame(df, self.data_cfg.date_col, name or _source(None))}
         else:
             frames = {uid: normalize_frame(group[["ds", "y"]].reset_index(drop=True), "ds", _source(uid))
                       for uid, group in df.groupby("unique_id", sort=False)}
-        return {uid: self._regular(f, uid) for uid, f in frames.items()}
+        return {uid: self._regular(f, uid, name) for uid, f in frames.items()} if on_grid else frames
 
-    def _regular(self, frame: pd.DataFrame, uid) -> pd.DataFrame:
-        return input_on_grid(frame, self.data_cfg, _source(uid))
+    def _regular(self, frame: pd.DataFrame, uid, name: str | None = None) -> pd.DataFrame:
+        return input_on_grid(frame, self.data_cfg, name if uid is None and name else _source(uid), self.published)
 
     def fit(self, df: pd.DataFrame | pd.Series, *, checkpoint: str | Path | None = None, resume: bool = False) -> "Forecaster":
         """Fit on ``df`` (wide, long with unique_id / ds / y, or a Series on a DatetimeIndex); returns self.
@@ -140,7 +142,7 @@ class Forecaster:
         if long:
             self.data_cfg = dataclasses.replace(self.data_cfg, features="S", target="y", date_col="ds")
         seed_everything(self.train_cfg.seed)
-        frames = self._frames(df, long)
+        frames = self._frames(df, long, on_grid=False)
         if members:  # the ensemble reads the longest of its members' lookbacks
             seq_len = max(fc.data_cfg.seq_len for fc in members.values())
             self.data_cfg = dataclasses.replace(self.data_cfg, seq_len=seq_len,
@@ -246,14 +248,16 @@ class Forecaster:
                          ignore_index=True)
         return long[list(LONG_COLUMNS) + [c for c in long.columns if c not in LONG_COLUMNS]]
 
-    def backtest(self, df: pd.DataFrame | pd.Series, windows: int = 10, stride: int | None = None) -> pd.DataFrame:
+    def backtest(self, df: pd.DataFrame | pd.Series, windows: int = 10, stride: int | None = None, *,
+                 source: str | None = None) -> pd.DataFrame:
         """Rolling-origin evaluation: ``windows`` forecasts whose horizons end ``stride`` rows apart, the last one at
         the end of each series; each reads only the rows before its origin. Metrics are in original units, with
         the seasonal-naive forecast's MSE from the same rows and the skill ratio (model MSE / seasonal naive's;
         below 1 is skill); with prediction intervals, the share of the truth inside each central band (e.g.
         ``coverage_0.1-0.9``, nominal 0.8) and the mean pinball loss of the quantiles.
 
-        For an honest score, fit on data that ends before the first origin.
+        For an honest score, fit on data that ends before the first origin. ``source``: how messages name the data
+        (a file's path; default "the DataFrame").
         """
         self._check_fitted()
         df = as_frame(df)
@@ -262,7 +266,7 @@ class Forecaster:
         cfg = self.data_cfg
         stride = stride or cfg.pred_len
         rows = []
-        for uid, frame in self._frames(df, self.long).items():
+        for uid, frame in self._frames(df, self.long, name=source).items():
             spec = self._spec(uid)
             origins = [len(frame) - cfg.pred_len - k * stride for k in reversed(range(windows))]
             if origins[0] < cfg.seq_len:
@@ -319,6 +323,7 @@ class Forecaster:
         except (KeyError, TypeError) as e:
             raise CheckpointError(f"{path} is not a forecaster run folder: {e}") from e
         fc.model, fc.series_cfg = model, SeriesConfig(**config.get("series", {}))
+        fc.published = config["data"].get("data") in BUILTIN
         fc.intervals, fc.auto_report = load_intervals(path), config.get("auto")
         spec = ForecastSpec.from_run(config, scaler, fc.intervals)
         if not (path / SERIES).exists():  # a run folder of `sparsecast train`: predict(df) needs history

@@ -282,3 +282,35 @@ def test_cli_predict_and_backtest_read_the_input_as_train_read_the_data(tmp_path
     for command in (["evaluate", str(run)], ["export", str(run), "--onnx", str(tmp_path / "m.onnx")]):
         args = build_parser().parse_args([*command, "--threads", "2"])
         assert args.threads == 2
+
+
+def test_later_input_keeps_text_columns_drops_repeated_rows_and_names_the_right_remedy():
+    df = _frame("h").assign(site="north")  # a text column beside the numbers
+    fc = Forecaster("seasonal_naive", features="S", seq_len=24, label_len=12, pred_len=6, fill="interpolate").fit(df)
+    with pytest.warns(UserWarning, match="filled 1 missing timestamp"):
+        assert fc.predict(df.drop(index=[290])).notna().all().all()  # the text column is carried, not interpolated
+    repeated = pd.concat([df, df.iloc[[295]]]).sort_values("date", kind="stable").reset_index(drop=True)
+    with pytest.warns(UserWarning, match="repeat an earlier row exactly; one row per time is kept"):
+        again = fc.predict(repeated)  # a repeat kept would shift the lookback by a step
+    pd.testing.assert_frame_equal(again, fc.predict(df))
+    with pytest.raises(DataError, match=r"fill them with --fill ffill or --fill interpolate \(Python: fill=\)"):
+        Forecaster("seasonal_naive", features="S", pred_len=6, freq="h").fit(df.drop(index=[100]))  # fit's remedy
+    with pytest.raises(DataError, match="not on the h grid.*the model was fit on h rows"):
+        fc.predict(df.assign(date=df["date"] + pd.to_timedelta(np.r_[np.zeros(299), 30], unit="min")))
+
+
+def test_a_built_in_runs_backtest_keeps_published_gaps_as_training_did(tmp_path, capsys):
+    from sparsecast.data.datasets import DataConfig, resolve_path
+    run = tmp_path / "run"
+    assert main(["train", "--data", "ETTh1", "--model", "repeat_last", "--features", "S", "--seq-len", "24",
+                 "--pred-len", "6", "--no-progress", "--out", str(run), "--threads", "1"]) == 0
+    fc = Forecaster.load(run)
+    assert fc.published  # the run's data is a built-in name
+    path, _ = resolve_path(DataConfig(data="ETTh1"))
+    frame = pd.read_csv(path).drop(index=[17000])
+    with pytest.warns(UserWarning, match="kept as published"):
+        table = fc.backtest(frame, windows=2, source=str(path))
+    assert len(table) == 2
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["backtest", str(run), "--threads", "-1"])
+    assert "--threads takes a count of threads" in capsys.readouterr().err

@@ -83,7 +83,7 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="training loss (default mse, the papers'; mae trains for the median forecast, huber "
                         "lets outlying windows pull less); early stopping validates with it")
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    g.add_argument("--threads", type=_threads, default=0, help="torch CPU threads (0: torch's default)")
     add_device_flag(g)
     add_precision_flags(g)
     g.add_argument("--compile", action="store_true", help="torch.compile the model for training and validation")
@@ -101,7 +101,17 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
 
 def add_threads_flag(p: argparse.ArgumentParser) -> None:
     """--threads for the commands on a saved run (evaluate, predict, backtest, export)."""
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--threads", type=_threads, default=0, help="torch CPU threads (0: torch's default)")
+
+
+def _threads(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"--threads takes a count of threads (0: torch's default), got {text!r}")
+    return n
 
 
 def add_input_flags(p: argparse.ArgumentParser) -> None:

@@ -62,7 +62,7 @@ def cmd_backtest(a) -> None:
     fc = Forecaster.load(a.run_dir)
     source = a.input or data_path(read_json(Path(a.run_dir) / CONFIG))
     frame = read_table(source, a.date_col or fc.data_cfg.date_col).rename(columns={"date": fc.data_cfg.date_col})
-    table = fc.backtest(frame, windows=a.windows, stride=a.stride)
+    table = fc.backtest(frame, windows=a.windows, stride=a.stride, source=str(source))
     table.to_csv(a.out, index=False)
     test_start = read_json(Path(a.run_dir) / METRICS).get("test_start")
     seen = int((table["origin"] < pd.Timestamp(test_start)).sum()) if test_start else 0

@@ -11,8 +11,8 @@ def print_intervals(metrics: dict) -> None:
               f"(nominal {100 * v['nominal']:.0f}%)")
         if v["coverage"] < NARROW * v["nominal"]:
             print(f"note: the {band} band is too narrow on these test windows: it takes its width from the errors "
-                  f"on the validation windows, and the test rows were harder to forecast; read it as a lower bound "
-                  f"on the uncertainty (backtest --windows N shows the coverage at other origins)")
+                  f"on held-out windows before the test split, and the test rows were harder to forecast; read it as "
+                  f"a lower bound on the uncertainty (backtest --windows N shows the coverage at other origins)")
 
 
 def print_paper(metrics: dict) -> None:

@@ -48,14 +48,19 @@ def anchor_weekly(freq: str, first: pd.Timestamp) -> str:
 
 
 def regular_frame(df: pd.DataFrame, freq: str, fill: str | None, source: str,
-                  published: bool = False, remedy: str = FILL_REMEDY) -> pd.DataFrame:
-    """Check the timestamps lie on the ``freq`` grid from the first to the last; fill gaps if asked.
+                  published: bool = False, remedy: str = FILL_REMEDY,
+                  freq_remedy: str = "check --freq") -> pd.DataFrame:
+    """Check the timestamps lie on the ``freq`` grid from the first to the last, one row per time; fill gaps if
+    asked.
 
-    Raises DataError naming the first off-grid timestamp (a frequency that does not match the data) or the first
-    gap (when ``fill`` is None; ``remedy`` says what to do). A ``published`` benchmark file keeps its rows as
-    published (the paper protocols count rows, e.g. weather.csv has 9 gaps): its gaps only warn unless ``fill`` is
-    given.
+    Raises DataError naming the first off-grid timestamp (a frequency that does not match the data; ``freq_remedy``
+    says what to do) or the first gap (when ``fill`` is None; ``remedy`` says what to do). A ``published`` benchmark
+    file keeps its rows as published (the paper protocols count rows, e.g. weather.csv has 9 gaps and repeats some
+    rows): its gaps only warn unless ``fill`` is given. Elsewhere a row repeated exactly (``normalize_frame`` refuses
+    a repeated time with other values) is kept once, as a repeat would shift every lookback across it.
     """
+    if not published:
+        df = df.drop_duplicates("date", ignore_index=True)
     dates = pd.DatetimeIndex(df["date"])
     grid = pd.date_range(dates[0], dates[-1], freq=freq)
     unique = dates.unique()
@@ -65,7 +70,7 @@ def regular_frame(df: pd.DataFrame, freq: str, fill: str | None, source: str,
     if len(off_grid):
         step = dates[1] - dates[0] if len(dates) > 1 else "?"
         raise DataError(f"timestamp {off_grid[0]} of {source} is not on the {freq} grid that starts at {dates[0]} "
-                        f"(rows are {step} apart): the frequency does not match the data; check --freq")
+                        f"(rows are {step} apart): the frequency does not match the data; {freq_remedy}")
     missing = grid.difference(unique)
     if fill is None and published:
         warnings.warn(f"{source} has {len(missing)} missing timestamp(s), the first at {missing[0]}; kept as "
@@ -78,7 +83,11 @@ def regular_frame(df: pd.DataFrame, freq: str, fill: str | None, source: str,
     also = f" and {values} missing value(s)" if values else ""
     warnings.warn(f"filled {len(missing)} missing timestamp(s){also} of {source} by {fill}", stacklevel=2)
     full = df.drop_duplicates("date").set_index("date").reindex(grid)
-    full = full.ffill() if fill == "ffill" else full.interpolate(method="time")
+    if fill == "ffill":
+        full = full.ffill()
+    else:  # time interpolation for the numbers; a text column (a site name...) repeats its last value
+        numeric = full.select_dtypes("number").columns
+        full = full.ffill().assign(**{c: full[c].interpolate(method="time") for c in numeric})
     return full.rename_axis("date").reset_index()
 
 
@@ -156,17 +165,20 @@ class PreparedData:
         return [self.columns.index(c) for c in self.target_columns]
 
 
-def input_on_grid(df: pd.DataFrame, cfg: DataConfig, source: str) -> pd.DataFrame:
+def input_on_grid(df: pd.DataFrame, cfg: DataConfig, source: str, published: bool | None = None) -> pd.DataFrame:
     """Rows handed to a fitted model later (predict, backtest) on the time grid of its training rows: gaps filled as
     the run filled its own (``cfg.fill``, with a warning), refused without a fill (the model's lookback counts rows,
     and a missing one would shift every step before it); a built-in dataset's published gaps warn only, as in
-    training. Without a known frequency, the rows as they are."""
+    training (``published``; None: whether ``cfg.data`` names one). Without a known frequency, the rows as they
+    are."""
     if cfg.freq is None:
         return df
     freq = anchor_weekly(normalize_freq(cfg.freq), pd.Timestamp(df["date"].iloc[0]))
-    return regular_frame(df, freq, cfg.fill, source, published=cfg.data in BUILTIN,
+    published = cfg.data in BUILTIN if published is None else published
+    return regular_frame(df, freq, cfg.fill, source, published=published,
                          remedy="the model was fit without a fill for gaps: fill them in the data, or fit again "
-                                "with --fill ffill or --fill interpolate (Python: fill=)")
+                                "with --fill ffill or --fill interpolate (Python: fill=)",
+                         freq_remedy=f"the model was fit on {cfg.freq} rows")
 
 
 def resolve_path(cfg: DataConfig) -> tuple[Path, BuiltinDataset | None]:

@@ -120,9 +120,10 @@ def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the
             when = df["date"][conflicting].iloc[0]
             raise DataError(f"timestamp {when} appears more than once in {source} with different values; "
                             f"keep one row per time")
-        # Identical repeated rows are kept so that published protocols (e.g. weather.csv) keep their row borders.
-        warnings.warn(f"{int(df.duplicated().sum())} row(s) of {source} repeat an earlier row exactly; kept",
-                      stacklevel=2)
+        # Identical repeated rows: ``datasets.regular_frame`` keeps one of each, where a published protocol (e.g.
+        # weather.csv) does not count them as rows
+        warnings.warn(f"{int(df.duplicated().sum())} row(s) of {source} repeat an earlier row exactly; one row per "
+                      f"time is kept (a built-in dataset keeps its rows as published)", stacklevel=2)
     if not dates.is_monotonic_increasing:
         warnings.warn(f"rows of {source} are not in time order; sorting them by '{date_col}'", stacklevel=2)
         df = df.sort_values("date", kind="stable").reset_index(drop=True)
