@@ -157,7 +157,9 @@ class Forecaster:
             raise DataError(f"the series have different frequencies {sorted(freqs)}; give freq= or resample them")
         first = next(iter(prepared.values()))
         self.data_cfg = dataclasses.replace(self.data_cfg, freq=first.freq)
-        frames = {uid: self._regular(f, uid) for uid, f in frames.items()}  # the rows predict() starts from
+        with warnings.catch_warnings():  # preparing the frames said what filling or repeats did to them
+            warnings.simplefilter("ignore", UserWarning)
+            frames = {uid: self._regular(f, uid) for uid, f in frames.items()}  # the rows predict() starts from
         if members:
             self.model, self.series_cfg = auto.build_ensemble(self, members, first), SeriesConfig()
         else:
@@ -190,7 +192,7 @@ class Forecaster:
     def _note_covariates(self, df: pd.DataFrame) -> None:
         """Say so when features MS gives other columns to a model that forecasts the target from its own history."""
         cfg = self.data_cfg
-        if cfg.features != "MS" or is_long(df):
+        if cfg.features != "MS" or is_long(df) or cfg.target not in df.columns:  # the frame's own checks say more
             return
         others = [c for c in df.columns
                   if c not in (cfg.date_col, cfg.target) and pd.api.types.is_numeric_dtype(df[c])]

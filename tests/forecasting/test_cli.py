@@ -399,7 +399,10 @@ def test_backtest_scores_the_run_s_model_and_flags_rows_it_saw(tmp_path, capsys)
     table = pd.read_csv(out, parse_dates=["origin"])
     assert len(table) == 3 and {"mse", "mae", "seasonal_naive_mse", "skill"} <= set(table.columns)
     last = pd.read_csv(csv, parse_dates=["date"])["date"].iloc[-6]  # the last origin: one horizon before the end
-    assert table["origin"].iloc[-1] == last and "optimistic" not in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert table["origin"].iloc[-1] == last and "optimistic" not in printed
+    ratio = table["mse"].mean() / table["seasonal_naive_mse"].mean()  # the ratio of the means, not a mean of ratios
+    assert f"skill (mean MSE / seasonal naive's) {ratio:.3f}" in printed
     assert main(["backtest", str(run), "--windows", "30", "--out", str(out)]) == 0  # 180 rows: past the test's 80
     assert "optimistic" in capsys.readouterr().out
 

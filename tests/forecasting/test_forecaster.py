@@ -314,3 +314,15 @@ def test_a_built_in_runs_backtest_keeps_published_gaps_as_training_did(tmp_path,
     with pytest.raises(SystemExit):
         build_parser().parse_args(["backtest", str(run), "--threads", "-1"])
     assert "--threads takes a count of threads" in capsys.readouterr().err
+
+
+def test_an_unsplit_european_csv_gets_one_line_naming_the_reader(tmp_path):
+    from sparsecast import read_table
+    path = tmp_path / "fx.csv"
+    path.write_text("Date;OT\n" + "".join(f"2020-01-{d:02d};0,{600 + d}\n" for d in range(1, 29)))
+    with pytest.raises(DataError, match=r"not split at ';'.*sparsecast.read_table\(path\).*sep=';', decimal=','"):
+        Forecaster("repeat_last", pred_len=2, features="MS").fit(pd.read_csv(path))
+    frame = read_table(path)  # what the command line reads
+    assert list(frame.columns) == ["date", "OT"] and frame["OT"].iloc[0] == pytest.approx(0.601)
+    assert len(Forecaster("repeat_last", pred_len=2, seq_len=4).fit(frame).predict()) == 2
+

@@ -61,3 +61,17 @@ def test_train_says_so_when_the_test_windows_lose_to_seasonal_naive(tmp_path, ca
     assert "MASE 0.800 (MAE over seasonal naive's in-sample MAE on the training rows)" in printed
     assert "test in original units   MSE 3.728e+10  MAE 0.0001234" in printed  # four significant digits
     assert "note: on these test windows the model does not beat seasonal naive (MSE 0.6000 against 0.5000)" in printed
+
+
+def test_scores_note_when_repeating_the_last_value_beats_the_model(capsys):
+    from sparsecast.cli.scores import print_test_scores
+    metrics = {"test": {"mse": 0.0254, "mae": 0.1}, "test_original_units": {"mse": 1.0, "mae": 1.0},
+               "test_windows": 10, "skill": {"season": 7, "skill_vs_seasonal_naive": 0.9, "mase": 0.8,
+                                             "baselines": {"seasonal_naive": {"mse": 0.03, "mae": 0.1},
+                                                           "repeat_last": {"mse": 0.0237, "mae": 0.1}}}}
+    print_test_scores(metrics, auto=True)
+    assert "note: on these test windows repeating the last value beats the model (MSE 0.0237 against 0.0254)" \
+        in capsys.readouterr().out
+    metrics["skill"]["baselines"]["repeat_last"]["mse"] = 0.03
+    print_test_scores(metrics, auto=True)
+    assert "repeating the last value" not in capsys.readouterr().out

@@ -66,8 +66,12 @@ def cmd_backtest(a) -> None:
     table.to_csv(a.out, index=False)
     test_start = read_json(Path(a.run_dir) / METRICS).get("test_start")
     seen = int((table["origin"] < pd.Timestamp(test_start)).sum()) if test_start else 0
-    cols = [c for c in ("mse", "mae", "seasonal_naive_mse", "skill", "coverage_0.1-0.9") if c in table.columns]
+    cols = [c for c in ("mse", "mae", "seasonal_naive_mse") if c in table.columns]
     means = ", ".join(f"{c} {table[c].mean():.4g}" for c in cols)
+    if "seasonal_naive_mse" in table.columns and table["seasonal_naive_mse"].mean() > 0:  # over the same origins
+        means += f"; skill (mean MSE / seasonal naive's) {table['mse'].mean() / table['seasonal_naive_mse'].mean():.3f}"
+    cover = [c for c in table.columns if c.startswith("coverage_")]
+    means += "".join(f"; {c} {table[c].mean():.3f}" for c in cover)
     print(f"backtest of {a.run_dir} on {source}: {len(table)} origins {a.stride or fc.data_cfg.pred_len} rows apart, "
           f"from {_when(table['origin'].iloc[0])} to {_when(table['origin'].iloc[-1])}; means in original units: "
           f"{means}")

@@ -43,6 +43,9 @@ def print_test_scores(metrics: dict, auto: bool = False) -> None:
                   f"{naive['mse']:.4f}){hint}")
     last = skill["baselines"]["repeat_last"]
     print(f"repeat last              MSE {last['mse']:.4f}  MAE {last['mae']:.4f}")
+    if last["mse"] < t["mse"]:
+        print(f"note: on these test windows repeating the last value beats the model (MSE {last['mse']:.4f} against "
+              f"{t['mse']:.4f})")
 
 
 def _figure(value: float) -> str:

@@ -59,7 +59,11 @@ def regular_frame(df: pd.DataFrame, freq: str, fill: str | None, source: str,
     rows): its gaps only warn unless ``fill`` is given. Elsewhere a row repeated exactly (``normalize_frame`` refuses
     a repeated time with other values) is kept once, as a repeat would shift every lookback across it.
     """
-    if not published:
+    repeats = int(df.duplicated("date").sum())  # exact repeats: normalize_frame refused a time with other values
+    if repeats:
+        kept = "kept as published" if published else "one row per time is kept"
+        warnings.warn(f"{repeats} row(s) of {source} repeat an earlier row exactly; {kept}", stacklevel=2)
+    if repeats and not published:
         df = df.drop_duplicates("date", ignore_index=True)
     dates = pd.DatetimeIndex(df["date"])
     grid = pd.date_range(dates[0], dates[-1], freq=freq)

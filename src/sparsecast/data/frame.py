@@ -13,7 +13,9 @@ from ..errors import DataError
 def read_table(path: str | Path, date_col: str = "date") -> pd.DataFrame:
     """Read ``path`` and return a frame with a parsed ``date`` column first and the other columns as given.
 
-    Handles CRLF line endings and a byte-order mark. Raises DataError with what is wrong and what to do.
+    Finds the separator (commas; semicolons, with decimal commas where the numbers have them; tabs; bars) and handles
+    CRLF line endings and a byte-order mark: what the command line reads, for the Python API too
+    (``sparsecast.read_table``). Raises DataError with what is wrong and what to do.
     """
     path = Path(path)
     if not path.is_file():
@@ -76,7 +78,7 @@ def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the
     The timestamps come from ``date_col`` or, if there is no such column, a DatetimeIndex; with the default name
     "date", a single column named Date, datetime, timestamp, time or ds that holds dates is taken too. Unsorted rows
     are sorted (with a warning); a timestamp repeated with different values is refused, an exactly repeated row is
-    kept with a warning. ``attrs["time_column"]`` of the result is the timestamps' own name.
+    left to ``datasets.regular_frame``. ``attrs["time_column"]`` of the result is the timestamps' own name.
     """
     df = df.copy()
     df.columns = [str(c).strip() for c in df.columns]
@@ -120,10 +122,7 @@ def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the
             when = df["date"][conflicting].iloc[0]
             raise DataError(f"timestamp {when} appears more than once in {source} with different values; "
                             f"keep one row per time")
-        # Identical repeated rows: ``datasets.regular_frame`` keeps one of each, where a published protocol (e.g.
-        # weather.csv) does not count them as rows
-        warnings.warn(f"{int(df.duplicated().sum())} row(s) of {source} repeat an earlier row exactly; one row per "
-                      f"time is kept (a built-in dataset keeps its rows as published)", stacklevel=2)
+        # identical repeated rows: ``datasets.regular_frame`` says what becomes of them (kept once, or as published)
     if not dates.is_monotonic_increasing:
         warnings.warn(f"rows of {source} are not in time order; sorting them by '{date_col}'", stacklevel=2)
         df = df.sort_values("date", kind="stable").reset_index(drop=True)

@@ -2,7 +2,10 @@
 
 import pandas as pd
 
+from ..errors import DataError
+
 LONG_COLUMNS = ("unique_id", "ds", "y")
+UNSPLIT = (";", "\t", "|")  # separators whose fields, left unsplit, make one column named like "Date;OT;0"
 
 
 def source(uid) -> str:
@@ -45,4 +48,11 @@ def as_frame(data: pd.DataFrame | pd.Series) -> pd.DataFrame:
     name); a frame as it is."""
     if isinstance(data, pd.Series):
         return data.to_frame(name="y" if data.name is None else str(data.name))
+    if len(data.columns) == 1 and any(sep in str(data.columns[0]) for sep in UNSPLIT):
+        name = str(data.columns[0])
+        sep = next(s for s in UNSPLIT if s in name)
+        raise DataError(f"the DataFrame has one column, {name[:60]!r}: its file's fields were not split at "
+                        f"{sep!r}; read it with sparsecast.read_table(path), which finds the separator and decimal "
+                        f"commas as the command line does, or pd.read_csv(path, sep={sep!r}"
+                        + (", decimal=','" if sep == ";" else "") + ")")
     return data
