@@ -157,6 +157,7 @@ class Forecaster:
             raise DataError(f"the series have different frequencies {sorted(freqs)}; give freq= or resample them")
         first = next(iter(prepared.values()))
         self.data_cfg = dataclasses.replace(self.data_cfg, freq=first.freq)
+        self.published = False  # a frame handed to fit is the user's, whatever a loaded run's data was
         with warnings.catch_warnings():  # preparing the frames said what filling or repeats did to them
             warnings.simplefilter("ignore", UserWarning)
             frames = {uid: self._regular(f, uid) for uid, f in frames.items()}  # the rows predict() starts from

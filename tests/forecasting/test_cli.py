@@ -424,3 +424,19 @@ def test_warnings_print_as_one_line(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "sparsecast: warning: filled 2 missing timestamp(s) and 1 missing value(s)" in done.stderr
     assert ".py:" not in done.stderr  # not Python's file:line form
+
+
+def test_backtest_skill_is_taken_over_the_origins_seasonal_naive_can_forecast(tmp_path, capsys):
+    csv = write_csv(tmp_path / "s.csv", n=200)
+    run, short = tmp_path / "run", tmp_path / "short.csv"
+    assert main(["train", "--data", str(csv), "--model", "repeat_last", "--seq-len", "8", "--pred-len", "4",
+                 "--no-refit", "--no-progress", "--out", str(run)]) == 0
+    pd.read_csv(csv).tail(48).to_csv(short, index=False)  # the first origins have no season (24) before them
+    capsys.readouterr()
+    assert main(["backtest", str(run), "--input", str(short), "--windows", "8", "--out", str(tmp_path / "b.csv")]) == 0
+    table = pd.read_csv(tmp_path / "b.csv").dropna(subset=["seasonal_naive_mse"])
+    assert 0 < len(table) < 8
+    ratio = table["mse"].mean() / table["seasonal_naive_mse"].mean()
+    assert (f"skill (mean MSE / seasonal naive's over the {len(table)} origins with a season before them) "
+            f"{ratio:.3f}") in capsys.readouterr().out
+

@@ -1,5 +1,8 @@
 """The Python API: future timestamps, original units, save/load, backtests that never see the future."""
 
+import json
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -311,6 +314,14 @@ def test_a_built_in_runs_backtest_keeps_published_gaps_as_training_did(tmp_path,
     with pytest.warns(UserWarning, match="kept as published"):
         table = fc.backtest(frame, windows=2, source=str(path))
     assert len(table) == 2
+    rows = pd.read_csv(path)
+    repeated = pd.concat([rows, rows.iloc[[-3]]]).sort_values("date", kind="stable").reset_index(drop=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        refit = fc.fit(repeated)  # a frame given to fit is the user's: its repeat goes from the rows predict reads
+        fresh = Forecaster.from_config(json.loads((run / "config.json").read_text())).fit(repeated)
+    assert not refit.published
+    pd.testing.assert_frame_equal(refit.predict(), fresh.predict())
     with pytest.raises(SystemExit):
         build_parser().parse_args(["backtest", str(run), "--threads", "-1"])
     assert "--threads takes a count of threads" in capsys.readouterr().err
@@ -325,4 +336,25 @@ def test_an_unsplit_european_csv_gets_one_line_naming_the_reader(tmp_path):
     frame = read_table(path)  # what the command line reads
     assert list(frame.columns) == ["date", "OT"] and frame["OT"].iloc[0] == pytest.approx(0.601)
     assert len(Forecaster("repeat_last", pred_len=2, seq_len=4).fit(frame).predict()) == 2
+
+
+def test_a_one_column_frame_is_refused_only_when_its_rows_hold_the_separator_too():
+    from sparsecast.forecasting.frames import as_frame
+    index = pd.date_range("2021-01-01", periods=30, freq="D")
+    assert as_frame(pd.DataFrame({"sales|units": np.arange(30.0)}, index=index)).shape == (30, 1)
+    with pytest.raises(DataError, match="not split at ';'"):
+        as_frame(pd.DataFrame({"Date;OT": [f"2020-01-{d:02d};0,5" for d in range(1, 31)]}))
+
+
+def test_repeated_rows_are_kept_where_training_counts_them_and_dropped_where_a_model_reads_them():
+    from sparsecast.data.datasets import regular_frame
+    df = _frame("h", n=50)
+    repeated = pd.concat([df, df.iloc[[20]]]).sort_values("date", kind="stable").reset_index(drop=True)
+    with pytest.warns(UserWarning, match="1 row.*exactly; kept$"):
+        assert len(regular_frame(repeated, "h", None, "t")) == 51  # training windows cut as the rows are
+    with pytest.warns(UserWarning, match="exactly; one row per time is kept"):
+        assert len(regular_frame(repeated, "h", None, "t", drop_repeats=True)) == 50
+    gapped = repeated.drop(index=[40])
+    with pytest.warns(UserWarning, match="exactly; one row per time is kept"):  # filling drops the repeat too
+        assert len(regular_frame(gapped, "h", "ffill", "t", published=True)) == 50
 

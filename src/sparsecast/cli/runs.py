@@ -68,8 +68,11 @@ def cmd_backtest(a) -> None:
     seen = int((table["origin"] < pd.Timestamp(test_start)).sum()) if test_start else 0
     cols = [c for c in ("mse", "mae", "seasonal_naive_mse") if c in table.columns]
     means = ", ".join(f"{c} {table[c].mean():.4g}" for c in cols)
-    if "seasonal_naive_mse" in table.columns and table["seasonal_naive_mse"].mean() > 0:  # over the same origins
-        means += f"; skill (mean MSE / seasonal naive's) {table['mse'].mean() / table['seasonal_naive_mse'].mean():.3f}"
+    naive = table.dropna(subset=["seasonal_naive_mse"]) if "seasonal_naive_mse" in table.columns else table[:0]
+    if len(naive) and naive["seasonal_naive_mse"].mean() > 0:  # over the origins with a season of history
+        over = "" if len(naive) == len(table) else f" over the {len(naive)} origins with a season before them"
+        ratio = naive["mse"].mean() / naive["seasonal_naive_mse"].mean()
+        means += f"; skill (mean MSE / seasonal naive's{over}) {ratio:.3f}"
     cover = [c for c in table.columns if c.startswith("coverage_")]
     means += "".join(f"; {c} {table[c].mean():.3f}" for c in cover)
     print(f"backtest of {a.run_dir} on {source}: {len(table)} origins {a.stride or fc.data_cfg.pred_len} rows apart, "

@@ -49,26 +49,31 @@ def anchor_weekly(freq: str, first: pd.Timestamp) -> str:
 
 def regular_frame(df: pd.DataFrame, freq: str, fill: str | None, source: str,
                   published: bool = False, remedy: str = FILL_REMEDY,
-                  freq_remedy: str = "check --freq") -> pd.DataFrame:
-    """Check the timestamps lie on the ``freq`` grid from the first to the last, one row per time; fill gaps if
-    asked.
+                  freq_remedy: str = "check --freq", drop_repeats: bool = False) -> pd.DataFrame:
+    """Check the timestamps lie on the ``freq`` grid from the first to the last; fill gaps if asked.
 
     Raises DataError naming the first off-grid timestamp (a frequency that does not match the data; ``freq_remedy``
     says what to do) or the first gap (when ``fill`` is None; ``remedy`` says what to do). A ``published`` benchmark
     file keeps its rows as published (the paper protocols count rows, e.g. weather.csv has 9 gaps and repeats some
-    rows): its gaps only warn unless ``fill`` is given. Elsewhere a row repeated exactly (``normalize_frame`` refuses
-    a repeated time with other values) is kept once, as a repeat would shift every lookback across it.
+    rows): its gaps only warn unless ``fill`` is given. A row repeated exactly (``normalize_frame`` refuses a
+    repeated time with other values) is kept where nothing is filled, so that training windows are cut as published,
+    and dropped where gaps are filled or ``drop_repeats`` asks (the rows a fitted model forecasts from: a repeat
+    would shift its lookback by a step); a warning says which.
     """
-    repeats = int(df.duplicated("date").sum())  # exact repeats: normalize_frame refused a time with other values
-    if repeats:
-        kept = "kept as published" if published else "one row per time is kept"
-        warnings.warn(f"{repeats} row(s) of {source} repeat an earlier row exactly; {kept}", stacklevel=2)
-    if repeats and not published:
+    repeats = int(df.duplicated("date").sum())
+
+    def say_repeats(kept: bool) -> None:
+        if repeats:
+            what = "kept" if kept else "one row per time is kept"
+            warnings.warn(f"{repeats} row(s) of {source} repeat an earlier row exactly; {what}", stacklevel=3)
+
+    if repeats and drop_repeats:
         df = df.drop_duplicates("date", ignore_index=True)
     dates = pd.DatetimeIndex(df["date"])
     grid = pd.date_range(dates[0], dates[-1], freq=freq)
     unique = dates.unique()
     if len(unique) == len(grid) and (unique == grid).all():
+        say_repeats(kept=not drop_repeats)
         return df
     off_grid = unique.difference(grid)
     if len(off_grid):
@@ -77,12 +82,14 @@ def regular_frame(df: pd.DataFrame, freq: str, fill: str | None, source: str,
                         f"(rows are {step} apart): the frequency does not match the data; {freq_remedy}")
     missing = grid.difference(unique)
     if fill is None and published:
+        say_repeats(kept=not drop_repeats)
         warnings.warn(f"{source} has {len(missing)} missing timestamp(s), the first at {missing[0]}; kept as "
                       f"published", stacklevel=2)
         return df
     if fill is None:
         raise DataError(f"{source} has {len(missing)} missing timestamp(s) at frequency {freq}, the first at "
                         f"{missing[0]}; {remedy}")
+    say_repeats(kept=False)
     values = int(df.drop(columns="date").select_dtypes("number").isna().sum().sum())  # filled with the gaps
     also = f" and {values} missing value(s)" if values else ""
     warnings.warn(f"filled {len(missing)} missing timestamp(s){also} of {source} by {fill}", stacklevel=2)
@@ -172,9 +179,9 @@ class PreparedData:
 def input_on_grid(df: pd.DataFrame, cfg: DataConfig, source: str, published: bool | None = None) -> pd.DataFrame:
     """Rows handed to a fitted model later (predict, backtest) on the time grid of its training rows: gaps filled as
     the run filled its own (``cfg.fill``, with a warning), refused without a fill (the model's lookback counts rows,
-    and a missing one would shift every step before it); a built-in dataset's published gaps warn only, as in
-    training (``published``; None: whether ``cfg.data`` names one). Without a known frequency, the rows as they
-    are."""
+    and a missing one would shift every step before it), a row repeated exactly kept once; a built-in dataset's
+    published rows kept as they are (its gaps warn only), as in training (``published``; None: whether
+    ``cfg.data`` names one). Without a known frequency, the rows as they are."""
     if cfg.freq is None:
         return df
     freq = anchor_weekly(normalize_freq(cfg.freq), pd.Timestamp(df["date"].iloc[0]))
@@ -182,7 +189,7 @@ def input_on_grid(df: pd.DataFrame, cfg: DataConfig, source: str, published: boo
     return regular_frame(df, freq, cfg.fill, source, published=published,
                          remedy="the model was fit without a fill for gaps: fill them in the data, or fit again "
                                 "with --fill ffill or --fill interpolate (Python: fill=)",
-                         freq_remedy=f"the model was fit on {cfg.freq} rows")
+                         freq_remedy=f"the model was fit on {cfg.freq} rows", drop_repeats=not published)
 
 
 def resolve_path(cfg: DataConfig) -> tuple[Path, BuiltinDataset | None]:

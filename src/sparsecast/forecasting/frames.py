@@ -48,11 +48,23 @@ def as_frame(data: pd.DataFrame | pd.Series) -> pd.DataFrame:
     name); a frame as it is."""
     if isinstance(data, pd.Series):
         return data.to_frame(name="y" if data.name is None else str(data.name))
-    if len(data.columns) == 1 and any(sep in str(data.columns[0]) for sep in UNSPLIT):
-        name = str(data.columns[0])
-        sep = next(s for s in UNSPLIT if s in name)
+    seps = [s for s in UNSPLIT if len(data.columns) == 1 and s in str(data.columns[0])]
+    if seps and _rows_hold(data, seps[0]):  # the header and the rows hold the separator: the file's lines, unsplit
+        name, sep = str(data.columns[0]), seps[0]
         raise DataError(f"the DataFrame has one column, {name[:60]!r}: its file's fields were not split at "
                         f"{sep!r}; read it with sparsecast.read_table(path), which finds the separator and decimal "
                         f"commas as the command line does, or pd.read_csv(path, sep={sep!r}"
                         + (", decimal=','" if sep == ";" else "") + ")")
     return data
+
+
+def _rows_hold(data: pd.DataFrame, sep: str) -> bool:
+    """Whether the first rows of a one-column frame hold ``sep`` in their text: in the column, or in the index, where
+    pandas puts a line's first field when a comma (a decimal comma) split it from the rest."""
+    head = data.head()
+    texts = [head.iloc[:, 0]] if not pd.api.types.is_numeric_dtype(head.iloc[:, 0]) else []
+    index = head.index
+    if not (isinstance(index, pd.DatetimeIndex) or pd.api.types.is_numeric_dtype(index.dtype)):
+        texts.append(pd.Series([str(i) for i in index]))  # a MultiIndex where the line held several commas
+    return any(t.astype(str).str.contains(sep, regex=False).all() for t in texts)
+
