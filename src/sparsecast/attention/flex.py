@@ -97,8 +97,8 @@ def block_mask(rule: tuple, L: int, device: str, S: int | None = None):
 
     A plain dict rather than ``lru_cache``, for torch.compile: dynamo traces through an ``lru_cache`` wrapper, and
     would put the whole build into every compiled forward. From the dict it reads the finished mask as constants.
-    The build itself is never traced (``torch.compiler.disable``, ``_untraced_build``): a graph traced before the mask exists breaks
-    around the build, and keeps that break; so the trainer runs one eager forward before it compiles a model
+    The build itself is never traced (``torch.compiler.disable``, applied by ``_untraced_build``): a graph traced
+    before the mask exists breaks around the build, and keeps that break; so the trainer runs one eager forward before it compiles a model
     (``training.trainer``), and a graph traced then reads the mask and stays whole.
     """
     S = L if S is None else S

@@ -54,14 +54,13 @@ def _when(t) -> str:
 def cmd_backtest(a) -> None:
     import pandas as pd
 
-    from ..data import read_table
     from ..forecaster import Forecaster
-    from ..forecasting.final import data_path
+    from ..forecasting.final import data_path, read_user_frame
     from ..forecasting.run_dir import CONFIG, METRICS, read_json
     set_threads(a)
     fc = Forecaster.load(a.run_dir)
     source = a.input or data_path(read_json(Path(a.run_dir) / CONFIG))
-    frame = read_table(source, a.date_col or fc.data_cfg.date_col).rename(columns={"date": fc.data_cfg.date_col})
+    frame = read_user_frame(source, fc.data_cfg.date_col, a.date_col)
     table = fc.backtest(frame, windows=a.windows, stride=a.stride, source=str(source))
     table.to_csv(a.out, index=False)
     test_start = read_json(Path(a.run_dir) / METRICS).get("test_start")

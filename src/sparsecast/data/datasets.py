@@ -36,7 +36,8 @@ BUILTIN = {
     "national_illness": BuiltinDataset("national_illness.csv", "custom", "OT", None),  # weekly, on Tuesdays
 }
 BUNDLED = {"ETTh1"}
-FILL_REMEDY = "fill them with --fill ffill or --fill interpolate (Python: fill=), or fix the data"
+FILL_FLAGS = "--fill ffill or --fill interpolate (Python: fill=)"
+FILL_REMEDY = f"fill them with {FILL_FLAGS}, or fix the data"
 FILLS = (None, "ffill", "interpolate")
 
 
@@ -187,8 +188,8 @@ def input_on_grid(df: pd.DataFrame, cfg: DataConfig, source: str, published: boo
     freq = anchor_weekly(normalize_freq(cfg.freq), pd.Timestamp(df["date"].iloc[0]))
     published = cfg.data in BUILTIN if published is None else published
     return regular_frame(df, freq, cfg.fill, source, published=published,
-                         remedy="the model was fit without a fill for gaps: fill them in the data, or fit again "
-                                "with --fill ffill or --fill interpolate (Python: fill=)",
+                         remedy=f"the model was fit without a fill for gaps: fill them in the data, or fit again "
+                                f"with {FILL_FLAGS}",
                          freq_remedy=f"the model was fit on {cfg.freq} rows", drop_repeats=not published)
 
 

@@ -23,10 +23,10 @@ def data_path(config: dict) -> Path:
     return resolve_path(DataConfig(data=data["data"], root_path=data.get("root_path")))[0]
 
 
-def read_user_frame(path: str | Path, date_col: str):
-    """A data file as the frame a user would hand a Forecaster: its time column keeps its own name (``read_table``
-    renames it 'date')."""
-    return read_table(path, date_col).rename(columns={"date": date_col})
+def read_user_frame(path: str | Path, date_col: str, file_col: str | None = None):
+    """A data file as the frame a user would hand a Forecaster: its time column named ``date_col`` (``read_table``
+    renames it 'date'); ``file_col``: the file's own name for it, where that differs."""
+    return read_table(path, file_col or date_col).rename(columns={"date": date_col})
 
 
 def refit_run(run_dir: str | Path, resume: bool = False) -> Path:

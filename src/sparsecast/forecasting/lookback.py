@@ -18,8 +18,7 @@ def choose_lookback(model_name: str, settings: dict, freq: str, n_rows: int, pre
     preferred, windows = None, MIN_TRAIN_WINDOWS
     if model_name in STATISTICAL:
         season = season_length(freq, season)
-        one_season = model_name == "seasonal_naive"
         shortest, windows = season, 0
-        preferred = season if one_season else statistical_lookback(freq, pred_len, season)
+        preferred = season if model_name == "seasonal_naive" else statistical_lookback(freq, pred_len, season)
     return fit_lookback(freq, n_rows, pred_len, min_lookback=shortest, source=source, preferred=preferred,
                         min_train_windows=windows, split=split)
