@@ -18,7 +18,7 @@ import torch
 
 from .data import DataConfig, StandardScaler, normalize_frame, prepare_frame
 from .data.frame import default_target
-from .data.datasets import BUILTIN, infer_freq, input_on_grid
+from .data.datasets import BUILTIN, grid_rows, infer_freq, input_on_grid
 from .data.windows import ConcatWindows
 from .errors import CheckpointError, DataError
 from .forecasting.experiment import build_forecaster, user_settings
@@ -214,8 +214,10 @@ class Forecaster:
     def _choose_lookback(self, frames: dict) -> None:
         """seq_len from the frequency, shortened to fit the shortest series (see ``data.lookback``)."""
         cfg = self.data_cfg
-        uid, shortest, freq = self._shortest(frames)
-        seq_len = choose_lookback(self.model_name, self.model_params, freq, len(shortest), cfg.pred_len, cfg.season,
+        _, _, freq = self._shortest(frames)
+        uid, rows = min(((u, grid_rows(f, freq, cfg.fill)) for u, f in frames.items()), key=lambda t: t[1])  # gaps
+        # filled as fit fills them
+        seq_len = choose_lookback(self.model_name, self.model_params, freq, rows, cfg.pred_len, cfg.season,
                                   _source(uid))
         label_len = 48 if self.label_len_given is None else self.label_len_given
         self.data_cfg = dataclasses.replace(cfg, seq_len=seq_len, label_len=min(label_len, seq_len))

@@ -136,3 +136,15 @@ def test_a_time_column_named_otherwise_is_found_when_the_default_name_is_missing
     _frame().rename(columns={"date": "Time"}).assign(ds=pd.Timestamp("2024-01-01")).to_csv(path, index=False)
     with pytest.raises(DataError, match="no 'date' column"):  # two candidates: the user names one
         read_table(path)
+
+
+@pytest.mark.parametrize("dates, freq", [
+    (pd.date_range("2024-01-01", periods=60, freq="D").delete(range(20, 30)), "D"),  # not 24h
+    (pd.date_range("2000-01-01", periods=80, freq="MS").delete([10, 40]), "MS"),  # not the commonest gap in days
+    (pd.date_range("2000-01-31", periods=80, freq="ME").delete([10, 40]), "ME"),
+    (pd.bdate_range("2024-01-01", periods=200).delete([20, 70, 71]), "B"),  # business days with holidays
+    (pd.date_range("2020-01-05", periods=100, freq="W").delete([3, 50]), "W-SUN"),
+    (pd.date_range("2024-01-01", periods=500, freq="h").delete([5, 100, 101]), "h")])
+def test_the_frequency_of_dates_with_gaps_is_their_calendars(dates, freq):
+    from sparsecast.data.datasets import infer_freq
+    assert infer_freq(dates, "the data") == freq

@@ -93,3 +93,23 @@ def test_cli_train_on_a_short_csv_chooses_the_lookback(tmp_path, capsys, monkeyp
     assert "lookback 19 steps, chosen from the frequency (MS) and the 72 rows" in capsys.readouterr().out
     assert read_json(run / "config.json")["data"]["seq_len"] == 19
     assert len(reads) == 1  # the file read to choose the lookback is the one training prepares
+
+
+def test_the_lookback_counts_the_rows_fill_will_add(tmp_path, capsys):
+    """60 days of which 10 are missing: filled, the run has 60 rows (lookback 28); the 50 given would choose 21 (and
+    pandas reads the days with gaps as 24-hour steps, whose lookback is 14)."""
+    t = np.arange(60)
+    df = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=60, freq="D"),
+                       "load": 10 + np.sin(2 * np.pi * t / 7) + t / 30}).drop(index=range(20, 30))
+    fc = Forecaster("dlinear", target="load", pred_len=7, features="S", fill="interpolate", epochs=1)
+    with pytest.warns(UserWarning, match="filled 10 missing timestamp"):
+        fc.fit(df)
+    assert fc.data_cfg.seq_len == 28
+    csv = tmp_path / "gaps.csv"
+    df.to_csv(csv, index=False)
+    assert main(["train", "--data", str(csv), "--model", "dlinear", "--pred-len", "7", "--fill", "interpolate",
+                 "--epochs", "1", "--no-refit", "--no-progress", "--out", str(tmp_path / "run")]) == 0
+    from sparsecast.forecasting.lookback import choose_lookback
+    scoring = choose_lookback("dlinear", {}, "D", 60, 7, split="custom")  # the CLI's 70 / 10 / 20 split
+    assert scoring != choose_lookback("dlinear", {}, "D", 50, 7, split="custom")
+    assert f"lookback {scoring} steps, chosen from the frequency (D) and the 60 rows" in capsys.readouterr().out

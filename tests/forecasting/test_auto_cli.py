@@ -89,6 +89,22 @@ def test_a_refit_builds_the_scored_runs_candidates_also_from_an_older_config(aut
     assert now.train_cfg.epochs == 2 and now.data_cfg.pred_len == 7
 
 
+def test_auto_says_each_of_the_datas_warnings_once(tmp_path, monkeypatch):
+    import warnings
+
+    import sparsecast.forecasting.auto as auto
+    monkeypatch.setattr(auto, "AUTO_CANDIDATES", ("seasonal_naive", "repeat_last"))
+    csv = write_csv(tmp_path / "s.csv", n=140, freq="D", columns=("load",))
+    rows = pd.read_csv(csv)
+    pd.concat([rows, rows.iloc[[100]]]).sort_values("date", kind="stable").to_csv(csv, index=False)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        assert main(["train", "--data", str(csv), "--target", "load", "--pred-len", "7", "--no-refit",
+                     "--no-progress", "--out", str(tmp_path / "r")]) == 0
+    repeats = [w for w in said if "repeat an earlier row exactly" in str(w.message)]
+    assert len(repeats) == 1  # the file is read for the choice and again for the scoring: one warning
+
+
 def test_auto_refuses_model_flags_with_one_line(tmp_path, capsys):
     csv = write_csv(tmp_path / "s.csv", n=140, freq="D", columns=("load",))
     assert main(["train", "--data", str(csv), "--model", "auto", "--d-model", "16", "--out", str(tmp_path / "r")]) == 2

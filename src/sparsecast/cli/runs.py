@@ -33,9 +33,10 @@ def cmd_predict(a) -> None:
     spec = ForecastSpec.from_run(config, scaler, load_intervals(folder))
     frame = read_table(a.input, a.date_col or spec.data.date_col)
     time_column = frame.attrs.get("time_column", spec.data.date_col)  # the input's own name for it
+    csv_format = frame.attrs.get("csv_format", {})
     frame = input_on_grid(frame, spec.data, str(a.input))  # the rows on the training rows' time grid
     forecast = forecast_future(model, spec, frame)
-    forecast.rename(columns={"date": time_column}).to_csv(a.out, index=False)
+    forecast.rename(columns={"date": time_column}).to_csv(a.out, index=False, **csv_format)  # as the input is written
     if a.plot:
         target, band = spec.target_columns[-1], None
         if spec.intervals is not None:
@@ -62,7 +63,7 @@ def cmd_backtest(a) -> None:
     source = a.input or data_path(read_json(Path(a.run_dir) / CONFIG))
     frame = read_user_frame(source, fc.data_cfg.date_col, a.date_col)
     table = fc.backtest(frame, windows=a.windows, stride=a.stride, source=str(source))
-    table.to_csv(a.out, index=False)
+    table.to_csv(a.out, index=False, **frame.attrs.get("csv_format", {}))  # separators as the input's
     test_start = read_json(Path(a.run_dir) / METRICS).get("test_start")
     seen = int((table["origin"] < pd.Timestamp(test_start)).sum()) if test_start else 0
     cols = [c for c in ("mse", "mae", "seasonal_naive_mse") if c in table.columns]

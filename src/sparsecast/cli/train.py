@@ -38,7 +38,7 @@ def _default_seq_len(a):
     import pandas as pd
 
     from ..data import DataConfig, read_table
-    from ..data.datasets import infer_freq, resolve_path
+    from ..data.datasets import grid_rows, infer_freq, resolve_path
     from ..forecasting.lookback import choose_lookback
     from ..timefeatures import normalize_freq
     path, builtin = resolve_path(DataConfig(data=a.data, root_path=a.root_path))
@@ -46,9 +46,10 @@ def _default_seq_len(a):
         return 96, None
     frame = read_table(path, a.date_col)
     freq = normalize_freq(a.freq or infer_freq(pd.DatetimeIndex(frame["date"]), str(path)))
-    seq_len = choose_lookback(a.model, model_params(a), freq, len(frame), a.pred_len, a.season, str(path),
+    rows = grid_rows(frame, freq, a.fill)  # with the gaps --fill fills
+    seq_len = choose_lookback(a.model, model_params(a), freq, rows, a.pred_len, a.season, str(path),
                               split="custom")
-    say(f"lookback {seq_len} steps, chosen from the frequency ({freq}) and the {len(frame)} rows of {path.name} "
+    say(f"lookback {seq_len} steps, chosen from the frequency ({freq}) and the {rows} rows of {path.name} "
         f"(--seq-len sets it)")
     return seq_len, frame
 

@@ -103,6 +103,19 @@ def regular_frame(df: pd.DataFrame, freq: str, fill: str | None, source: str,
     return full.rename_axis("date").reset_index()
 
 
+def grid_rows(df: pd.DataFrame, freq: str, fill: str | None) -> int:
+    """How many rows of ``df`` (a normalized frame) a run is cut from: ``regular_frame``'s, gaps filled where
+    ``fill`` is set. What a lookback is chosen from; a frame it refuses counts its rows as given (the run's own
+    preparation says what is wrong)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # said when the run prepares the rows
+        try:
+            freq = anchor_weekly(normalize_freq(freq), pd.Timestamp(df["date"].iloc[0]))
+            return len(regular_frame(df, freq, fill, "the data"))
+        except (DataError, ValueError):
+            return len(df)
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Where the data is and how windows are cut from it.
@@ -210,14 +223,28 @@ def infer_freq(dates: pd.DatetimeIndex, source: str) -> str:
         freq = pd.infer_freq(dates[: min(len(dates), 1000)]) if len(dates) >= 3 else None
     freq = getattr(freq, "freqstr", freq)
     if freq is None and len(dates) >= 3:
-        # Gaps or a few odd rows defeat pandas' inference: take the most common spacing, and let the grid check
-        # report where the data departs from it.
+        # Gaps or a few odd rows defeat pandas' inference on the whole: take the most common frequency of short runs
+        # of rows (a daily series with gaps is still daily, not 24h; a monthly one still MS), else the most common
+        # spacing, and let the grid check report where the data departs from it.
+        freq = _runs_freq(dates[: min(len(dates), 1000)])
         step = pd.Series(dates).diff().dropna().mode()
-        if len(step) and step.iloc[0] > pd.Timedelta(0):
+        if freq is None and len(step) and step.iloc[0] > pd.Timedelta(0):
             freq = to_offset(step.iloc[0]).freqstr
     if freq is None:
         raise DataError(f"cannot infer the time frequency of {source}; give it with --freq (e.g. h, 15min, D, W)")
     return freq
+
+
+def _runs_freq(dates: pd.DatetimeIndex, run: int = 6) -> str | None:
+    """The frequency pandas infers most often over runs of ``run`` consecutive dates (half a run apart), or None."""
+    found = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for a in range(0, len(dates) - run + 1, run // 2):
+            f = pd.infer_freq(dates[a:a + run])
+            if f is not None:
+                found.append(getattr(f, "freqstr", f))
+    return pd.Series(found).mode().iloc[0] if found else None
 
 
 # Which rows each split of a CSV holds, for messages (val and test also read seq_len rows before their own).

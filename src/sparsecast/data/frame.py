@@ -15,7 +15,8 @@ def read_table(path: str | Path, date_col: str = "date") -> pd.DataFrame:
 
     Finds the separator (commas; semicolons, with decimal commas where the numbers have them; tabs; bars) and handles
     CRLF line endings and a byte-order mark: what the command line reads, for the Python API too
-    (``sparsecast.read_table``). Raises DataError with what is wrong and what to do.
+    (``sparsecast.read_table``). ``attrs["csv_format"]`` of the result holds the separator and decimal mark found, so
+    a table written for this file's reader can use them too. Raises DataError with what is wrong and what to do.
     """
     path = Path(path)
     if not path.is_file():
@@ -26,14 +27,17 @@ def read_table(path: str | Path, date_col: str = "date") -> pd.DataFrame:
     if kind:
         raise DataError(f"{path} is {kind}, not a CSV: save it as CSV, or read it with pandas and give the DataFrame "
                         f"to sparsecast.Forecaster")
-    sep = _delimiter(path)
+    sep, decimal = _delimiter(path), "."
     try:
         df = pd.read_csv(path, sep=sep, encoding="utf-8-sig", encoding_errors="replace")
         if sep == ";" and _decimal_commas(df, date_col):  # a European spreadsheet's export: 12,5 is twelve and a half
-            df = pd.read_csv(path, sep=sep, decimal=",", encoding="utf-8-sig", encoding_errors="replace")
+            decimal = ","
+            df = pd.read_csv(path, sep=sep, decimal=decimal, encoding="utf-8-sig", encoding_errors="replace")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read {path} as CSV: {str(e).splitlines()[0]}") from e
-    return normalize_frame(df, date_col, source=str(path))
+    df = normalize_frame(df, date_col, source=str(path))
+    df.attrs["csv_format"] = {"sep": sep, "decimal": decimal}  # what the command line writes its output in
+    return df
 
 
 _NOT_CSV = {".xlsx": "an Excel workbook", ".xls": "an Excel workbook", ".parquet": "a Parquet file",

@@ -48,7 +48,10 @@ def train_auto_run(data_cfg: DataConfig, train_settings: dict, out: str | Path, 
     split, source = (builtin.split if builtin else "custom"), str(path)
     # The rows as the run cuts its splits from them (gaps filled where --fill asks); the first test forecast row does
     # not depend on the lookback.
-    rows, target, freq = regular_rows(frame.copy(), data_cfg, source, builtin)
+    with warnings.catch_warnings(record=True) as said:  # the data's warnings, said here and not again below
+        warnings.simplefilter("always")
+        rows, target, freq = regular_rows(frame.copy(), data_cfg, source, builtin)
+    _replay(said)
     first_test = split_borders(split, len(rows), 1, data_cfg.pred_len)["test"][0] + 1
     before_test = rows.iloc[:first_test]
     fc = auto_forecaster({"data": {**data_cfg.to_dict(), "target": target, "freq": freq, "date_col": "date"},
@@ -73,7 +76,10 @@ def train_auto_run(data_cfg: DataConfig, train_settings: dict, out: str | Path, 
     lookback = fc.data_cfg.seq_len
     data_cfg = dataclasses.replace(data_cfg, seq_len=lookback, label_len=min(data_cfg.label_len, lookback),
                                    target=target, scaler_rows=fit_train_rows(first_test, data_cfg.pred_len))
-    prepared = prepare_frame(frame, data_cfg, split, source, builtin, train_windows=0)
+    with warnings.catch_warnings(record=True) as again:  # the same rows read again: the same warnings
+        warnings.simplefilter("always")
+        prepared = prepare_frame(frame, data_cfg, split, source, builtin, train_windows=0)
+    _replay(again, skip={str(w.message) for w in said})
     n_test = len(prepared.splits["test"])
     if not data_cfg.test_windows and getattr(fc.model, "refits_per_window", False) and n_test > SPACED_TEST:
         # a statsforecast member fits a model per window and channel: every window of a long series takes hours
@@ -111,3 +117,10 @@ def auto_forecaster(config: dict):
     return Forecaster(AUTO, seq_len=settings["seq_len"], pred_len=data["pred_len"], features=data["features"],
                       target=data["target"], freq=data["freq"], date_col=data["date_col"], embed=data["embed"],
                       fill=data["fill"], season=data["season"], **settings["train"])
+
+
+def _replay(caught: list, skip: set[str] = frozenset()) -> None:
+    """Warn again the warnings ``caught`` recorded, except those whose message is in ``skip`` (said already)."""
+    for w in caught:
+        if str(w.message) not in skip:
+            warnings.warn(w.message, stacklevel=3)
