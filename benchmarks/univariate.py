@@ -122,6 +122,7 @@ def score_series(frame: pd.DataFrame, freq: str, horizon: int, models, threads: 
             continue
         out[model] = {"mse": float(bt["mse"].mean()), "seconds": time.perf_counter() - start,
                       "coverage": float(bt["coverage_0.1-0.9"].mean()) if "coverage_0.1-0.9" in bt else None,
+                      **({"pinball": float(bt["pinball"].mean())} if "pinball" in bt else {}),
                       **({"chosen": fc.auto_report["chosen"], "weights": fc.auto_report["weights"],
                           "validation_mse": fc.auto_report["validation_mse"]} if model == "auto" else {})}
         if "seasonal_naive_mse" in bt:

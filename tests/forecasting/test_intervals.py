@@ -28,9 +28,13 @@ def test_offsets_are_the_empirical_quantiles_of_the_scaled_errors_and_minimize_t
     levels = (0.1, 0.5, 0.9)
     iv = Intervals.fit(pred, truth, scale, levels)
     assert iv.offsets.shape == (5, 2, 3) and iv.windows == 400
-    errors = (truth - pred) / scale[:, None, :]  # no scale is below the floor here
+    errors = (truth - pred) / np.sqrt(scale)[:, None, :]  # the square root of the std; none below the floor here
     corrected = 0.5 - 0.4 * 401 / 400  # split conformal's finite-sample correction for 400 windows
     np.testing.assert_allclose(iv.offsets[..., 0], np.quantile(errors, corrected, axis=0))
+    # 400 overlapping windows spanning 5 horizons hold about 5 independent errors per step: the 0.1 level moves to
+    # 0.5 - 0.4 * 6 / 5 = 0.02
+    five = Intervals.fit(pred, truth, scale, levels, horizons=5.5)
+    np.testing.assert_allclose(five.offsets[..., 0], np.quantile(errors, 0.02, axis=0))
     # each offset is a minimizer of its level's pinball loss on the scaled errors: moving it either way costs
     for k, level in enumerate(levels):
         best = pinball_loss(iv.offsets[None, ..., k:k + 1], errors, (level,))
@@ -43,12 +47,33 @@ def test_quantiles_are_ordered_scaled_per_window_and_round_trip():
     iv = Intervals.fit(pred, truth, scale, (0.05, 0.25, 0.5, 0.75, 0.95))
     q = iv.quantiles(pred, scale)  # (N, P, C, Q)
     assert q.shape == (400, 5, 2, 5) and (np.diff(q, axis=-1) >= 0).all()
-    wide = iv.quantiles(pred, 2 * scale)  # twice the recent volatility: twice the distance from the forecast
+    wide = iv.quantiles(pred, 4 * scale)  # four times the recent volatility: twice the distance from the forecast
     np.testing.assert_allclose(wide - pred[..., None], 2 * (q - pred[..., None]))
     again = Intervals.from_dict(json.loads(json.dumps(iv.to_dict())))
     np.testing.assert_allclose(again.quantiles(pred, scale), q)
     flat = iv.quantiles(pred, np.zeros_like(scale))  # a flat window still gets a band (the floor)
     assert (flat[..., -1] > flat[..., 0]).all()
+    saved = {k: v for k, v in iv.to_dict().items() if k != "power"}  # a run saved when the band followed the std
+    older = Intervals.from_dict({**saved, "floor": [1e-6, 1e-6]})
+    assert older.power == 1.0
+    np.testing.assert_allclose(older.quantiles(pred, scale) - pred[..., None],
+                               (iv.offsets[None] * scale[:, None, :, None]))  # read as it was fit
+
+
+def test_a_mostly_flat_channel_gets_a_band_as_wide_as_its_errors():
+    """Rain, sparse demand: most lookbacks are all zeros (std 0). The floor is a share of the mean scale, not of the
+    median (zero there), so the errors of the flat windows do not blow up the band of the others (weather's rain
+    channel had a band 166 normalized units wide)."""
+    rng = np.random.default_rng(0)
+    n = 600
+    pred = np.zeros((n, 4, 1))
+    scale = np.where(rng.uniform(size=(n, 1)) < 0.75, 0.0, rng.uniform(0.5, 1.5, (n, 1)))  # 75% flat lookbacks
+    truth = pred + 0.3 * rng.standard_normal((n, 4, 1))  # errors of the same size on every window
+    iv = Intervals.fit(pred, truth, scale)
+    width = iv.quantiles(pred, scale)[..., -1] - iv.quantiles(pred, scale)[..., 0]  # (N, P, 1)
+    spread = np.quantile(truth, 0.9) - np.quantile(truth, 0.1)  # about 0.77
+    assert width.max() < 10 * spread  # 8.8x; the old rule (std, a tenth of the median: 1e-6) 1.4e6x
+    assert 0.6 < iv.scores(pred, scale, truth)["coverage"]["0.1-0.9"]["coverage"] <= 1
 
 
 def test_scores_count_coverage_and_levels():
