@@ -143,8 +143,12 @@ def test_a_time_column_named_otherwise_is_found_when_the_default_name_is_missing
     (pd.date_range("2000-01-01", periods=80, freq="MS").delete([10, 40]), "MS"),  # not the commonest gap in days
     (pd.date_range("2000-01-31", periods=80, freq="ME").delete([10, 40]), "ME"),
     (pd.bdate_range("2024-01-01", periods=200).delete([20, 70, 71]), "B"),  # business days with holidays
+    # weekdays, then every day: the runs say B most often, but only the daily grid holds every date
     (pd.date_range("2020-01-05", periods=100, freq="W").delete([3, 50]), "W-SUN"),
-    (pd.date_range("2024-01-01", periods=500, freq="h").delete([5, 100, 101]), "h")])
+    (pd.date_range("2024-01-01", periods=500, freq="h").delete([5, 100, 101]), "h"),
+    (pd.bdate_range("2024-01-01", periods=200).append(pd.date_range("2024-10-12", periods=100, freq="D")), "D"),
+    (pd.DatetimeIndex(["2024-01-01", "2024-01-02", "2024-01-04", "2024-01-05"]), "D"),  # too few for runs: the step
+    (pd.date_range("2024-01-01", periods=50, freq="2D").delete([5]), "2D")])
 def test_the_frequency_of_dates_with_gaps_is_their_calendars(dates, freq):
     from sparsecast.data.datasets import infer_freq
     assert infer_freq(dates, "the data") == freq

@@ -287,20 +287,21 @@ def test_cli_predict_and_backtest_read_the_input_as_train_read_the_data(tmp_path
         assert args.threads == 2
 
 
-def test_cli_writes_forecasts_in_the_inputs_separators_and_decimal_mark(tmp_path):
+@pytest.mark.parametrize("sep, decimal", [(";", ","), ("\t", ".")])
+def test_cli_writes_forecasts_in_the_inputs_separators_and_decimal_mark(tmp_path, sep, decimal):
     df = pd.read_csv(write_csv(tmp_path / "s.csv", n=400)).rename(columns={"date": "Datum"})
     european = tmp_path / "eu.csv"
-    df.to_csv(european, index=False, sep=";", decimal=",")  # as a European spreadsheet exports it
+    df.to_csv(european, index=False, sep=sep, decimal=decimal)  # as a European spreadsheet exports it
     run, out = tmp_path / "run", tmp_path / "f.csv"
     assert main(["train", "--data", str(european), "--date-col", "Datum", "--model", "repeat_last", "--seq-len", "24",
                  "--pred-len", "6", "--no-refit", "--no-progress", "--out", str(run), "--threads", "1"]) == 0
     assert main(["predict", str(run), "--input", str(european), "--out", str(out), "--threads", "1"]) == 0
-    forecast = pd.read_csv(out, sep=";", decimal=",")  # the format its reader's spreadsheet reads back
+    forecast = pd.read_csv(out, sep=sep, decimal=decimal)  # the format its reader's spreadsheet reads back
     assert list(forecast.columns)[:2] == ["Datum", "OT"]
     np.testing.assert_allclose(forecast["OT"], df["OT"].iloc[-1], rtol=1e-6)
     assert main(["backtest", str(run), "--input", str(european), "--windows", "2", "--threads", "1",
                  "--out", str(tmp_path / "b.csv")]) == 0
-    assert pd.read_csv(tmp_path / "b.csv", sep=";", decimal=",")["mse"].dtype == float
+    assert pd.read_csv(tmp_path / "b.csv", sep=sep, decimal=decimal)["mse"].dtype == float
 
 
 def test_later_input_keeps_text_columns_drops_repeated_rows_and_names_the_right_remedy():

@@ -58,6 +58,8 @@ def test_quantiles_are_ordered_scaled_per_window_and_round_trip():
     assert older.power == 1.0
     np.testing.assert_allclose(older.quantiles(pred, scale) - pred[..., None],
                                (iv.offsets[None] * scale[:, None, :, None]))  # read as it was fit
+    floored = Intervals.from_dict({**saved, "floor": [0.3, 0.3]}).quantiles(pred, np.zeros_like(scale))
+    np.testing.assert_allclose(floored - pred[..., None], np.broadcast_to(iv.offsets * 0.3, floored.shape))
 
 
 def test_a_mostly_flat_channel_gets_a_band_as_wide_as_its_errors():

@@ -104,16 +104,19 @@ def regular_frame(df: pd.DataFrame, freq: str, fill: str | None, source: str,
 
 
 def grid_rows(df: pd.DataFrame, freq: str, fill: str | None) -> int:
-    """How many rows of ``df`` (a normalized frame) a run is cut from: ``regular_frame``'s, gaps filled where
-    ``fill`` is set. What a lookback is chosen from; a frame it refuses counts its rows as given (the run's own
-    preparation says what is wrong)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # said when the run prepares the rows
-        try:
-            freq = anchor_weekly(normalize_freq(freq), pd.Timestamp(df["date"].iloc[0]))
-            return len(regular_frame(df, freq, fill, "the data"))
-        except (DataError, ValueError):
-            return len(df)
+    """How many rows of ``df`` (a normalized frame) a run is cut from, as ``regular_frame`` leaves them: with
+    ``fill``, the whole time grid where it has gaps. What a lookback is chosen from; a frame the run will refuse
+    (dates off the grid, a bad frequency) counts its rows as given (the run's own preparation says what is
+    wrong)."""
+    dates = pd.DatetimeIndex(df["date"])
+    try:
+        grid = pd.date_range(dates[0], dates[-1], freq=anchor_weekly(normalize_freq(freq), dates[0]))
+    except (DataError, ValueError):
+        return len(df)
+    unique = dates.unique()
+    if fill is None or len(unique) == len(grid) or len(unique.difference(grid)):
+        return len(df)
+    return len(grid)
 
 
 @dataclass(frozen=True)
@@ -223,28 +226,40 @@ def infer_freq(dates: pd.DatetimeIndex, source: str) -> str:
         freq = pd.infer_freq(dates[: min(len(dates), 1000)]) if len(dates) >= 3 else None
     freq = getattr(freq, "freqstr", freq)
     if freq is None and len(dates) >= 3:
-        # Gaps or a few odd rows defeat pandas' inference on the whole: take the most common frequency of short runs
-        # of rows (a daily series with gaps is still daily, not 24h; a monthly one still MS), else the most common
-        # spacing, and let the grid check report where the data departs from it.
-        freq = _runs_freq(dates[: min(len(dates), 1000)])
+        # Gaps or a few odd rows defeat pandas' inference on the whole: take the frequency pandas infers most often
+        # over short runs of rows on whose grid every date lies (a daily series with gaps is still daily, not 24h; a
+        # monthly one still MS), else the most common spacing (whole days as days), and let the grid check report
+        # where the data departs from it.
+        freq = _runs_freq(dates)
         step = pd.Series(dates).diff().dropna().mode()
         if freq is None and len(step) and step.iloc[0] > pd.Timedelta(0):
-            freq = to_offset(step.iloc[0]).freqstr
+            step = step.iloc[0]
+            whole_days = step % pd.Timedelta(days=1) == pd.Timedelta(0)
+            freq = ("D" if step.days == 1 else f"{step.days}D") if whole_days else to_offset(step).freqstr
     if freq is None:
         raise DataError(f"cannot infer the time frequency of {source}; give it with --freq (e.g. h, 15min, D, W)")
     return freq
 
 
-def _runs_freq(dates: pd.DatetimeIndex, run: int = 6) -> str | None:
-    """The frequency pandas infers most often over runs of ``run`` consecutive dates (half a run apart), or None."""
+def _runs_freq(dates: pd.DatetimeIndex, run: int = 6, runs: int = 16) -> str | None:
+    """The frequency pandas infers most often over ``runs`` evenly spaced runs of ``run`` consecutive dates, among
+    those whose grid holds every date (weekdays that later become every day are daily, not business days), or
+    None."""
+    starts = np.unique(np.linspace(0, max(0, len(dates) - run), runs).astype(int)) if len(dates) >= run else []
     found = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for a in range(0, len(dates) - run + 1, run // 2):
+        for a in starts:
             f = pd.infer_freq(dates[a:a + run])
             if f is not None:
                 found.append(getattr(f, "freqstr", f))
-    return pd.Series(found).mode().iloc[0] if found else None
+        for f in pd.Series(found).value_counts(sort=True).index:  # most common first
+            try:
+                if dates.isin(pd.date_range(dates[0], dates[-1], freq=f)).all():
+                    return f
+            except ValueError:
+                continue
+    return None
 
 
 # Which rows each split of a CSV holds, for messages (val and test also read seq_len rows before their own).

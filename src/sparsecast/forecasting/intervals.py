@@ -68,7 +68,7 @@ def fit_intervals(model, train: Windows, val: Windows, levels, batch_size: int =
     if held is not val or val_forecasts is None:
         val_forecasts = predict_windows(model, held.loader(batch_size), bf16)
     intervals = Intervals.fit(*val_forecasts, levels=levels, horizons=horizons)
-    return intervals, (f"prediction intervals fit on {len(held)} {source} windows (spanning {horizons:.0f} "
+    return intervals, (f"prediction intervals fit on {len(held)} {source} windows (spanning {int(horizons)} "
                        f"non-overlapping horizons of {pred_len} steps)")
 
 
