@@ -215,8 +215,8 @@ class Forecaster:
         """seq_len from the frequency, shortened to fit the shortest series (see ``data.lookback``)."""
         cfg = self.data_cfg
         _, _, freq = self._shortest(frames)
-        uid, rows = min(((u, grid_rows(f, freq, cfg.fill)) for u, f in frames.items()), key=lambda t: t[1])  # gaps
-        # filled as fit fills them
+        # the shortest series in the rows fit will have, gaps filled as its fill says
+        uid, rows = min(((u, grid_rows(f, freq, cfg.fill)) for u, f in frames.items()), key=lambda t: t[1])
         seq_len = choose_lookback(self.model_name, self.model_params, freq, rows, cfg.pred_len, cfg.season,
                                   _source(uid))
         label_len = 48 if self.label_len_given is None else self.label_len_given
