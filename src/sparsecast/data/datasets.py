@@ -231,8 +231,8 @@ def infer_freq(dates: pd.DatetimeIndex, source: str) -> str:
         # monthly one still MS), else the most common spacing (whole days as days), and let the grid check report
         # where the data departs from it.
         freq = _runs_freq(dates)
-        step = pd.Series(dates).diff().dropna().mode()
-        if freq is None and len(step) and step.iloc[0] > pd.Timedelta(0):
+        step = pd.Series(dates).diff().dropna().mode() if freq is None else []
+        if len(step) and step.iloc[0] > pd.Timedelta(0):
             step = step.iloc[0]
             whole_days = step % pd.Timedelta(days=1) == pd.Timedelta(0)
             freq = ("D" if step.days == 1 else f"{step.days}D") if whole_days else to_offset(step).freqstr
