@@ -1,11 +1,12 @@
-"""The CPU dropout with packed 16-bit random lanes: right keep rate, unbiased, exact gradient, reproducible."""
+"""The CPU dropout (dropped positions up to SPARSE_MAX, packed 16-bit random lanes above): right keep rate, unbiased,
+exact gradient, reproducible."""
 
 import pytest
 import torch
 from torch.utils.checkpoint import checkpoint
 
 from sparsecast.nn import Dropout
-from sparsecast.nn.dropout import LANES, dropout, keep_mask
+from sparsecast.nn.dropout import LANES, SPARSE_MAX, drop_positions, dropout, keep_mask, sparse
 
 
 @pytest.mark.parametrize("p", [0.05, 0.3, 0.5, 0.9])
@@ -75,3 +76,36 @@ def test_recomputation_in_backward_draws_the_same_mask():
     torch.manual_seed(5)
     checkpoint(block, x, use_reentrant=False).square().sum().backward()
     torch.testing.assert_close(x.grad, plain)
+
+
+@pytest.mark.parametrize("draws", [None, 3])
+def test_dropped_positions_are_independent_bernoulli_draws(draws):
+    """Up to SPARSE_MAX only the dropped positions are drawn (geometric gaps): each element is dropped with
+    probability exactly p, independently of its neighbour, whether the gaps come in one round or in many."""
+    torch.manual_seed(6)
+    n, p = 2_000_003, 0.05
+    pos = drop_positions(n, p, draws=draws)
+    assert pos.dtype == torch.int64 and bool((pos.diff() > 0).all()) and 0 <= pos[0] and pos[-1] < n
+    dropped = torch.zeros(n, dtype=torch.bool).index_fill_(0, pos, True)
+    se = (p * (1 - p) / n) ** 0.5
+    assert abs(dropped.double().mean().item() - p) < 5 * se
+    both = (dropped[1:] & dropped[:-1]).double().mean().item()  # neighbours both dropped: p^2 if independent
+    assert abs(both - p * p) < 5 * (p * p / n) ** 0.5
+    assert drop_positions(0, p).numel() == 0
+
+
+def test_sparse_dropout_zeroes_its_positions_and_scales_the_rest_exactly():
+    assert sparse(0.05) and sparse(SPARSE_MAX) and not sparse(0.3) and not sparse(0.0)
+    x = torch.randn(33, 40, 16, dtype=torch.float64, requires_grad=True)
+    view = x.transpose(0, 2)  # a non-contiguous input: positions index the logical order of the output
+    torch.manual_seed(7)
+    out = dropout(view, 0.1)
+    torch.manual_seed(7)
+    keep, scale = keep_mask(view.shape, 0.1)  # the same stream gives the same elements
+    assert scale == 1 / 0.9
+    torch.testing.assert_close(out, torch.where(keep, view * scale, 0.0), rtol=0, atol=0)
+    grad = torch.randn_like(out)
+    out.backward(grad)
+    torch.testing.assert_close(x.grad, torch.where(keep, grad * scale, 0.0).transpose(0, 2), rtol=0, atol=0)
+    bf16 = dropout(torch.ones(1000, dtype=torch.bfloat16), 0.05)
+    assert bf16.dtype == torch.bfloat16 and set(bf16.unique().tolist()) <= {0.0, torch.tensor(1 / 0.95).bfloat16().item()}

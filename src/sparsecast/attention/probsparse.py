@@ -6,10 +6,10 @@ Notation: B batch, H heads, L query length, S key length, D head dim, U sampled 
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from .base import Attention, check_qkv
+from .full import softmax_attention
 
 SAMPLINGS = ("per_query", "shared")
 SELECTIONS = ("global", "prefix")
@@ -203,7 +203,7 @@ class ProbSparseAttention(Attention):
         if u >= L:
             if keep:
                 self.last_active = torch.arange(L, device=q.device).expand(B, H, L)
-            return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+            return softmax_attention(q, k, v, causal)
         m = self.measurement(q, k, causal)  # (B, H, L)
         context = uniform_output(v, L, causal)  # (B, H, L, D)
         if causal and self.selection == "prefix":
@@ -221,9 +221,10 @@ class ProbSparseAttention(Attention):
             self.last_active = active if valid is None else active.masked_fill(~valid.squeeze(-1), -1)
         gather_idx = active.unsqueeze(-1).expand(B, H, n, D)
         q_active = q.gather(2, gather_idx)  # (B, H, n, D)
-        # Fused SDPA for the active queries: no (n, S) weights are kept for the backward pass.
+        # The active queries' attention: fused SDPA keeps no (n, S) weights for the backward pass (bf16 CPU training
+        # at small n x S takes the explicit form, faster there)
         visible = torch.arange(S, device=q.device) <= active.unsqueeze(-1) if causal else None  # (B, H, n, S)
-        out_active = F.scaled_dot_product_attention(q_active, k, v, attn_mask=visible)  # (B, H, n, D)
+        out_active = softmax_attention(q_active, k, v, visible=visible)  # (B, H, n, D)
         if valid is not None:
             out_active = torch.where(valid, out_active, context.gather(2, gather_idx))
         return context.scatter(2, gather_idx, out_active)

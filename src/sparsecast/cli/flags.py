@@ -75,7 +75,7 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training (unset: the model's defaults, the paper's for Informer and the baselines)")
     g.add_argument("--epochs", type=int, default=None)
     g.add_argument("--batch-size", type=int, default=None)
-    g.add_argument("--eval-batch-size", type=int, default=256)
+    g.add_argument("--eval-batch-size", type=int, default=64)  # TrainConfig.eval_batch_size
     g.add_argument("--lr", type=float, default=None)
     g.add_argument("--patience", type=int, default=None)
     g.add_argument("--lradj", default=None, help="learning-rate schedule: type1 (halve every epoch), type3, ...")

@@ -73,7 +73,7 @@ def train_steps(model: nn.Module, batches: Iterator, cfg: StepConfig, loss_fn: C
     (and at the end) record ``evaluate()``."""
     device = resolve_device(cfg.device)
     model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     history = StepHistory()
     start, tally = time.perf_counter(), LossTally(every=read_every(device))  # no wait per step on a GPU
     bar = tqdm(range(cfg.steps), disable=not live_progress(cfg.progress), dynamic_ncols=True)

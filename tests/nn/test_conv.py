@@ -1,0 +1,44 @@
+"""The circular Conv1d as one matrix multiply equals nn.Conv1d with circular padding, and so do the Informer layers
+that use it: values and gradients in float64."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sparsecast.models.informer.encoder import DistilLayer
+from sparsecast.nn.conv import circular_conv
+from sparsecast.nn.embedding import TokenEmbedding
+
+
+@pytest.mark.parametrize("k,L", [(3, 1), (3, 2), (3, 29), (5, 3), (5, 40), (1, 6)])
+def test_circular_conv_equals_conv1d(k, L):
+    torch.manual_seed(k * 100 + L)
+    conv = torch.nn.Conv1d(6, 9, kernel_size=k, padding=k // 2, padding_mode="circular").double()
+    x = torch.randn(3, L, 6, dtype=torch.float64, requires_grad=True)
+    want = conv(x.transpose(1, 2)).transpose(1, 2)
+    got = circular_conv(x, conv.weight, conv.bias)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+    grad = torch.randn_like(want)
+    gx, gw, gb = torch.autograd.grad(want, (x, conv.weight, conv.bias), grad)
+    torch.testing.assert_close(torch.autograd.grad(got, (x, conv.weight, conv.bias), grad), (gx, gw, gb), rtol=0,
+                               atol=1e-12)
+
+
+def test_even_kernels_are_refused():
+    with pytest.raises(ValueError, match="odd"):
+        circular_conv(torch.randn(1, 4, 2), torch.randn(3, 2, 2))
+
+
+def test_informer_layers_equal_their_conv1d_form():
+    torch.manual_seed(0)
+    x = torch.randn(4, 37, 16, dtype=torch.float64)  # odd L: the pool's ceil(L / 2)
+    distil = DistilLayer(16).double().train()
+    ref = distil.pool(F.elu(distil.norm(distil.conv(x.transpose(1, 2))))).transpose(1, 2)
+    torch.testing.assert_close(distil(x), ref, rtol=0, atol=1e-12)
+    distil.eval()  # the running statistics both forms updated alike
+    ref = distil.pool(F.elu(distil.norm(distil.conv(x.transpose(1, 2))))).transpose(1, 2)
+    torch.testing.assert_close(distil(x), ref, rtol=0, atol=1e-12)
+    token = TokenEmbedding(7, 16).double()
+    v = torch.randn(2, 11, 7, dtype=torch.float64)
+    torch.testing.assert_close(token(v), token.conv(v.transpose(1, 2)).transpose(1, 2), rtol=0, atol=1e-12)
+    assert token(v).is_contiguous() and distil(x).shape == (4, 19, 16)
