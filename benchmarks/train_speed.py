@@ -73,9 +73,14 @@ def run_once(flags: list[str], precision: str, threads: int, root: str) -> dict:
             "test_mse": metrics["test"]["mse"], "precision": metrics["precision"]}
 
 
+# The official code names np.Inf, which NumPy 2 removed: the alias is restored, nothing else is changed.
+OFFICIAL_SHIM = ("import sys, runpy, numpy; numpy.Inf = numpy.inf; sys.argv[0] = 'main_informer.py'; "
+                 "runpy.run_path('main_informer.py', run_name='__main__')")
+
+
 def run_official(code: Path, threads: int, root: str) -> dict:
     """One epoch of the official Informer code on ETTh1 M 96/48/24 at its defaults, as a whole process."""
-    cmd = [sys.executable, "-u", "main_informer.py", "--model", "informer", "--data", "ETTh1", "--root_path",
+    cmd = [sys.executable, "-u", "-c", OFFICIAL_SHIM, "--model", "informer", "--data", "ETTh1", "--root_path",
            str(Path(root).resolve()) + "/", "--features", "M", "--seq_len", "96", "--label_len", "48", "--pred_len",
            "24", "--train_epochs", "1", "--itr", "1"]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
@@ -83,9 +88,10 @@ def run_official(code: Path, threads: int, root: str) -> dict:
         start = time.perf_counter()
         res = subprocess.run(cmd, cwd=code, capture_output=True, text=True, env=env)
         wall = time.perf_counter() - start
-        for folder in ("checkpoints", "results"):
-            for path in sorted((code / folder).glob("informer_ETTh1_ftM_sl96_ll48_pl24*"), reverse=True):
-                path.rename(Path(tmp) / path.name)  # out of the user's checkout
+        for folder in ("checkpoints", "results"):  # this run's outputs, out of the user's checkout
+            for path in (code / folder).glob("informer_ETTh1_ftM_sl96_ll48_pl24*"):
+                (Path(tmp) / folder).mkdir(exist_ok=True)
+                path.rename(Path(tmp) / folder / path.name)
     if res.returncode:
         raise RuntimeError(res.stderr.strip().splitlines()[-1])
     epoch = float(re.search(r"Epoch: 1 cost time: ([0-9.]+)", res.stdout).group(1))
