@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sparsecast.data import ForecastBatch
-from sparsecast.models import Informer, InformerConfig
+from sparsecast.models import Informer, InformerConfig, LongPatch, LongPatchConfig
 from sparsecast.training import TrainConfig, evaluate_loss, fit
 
 
@@ -65,6 +65,27 @@ def test_auto_precision_follows_the_cpu_flags(monkeypatch, flags, expected):
     assert TrainConfig(bf16=True).resolved_precision()[0] == "bf16"
     with pytest.raises(ValueError, match="precision must be one of"):
         TrainConfig(precision="fp16")
+
+
+def test_auto_keeps_narrow_models_in_fp32_on_a_bf16_cpu(monkeypatch):
+    """bf16 does not pay for a model bound by memory (LongPatch, 16 wide): auto keeps it in fp32 on the CPU only."""
+    from sparsecast.training import precision
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx512f", "amx_bf16"}))
+    narrow, why = precision.resolve_precision("auto", "cpu", width=16)
+    assert narrow == "fp32" and "16 wide" in why
+    assert precision.resolve_precision("auto", "cpu", width=precision.NARROW_MAX + 1)[0] == "bf16"
+    assert precision.resolve_precision("auto", "cpu")[0] == "bf16"  # a model without a width: the hardware decides
+    assert precision.resolve_precision("bf16", "cpu", width=16)[0] == "bf16"  # a forced choice stands
+    monkeypatch.setattr(precision, "native_bf16", lambda device: (True, "a GPU with bf16"))
+    assert precision.resolve_precision("auto", "cuda", width=16)[0] == "bf16"
+    monkeypatch.setattr(precision, "native_bf16", lambda device: (True, "this CPU has amx_bf16"))
+    longpatch = LongPatch(LongPatchConfig(enc_in=7, c_out=7, seq_len=96, pred_len=24))
+    assert precision.model_width(longpatch) == 16
+    wrapper = torch.nn.Module()
+    wrapper.module = longpatch  # where DistributedDataParallel holds the model it trains
+    assert precision.model_width(wrapper) == 16
+    assert TrainConfig().resolved_precision("cpu", longpatch)[0] == "fp32"
+    assert TrainConfig().resolved_precision("cpu", Informer(InformerConfig(enc_in=7, dec_in=7, c_out=7)))[0] == "bf16"
 
 
 def test_compile_runs_one_eager_forward_first(monkeypatch):

@@ -91,7 +91,7 @@ def train_auto_run(data_cfg: DataConfig, train_settings: dict, out: str | Path, 
                                                                                  spec.scaler.std)):
         raise DataError("model='auto' scaled the rows before the test split otherwise than the run does; "
                         "give --seq-len or another model")  # the two splits of the same rows: never expected
-    precision, _ = fc.train_cfg.resolved_precision(model_device(fc.model))
+    precision, _ = fc.train_cfg.resolved_precision(model_device(fc.model), fc.model)
     run_config = {"model_name": fc.model_name, "model": fc.model.config.to_dict(), "series": fc.series_cfg.to_dict(),
                   "data": run_data(data_cfg, prepared), "train": dict(train_settings), "columns": prepared.columns,
                   "target_columns": prepared.target_columns, "refit": refit, "auto": fc.auto_report,

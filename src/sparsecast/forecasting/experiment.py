@@ -157,7 +157,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
                                                                           series.channel_independent)) if on)
     device = dist.device(train_cfg.device) if n_params else torch.device("cpu")  # where fit trains
     train_cfg = dataclasses.replace(train_cfg, device=str(device)) if dist.world_size > 1 else train_cfg
-    precision, why = train_cfg.resolved_precision(device)
+    precision, why = train_cfg.resolved_precision(device, model)
     run_config["precision"], run_config["device"] = precision, str(device)
     if dist.is_main and not resume:
         clear_run(out)  # an earlier run's files are not this run's (the input was checked: a refused one keeps them)

@@ -28,7 +28,7 @@ import torch
 
 from ..data.windows import ConcatWindows, SpacedWindows, Windows
 from ..training.metrics import QUANTILES, check_levels, pinball_loss
-from ..training.trainer import predict
+from ..training.trainer import EVAL_BATCH_SIZE, predict
 
 FLOOR = 0.5  # the smallest window scale, as a share of the mean one (a flat window still gets a band)
 FLOOR_OF = np.mean  # the calibration windows' statistic of the scale the floor is a share of
@@ -41,7 +41,7 @@ STATISTICAL_WINDOWS = 200
 MIN_HORIZONS = 5
 
 
-def fit_intervals(model, train: Windows, val: Windows, levels, batch_size: int = 256, bf16: bool = False,
+def fit_intervals(model, train: Windows, val: Windows, levels, batch_size: int = EVAL_BATCH_SIZE, bf16: bool = False,
                   val_forecasts: tuple[np.ndarray, ...] | None = None) -> tuple["Intervals | None", str]:
     """Intervals for ``model`` from held-out windows, and what they were fit on (or why there are none).
 

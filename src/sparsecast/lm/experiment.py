@@ -69,7 +69,7 @@ def train_lm(data: str, model_params: dict, cfg: StepConfig, batch_size: int, ou
     model = SparseTransformer(model_cfg)
     n_params = sum(p.numel() for p in model.parameters())
     device = resolve_device(cfg.device)  # where train_steps trains
-    precision, why = cfg.resolved_precision(device)
+    precision, why = cfg.resolved_precision(device, model)
     bf16 = precision == "bf16"
     log(f"sparse transformer ({n_params / 1e6:.2f}M parameters, {precision}: {why}, {device_label(device)}, "
         f"attn {model_cfg.attn}, combine {model_cfg.combine}, stride {model_cfg.block}) on {data}: "

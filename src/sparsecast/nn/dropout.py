@@ -5,7 +5,7 @@ training step that is not a matrix multiply: 27% of a LongPatch step and 20% of 
 (benchmarks/results/train_speed_profile.md). PyTorch's CPU generator is serial, so the draws are what to save.
 Two ways, by the drop probability p:
 
-- p <= ``SPARSE_MAX`` (Informer's 0.05, PatchTST's 0.1): only the dropped positions are drawn. The gaps between
+- p <= ``SPARSE_MAX`` (Informer's 0.05): only the dropped positions are drawn. The gaps between
   them are geometric, drawn by inversion, one uniform float64 per dropped element (p x n draws, not n), so each
   element is still dropped independently with probability exactly p. The output is the input scaled by 1 / (1 - p)
   with the dropped positions zeroed, and only those positions are kept for the backward pass. On an Informer
@@ -32,13 +32,14 @@ SPARSE_MAX = 0.1  # drop probabilities up to which the dropped positions are dra
 
 
 def sparse(p: float) -> bool:
-    """Whether a CPU dropout of probability ``p`` draws its dropped positions rather than a mask."""
-    return 0 < p <= SPARSE_MAX
+    """Whether a CPU dropout of probability ``p`` draws its dropped positions rather than a mask: not while a graph
+    is recorded (it would bake in the drop count; the packed mask is drawn there)."""
+    return 0 < p <= SPARSE_MAX and not building_graph()
 
 
 def packs(p: float) -> bool:
     """Whether a CPU dropout of probability ``p`` draws one of this module's masks (positions or packed lanes): not
-    where p is above ``SPARSE_MAX`` and rounds to 0 or 1 in 2^-16 steps (there the native kernel runs)."""
+    where p rounds to 0 or 1 in 2^-16 steps and positions are not drawn (there the native kernel runs)."""
     return sparse(p) or 0 < round(p * LANES) < LANES
 
 
@@ -119,7 +120,7 @@ def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
         return x
     if x.device.type != "cpu" or not packs(p):
         return F.dropout(x, p, training)
-    if sparse(p) and not building_graph():  # a graph would bake in the drop count; it takes the packed mask
+    if sparse(p):
         return _DroppedPositions.apply(x, drop_positions(x.numel(), p, x.device), 1 / (1 - p))
     keep, scale = keep_mask(x.shape, p, x.device)
     return _MaskedScale.apply(x, keep, scale)

@@ -2,8 +2,11 @@
 natively, float32 elsewhere.
 
 On CPUs without bf16 instructions (AVX2-only, or AVX512 without AVX512-BF16/AMX) bf16 matmuls are emulated and
-run many times slower than fp32 (37x measured on an AVX2 machine), so ``auto`` decides from the hardware, never
-from a guess about the model.
+run many times slower than fp32 (37x measured on an AVX2 machine), so ``auto`` decides from the hardware first. On
+a CPU that has them it also asks how wide the model is: a model of width (d_model) up to ``NARROW_MAX`` is bound by
+memory traffic, not by its matrix multiplies, and bf16 autocast only adds casts there (LongPatch, 16 wide: a whole
+run 0.94x and 0.97x the fp32 one on an AMX and an AVX512-BF16 CPU; benchmarks/results/train_speed_etth1.md), so
+it stays in fp32. GPUs take bf16 at any width.
 """
 
 from functools import cache
@@ -13,6 +16,7 @@ import torch
 
 PRECISIONS = ("auto", "fp32", "bf16")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+NARROW_MAX = 64  # model widths up to which ``auto`` keeps a CPU run in fp32 (as nn.feed_forward.CHUNK_MAX_WIDTH)
 
 
 @cache
@@ -39,13 +43,23 @@ def native_bf16(device: torch.device | str = "cpu") -> tuple[bool, str]:
     return False, f"this CPU has none of {', '.join(BF16_CPU_FLAGS)}"
 
 
-def resolve_precision(precision: str, device: torch.device | str = "cpu") -> tuple[str, str]:
-    """"fp32" or "bf16" for ``precision`` ("auto", "fp32" or "bf16") on ``device``, and the reason."""
+def model_width(model) -> int | None:
+    """A model's width (its config's ``d_model``; through a DistributedDataParallel wrapper, its module's), or None
+    for a model without one."""
+    model = getattr(model, "module", model)
+    return getattr(getattr(model, "config", None), "d_model", None)
+
+
+def resolve_precision(precision: str, device: torch.device | str = "cpu", width: int | None = None) -> tuple[str, str]:
+    """"fp32" or "bf16" for ``precision`` ("auto", "fp32" or "bf16") on ``device``, and the reason; ``width`` is
+    the model's (``model_width``), where known."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if precision != "auto":
         return precision, "chosen"
     ok, why = native_bf16(device)
+    if ok and width is not None and width <= NARROW_MAX and torch.device(device).type == "cpu":
+        return "fp32", f"auto: {why}, but a model {width} wide is bound by memory, not matmuls, where bf16 does not pay"
     return ("bf16" if ok else "fp32"), f"auto: {why}"
 
 

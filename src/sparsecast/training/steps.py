@@ -13,7 +13,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..console import live_progress
-from .precision import PRECISIONS, resolve_device, resolve_precision
+from .precision import PRECISIONS, model_width, resolve_device, resolve_precision
 from .tally import LossTally, read_every
 from .trainer import autocast
 
@@ -54,9 +54,10 @@ class StepConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def resolved_precision(self, device: torch.device | str = "cpu") -> tuple[str, str]:
-        """The precision this config runs with on ``device`` ("fp32" or "bf16") and why (see TrainConfig)."""
-        return resolve_precision("bf16" if self.bf16 else self.precision, device)
+    def resolved_precision(self, device: torch.device | str = "cpu", model: nn.Module | None = None) -> tuple[str, str]:
+        """The precision this config runs with on ``device`` ("fp32" or "bf16") for ``model`` and why (see
+        TrainConfig)."""
+        return resolve_precision("bf16" if self.bf16 else self.precision, device, model_width(model))
 
 
 @dataclass
@@ -78,7 +79,7 @@ def train_steps(model: nn.Module, batches: Iterator, cfg: StepConfig, loss_fn: C
     start, tally = time.perf_counter(), LossTally(every=read_every(device))  # no wait per step on a GPU
     bar = tqdm(range(cfg.steps), disable=not live_progress(cfg.progress), dynamic_ncols=True)
     model.train()
-    bf16 = cfg.resolved_precision(device)[0] == "bf16"
+    bf16 = cfg.resolved_precision(device, model)[0] == "bf16"
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = cfg.lr * warmup_cosine(step, cfg.warmup, cfg.steps, cfg.min_lr_ratio)

@@ -19,9 +19,11 @@ from .checkpoint import TrainState, read_checkpoint, rng_states, save_checkpoint
 from .history import History
 from .losses import LOSSES
 from .metrics import QUANTILES, check_levels
-from .precision import PRECISIONS, resolve_device, resolve_precision
+from .precision import PRECISIONS, model_width, resolve_device, resolve_precision
 from .schedules import SCHEDULES
 from .tally import LossTally, read_every
+
+EVAL_BATCH_SIZE = 64  # validation and test passes' batch (TrainConfig.eval_batch_size says why 64)
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class TrainConfig:
 
     epochs: int = 6
     batch_size: int = 32
-    eval_batch_size: int = 64
+    eval_batch_size: int = EVAL_BATCH_SIZE
     lr: float = 1e-4
     patience: int = 3
     lradj: str = "type1"
@@ -87,9 +89,9 @@ class TrainConfig:
         if not isinstance(self.device, str) or not self.device:
             raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
 
-    def resolved_precision(self, device: torch.device | str = "cpu") -> tuple[str, str]:
-        """The precision this config runs with on ``device`` ("fp32" or "bf16") and why."""
-        return resolve_precision("bf16" if self.bf16 else self.precision, device)
+    def resolved_precision(self, device: torch.device | str = "cpu", model: nn.Module | None = None) -> tuple[str, str]:
+        """The precision this config runs with on ``device`` ("fp32" or "bf16") for ``model`` and why."""
+        return resolve_precision("bf16" if self.bf16 else self.precision, device, model_width(model))
 
     def to_dict(self) -> dict:
         return {**asdict(self), "quantiles": list(self.quantiles)}  # as JSON gives it back
@@ -203,7 +205,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
     if saved:
         saved.load_model(model)  # before the optimizer: the saved weights may set a shape the start chose
     model.to(device)
-    bf16 = cfg.resolved_precision(device)[0] == "bf16"
+    bf16 = cfg.resolved_precision(device, model)[0] == "bf16"
     runner = compile_warm(model, val, bf16) if cfg.compile else model  # shares the parameters of ``model``
     # fused: one pass over the weights and their moments per step (an Informer step's update 19 -> 4 ms on a CPU)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
