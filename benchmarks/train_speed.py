@@ -74,26 +74,25 @@ def run_once(flags: list[str], precision: str, threads: int, root: str) -> dict:
 
 
 # The official code names np.Inf, which NumPy 2 removed: the alias is restored, nothing else is changed.
-OFFICIAL_SHIM = ("import sys, runpy, numpy; numpy.Inf = numpy.inf; sys.argv[0] = 'main_informer.py'; "
-                 "runpy.run_path('main_informer.py', run_name='__main__')")
+OFFICIAL_SHIM = ("import sys, runpy, numpy; numpy.Inf = numpy.inf; script = sys.argv[1]; sys.argv = sys.argv[1:]; "
+                 "runpy.run_path(script, run_name='__main__')")
 
 
 def run_official(code: Path, threads: int, root: str) -> dict:
-    """One epoch of the official Informer code on ETTh1 M 96/48/24 at its defaults, as a whole process."""
-    cmd = [sys.executable, "-u", "-c", OFFICIAL_SHIM, "--model", "informer", "--data", "ETTh1", "--root_path",
-           str(Path(root).resolve()) + "/", "--features", "M", "--seq_len", "96", "--label_len", "48", "--pred_len",
-           "24", "--train_epochs", "1", "--itr", "1"]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    with tempfile.TemporaryDirectory() as tmp:  # its checkpoints and results folders
+    """One epoch of the official Informer code on ETTh1 M 96/48/24 at its defaults, as a whole process. It runs in a
+    scratch folder, where its checkpoints and results go: the checkout is left as it was."""
+    code = code.resolve()
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-u", "-c", OFFICIAL_SHIM, str(code / "main_informer.py"), "--model", "informer",
+               "--data", "ETTh1", "--root_path", str(Path(root).resolve()) + "/", "--features", "M", "--seq_len",
+               "96", "--label_len", "48", "--pred_len", "24", "--train_epochs", "1", "--itr", "1",
+               "--checkpoints", str(Path(tmp) / "checkpoints")]
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONPATH": str(code)}
         start = time.perf_counter()
-        res = subprocess.run(cmd, cwd=code, capture_output=True, text=True, env=env)
+        res = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, env=env)
         wall = time.perf_counter() - start
-        for folder in ("checkpoints", "results"):  # this run's outputs, out of the user's checkout
-            for path in (code / folder).glob("informer_ETTh1_ftM_sl96_ll48_pl24*"):
-                (Path(tmp) / folder).mkdir(exist_ok=True)
-                path.rename(Path(tmp) / folder / path.name)
     if res.returncode:
-        raise RuntimeError(res.stderr.strip().splitlines()[-1])
+        raise RuntimeError(f"the official code failed: {(res.stderr.strip().splitlines() or ['no message'])[-1]}")
     epoch = float(re.search(r"Epoch: 1 cost time: ([0-9.]+)", res.stdout).group(1))
     mse = float(re.findall(r"mse:([0-9.]+)", res.stdout)[-1])
     return {"wall_s": wall, "epoch_s": epoch, "test_mse": mse}
@@ -110,8 +109,8 @@ def main():
                    help="a checkout of the official Informer2020 code: also time its epoch (Informer setting)")
     a = p.parse_args()
     default, why = resolve_precision("auto")
-    print(f"CPU {cpu_summary()}; the default precision here is {default} ({why}); {a.threads} threads; "
-          f"median of {a.repeats} run(s) per path")
+    print(f"CPU {cpu_summary()}; the default precision here is {default} for models wider than 64 ({why}); "
+          f"{a.threads} threads; median of {a.repeats} run(s) per path")
     print("| model, setting | path | whole process s | train+val s (epoch) | test s | test MSE |")
     print("|---|---|---|---|---|---|")
     for label in a.settings.split(","):

@@ -5,33 +5,45 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from sparsecast.attention import build_attention
+from sparsecast.attention import full
 from sparsecast.attention.full import EXPLICIT_MAX, explicit, softmax_attention
 
 
-def _reference(q, k, v, visible):
-    q, k, v = (t.double() for t in (q, k, v))
-    scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
+@pytest.fixture
+def no_fused(monkeypatch):
+    """The fused kernel refused inside attention/full.py: a test that passes took the explicit form."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the fused kernel ran")
+    monkeypatch.setattr(full.F, "scaled_dot_product_attention", refuse)
+
+
+def _reference(q, k, v, visible, dtype=torch.float64):
+    q, k, v = (t.to(dtype) for t in (q, k, v))
+    scores = (q @ k.transpose(-2, -1)) * (1 / math.sqrt(q.shape[-1]))
     return torch.softmax(scores.masked_fill(~visible, float("-inf")), -1) @ v
 
 
-@pytest.mark.parametrize("mask", ["none", "causal", "visible"])
-def test_explicit_form_matches_float64_in_values_and_gradients(mask):
+@pytest.mark.parametrize("mask", ["none", "causal", "visible", "both"])
+def test_explicit_form_matches_float64_in_values_and_gradients(mask, no_fused):
     torch.manual_seed(0)
     B, H, L, S, D = 2, 3, 11, 24, 16
     q, k, v = (torch.randn(B, H, n, D).bfloat16().requires_grad_() for n in (L, S, S))
     visible = torch.ones(L, S, dtype=torch.bool)
-    if mask == "causal":
-        visible = visible.tril()
-    elif mask == "visible":
-        visible = torch.rand(B, H, L, S) < 0.6
-        visible[..., 0] = True  # every query sees a key
+    given = None
+    if mask in ("visible", "both"):
+        given = torch.rand(B, H, L, S) < 0.6
+        given[..., 0] = True  # every query sees a key
+        visible = given
+    if mask in ("causal", "both"):
+        visible = visible & torch.ones(L, S, dtype=torch.bool).tril()  # both rules hold at once
     assert explicit(q, k, v)
-    with torch.autocast("cpu", torch.bfloat16):  # autocast is switched off inside: the float32 products stay so
-        out = softmax_attention(q, k, v, causal=mask == "causal", visible=visible if mask == "visible" else None)
+    with torch.autocast("cpu", torch.bfloat16):  # switched off inside: the products are float32
+        out = softmax_attention(q, k, v, causal=mask in ("causal", "both"), visible=given)
     assert out.dtype == torch.bfloat16
+    # float32 throughout, rounded once at the end: bit for bit (bf16 products under autocast would not be)
+    torch.testing.assert_close(out, _reference(q, k, v, visible, torch.float32).bfloat16(), rtol=0, atol=0)
     grad = torch.randn_like(out)
     out.backward(grad)
     leaves = [t.detach().double().requires_grad_() for t in (q, k, v)]
@@ -40,8 +52,16 @@ def test_explicit_form_matches_float64_in_values_and_gradients(mask):
     torch.testing.assert_close(out.double(), ref, rtol=0, atol=2e-2)  # the output's bf16 rounding
     for got, want in zip((q, k, v), leaves):
         torch.testing.assert_close(got.grad.double(), want.grad, rtol=0, atol=3e-2)
-    fused = F.scaled_dot_product_attention(q.detach(), k.detach(), v.detach(), attn_mask=visible)
-    torch.testing.assert_close(out.detach(), fused, rtol=0, atol=2e-2)
+
+
+def test_a_query_that_sees_no_key_gets_zeros(no_fused):
+    q, k, v = (torch.randn(1, 1, 4, 8).bfloat16().requires_grad_() for _ in range(3))
+    visible = torch.ones(4, 4, dtype=torch.bool)
+    visible[2] = False
+    out = softmax_attention(q, k, v, visible=visible)
+    assert (out[0, 0, 2] == 0).all() and torch.isfinite(out).all()
+    out.float().sum().backward()
+    assert all(torch.isfinite(t.grad).all() for t in (q, k, v))
 
 
 def test_explicit_form_only_in_low_precision_training_at_small_sizes():
@@ -56,16 +76,16 @@ def test_explicit_form_only_in_low_precision_training_at_small_sizes():
     assert not explicit(long, long, long)
 
 
-def test_probsparse_bf16_training_takes_the_explicit_form_with_the_fused_kernels_values():
-    torch.manual_seed(1)
+@pytest.mark.parametrize("causal", [False, True])
+def test_probsparse_bf16_training_takes_the_explicit_form_with_the_fused_kernels_values(causal, monkeypatch):
     kernel = build_attention("probsparse", factor=2, sampling="shared").train()
     q, k, v = (torch.randn(2, 2, 40, 8).bfloat16().requires_grad_() for _ in range(3))
-    for causal in (False, True):
-        torch.manual_seed(2)
-        out = kernel(q, k, v, causal=causal)  # explicit: gradients recorded
-        torch.manual_seed(2)
-        with torch.no_grad():
-            fused = kernel(q, k, v, causal=causal)  # the same sampled keys, the fused kernel
-        torch.testing.assert_close(out.detach(), fused, rtol=0, atol=2e-2)
-        out.float().square().sum().backward()
-        assert all(torch.isfinite(t.grad).all() for t in (q, k, v))
+    torch.manual_seed(2)
+    with torch.no_grad():
+        fused = kernel(q, k, v, causal=causal)  # the fused kernel, before it is refused below
+    monkeypatch.setattr(full.F, "scaled_dot_product_attention", lambda *a, **kw: 1 / 0)
+    torch.manual_seed(2)
+    out = kernel(q, k, v, causal=causal)  # the same sampled keys, the explicit form
+    torch.testing.assert_close(out.detach(), fused, rtol=0, atol=2e-2)
+    out.float().square().sum().backward()
+    assert all(torch.isfinite(t.grad).all() for t in (q, k, v))

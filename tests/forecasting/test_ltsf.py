@@ -97,7 +97,8 @@ def test_train_and_predict_with_the_patch_models(tmp_path, model):
     config = json.loads((out / "config.json").read_text())
     assert config["series"]["revin"] is True and config["model"]["enc_in"] == 3
     from sparsecast.training.precision import resolve_precision
-    assert config["train"]["precision"] == "auto" and config["precision"] == resolve_precision("auto", width=config["model"]["d_model"])[0]
+    width = config["model"]["d_model"]
+    assert config["train"]["precision"] == "auto" and config["precision"] == resolve_precision("auto", width=width)[0]
     assert main(["evaluate", str(out)]) == 0
     assert main(["predict", str(out), "--input", str(csv), "--out", str(tmp_path / "f.csv")]) == 0
 

@@ -1,6 +1,8 @@
 """The circular Conv1d as one matrix multiply equals nn.Conv1d with circular padding, and so do the Informer layers
 that use it: values and gradients in float64."""
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -33,11 +35,15 @@ def test_informer_layers_equal_their_conv1d_form():
     torch.manual_seed(0)
     x = torch.randn(4, 37, 16, dtype=torch.float64)  # odd L: the pool's ceil(L / 2)
     distil = DistilLayer(16).double().train()
-    ref = distil.pool(F.elu(distil.norm(distil.conv(x.transpose(1, 2))))).transpose(1, 2)
+    conv1d = copy.deepcopy(distil)  # the layer as nn.Conv1d, BatchNorm1d over (B, E, L) and MaxPool1d compute it
+    ref = conv1d.pool(F.elu(conv1d.norm(conv1d.conv(x.transpose(1, 2))))).transpose(1, 2)
     torch.testing.assert_close(distil(x), ref, rtol=0, atol=1e-12)
-    distil.eval()  # the running statistics both forms updated alike
+    for name in ("running_mean", "running_var"):  # BatchNorm over (B x L, E) rows updates the same statistics
+        torch.testing.assert_close(getattr(distil.norm, name), getattr(conv1d.norm, name), rtol=0, atol=1e-12)
+    distil.eval()
     ref = distil.pool(F.elu(distil.norm(distil.conv(x.transpose(1, 2))))).transpose(1, 2)
-    torch.testing.assert_close(distil(x), ref, rtol=0, atol=1e-12)
+    with torch.inference_mode():  # evaluation's pool kernel too
+        torch.testing.assert_close(distil(x), ref, rtol=0, atol=1e-12)
     token = TokenEmbedding(7, 16).double()
     v = torch.randn(2, 11, 7, dtype=torch.float64)
     torch.testing.assert_close(token(v), token.conv(v.transpose(1, 2)).transpose(1, 2), rtol=0, atol=1e-12)

@@ -108,4 +108,18 @@ def test_sparse_dropout_zeroes_its_positions_and_scales_the_rest_exactly():
     out.backward(grad)
     torch.testing.assert_close(x.grad, torch.where(keep, grad * scale, 0.0).transpose(0, 2), rtol=0, atol=0)
     bf16 = dropout(torch.ones(1000, dtype=torch.bfloat16), 0.05)
-    assert bf16.dtype == torch.bfloat16 and set(bf16.unique().tolist()) <= {0.0, torch.tensor(1 / 0.95).bfloat16().item()}
+    kept = torch.tensor(1 / 0.95).bfloat16().item()
+    assert bf16.dtype == torch.bfloat16 and set(bf16.unique().tolist()) <= {0.0, kept}
+
+
+@pytest.mark.parametrize("draws", [None, 3])
+def test_every_position_is_dropped_with_probability_p(draws):
+    """Over many draws of a short sequence each position, the first and the last included, is dropped at rate p
+    (an off-by-one in the gaps would never drop the first position of a round)."""
+    torch.manual_seed(8)
+    n, p, trials = 20, 0.1, 20_000
+    counts = torch.zeros(n)
+    for _ in range(trials):
+        counts[drop_positions(n, p, draws=draws)] += 1
+    se = (p * (1 - p) / trials) ** 0.5
+    assert ((counts / trials - p).abs() < 5 * se).all()

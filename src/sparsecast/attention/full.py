@@ -23,7 +23,8 @@ def explicit(q: Tensor, k: Tensor, v: Tensor) -> bool:
 
 def softmax_attention(q: Tensor, k: Tensor, v: Tensor, causal: bool = False, visible: Tensor | None = None) -> Tensor:
     """softmax(q k^T / sqrt(D)) v, ``F.scaled_dot_product_attention``'s values: ``causal`` top-left aligned,
-    ``visible`` a bool mask (broadcast to (B, H, L, S)) of the keys each query may see.
+    ``visible`` a bool mask (broadcast to (B, H, L, S)) of the keys each query may see; with both, a key must pass
+    both. A query that sees no key gets zeros.
 
     The explicit form computes in float32 with autocast off and returns q's dtype: the scores' precision of the
     fused kernel (float32 accumulation of bf16 inputs), with the weights kept in float32 too.
@@ -34,13 +35,16 @@ def softmax_attention(q: Tensor, k: Tensor, v: Tensor, causal: bool = False, vis
     if not explicit(q, k, v):
         return F.scaled_dot_product_attention(q, k, v, attn_mask=visible, is_causal=causal)
     L, S = q.shape[2], k.shape[2]
+    if causal:
+        below = torch.ones(L, S, dtype=torch.bool, device=q.device).tril()
+        visible = below if visible is None else visible & below
     with torch.autocast("cpu", enabled=False):
         scores = (q.float() @ k.float().transpose(-2, -1)).mul_(1 / math.sqrt(q.shape[-1]))  # (B, H, L, S)
-        if causal:
-            visible = torch.ones(L, S, dtype=torch.bool, device=q.device).tril()
-        if visible is not None:
-            scores = scores.masked_fill(~visible, float("-inf"))
-        return (torch.softmax(scores, -1) @ v.float()).to(q.dtype)  # (B, H, L, D)
+        if visible is None:
+            return (torch.softmax(scores, -1) @ v.float()).to(q.dtype)  # (B, H, L, D)
+        weights = torch.softmax(scores.masked_fill(~visible, float("-inf")), -1)
+        weights = weights.masked_fill(~visible.any(-1, keepdim=True), 0.0)  # no key seen: zeros, not NaN
+        return (weights @ v.float()).to(q.dtype)  # (B, H, L, D)
 
 
 class FullAttention(Attention):

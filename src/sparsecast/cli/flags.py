@@ -75,7 +75,7 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training (unset: the model's defaults, the paper's for Informer and the baselines)")
     g.add_argument("--epochs", type=int, default=None)
     g.add_argument("--batch-size", type=int, default=None)
-    g.add_argument("--eval-batch-size", type=int, default=64)  # TrainConfig.eval_batch_size
+    g.add_argument("--eval-batch-size", type=int, default=64)  # training.EVAL_BATCH_SIZE (not imported: torch)
     g.add_argument("--lr", type=float, default=None)
     g.add_argument("--patience", type=int, default=None)
     g.add_argument("--lradj", default=None, help="learning-rate schedule: type1 (halve every epoch), type3, ...")
@@ -137,7 +137,8 @@ def add_device_flag(g) -> None:
 def add_precision_flags(g) -> None:
     g.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                    help="auto (default): bfloat16 autocast where the hardware has native bf16 (CPUs with "
-                        "AVX512-BF16 or AMX, GPUs with bf16), float32 elsewhere")
+                        "AVX512-BF16 or AMX, GPUs with bf16; on a CPU only for models wider than 64), float32 "
+                        "elsewhere")
     g.add_argument("--bf16", action="store_true", help="the same as --precision bf16")
 
 

@@ -42,8 +42,7 @@ def evaluate_run(run_dir: str | Path, batch_size: int = EVAL_BATCH_SIZE, precisi
     prepared = prepare_data(data, train_windows=0)  # a model with a long lookback may leave none (model="auto")
     chosen = precision or config.get("precision", "fp32")
     bf16 = resolve_precision(chosen, width=model_width(model))[0] == "bf16"
-    test, _, _, _, index = score(model, prepared, "test", batch_size, bf16,
-                                 data.test_windows)
+    test, _, _, _, index = score(model, prepared, "test", batch_size, bf16, data.test_windows)
     return {"test": {k: test[k] for k in METRIC_NAMES},
             "test_original_units": test["original_units"], "test_windows": test["windows"],
             "skill": skill_report(prepared, test, season_length(prepared.freq, data.season), index)}

@@ -18,7 +18,8 @@ from torch import Tensor
 
 def circular_conv(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``F.conv1d`` of x's time axis with circular padding k // 2 and stride 1, for an odd kernel size k:
-    out[t] = bias + sum_j weight[:, :, j] @ x[(t + j - k // 2) mod L].
+    out[t] = bias + sum_j weight[:, :, j] @ x[(t + j - k // 2) mod L]. Where k // 2 exceeds L the index wraps more
+    than once (``nn.Conv1d`` refuses such a padding); Informer's k = 3 needs L >= 1.
 
     Shape:
         x: (B, L, C_in); weight: (C_out, C_in, k), an ``nn.Conv1d``'s; returns (B, L, C_out).

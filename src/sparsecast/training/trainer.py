@@ -34,12 +34,14 @@ class TrainConfig:
         lradj: learning-rate schedule name in SCHEDULES ("type1" halves every epoch after the first).
         eval_batch_size: batch size of validation and test passes (under inference_mode). 64, not larger: on a CPU a
             larger batch's activations leave the cache (an Informer pass on ETTh1 per window, 2 threads: 1.4x faster
-            at 64 than at 256 in bf16, 1.24x in float32; LongPatch the same at either).
+            at 64 than at 256 in bf16, 1.24x in float32; LongPatch the same at either). Not measured on a GPU,
+            where a larger batch may be faster.
         threads: torch CPU threads (0 leaves torch's default).
         device: where ``fit`` trains: "auto" (the default: the first CUDA GPU where torch sees one, else the CPU),
             "cpu", "cuda" or "cuda:N". The closed-form starts (``init_from_data``) are fit on the CPU first.
         precision: "auto" (the default: bfloat16 autocast in training and evaluation where the hardware runs bf16
-            natively, CPUs with AVX512-BF16 or AMX and GPUs with bf16; float32 elsewhere), "fp32" or "bf16".
+            natively, CPUs with AVX512-BF16 or AMX and GPUs with bf16, except models 64 wide or narrower on a CPU;
+            float32 elsewhere), "fp32" or "bf16".
         bf16: force bf16 (the option's older spelling; True means precision "bf16").
         compile: run the model through ``torch.compile`` (the weights stay those of the model passed in).
         loss: the training loss by name, in ``training/losses.py``: "mse" (the default, the papers'), "mae" or
@@ -211,6 +213,8 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
     schedule = SCHEDULES[cfg.lradj]
     state = saved.restore(optimizer) if saved else TrainState()
+    for group in optimizer.param_groups:  # a checkpoint saved before fused Adam brings back its foreach setting
+        group.update(foreach=None, fused=True)
     history = state.history
     if resume:
         log(f"resuming {_resume_point(state, train)} of {cfg.epochs}")
