@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sparsecast.training.precision import cpu_summary, resolve_precision
+from sparsecast.training.precision import NARROW_MAX, cpu_summary, resolve_precision
 
 SETTINGS = {  # label: the flags of `sparsecast train` beyond --epochs 1
     "informer M 96/48/24 (paper defaults)": ["--model", "informer", "--features", "M", "--seq-len", "96",
@@ -109,7 +109,7 @@ def main():
                    help="a checkout of the official Informer2020 code: also time its epoch (Informer setting)")
     a = p.parse_args()
     default, why = resolve_precision("auto")
-    print(f"CPU {cpu_summary()}; the default precision here is {default} for models wider than 64 ({why}); "
+    print(f"CPU {cpu_summary()}; the default precision here is {default} for models wider than {NARROW_MAX} ({why}); "
           f"{a.threads} threads; median of {a.repeats} run(s) per path")
     print("| model, setting | path | whole process s | train+val s (epoch) | test s | test MSE |")
     print("|---|---|---|---|---|---|")

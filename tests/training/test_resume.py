@@ -65,8 +65,9 @@ def test_checkpoint_round_trip_and_truncation(tmp_path):
     save_checkpoint(path, model, opt, state)
     expected_rng = torch.rand(3)
     other = nn.Linear(3, 2)
-    other_opt = torch.optim.Adam(other.parameters(), lr=0.1)
+    other_opt = torch.optim.Adam(other.parameters(), lr=0.1, fused=True)  # the saved one was foreach's default
     restored = load_checkpoint(path, other, other_opt)
+    assert other_opt.param_groups[0]["fused"] is True  # the update as built now; hyperparameters as saved
     assert restored.epoch == 2 and restored.bad_epochs == 1 and restored.best_loss == 0.5
     torch.testing.assert_close(other.weight, model.weight)
     torch.testing.assert_close(other_opt.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"])

@@ -52,6 +52,9 @@ def set_rng_states(states: tuple) -> None:
     random.setstate(python_state)
 
 
+IMPLEMENTATION = ("foreach", "fused")  # param-group keys saying how an optimizer computes its update
+
+
 def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, state: TrainState) -> None:
     path = Path(path)
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -107,7 +110,11 @@ class Checkpoint:
         for key, value in meta["optim_extra"].items():
             idx, name = key.split(".", 1)
             opt_state.setdefault(int(idx), {})[name] = value
-        optimizer.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
+        # the saved groups' hyperparameters, with the update's implementation the optimizer was built with (a run
+        # saved under foreach Adam resumes fused)
+        groups = [{**saved, **{k: now[k] for k in IMPLEMENTATION if k in now}}
+                  for saved, now in zip(meta["param_groups"], optimizer.param_groups)]
+        optimizer.load_state_dict({"state": opt_state, "param_groups": groups})
         kind, pos, has_gauss, cached = meta["rng_numpy"]
         np_state = (kind, tensors["rng.numpy"].numpy().astype(np.uint32), pos, has_gauss, cached)
         set_rng_states((tensors["rng.torch"], np_state, _tupled(meta["rng_python"])))

@@ -213,8 +213,6 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
     schedule = SCHEDULES[cfg.lradj]
     state = saved.restore(optimizer) if saved else TrainState()
-    for group in optimizer.param_groups:  # a checkpoint saved before fused Adam brings back its foreach setting
-        group.update(foreach=None, fused=True)
     history = state.history
     if resume:
         log(f"resuming {_resume_point(state, train)} of {cfg.epochs}")
