@@ -23,7 +23,7 @@ from .data.windows import ConcatWindows
 from .errors import CheckpointError, DataError
 from .forecasting.experiment import build_forecaster, user_settings
 from .forecasting.lookback import choose_lookback
-from .forecasting.intervals import fit_intervals, interval_scores
+from .forecasting.intervals import fit_intervals, interval_scores, predict_windows
 from .forecasting.skill import seasonal_naive
 from .forecasting.predict import ForecastSpec, forecast_at, forecast_future
 from .forecasting.run_dir import SERIES, load_intervals, load_run, read_json, save_intervals, save_run, write_json
@@ -34,6 +34,7 @@ from .console import say
 from .models.registry import AUTO, ENSEMBLE, STATISTICAL, covariates_note, train_defaults
 from .timefeatures import season_length
 from .training import TrainConfig, fit, forecast_metrics, seed_everything
+from .training.trainer import model_device
 
 # The data settings a Forecaster takes (no file, and no test split to subsample)
 _DATA_FIELDS = {f.name for f in dataclasses.fields(DataConfig)} - {"data", "root_path", "test_windows", "scaler_rows"}
@@ -168,19 +169,25 @@ class Forecaster:
                                                               first)
         train = ConcatWindows([p.splits["train"] for p in prepared.values()])
         val = ConcatWindows([p.splits["val"] for p in prepared.values()])
+        kept = []  # training's float32 validation forecasts of the kept weights, where it computed them
         if any(p.requires_grad for p in self.model.parameters()):
             if resume and (checkpoint is None or not Path(checkpoint).is_file()):
                 raise CheckpointError(f"no checkpoint to resume the fit from: {checkpoint}")
             self.history = fit(self.model, train.loader(self.train_cfg.batch_size, True, self.train_cfg.seed),
                                val.loader(self.train_cfg.eval_batch_size), self.train_cfg,
-                               checkpoint=None if checkpoint is None else Path(checkpoint), resume=resume)
+                               checkpoint=None if checkpoint is None else Path(checkpoint), resume=resume,
+                               val_predictions=kept)
+            if self.train_cfg.resolved_precision(model_device(self.model), self.model)[0] != "fp32":
+                kept = []  # the intervals are fit on float32 forecasts, as predict computes them
         elif hasattr(self.model, "init_from_data"):  # nothing to train, but fit from the data (a seasonal profile)
             self.model.init_from_data(train.loader(self.train_cfg.eval_batch_size),
                                       val.loader(self.train_cfg.eval_batch_size))
         self.intervals = None
         if self.with_intervals:  # from the errors on held-out windows (fp32, as predict computes)
+            forecasts = predict_windows(self.model, val.loader(self.train_cfg.eval_batch_size), False, kept[0]) \
+                if kept else None
             self.intervals, note = fit_intervals(self.model, train, val, self.train_cfg.quantiles,
-                                                 self.train_cfg.eval_batch_size)
+                                                 self.train_cfg.eval_batch_size, val_forecasts=forecasts)
             self.intervals_note = note
             if self.intervals is None:
                 warnings.warn(note, stacklevel=2)

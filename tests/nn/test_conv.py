@@ -48,3 +48,19 @@ def test_informer_layers_equal_their_conv1d_form():
     v = torch.randn(2, 11, 7, dtype=torch.float64)
     torch.testing.assert_close(token(v), token.conv(v.transpose(1, 2)).transpose(1, 2), rtol=0, atol=1e-12)
     assert token(v).is_contiguous() and distil(x).shape == (4, 19, 16)
+
+
+def test_under_autocast_the_rows_are_cast_once_before_shifting():
+    """Casting commutes with roll and concatenation: the bf16 result is the one the linear's own cast gave, and the
+    gradient reaches the float32 input in float32."""
+    torch.manual_seed(1)
+    conv = torch.nn.Conv1d(8, 5, kernel_size=3, padding=1, padding_mode="circular")
+    x = torch.randn(2, 11, 8, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = circular_conv(x, conv.weight, conv.bias)
+        shifted = torch.cat([x.roll(1 - j, dims=1) for j in range(3)], dim=-1)  # float32, cast by the linear
+        want = F.linear(shifted, conv.weight.permute(0, 2, 1).reshape(5, 24), conv.bias)
+    assert got.dtype == torch.bfloat16
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    (gx,) = torch.autograd.grad(got.float().sum(), x)
+    assert gx.dtype == torch.float32 and gx.shape == x.shape

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from sparsecast.data import ForecastBatch
-from sparsecast.training import SCHEDULES, TrainConfig, evaluate_loss, fit, forecast_metrics
+from sparsecast.training import SCHEDULES, TrainConfig, evaluate_loss, fit, forecast_metrics, predict
 
 
 class Scale(nn.Module):
@@ -41,6 +41,17 @@ def test_early_stopping_restores_the_best_weights():
     assert hist.val_loss[hist.best_epoch] == best
     assert abs(evaluate_loss(model, val) - best) < 1e-9  # the restored weights are the best epoch's
     assert model.w.item() < 1.5
+
+
+def test_fit_hands_back_the_kept_weights_validation_forecasts():
+    """The best epoch's validation pass is what predicting with the restored weights gives, not the last epoch's."""
+    model, val, kept = Scale(), _batches(0.5) * 3, ["stale"]
+    hist = fit(model, _batches(3.0), val, TrainConfig(epochs=30, lr=0.1, patience=2, lradj="constant",
+                                                      progress=False), log=lambda _: None, val_predictions=kept)
+    assert hist.best_epoch < len(hist.val_loss) - 1  # later epochs ran with other weights
+    pred, _ = predict(model, val)
+    assert len(kept) == 1 and kept[0].dtype == np.float32 and kept[0].shape == pred.shape == (48, 2, 1)
+    np.testing.assert_array_equal(kept[0], pred)
 
 
 def test_time_budget_stops_inside_an_epoch_and_keeps_the_best_weights(monkeypatch):

@@ -181,6 +181,8 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
             f"the test split{held}; this can take a while on long series")
     start = time.perf_counter()
     history = None
+    refits = model_name in STATISTICAL or getattr(model, "refits_per_window", False)
+    kept = [] if dist.is_main and not refits else None  # fit's validation forecasts of the kept weights
     if n_params:
         train = prepared.splits["train"].loader(train_cfg.batch_size, shuffle=True, seed=train_cfg.seed,
                                                 rank=dist.rank, world_size=dist.world_size)
@@ -197,7 +199,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
             model.to(device)  # DistributedDataParallel wraps a model already on its device
         try:
             history = fit(dist.wrap(model), train, val, train_cfg, log=log,
-                          checkpoint=ckpt if dist.is_main else None, resume=resume)
+                          checkpoint=ckpt if dist.is_main else None, resume=resume, val_predictions=kept)
         except FloatingPointError as e:
             kept = f"; the last good epoch is in {ckpt} (sparsecast train --resume {out})" if ckpt.is_file() else ""
             raise FloatingPointError(f"{e}{kept}") from e
@@ -211,11 +213,11 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
         return {}
     bf16 = precision == "bf16"
     # The kept weights' forecasts of every validation window (not for a model refit per window: slow), read twice:
-    # their MSE / MAE whatever loss trained the model (what choosing between losses compares), and the intervals
+    # their MSE / MAE whatever loss trained the model (what choosing between losses compares), and the intervals.
+    # Training's validation pass computed them already where it validated the kept weights.
     val = prepared.splits["val"]
-    refits = model_name in STATISTICAL or getattr(model, "refits_per_window", False)
     val_forecasts = None if refits or not len(val) else predict_windows(model, val.loader(train_cfg.eval_batch_size),
-                                                                         bf16)
+                                                                         bf16, kept[0] if kept else None)
     val_scores = None if val_forecasts is None else subset_metrics(*val_forecasts[:2], slice(None))
     intervals, note = fit_intervals(model, prepared.splits["train"], val, train_cfg.quantiles,
                                     train_cfg.eval_batch_size, bf16, val_forecasts)  # never from the test windows

@@ -147,10 +147,20 @@ class Intervals:
                    np.asarray(d["floor"], dtype=np.float64), int(d["windows"]), float(d.get("power", 1.0)))
 
 
-def predict_windows(model, batches: Iterable, bf16: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def predict_windows(model, batches: Iterable, bf16: bool = False,
+                    forecasts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Point forecasts, truth (N, P, C_out) and window scales (N, C_out) of every window the batches serve (the
-    forecast channels are the inputs' last C_out)."""
-    return predict(model, batches, bf16, extra=lambda b: window_scale(b.x[..., -b.target.shape[-1]:].numpy()))
+    forecast channels are the inputs' last C_out). ``forecasts``: the model's forecasts of these windows where the
+    caller has them already (``fit``'s validation pass), so the model does not run again."""
+    def scale(batch) -> np.ndarray:
+        return window_scale(batch.x[..., -batch.target.shape[-1]:].numpy())
+
+    if forecasts is None:
+        return predict(model, batches, bf16, extra=scale)
+    truth, scales = (np.concatenate(parts) for parts in zip(*((b.target.numpy(), scale(b)) for b in batches)))
+    if truth.shape != forecasts.shape:
+        raise ValueError(f"forecasts of shape {forecasts.shape} are not of these windows' {truth.shape}")
+    return forecasts, truth, scales
 
 
 def interval_scores(q: np.ndarray, truth: np.ndarray, levels: tuple[float, ...]) -> dict:

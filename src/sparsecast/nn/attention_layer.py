@@ -3,9 +3,23 @@
 Notation: B batch, L query length, S key length, H heads, D head dim, E model width.
 """
 
+import torch
 from torch import Tensor, nn
 
 from ..attention import Attention
+
+
+def lowered(*xs: Tensor) -> tuple[Tensor, ...]:
+    """Under autocast, the inputs in its dtype, each distinct tensor cast once: self-attention's q, k and v
+    projections would each cast the same activations (and cross-attention's k and v the encoder's output)."""
+    device = xs[0].device.type
+    if not torch.is_autocast_enabled(device):
+        return xs
+    dtype, cast = torch.get_autocast_dtype(device), {}
+    for x in xs:
+        if id(x) not in cast:
+            cast[id(x)] = x.to(dtype) if x.is_floating_point() else x
+    return tuple(cast[id(x)] for x in xs)
 
 
 class AttentionLayer(nn.Module):
@@ -27,6 +41,7 @@ class AttentionLayer(nn.Module):
         return x.view(B, L, self.n_heads, E // self.n_heads).transpose(1, 2)  # (B, H, L, D)
 
     def forward(self, queries: Tensor, keys: Tensor, values: Tensor, causal: bool = False) -> Tensor:
+        queries, keys, values = lowered(queries, keys, values)
         q, k, v = self._heads(self.q_proj(queries)), self._heads(self.k_proj(keys)), self._heads(self.v_proj(values))
         out = self.kernel(q, k, v, causal=causal)  # (B, H, L, D)
         B, H, L, D = out.shape

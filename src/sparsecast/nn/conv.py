@@ -28,5 +28,7 @@ def circular_conv(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tens
     if k % 2 == 0:
         raise ValueError(f"circular_conv takes an odd kernel size, got {k}")
     p = k // 2
+    if torch.is_autocast_enabled(x.device.type):  # the linear casts its input anyway: roll and join at half the bytes
+        x = x.to(torch.get_autocast_dtype(x.device.type))
     shifted = torch.cat([x.roll(p - j, dims=1) for j in range(k)], dim=-1)  # (B, L, k C_in): x[t + j - p] at j
     return F.linear(shifted, weight.permute(0, 2, 1).reshape(C_out, k * C_in), bias)  # (B, L, C_out)

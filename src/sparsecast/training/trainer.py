@@ -123,16 +123,21 @@ def model_device(model: nn.Module) -> torch.device:
 
 
 @torch.inference_mode()
-def evaluate_loss(model: nn.Module, batches: Iterable, loss_fn: Callable = F.mse_loss, bf16: bool = False) -> float:
+def evaluate_loss(model: nn.Module, batches: Iterable, loss_fn: Callable = F.mse_loss, bf16: bool = False,
+                  outputs: list | None = None) -> float:
     """Mean loss over every window (weighted by batch size), in eval mode without autograd. The batches' losses
-    are read from the device once, at the end (no wait for a GPU per batch)."""
+    are read from the device once, at the end (no wait for a GPU per batch). ``outputs``: a list that each batch's
+    float32 predictions are appended to (left on the model's device)."""
     model.eval()
     losses, sizes, device = [], [], model_device(model)
     for batch in batches:
         batch = batch.to(device)
         with autocast(bf16, device):
-            losses.append(loss_fn(_first(model(**batch.inputs())).float(), batch.target))
+            pred = _first(model(**batch.inputs())).float()
+        losses.append(loss_fn(pred, batch.target))
         sizes.append(len(batch))
+        if outputs is not None:
+            outputs.append(pred)
     values = torch.stack(losses).tolist() if losses else []
     return sum(value * n for value, n in zip(values, sizes)) / max(sum(sizes), 1)
 
@@ -173,7 +178,8 @@ def compile_warm(model: nn.Module, batches: Iterable, bf16: bool = False) -> nn.
 
 
 def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss_fn: Callable | None = None,
-        log: Callable[[str], None] = tqdm.write, checkpoint: Path | None = None, resume: bool = False) -> History:
+        log: Callable[[str], None] = tqdm.write, checkpoint: Path | None = None, resume: bool = False,
+        val_predictions: list | None = None) -> History:
     """Adam with the chosen schedule, early stopping on validation loss; the best weights are restored at the end.
 
     The model is moved to ``cfg.device`` (a GPU where there is one, by default) and left there; batches follow it.
@@ -187,6 +193,10 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
 
     ``loss_fn`` (prediction, target) -> scalar trains and validates; None takes ``cfg.loss`` by name.
     ``cfg.progress`` shows a progress bar per epoch; a one-line summary of every epoch goes to ``log`` regardless.
+    ``val_predictions``: a list that ``fit`` fills with the kept weights' predictions of the validation windows, one
+    float32 CPU array (N, P, C_out) in the order ``val`` serves them, as its validation pass computed them (under
+    the run's precision), so a caller need not run that pass again; left empty when this process did not validate
+    the kept weights (a resumed run whose best epoch ran before the resume).
     """
     loss_fn = loss_fn or LOSSES[cfg.loss]
     if cfg.threads:
@@ -214,10 +224,14 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
     schedule = SCHEDULES[cfg.lradj]
     state = saved.restore(optimizer) if saved else TrainState()
     history = state.history
+    keep = val_predictions is not None
+    kept = None  # the validation predictions of the kept weights, where this process computed them
     if resume:
         log(f"resuming {_resume_point(state, train)} of {cfg.epochs}")
     elif fitted:
-        history.initial_val_loss = state.best_loss = evaluate_loss(runner, val, loss_fn, bf16)
+        outputs = [] if keep else None
+        history.initial_val_loss = state.best_loss = evaluate_loss(runner, val, loss_fn, bf16, outputs)
+        kept = outputs
         state.best_state = copy.deepcopy(model.state_dict())
         log(f"fitted to the training windows before training: val {state.best_loss:.4f}")
     budget = time.perf_counter() + 60 * cfg.max_minutes - sum(history.epoch_seconds) - state.epoch_seconds
@@ -264,7 +278,8 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
                 break
         tally.read()
         state.loss_sum, state.loss_count = tally.total, tally.count
-        val_loss = evaluate_loss(runner, val, loss_fn, bf16)
+        outputs = [] if keep else None
+        val_loss = evaluate_loss(runner, val, loss_fn, bf16, outputs)
         history.train_loss.append(state.loss_sum / max(state.loss_count, 1))
         history.val_loss.append(val_loss)
         history.lr.append(lr)
@@ -272,7 +287,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         state.step, state.loss_sum, state.loss_count, state.epoch_seconds = 0, 0.0, 0, 0.0
         if val_loss < state.best_loss:
             state.best_loss, state.best_state, state.bad_epochs = val_loss, copy.deepcopy(model.state_dict()), 0
-            history.best_epoch = epoch
+            history.best_epoch, kept = epoch, outputs
         else:
             state.bad_epochs += 1
         history.stopped_early = state.bad_epochs >= cfg.patience
@@ -283,6 +298,8 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
             save_checkpoint(checkpoint, model, optimizer, state)
     if state.best_state is not None:
         model.load_state_dict(state.best_state)
+    if keep:
+        val_predictions[:] = [torch.cat(kept).cpu().numpy()] if kept else []
     if history.val_loss:
         early = history.stopped_early and len(history.val_loss) < cfg.epochs  # epochs were left
         why = f"stopped early (validation did not improve for {cfg.patience} epochs); " if early else ""
