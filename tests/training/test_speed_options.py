@@ -67,6 +67,20 @@ def test_auto_precision_follows_the_cpu_flags(monkeypatch, flags, expected):
         TrainConfig(precision="fp16")
 
 
+@pytest.mark.parametrize("cap,expected", [("AVX2", "fp32"), ("avx512_core", "fp32"), ("AVX512_CORE_AMX", "bf16"),
+                                          ("", "bf16")])
+def test_auto_takes_fp32_where_onednn_is_capped_below_bf16(monkeypatch, cap, expected):
+    """ONEDNN_MAX_CPU_ISA=AVX2 on a bf16 CPU runs its matmuls as an AVX2 CPU would: auto chooses as there, and says
+    why."""
+    from sparsecast.training import precision
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2", "avx512f", "amx_bf16"}))
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+    chosen, why = precision.resolve_precision("auto")
+    assert chosen == expected
+    assert (f"ONEDNN_MAX_CPU_ISA={cap}" in why) == (expected == "fp32")
+
+
 def test_auto_keeps_narrow_models_in_fp32_on_a_bf16_cpu(monkeypatch):
     """bf16 does not pay for a model bound by memory (LongPatch, 16 wide): auto keeps it in fp32 on the CPU only."""
     from sparsecast.training import precision

@@ -9,6 +9,7 @@ run 0.94x and 0.97x the fp32 one on an AMX and an AVX512-BF16 CPU; benchmarks/re
 it stays in fp32. GPUs take bf16 at any width.
 """
 
+import os
 from functools import cache
 from pathlib import Path
 
@@ -16,6 +17,10 @@ import torch
 
 PRECISIONS = ("auto", "fp32", "bf16")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+# oneDNN, which runs torch's CPU matmuls, can be capped below the CPU's instruction set (an AVX2 machine's speed
+# measured on a newer one): at these levels it has no bf16 instructions
+ISA_CAPS = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+NO_BF16_ISAS = frozenset({"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI"})
 NARROW_MAX = 64  # model widths up to which ``auto`` keeps a CPU run in fp32 (as nn.feed_forward.CHUNK_MAX_WIDTH)
 
 
@@ -38,6 +43,9 @@ def native_bf16(device: torch.device | str = "cpu") -> tuple[bool, str]:
         ok = torch.cuda.is_bf16_supported()
         return ok, f"{torch.cuda.get_device_name(device)} {'supports' if ok else 'lacks'} bf16"
     found = [f for f in BF16_CPU_FLAGS if f in cpu_flags()]
+    capped = next((f"{v}={os.environ[v]}" for v in ISA_CAPS if os.environ.get(v, "").upper() in NO_BF16_ISAS), None)
+    if found and capped:
+        return False, f"this CPU has {', '.join(found)}, but {capped} keeps oneDNN from using them"
     if found:
         return True, f"this CPU has {', '.join(found)}"
     return False, f"this CPU has none of {', '.join(BF16_CPU_FLAGS)}"
@@ -67,7 +75,9 @@ def cpu_summary() -> str:
     """The vector and bf16 flags this CPU has, for benchmark records (speed ratios depend on them)."""
     wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
     flags = [f for f in wanted if f in cpu_flags()]
-    return "flags " + (" ".join(flags) if flags else "unknown")
+    caps = [f"{v}={os.environ[v]}" for v in ("ATEN_CPU_CAPABILITY", *ISA_CAPS) if os.environ.get(v)]
+    capped = f" (capped: {', '.join(caps)})" if caps else ""  # an older CPU's kernels on this one
+    return "flags " + (" ".join(flags) if flags else "unknown") + capped
 
 
 def machine_summary(device: str) -> str:
