@@ -120,6 +120,25 @@ def test_fused_backend_cut_into_slices_of_batch_and_heads_equals_dense(monkeypat
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("name,params", [("strided", {"stride": 5}), ("fixed", {"stride": 6, "c": 2})])
+def test_fused_backend_computes_bf16_slices_in_float32(monkeypatch, name, params):
+    """bf16 q, k, v give bf16 output and gradients: the output is the float32 computation on the same (bf16) values,
+    rounded once at the end, whatever the slicing; the gradients are within bf16 rounding of it (the backward pass
+    reads the saved bf16 output)."""
+    from sparsecast.attention import parts
+    monkeypatch.setattr(parts, "SLICE_ELEMENTS", 2 * 36 * 8)  # several slices
+    kernel = build_attention(name, backend="fused", **params)
+    q, k, v = (torch.randn(2, 3, 33, 8).bfloat16().requires_grad_() for _ in range(3))
+    wide = [x.detach().float().requires_grad_() for x in (q, k, v)]
+    out, ref = kernel(q, k, v, causal=True), kernel(*wide, causal=True)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out, ref.bfloat16(), rtol=0, atol=0)
+    g = torch.randn(out.shape).bfloat16()
+    for a, b in zip(torch.autograd.grad(out, (q, k, v), g), torch.autograd.grad(ref, wide, g.float())):
+        assert a.dtype == torch.bfloat16
+        torch.testing.assert_close(a.float(), b, rtol=2e-2, atol=1e-2)
+
+
 def test_fused_backend_refuses_second_derivatives_instead_of_giving_wrong_ones():
     """The flash-attention backward has no derivative: a gradient penalty through the fused kernels raises."""
     q = torch.randn(1, 1, 8, 4, dtype=torch.float64, requires_grad=True)

@@ -78,7 +78,7 @@ def test_loss_flag_trains_on_it_and_is_recorded(tmp_path, capsys):
     assert "mae loss" in capsys.readouterr().out
     assert json.loads((tmp_path / "mae" / "config.json").read_text())["train"]["loss"] == "mae"
     metrics = json.loads((tmp_path / "mae" / "metrics.json").read_text())
-    # validation scored again with the kept weights: its MAE is the loss early stopping kept, and MSE is there too
+    # validation scored with the kept weights (training's own pass): its MAE is the loss early stopping kept, MSE too
     assert metrics["val"]["mae"] == pytest.approx(metrics["best_val_loss"], rel=1e-5)
     assert metrics["val"]["mse"] > 0
     from sparsecast.forecasting.evaluate import score_split

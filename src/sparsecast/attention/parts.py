@@ -325,7 +325,24 @@ def _backward_slice(grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tens
             grads[2].index_add_(2, p.positions, dvf.to(v.dtype))
 
 
+def _wide(x: Tensor) -> Tensor:
+    """A slice in float32 (the kernels' compute precision here), or the slice itself when it is float32 or wider."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
+def _store(into: Tensor, wide: Tensor) -> None:
+    """Write a slice computed in float32 back into the caller's (narrower) tensor; nothing when it is that tensor."""
+    if wide.data_ptr() != into.data_ptr():
+        into.copy_(wide)
+
+
 class _FusedParts(torch.autograd.Function):
+    """Strided / fixed attention through the CPU flash kernel, a slice of the batch and heads at a time. A bf16 (or
+    fp16) slice is computed in float32 and its result cast back: the kernel's bf16 backward pass is slower at these
+    tile sizes even with native bf16 (AMX CPU, B 8, H 8, D 64, strided at L = 8192: forward and backward 2.88 s in
+    bf16 against 1.54 in fp32), and the running combination of the tiles keeps float32 precision. The float32
+    copies are one slice's, about SLICE_ELEMENTS each."""
+
     @staticmethod
     def forward(ctx, grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         out = q.new_zeros(q.shape)  # (B, H, P, D)
@@ -333,8 +350,10 @@ class _FusedParts(torch.autograd.Function):
                          dtype=torch.promote_types(q.dtype, torch.float32))  # (B, H, P, 1)
         cache = {}
         for b, h in _slices(*q.shape):
-            sub = [x[b, h] for x in (q, k, v)]
-            _forward_slice(_sub_grid(grid, sub[0]), parts, *sub, out[b, h], lse[b, h], cache)
+            sub = [_wide(x[b, h]) for x in (q, k, v)]
+            o = _wide(out[b, h])
+            _forward_slice(_sub_grid(grid, sub[0]), parts, *sub, o, lse[b, h], cache)
+            _store(out[b, h], o)
         lse.masked_fill_(torch.isneginf(lse), 0.0)  # no key at all: zero weights everywhere in the backward
         ctx.grid, ctx.parts = grid, parts  # the additive masks are made again in the backward (small: they
         ctx.save_for_backward(q, k, v, out, lse)  # broadcast over the items)
@@ -348,6 +367,9 @@ class _FusedParts(torch.autograd.Function):
         grads = [q.new_zeros(x.shape) for x in (q, k, v)]  # contiguous: the tiles add into views of them
         cache = {}
         for b, h in _slices(*q.shape):
-            sub = [x[b, h] for x in (q, k, v, out, lse, grad)]
-            _backward_slice(_sub_grid(ctx.grid, sub[0]), ctx.parts, *sub, [g[b, h] for g in grads], cache)
+            sub = [_wide(x[b, h]) for x in (q, k, v, out, lse, grad)]
+            wide = [_wide(g[b, h]) for g in grads]
+            _backward_slice(_sub_grid(ctx.grid, sub[0]), ctx.parts, *sub, wide, cache)
+            for g, w in zip(grads, wide):
+                _store(g[b, h], w)
         return None, None, *grads

@@ -182,7 +182,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     start = time.perf_counter()
     history = None
     refits = model_name in STATISTICAL or getattr(model, "refits_per_window", False)
-    kept = [] if dist.is_main and not refits else None  # fit's validation forecasts of the kept weights
+    val_kept = [] if dist.is_main and not refits else None  # fit's validation forecasts of the kept weights
     if n_params:
         train = prepared.splits["train"].loader(train_cfg.batch_size, shuffle=True, seed=train_cfg.seed,
                                                 rank=dist.rank, world_size=dist.world_size)
@@ -199,7 +199,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
             model.to(device)  # DistributedDataParallel wraps a model already on its device
         try:
             history = fit(dist.wrap(model), train, val, train_cfg, log=log,
-                          checkpoint=ckpt if dist.is_main else None, resume=resume, val_predictions=kept)
+                          checkpoint=ckpt if dist.is_main else None, resume=resume, val_predictions=val_kept)
         except FloatingPointError as e:
             kept = f"; the last good epoch is in {ckpt} (sparsecast train --resume {out})" if ckpt.is_file() else ""
             raise FloatingPointError(f"{e}{kept}") from e
@@ -217,7 +217,7 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     # Training's validation pass computed them already where it validated the kept weights.
     val = prepared.splits["val"]
     val_forecasts = None if refits or not len(val) else predict_windows(model, val.loader(train_cfg.eval_batch_size),
-                                                                         bf16, kept[0] if kept else None)
+                                                                         bf16, val_kept[0] if val_kept else None)
     val_scores = None if val_forecasts is None else subset_metrics(*val_forecasts[:2], slice(None))
     intervals, note = fit_intervals(model, prepared.splits["train"], val, train_cfg.quantiles,
                                     train_cfg.eval_batch_size, bf16, val_forecasts)  # never from the test windows
