@@ -8,7 +8,7 @@ import torch
 
 from sparsecast.attention import build_attention
 from sparsecast.attention import full
-from sparsecast.attention.full import EXPLICIT_MAX, explicit, softmax_attention
+from sparsecast.attention.full import EXPLICIT_MAX, EXPLICIT_MAX_KEYS, explicit, softmax_attention
 
 
 @pytest.fixture
@@ -74,6 +74,11 @@ def test_explicit_form_only_in_low_precision_training_at_small_sizes():
     side = math.isqrt(EXPLICIT_MAX) + 1
     long = torch.randn(1, 1, side, 4).bfloat16().requires_grad_()
     assert not explicit(long, long, long)
+    few = torch.randn(1, 1, EXPLICIT_MAX // EXPLICIT_MAX_KEYS, 4).bfloat16().requires_grad_()
+    keys = torch.randn(1, 1, EXPLICIT_MAX_KEYS, 4).bfloat16().requires_grad_()
+    assert explicit(few, keys, keys)  # at both limits
+    assert not explicit(few[:, :, :1], *(torch.cat([keys, keys[:, :, :1]], 2),) * 2)  # one key more
+    assert not explicit(torch.cat([few, few[:, :, :1]], 2), keys, keys)  # one query more
 
 
 @pytest.mark.parametrize("causal", [False, True])

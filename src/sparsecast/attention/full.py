@@ -8,17 +8,21 @@ from torch import Tensor
 
 from .base import Attention, building_graph, check_qkv
 
-EXPLICIT_MAX = 128 * 128  # query x key positions up to which bf16 CPU training takes the explicit form
+EXPLICIT_MAX = 1 << 15  # query x key positions up to which bf16 CPU training takes the explicit form
+EXPLICIT_MAX_KEYS = 192  # and keys per query
 
 
 def explicit(q: Tensor, k: Tensor, v: Tensor) -> bool:
     """Whether ``softmax_attention`` takes the explicit form: in CPU training (gradients recorded) in bf16 or fp16 at
-    up to ``EXPLICIT_MAX`` (L x S) positions. There the fused kernel's backward pass is 2-3x slower than the
-    explicit one in float32 (torch 2.13, AMX and AVX512-BF16 CPUs: 10.4 against 3.6 ms at B 32, H 8, L 24, S 48),
-    and the (B, H, L, S) weights it keeps are small; longer sequences keep the fused kernel."""
+    up to ``EXPLICIT_MAX`` (L x S) positions and ``EXPLICIT_MAX_KEYS`` keys. There the fused kernel's backward pass
+    is slower than the explicit one in float32 (torch 2.13, AMX and AVX512-BF16 CPUs, B 32, H 8, D 64, forward and
+    backward: 10.4 against 3.6 ms at L 24, S 48; one thread, 41.8 against 12.4 ms at 48 x 48, 143 against 100 at
+    Informer's cross-attention of 336 x 84), and the (B, H, L, S) weights it keeps are small. More keys or positions
+    keep the fused kernel (one thread: 118 against 141 ms at 128 x 256, 197 against 217 at 504 x 84, 228 against
+    514 at 336 x 336)."""
     return (q.device.type == "cpu" and q.dtype in (torch.bfloat16, torch.float16) and torch.is_grad_enabled()
-            and (q.requires_grad or k.requires_grad or v.requires_grad) and q.shape[2] * k.shape[2] <= EXPLICIT_MAX
-            and not building_graph())
+            and (q.requires_grad or k.requires_grad or v.requires_grad) and k.shape[2] <= EXPLICIT_MAX_KEYS
+            and q.shape[2] * k.shape[2] <= EXPLICIT_MAX and not building_graph())
 
 
 def softmax_attention(q: Tensor, k: Tensor, v: Tensor, causal: bool = False, visible: Tensor | None = None) -> Tensor:
