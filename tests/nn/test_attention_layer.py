@@ -3,7 +3,8 @@
 import torch
 
 from sparsecast.attention import build_attention
-from sparsecast.nn.attention_layer import AttentionLayer, lowered
+from sparsecast.nn.attention_layer import AttentionLayer
+from sparsecast.nn.autocast import lowered
 
 
 def test_lowered_casts_each_distinct_tensor_once_and_only_under_autocast():

@@ -3,23 +3,10 @@
 Notation: B batch, L query length, S key length, H heads, D head dim, E model width.
 """
 
-import torch
 from torch import Tensor, nn
 
 from ..attention import Attention
-
-
-def lowered(*xs: Tensor) -> tuple[Tensor, ...]:
-    """Under autocast, the inputs in its dtype, each distinct tensor cast once: self-attention's q, k and v
-    projections would each cast the same activations (and cross-attention's k and v the encoder's output)."""
-    device = xs[0].device.type
-    if not torch.is_autocast_enabled(device):
-        return xs
-    dtype, cast = torch.get_autocast_dtype(device), {}
-    for x in xs:
-        if id(x) not in cast:
-            cast[id(x)] = x.to(dtype) if x.is_floating_point() else x
-    return tuple(cast[id(x)] for x in xs)
+from .autocast import lowered
 
 
 class AttentionLayer(nn.Module):

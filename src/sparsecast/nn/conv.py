@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .autocast import lowered
+
 
 def circular_conv(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``F.conv1d`` of x's time axis with circular padding k // 2 and stride 1, for an odd kernel size k:
@@ -28,7 +30,6 @@ def circular_conv(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tens
     if k % 2 == 0:
         raise ValueError(f"circular_conv takes an odd kernel size, got {k}")
     p = k // 2
-    if torch.is_autocast_enabled(x.device.type):  # the linear casts its input anyway: roll and join at half the bytes
-        x = x.to(torch.get_autocast_dtype(x.device.type))
+    (x,) = lowered(x)  # under autocast the linear casts its input anyway: roll and join at half the bytes
     shifted = torch.cat([x.roll(p - j, dims=1) for j in range(k)], dim=-1)  # (B, L, k C_in): x[t + j - p] at j
     return F.linear(shifted, weight.permute(0, 2, 1).reshape(C_out, k * C_in), bias)  # (B, L, C_out)
