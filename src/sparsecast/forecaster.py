@@ -34,7 +34,7 @@ from .console import say
 from .models.registry import AUTO, ENSEMBLE, STATISTICAL, covariates_note, train_defaults
 from .timefeatures import season_length
 from .training import TrainConfig, fit, forecast_metrics, seed_everything
-from .training.trainer import model_device
+from .training.precision import resolve_device
 
 # The data settings a Forecaster takes (no file, and no test split to subsample)
 _DATA_FIELDS = {f.name for f in dataclasses.fields(DataConfig)} - {"data", "root_path", "test_windows", "scaler_rows"}
@@ -173,12 +173,12 @@ class Forecaster:
         if any(p.requires_grad for p in self.model.parameters()):
             if resume and (checkpoint is None or not Path(checkpoint).is_file()):
                 raise CheckpointError(f"no checkpoint to resume the fit from: {checkpoint}")
+            # the intervals are fit on float32 forecasts, as predict computes them: training's serve where it ran so
+            fp32 = self.train_cfg.resolved_precision(resolve_device(self.train_cfg.device), self.model)[0] == "fp32"
             self.history = fit(self.model, train.loader(self.train_cfg.batch_size, True, self.train_cfg.seed),
                                val.loader(self.train_cfg.eval_batch_size), self.train_cfg,
                                checkpoint=None if checkpoint is None else Path(checkpoint), resume=resume,
-                               val_predictions=kept)
-            if self.train_cfg.resolved_precision(model_device(self.model), self.model)[0] != "fp32":
-                kept = []  # the intervals are fit on float32 forecasts, as predict computes them
+                               val_predictions=kept if fp32 and self.with_intervals else None)
         elif hasattr(self.model, "init_from_data"):  # nothing to train, but fit from the data (a seasonal profile)
             self.model.init_from_data(train.loader(self.train_cfg.eval_batch_size),
                                       val.loader(self.train_cfg.eval_batch_size))
