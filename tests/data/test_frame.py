@@ -138,6 +138,27 @@ def test_a_time_column_named_otherwise_is_found_when_the_default_name_is_missing
         read_table(path)
 
 
+def test_a_time_column_written_day_first_is_found_and_read_day_first(tmp_path):
+    path = tmp_path / "d.csv"
+    frame = _frame(n=400)  # 13/01/2024 onwards reads day first only
+    frame.assign(date=frame["date"].dt.strftime("%d/%m/%Y %H:%M")).rename(columns={"date": "timestamp"}).to_csv(
+        path, index=False)
+    read = read_table(path)
+    assert read.attrs["time_column"] == "timestamp" and list(read["date"]) == list(frame["date"])
+
+
+def test_a_time_column_with_a_value_that_is_no_date_is_named_with_its_row(tmp_path):
+    path = tmp_path / "d.csv"
+    frame = _frame().rename(columns={"date": "Timestamp"}).astype({"Timestamp": object})
+    frame.loc[7, "Timestamp"] = "tomorrow"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataError, match="column 'Timestamp' does not hold dates .*'tomorrow' at data row 8"):
+        read_table(path)
+    frame.assign(Timestamp=frame["Timestamp"].where(frame.index != 7)).to_csv(path, index=False)
+    with pytest.raises(DataError, match="an empty cell at data row 8 is not a date"):
+        read_table(path)
+
+
 @pytest.mark.parametrize("dates, freq", [
     (pd.date_range("2024-01-01", periods=60, freq="D").delete(range(20, 30)), "D"),  # not 24h
     (pd.date_range("2000-01-01", periods=80, freq="MS").delete([10, 40]), "MS"),  # not the commonest gap in days

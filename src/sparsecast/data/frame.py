@@ -105,10 +105,13 @@ def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the
                         f"line reads one wide table (a date column, a column per variable): fit it with the Python API, "
                         f"Forecaster().fit(pd.read_csv(...)), one model over every series, or pivot it wide with "
                         f"df.pivot(index='ds', columns='unique_id', values='y')")
-    if date_col not in df.columns and date_col == "date":  # the default name: take the one column named for time
-        named = [c for c in df.columns if c.lower() in _TIME_NAMES]
-        if len(named) == 1 and not pd.api.types.is_numeric_dtype(df[named[0]]) and _all_dates(df[named[0]]):
-            date_col = named[0]
+    named = [c for c in df.columns if c.lower() in _TIME_NAMES and not pd.api.types.is_numeric_dtype(df[c])]
+    if date_col not in df.columns and date_col == "date" and len(named) == 1:  # the default name: take the one
+        if not _all_dates(df[named[0]]):  # text column named for time
+            raise DataError(f"no 'date' column in {source}, and its column '{named[0]}' does not hold dates in every "
+                            f"row ({_first_unreadable(df[named[0]])} is not a date): fix it, or name "
+                            f"the time column with --date-col (Python: date_col=)")
+        date_col = named[0]
     if date_col not in df.columns:
         raise DataError(f"no '{date_col}' column in {source}; columns are {list(df.columns)[:10]}: name the time "
                         f"column with --date-col (Python: date_col=), or add one (every row needs a timestamp)")
@@ -164,13 +167,27 @@ def parse_dates(column: pd.Series, source: str = "the data") -> pd.Series:
     return utc
 
 
-def _all_dates(column: pd.Series) -> bool:
+def _readable(column: pd.Series, day_first: bool) -> pd.Series:
+    """Which rows of ``column`` read as timestamps, month first (pandas' default) or day first."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return bool(pd.to_datetime(column, errors="coerce", utc=True).notna().all())
+            return pd.to_datetime(column, errors="coerce", utc=True, dayfirst=day_first).notna()
         except (TypeError, ValueError):
-            return False
+            return pd.Series(False, index=column.index)
+
+
+def _all_dates(column: pd.Series) -> bool:
+    """Whether every row reads as a timestamp, month first or day first (13/01/2024), as ``parse_dates`` reads."""
+    return any(bool(_readable(column, day_first).all()) for day_first in (False, True))
+
+
+def _first_unreadable(column: pd.Series) -> str:
+    """The first value that reads as a timestamp neither month first nor day first, and its data row."""
+    bad = (~(_readable(column, False) | _readable(column, True))).to_numpy()
+    row = int(bad.argmax())
+    value = column.iloc[row]
+    return f"{'an empty cell' if pd.isna(value) else repr(value)} at data row {row + 1}"
 
 
 def _day_first_if_better(column: pd.Series, dates: pd.Series) -> pd.Series:
