@@ -24,6 +24,19 @@ def test_separators_and_decimal_commas(tmp_path, sep, decimal):
     assert list(read["date"]) == list(df["date"])
 
 
+@pytest.mark.parametrize("sep,decimal,text", [(",", ".", ['"1,010.4"', '"-12,345,678.9"', "2.5", ".5"]),
+                                               (";", ",", ["1.010,4", "-12.345.678,9", "2,5", "0,5"])])
+def test_numbers_with_digit_grouping_are_read_as_numbers(tmp_path, sep, decimal, text):
+    path = tmp_path / "d.csv"
+    dates = pd.date_range("2024-01-01", periods=4, freq="h").strftime("%Y-%m-%d %H:%M")
+    path.write_text("\n".join([f"date{sep}sales{sep}note"] + [f"{d}{sep}{v}{sep}ok" for d, v in zip(dates, text)]))
+    read = read_table(path)
+    np.testing.assert_allclose(read["sales"].to_numpy(), [1010.4, -12345678.9, 2.5, 0.5])
+    assert list(read["note"]) == ["ok"] * 4 and read.attrs["csv_format"] == {"sep": sep, "decimal": decimal}
+    path.write_text(path.read_text().replace(text[2], "n.a.", 1))  # a word among them: the column stays text
+    assert not pd.api.types.is_numeric_dtype(read_table(path)["sales"])
+
+
 def test_semicolons_with_text_that_is_not_a_number_stay_text(tmp_path):
     path = tmp_path / "d.csv"
     _frame().assign(site="A,B").to_csv(path, index=False, sep=";")

@@ -75,3 +75,19 @@ def test_scores_note_when_repeating_the_last_value_beats_the_model(capsys):
     metrics["skill"]["baselines"]["repeat_last"]["mse"] = 0.03
     print_test_scores(metrics, auto=True)
     assert "repeating the last value" not in capsys.readouterr().out
+
+
+def test_a_constant_target_trains_and_scores_without_ratios(tmp_path, capsys):
+    n = 400  # every baseline is exact on a constant series, and so is LongPatch: no ratio to report, no warning
+    df = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=n, freq="D"), "level": 5.0,
+                       "other": np.sin(np.arange(n) / 3)})
+    csv = tmp_path / "constant.csv"
+    df.to_csv(csv, index=False)
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(csv), "--target", "level", "--model", "longpatch", "--pred-len", "7",
+                 "--epochs", "1", "--no-progress", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "does not beat seasonal naive" not in printed
+    skill = json.loads((out / "metrics.json").read_text())["skill"]
+    assert skill["baselines"]["repeat_last"]["mse"] == 0 and skill["skill_vs_repeat_last"] is None
+    assert skill["skill_vs_seasonal_naive"] is None

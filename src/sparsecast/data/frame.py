@@ -33,6 +33,10 @@ def read_table(path: str | Path, date_col: str = "date") -> pd.DataFrame:
         if sep == ";" and _decimal_commas(df, date_col):  # a European spreadsheet's export: 12,5 is twelve and a half
             decimal = ","
             df = pd.read_csv(path, sep=sep, decimal=decimal, encoding="utf-8-sig", encoding_errors="replace")
+        thousands = _thousands_mark(df, date_col, decimal)
+        if thousands:  # numbers written with digit grouping: "1,234.5" (or "1.234,5" beside decimal commas)
+            df = pd.read_csv(path, sep=sep, decimal=decimal, thousands=thousands, encoding="utf-8-sig",
+                             encoding_errors="replace")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read {path} as CSV: {str(e).splitlines()[0]}") from e
     df = normalize_frame(df, date_col, source=str(path))
@@ -71,6 +75,23 @@ def _decimal_commas(df: pd.DataFrame, date_col: str) -> bool:
         if len(sample) and sample.str.contains(",").any() and sample.str.fullmatch(_DECIMAL_COMMA).all():
             return True
     return False
+
+
+def _thousands_mark(df: pd.DataFrame, date_col: str, decimal: str) -> str | None:
+    """The digit-grouping mark of the numbers of a text column ("," with decimal points, "." with decimal commas),
+    where every value of some text column is a number and at least one is grouped ("1,234.5"); None otherwise."""
+    mark = "," if decimal == "." else "."
+    m, d = re.escape(mark), re.escape(decimal)
+    grouped = rf"\s*[-+]?\d{{1,3}}(?:{m}\d{{3}})+(?:{d}\d*)?\s*"
+    plain = rf"\s*[-+]?(?:\d+(?:{d}\d*)?|{d}\d+)\s*"
+    for c in df.columns:
+        if c == date_col or pd.api.types.is_numeric_dtype(df[c]):
+            continue
+        sample = df[c].dropna().astype(str)
+        is_grouped = sample.str.fullmatch(grouped)
+        if len(sample) and is_grouped.any() and (is_grouped | sample.str.fullmatch(plain)).all():
+            return mark
+    return None
 
 
 _TIME_NAMES = ("date", "datetime", "timestamp", "time", "ds", "date_time", "time_stamp")

@@ -243,7 +243,7 @@ def finish_run(model, model_name: str, model_cfg, prepared: PreparedData, data_c
     naive_val = baseline_scores(prepared, "val", season).get("seasonal_naive")
     best_val = history.best_val_loss if history else None
     val_mse = val_scores["mse"] if val_scores else None  # MSE whatever loss trained it
-    if naive_val and val_mse is not None and val_mse >= naive_val["mse"]:
+    if naive_val and val_mse is not None and val_mse >= naive_val["mse"] and val_mse > 0:  # both exact: a tie
         log(f"warning: {model_name} does not beat seasonal naive (season {season}) on validation: MSE "
             f"{val_mse:.4f} against {naive_val['mse']:.4f}; its forecasts have no skill over repeating the last "
             f"season")

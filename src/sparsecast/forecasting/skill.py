@@ -39,9 +39,13 @@ def skill_report(prepared: PreparedData, test: dict, season: int, index: torch.T
     """The baselines' test errors, the skill ratio and MASE of a model's ``test`` metrics (normalized scale), on
     the test windows the model was scored on (positions ``index``; None: all)."""
     baselines = baseline_scores(prepared, "test", season, index)
-    reference = baselines.get("seasonal_naive")
     scale = mase_scale(prepared, season)
     return {"season": season, "baselines": baselines,
-            "skill_vs_seasonal_naive": test["mse"] / reference["mse"] if reference and reference["mse"] else None,
-            "skill_vs_repeat_last": test["mse"] / baselines["repeat_last"]["mse"],
+            "skill_vs_seasonal_naive": _ratio(test["mse"], baselines.get("seasonal_naive")),
+            "skill_vs_repeat_last": _ratio(test["mse"], baselines["repeat_last"]),
             "mase": test["mae"] / scale if scale and np.isfinite(scale) else None}
+
+
+def _ratio(mse: float, baseline: dict | None) -> float | None:
+    """The model's MSE over a baseline's; None where the baseline is missing or exact (a constant series: MSE 0)."""
+    return mse / baseline["mse"] if baseline and baseline["mse"] else None
