@@ -53,6 +53,8 @@ CASES = {  # name: (make the data file, extra flags, what the one line must say)
     "inf in feature": (lambda t: _edit(t, lambda d: d.assign(a=d["a"].where(d.index != 9, np.inf)),
                                        columns=("a", "OT")), ["--features", "M"], "missing or infinite value in column 'a'"),
     "non-numeric feature": (lambda t: _edit(t, None, site=["x"] * 300), ["--features", "M"], "non-numeric"),
+    "a currency sign in the target": (lambda t: _edit(t, lambda d: d.assign(OT=d["OT"].map("${:,.2f}".format))), [],
+                                      "is not a number); drop them or convert them"),
     "unknown target": (lambda t: _edit(t, None), ["--target", "price"], "target column 'price'"),
     "no target named, several numeric columns and no OT": (lambda t: _edit(t, lambda d: d.drop(columns="OT")), [],
                                                             "which column of"),

@@ -293,7 +293,10 @@ def select_columns(df: pd.DataFrame, target: str, features: str, source: str = "
     values = df[cols]
     bad = [c for c in cols if not pd.api.types.is_numeric_dtype(values[c])]
     if bad:
-        raise DataError(f"non-numeric column(s) {bad} in {source}; drop them or convert them to numbers")
+        column = values[bad[0]]
+        text = column.notna() & pd.to_numeric(column, errors="coerce").isna()  # (N,): a value that is no number
+        first = f" ({column[text].iloc[0]!r} at {df['date'][text].iloc[0]} is not a number)" if text.any() else ""
+        raise DataError(f"non-numeric column(s) {bad} in {source}{first}; drop them or convert them to numbers")
     arr = values.to_numpy(dtype=np.float64)
     bad = np.isinf(arr) if allow_missing else ~np.isfinite(arr)
     if bad.any():
