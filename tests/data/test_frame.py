@@ -160,6 +160,17 @@ def test_a_time_column_written_day_first_is_found_and_read_day_first(tmp_path):
     assert read.attrs["time_column"] == "timestamp" and list(read["date"]) == list(frame["date"])
 
 
+def test_a_month_column_is_the_time_column_and_a_text_one_beside_real_dates_is_not(tmp_path):
+    path = tmp_path / "d.csv"
+    months = pd.date_range("2015-01-01", periods=36, freq="MS")
+    pd.DataFrame({"Month": months.strftime("%b %Y"), "Passengers": np.arange(36.0)}).to_csv(path, index=False)
+    read = read_table(path)  # the airline passengers' layout: Month, then the values
+    assert read.attrs["time_column"] == "Month" and list(read["date"]) == list(months)
+    pd.DataFrame({"Date": months.strftime("%Y-%m-%d"), "month": months.strftime("%b"), "y": np.arange(36.0)}).to_csv(
+        path, index=False)  # "Jan" alone is no date: the Date column is the time column
+    assert read_table(path).attrs["time_column"] == "Date"
+
+
 def test_a_time_column_with_a_value_that_is_no_date_is_named_with_its_row(tmp_path):
     path = tmp_path / "d.csv"
     frame = _frame().rename(columns={"date": "Timestamp"}).astype({"Timestamp": object})

@@ -94,14 +94,16 @@ def _thousands_mark(df: pd.DataFrame, date_col: str, decimal: str) -> str | None
     return None
 
 
-_TIME_NAMES = ("date", "datetime", "timestamp", "time", "ds", "date_time", "time_stamp")
+_TIME_NAMES = ("date", "datetime", "timestamp", "time", "ds", "date_time", "time_stamp", "dates", "times",
+               "period", "year", "quarter", "month", "week", "day", "hour")
 
 
 def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the data") -> pd.DataFrame:
     """A copy of ``df`` with its timestamps parsed into a first column named ``date``, in time order.
 
     The timestamps come from ``date_col`` or, if there is no such column, a DatetimeIndex; with the default name
-    "date", a single column named Date, datetime, timestamp, time or ds that holds dates is taken too. Unsorted rows
+    "date", the one text column named for time (Date, datetime, timestamp, time, ds, Month, Week, ...: ``_TIME_NAMES``,
+    any case) whose every row is a date is taken too. Unsorted rows
     are sorted (with a warning); a timestamp repeated with different values is refused, an exactly repeated row is
     left to ``datasets.regular_frame``. ``attrs["time_column"]`` of the result is the timestamps' own name.
     """
@@ -126,13 +128,15 @@ def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the
                         f"line reads one wide table (a date column, a column per variable): fit it with the Python API, "
                         f"Forecaster().fit(pd.read_csv(...)), one model over every series, or pivot it wide with "
                         f"df.pivot(index='ds', columns='unique_id', values='y')")
-    named = [c for c in df.columns if c.lower() in _TIME_NAMES and not pd.api.types.is_numeric_dtype(df[c])]
-    if date_col not in df.columns and date_col == "date" and len(named) == 1:  # the default name: take the one
-        if not _all_dates(df[named[0]]):  # text column named for time
+    if date_col not in df.columns and date_col == "date":  # the default name: take the one text column named for
+        named = [c for c in df.columns if c.lower() in _TIME_NAMES and not pd.api.types.is_numeric_dtype(df[c])]
+        dated = [c for c in named if _all_dates(df[c])]  # time (Month, timestamp...) whose every row is a date
+        if len(dated) == 1:
+            date_col = dated[0]
+        elif len(named) == 1:
             raise DataError(f"no 'date' column in {source}, and its column '{named[0]}' does not hold dates in every "
                             f"row ({_first_unreadable(df[named[0]])} is not a date): fix it, or name "
                             f"the time column with --date-col (Python: date_col=)")
-        date_col = named[0]
     if date_col not in df.columns:
         raise DataError(f"no '{date_col}' column in {source}; columns are {list(df.columns)[:10]}: name the time "
                         f"column with --date-col (Python: date_col=), or add one (every row needs a timestamp)")
@@ -189,13 +193,15 @@ def parse_dates(column: pd.Series, source: str = "the data") -> pd.Series:
 
 
 def _readable(column: pd.Series, day_first: bool) -> pd.Series:
-    """Which rows of ``column`` read as timestamps, month first (pandas' default) or day first."""
+    """Which rows of ``column`` read as timestamps, month first (pandas' default) or day first, of a year after
+    1700 (pandas reads a month name alone, "Jan", as January of the year 1)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return pd.to_datetime(column, errors="coerce", utc=True, dayfirst=day_first).notna()
+            dates = pd.to_datetime(column, errors="coerce", utc=True, dayfirst=day_first)
         except (TypeError, ValueError):
             return pd.Series(False, index=column.index)
+    return dates.notna() & (dates.dt.year > 1700)
 
 
 def _all_dates(column: pd.Series) -> bool:
