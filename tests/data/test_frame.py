@@ -171,6 +171,18 @@ def test_a_month_column_is_the_time_column_and_a_text_one_beside_real_dates_is_n
     assert read_table(path).attrs["time_column"] == "Date"
 
 
+def test_a_german_spreadsheet_export_reads_whole(tmp_path):
+    path = tmp_path / "d.csv"  # Datum, day first with dots; semicolons; decimal commas with dots grouping thousands
+    dates = pd.date_range("2024-01-01", periods=30, freq="h")
+    german = {ord(","): ".", ord("."): ","}  # 1,000.5 -> 1.000,5
+    rows = [f"{d};" + f"{v:,.1f}".translate(german)
+            for d, v in zip(dates.strftime("%d.%m.%Y %H:%M"), 1000.5 + np.arange(30.0))]
+    path.write_text("Datum;Verbrauch\n" + "\n".join(rows))
+    read = read_table(path)
+    assert read.attrs["time_column"] == "Datum" and list(read["date"]) == list(dates)
+    np.testing.assert_allclose(read["Verbrauch"].to_numpy(), 1000.5 + np.arange(30.0))
+
+
 def test_a_time_column_with_a_value_that_is_no_date_is_named_with_its_row(tmp_path):
     path = tmp_path / "d.csv"
     frame = _frame().rename(columns={"date": "Timestamp"}).astype({"Timestamp": object})

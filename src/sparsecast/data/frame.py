@@ -95,7 +95,8 @@ def _thousands_mark(df: pd.DataFrame, date_col: str, decimal: str) -> str | None
 
 
 _TIME_NAMES = ("date", "datetime", "timestamp", "time", "ds", "date_time", "time_stamp", "dates", "times",
-               "period", "year", "quarter", "month", "week", "day", "hour")
+               "period", "year", "quarter", "month", "week", "day", "hour",
+               "datum", "zeit", "zeitstempel", "fecha", "data", "horodatage")  # spreadsheets in other languages
 
 
 def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the data") -> pd.DataFrame:
