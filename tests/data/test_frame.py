@@ -37,6 +37,20 @@ def test_numbers_with_digit_grouping_are_read_as_numbers(tmp_path, sep, decimal,
     assert not pd.api.types.is_numeric_dtype(read_table(path)["sales"])
 
 
+def test_digit_grouping_converts_its_own_columns_only(tmp_path):
+    path = tmp_path / "d.csv"  # beside the grouped column: decimal commas, a tag list, a leading 0 group: all text
+    path.write_text('date,sales,rate,tags,code\n2024-01-01,"1,234.5","1,5","1,2","0,125"\n'
+                    '2024-01-02,"2,000","2,25","3,4,5","1,250"\n2024-01-03,12,"0,5",7,"2,500"\n')
+    read = read_table(path)
+    assert read["sales"].tolist() == [1234.5, 2000.0, 12.0]
+    assert [list(read[c]) for c in ("rate", "tags", "code")] == [["1,5", "2,25", "0,5"], ["1,2", "3,4,5", "7"],
+                                                                 ["0,125", "1,250", "2,500"]]
+    path.write_text("date;Verbrauch\n01.02.2024;1.234,5\n02.02.2024;1.300,0\n03.02.2024;999,5\n")  # dates alone
+    read = read_table(path)
+    assert list(read["date"]) == list(pd.date_range("2024-02-01", periods=3)) and read["Verbrauch"].tolist() == [
+        1234.5, 1300.0, 999.5]
+
+
 def test_semicolons_with_text_that_is_not_a_number_stay_text(tmp_path):
     path = tmp_path / "d.csv"
     _frame().assign(site="A,B").to_csv(path, index=False, sep=";")
@@ -181,6 +195,23 @@ def test_a_german_spreadsheet_export_reads_whole(tmp_path):
     read = read_table(path)
     assert read.attrs["time_column"] == "Datum" and list(read["date"]) == list(dates)
     np.testing.assert_allclose(read["Verbrauch"].to_numpy(), 1000.5 + np.arange(30.0))
+
+
+def test_a_date_column_is_taken_before_a_month_or_hour_one_that_parses_too(tmp_path):
+    path = tmp_path / "d.csv"
+    days = pd.date_range("2024-01-05", periods=40, freq="D")
+    for other, values in (("Month", days.strftime("%Y-%m")), ("Hour", ["01:00"] * 40),
+                          ("Week", days.strftime("%Y-%m-%d"))):
+        pd.DataFrame({"Date": days.strftime("%Y-%m-%d"), other: values, "y": np.arange(40.0)}).to_csv(path, index=False)
+        assert read_table(path).attrs["time_column"] == "Date", other
+
+
+def test_dates_that_no_single_reading_reads_are_named_per_reading(tmp_path):
+    path = tmp_path / "d.csv"
+    pd.DataFrame({"timestamp": ["12/25/2024", "25/12/2024", "12/27/2024"], "y": [1.0, 2.0, 3.0]}).to_csv(
+        path, index=False)
+    with pytest.raises(DataError, match="'25/12/2024' at data row 2 is a date alone, but written in another order"):
+        read_table(path)
 
 
 def test_a_time_column_with_a_value_that_is_no_date_is_named_with_its_row(tmp_path):

@@ -33,10 +33,7 @@ def read_table(path: str | Path, date_col: str = "date") -> pd.DataFrame:
         if sep == ";" and _decimal_commas(df, date_col):  # a European spreadsheet's export: 12,5 is twelve and a half
             decimal = ","
             df = pd.read_csv(path, sep=sep, decimal=decimal, encoding="utf-8-sig", encoding_errors="replace")
-        thousands = _thousands_mark(df, date_col, decimal)
-        if thousands:  # numbers written with digit grouping: "1,234.5" (or "1.234,5" beside decimal commas)
-            df = pd.read_csv(path, sep=sep, decimal=decimal, thousands=thousands, encoding="utf-8-sig",
-                             encoding_errors="replace")
+        df = _ungroup_numbers(df, date_col, decimal)  # "1,234.5" (or "1.234,5" beside decimal commas)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read {path} as CSV: {str(e).splitlines()[0]}") from e
     df = normalize_frame(df, date_col, source=str(path))
@@ -77,26 +74,30 @@ def _decimal_commas(df: pd.DataFrame, date_col: str) -> bool:
     return False
 
 
-def _thousands_mark(df: pd.DataFrame, date_col: str, decimal: str) -> str | None:
-    """The digit-grouping mark of the numbers of a text column ("," with decimal points, "." with decimal commas),
-    where every value of some text column is a number and at least one is grouped ("1,234.5"); None otherwise."""
+def _ungroup_numbers(df: pd.DataFrame, date_col: str, decimal: str) -> pd.DataFrame:
+    """``df`` with each text column whose every value is a number, some written with digit grouping ("1,234.5"; with
+    decimal commas "1.234,5"), converted to numbers; other columns as they are. A group mark follows a leading group
+    of one to three digits not starting with 0, so "0,125" or "1,5" (decimal commas) and tag lists ("1,2") stay text."""
     mark = "," if decimal == "." else "."
     m, d = re.escape(mark), re.escape(decimal)
-    grouped = rf"\s*[-+]?\d{{1,3}}(?:{m}\d{{3}})+(?:{d}\d*)?\s*"
+    grouped = rf"\s*[-+]?[1-9]\d{{0,2}}(?:{m}\d{{3}})+(?:{d}\d*)?\s*"
     plain = rf"\s*[-+]?(?:\d+(?:{d}\d*)?|{d}\d+)\s*"
     for c in df.columns:
         if c == date_col or pd.api.types.is_numeric_dtype(df[c]):
             continue
-        sample = df[c].dropna().astype(str)
-        is_grouped = sample.str.fullmatch(grouped)
-        if len(sample) and is_grouped.any() and (is_grouped | sample.str.fullmatch(plain)).all():
-            return mark
-    return None
+        text = df[c].dropna().astype(str)
+        is_grouped = text.str.fullmatch(grouped)
+        if len(text) and is_grouped.any() and (is_grouped | text.str.fullmatch(plain)).all():
+            digits = df[c].astype("string").str.replace(mark, "", regex=False).str.replace(decimal, ".", regex=False)
+            df[c] = pd.to_numeric(digits.str.strip()).astype(np.float64)
+    return df
 
 
-_TIME_NAMES = ("date", "datetime", "timestamp", "time", "ds", "date_time", "time_stamp", "dates", "times",
-               "period", "year", "quarter", "month", "week", "day", "hour",
-               "datum", "zeit", "zeitstempel", "fecha", "data", "horodatage")  # spreadsheets in other languages
+# Names of a time column, in two tiers: a column of the first is taken before one of the second (a Date column beside
+# a Month or Hour one that also parses as dates)
+_TIME_NAMES = (("date", "datetime", "timestamp", "time", "ds", "date_time", "time_stamp", "dates", "times",
+                "datum", "zeit", "zeitstempel", "fecha", "data", "horodatage"),  # spreadsheets in other languages
+               ("period", "year", "quarter", "month", "week", "day", "hour"))
 
 
 def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the data") -> pd.DataFrame:
@@ -129,15 +130,8 @@ def normalize_frame(df: pd.DataFrame, date_col: str = "date", source: str = "the
                         f"line reads one wide table (a date column, a column per variable): fit it with the Python API, "
                         f"Forecaster().fit(pd.read_csv(...)), one model over every series, or pivot it wide with "
                         f"df.pivot(index='ds', columns='unique_id', values='y')")
-    if date_col not in df.columns and date_col == "date":  # the default name: take the one text column named for
-        named = [c for c in df.columns if c.lower() in _TIME_NAMES and not pd.api.types.is_numeric_dtype(df[c])]
-        dated = [c for c in named if _all_dates(df[c])]  # time (Month, timestamp...) whose every row is a date
-        if len(dated) == 1:
-            date_col = dated[0]
-        elif len(named) == 1:
-            raise DataError(f"no 'date' column in {source}, and its column '{named[0]}' does not hold dates in every "
-                            f"row ({_first_unreadable(df[named[0]])} is not a date): fix it, or name "
-                            f"the time column with --date-col (Python: date_col=)")
+    if date_col not in df.columns and date_col == "date":  # the default name: the text column named for time
+        date_col = _time_column(df, source) or date_col  # whose every row is a date
     if date_col not in df.columns:
         raise DataError(f"no '{date_col}' column in {source}; columns are {list(df.columns)[:10]}: name the time "
                         f"column with --date-col (Python: date_col=), or add one (every row needs a timestamp)")
@@ -210,12 +204,43 @@ def _all_dates(column: pd.Series) -> bool:
     return any(bool(_readable(column, day_first).all()) for day_first in (False, True))
 
 
-def _first_unreadable(column: pd.Series) -> str:
-    """The first value that reads as a timestamp neither month first nor day first, and its data row."""
-    bad = (~(_readable(column, False) | _readable(column, True))).to_numpy()
-    row = int(bad.argmax())
-    value = column.iloc[row]
-    return f"{'an empty cell' if pd.isna(value) else repr(value)} at data row {row + 1}"
+def _time_column(df: pd.DataFrame, source: str) -> str | None:
+    """The one text column named for time (``_TIME_NAMES``, first tier first, any case) whose every row is a date;
+    None where there is no such name. Raises DataError where several columns of a tier are dates (which is meant?)
+    or where the one named column has a value that is no date."""
+    undated = []  # named for time, but some row is no date
+    for tier in _TIME_NAMES:
+        named = [c for c in df.columns if c.lower() in tier and not pd.api.types.is_numeric_dtype(df[c])]
+        dated = [c for c in named if _all_dates(df[c])]
+        if len(dated) > 1:
+            raise DataError(f"no 'date' column in {source}, and several columns hold dates ({dated}): name the time "
+                            f"column with --date-col (Python: date_col=)")
+        if dated:
+            return dated[0]
+        undated += named
+    if len(undated) == 1:
+        raise DataError(f"no 'date' column in {source}, and its column '{undated[0]}' does not hold dates in every "
+                        f"row ({_unreadable(df[undated[0]])}): fix it, or name the time column with --date-col "
+                        f"(Python: date_col=)")
+    return None
+
+
+def _unreadable(column: pd.Series) -> str:
+    """Why ``column`` is not all dates, in words: its first value that reads neither month first nor day first, or,
+    where every value reads one way or the other, the first that each reading misses."""
+    readings = {"month first": _readable(column, False), "day first": _readable(column, True)}
+    neither = ~(readings["month first"] | readings["day first"])
+
+    def first(bad: pd.Series) -> str:
+        row = int(bad.to_numpy().argmax())
+        value = column.iloc[row]
+        return f"{'an empty cell' if pd.isna(value) else repr(value)} at data row {row + 1}"
+
+    if not neither.any():
+        return "; ".join(f"read {how}, {first(~ok)} is not a date" for how, ok in readings.items())
+    alone = _readable(column[neither].iloc[:1], False).all() or _readable(column[neither].iloc[:1], True).all()
+    return f"{first(neither)} " + ("is a date alone, but written in another order than the rows before it (day or "
+                                   "month first throughout)" if alone else "is not a date")
 
 
 def _day_first_if_better(column: pd.Series, dates: pd.Series) -> pd.Series:
