@@ -31,7 +31,7 @@ from sparsecast.forecasting.run_dir import record_result
 from sparsecast.training.precision import cpu_summary
 from univariate import ORIGINS, series_list
 
-CANDIDATES = ("longpatch", "seasonal_naive", "auto_ets", "auto_theta", "auto_arima", "dlinear")
+CANDIDATES = ("longpatch", "seasonal_naive", "auto_ets", "auto_theta", "auto_arima", "dlinear", "repeat_last")
 
 
 def collect(frame, freq: str, horizon: int, candidates, threads: int) -> dict:
@@ -117,7 +117,9 @@ CANDIDATE_SETS = {
     "lp+ets+theta+arima": ("longpatch", "auto_ets", "auto_theta", "auto_arima"),
     "lp+sn+ets+theta+dlinear": ("longpatch", "seasonal_naive", "auto_ets", "auto_theta", "dlinear"),
     "lp+sn+ets+arima+dlinear": ("longpatch", "seasonal_naive", "auto_ets", "auto_arima", "dlinear"),
-    "all six": CANDIDATES,
+    "lp+sn+ets+arima+dlinear+last": ("longpatch", "seasonal_naive", "auto_ets", "auto_arima", "dlinear", "repeat_last"),
+    "lp+last+ets+arima+dlinear": ("longpatch", "repeat_last", "auto_ets", "auto_arima", "dlinear"),
+    "all six": CANDIDATES[:6],
 }
 
 
@@ -153,6 +155,9 @@ def main():
             new = collect(frame, freq, horizon, missing, a.threads)
             for part in ("validation_mse", "forecasts", "seconds", "skipped"):  # beside what an earlier run had
                 new[part] = {**old.get(part, {}), **new[part]}
+            if old:  # the validation of every candidate collected so far, and the earlier run's truth (the same)
+                new["validation_seconds"] += old.get("validation_seconds", 0.0)
+                new["truth"] = old.get("truth", new["truth"])
             done = record_result(path, key, new)
             print(f"{key}: {len(frame)} rows, horizon {horizon}, {time.perf_counter() - start:.0f}s; seconds "
                   + ", ".join(f"{n} {s:.1f}" for n, s in done[key]["seconds"].items()), flush=True)
