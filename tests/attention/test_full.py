@@ -1,5 +1,5 @@
-"""Softmax attention's explicit form (bf16 CPU training at small sizes) against a float64 dense reference and the
-fused kernel."""
+"""Softmax attention's explicit form and its float32 upcast of narrow heads (bf16 CPU training at small sizes) against a
+float64 dense reference and the fused kernel."""
 
 import math
 
@@ -8,7 +8,8 @@ import torch
 
 from sparsecast.attention import build_attention
 from sparsecast.attention import full
-from sparsecast.attention.full import EXPLICIT_MAX, EXPLICIT_MAX_KEYS, explicit, softmax_attention
+from sparsecast.attention.full import (EXPLICIT_MAX, EXPLICIT_MAX_KEYS, EXPLICIT_MIN_HEAD_DIM, explicit,
+                                       softmax_attention, upcast)
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def _reference(q, k, v, visible, dtype=torch.float64):
 @pytest.mark.parametrize("mask", ["none", "causal", "visible", "both"])
 def test_explicit_form_matches_float64_in_values_and_gradients(mask, no_fused):
     torch.manual_seed(0)
-    B, H, L, S, D = 2, 3, 11, 24, 16
+    B, H, L, S, D = 2, 3, 11, 24, EXPLICIT_MIN_HEAD_DIM
     q, k, v = (torch.randn(B, H, n, D).bfloat16().requires_grad_() for n in (L, S, S))
     visible = torch.ones(L, S, dtype=torch.bool)
     given = None
@@ -55,7 +56,7 @@ def test_explicit_form_matches_float64_in_values_and_gradients(mask, no_fused):
 
 
 def test_a_query_that_sees_no_key_gets_zeros(no_fused):
-    q, k, v = (torch.randn(1, 1, 4, 8).bfloat16().requires_grad_() for _ in range(3))
+    q, k, v = (torch.randn(1, 1, 4, EXPLICIT_MIN_HEAD_DIM).bfloat16().requires_grad_() for _ in range(3))
     visible = torch.ones(4, 4, dtype=torch.bool)
     visible[2] = False
     out = softmax_attention(q, k, v, visible=visible)
@@ -65,26 +66,67 @@ def test_a_query_that_sees_no_key_gets_zeros(no_fused):
 
 
 def test_explicit_form_only_in_low_precision_training_at_small_sizes():
-    q, k, v = (torch.randn(2, 2, 8, 4).bfloat16().requires_grad_() for _ in range(3))
-    assert explicit(q, k, v)
+    D = EXPLICIT_MIN_HEAD_DIM
+    q, k, v = (torch.randn(2, 2, 8, D).bfloat16().requires_grad_() for _ in range(3))
+    assert explicit(q, k, v) and not upcast(q, k, v)
     with torch.no_grad():
-        assert not explicit(q, k, v)  # evaluation keeps the fused kernel
+        assert not explicit(q, k, v) and not upcast(q, k, v)  # evaluation keeps the fused kernel
     assert not explicit(*(t.detach() for t in (q, k, v)))
     assert not explicit(*(t.float() for t in (q, k, v)))
     side = math.isqrt(EXPLICIT_MAX) + 1
-    long = torch.randn(1, 1, side, 4).bfloat16().requires_grad_()
+    long = torch.randn(1, 1, side, D).bfloat16().requires_grad_()
     assert not explicit(long, long, long)
-    few = torch.randn(1, 1, EXPLICIT_MAX // EXPLICIT_MAX_KEYS, 4).bfloat16().requires_grad_()
-    keys = torch.randn(1, 1, EXPLICIT_MAX_KEYS, 4).bfloat16().requires_grad_()
+    few = torch.randn(1, 1, EXPLICIT_MAX // EXPLICIT_MAX_KEYS, D).bfloat16().requires_grad_()
+    keys = torch.randn(1, 1, EXPLICIT_MAX_KEYS, D).bfloat16().requires_grad_()
     assert explicit(few, keys, keys)  # at both limits
     assert not explicit(few[:, :, :1], *(torch.cat([keys, keys[:, :, :1]], 2),) * 2)  # one key more
     assert not explicit(torch.cat([few, few[:, :, :1]], 2), keys, keys)  # one query more
 
 
+def test_narrow_heads_upcast_to_the_fused_kernel_in_the_same_cases():
+    q, k, v = (torch.randn(2, 2, 8, EXPLICIT_MIN_HEAD_DIM - 1).bfloat16().requires_grad_() for _ in range(3))
+    assert upcast(q, k, v) and not explicit(q, k, v)
+    with torch.no_grad():
+        assert not upcast(q, k, v)
+    assert not upcast(*(t.float() for t in (q, k, v)))
+    long = torch.randn(1, 1, math.isqrt(EXPLICIT_MAX) + 1, 4).bfloat16().requires_grad_()
+    assert not upcast(long, long, long)  # the fused kernel in bf16, as for wide heads
+
+
+@pytest.mark.parametrize("mask", ["none", "causal", "visible"])
+def test_narrow_heads_call_the_fused_kernel_on_float32_with_the_reference_values(mask, monkeypatch):
+    torch.manual_seed(0)
+    B, H, L, S, D = 2, 3, 11, 24, 8
+    q, k, v = (torch.randn(B, H, n, D).bfloat16().requires_grad_() for n in (L, S, S))
+    given = torch.rand(B, H, L, S) < 0.6 if mask == "visible" else None
+    if given is not None:
+        given[..., 0] = True
+    visible = given if given is not None else torch.ones(L, S, dtype=torch.bool)
+    if mask == "causal":
+        visible = visible & torch.ones(L, S, dtype=torch.bool).tril()
+    seen, fused = [], full.F.scaled_dot_product_attention
+
+    def record(*args, **kwargs):
+        seen.append(tuple(t.dtype for t in args[:3]))
+        return fused(*args, **kwargs)
+    monkeypatch.setattr(full.F, "scaled_dot_product_attention", record)
+    with torch.autocast("cpu", torch.bfloat16):  # switched off inside
+        out = softmax_attention(q, k, v, causal=mask == "causal", visible=given)
+    assert seen == [(torch.float32,) * 3] and out.dtype == torch.bfloat16
+    grad = torch.randn_like(out)
+    out.backward(grad)
+    leaves = [t.detach().double().requires_grad_() for t in (q, k, v)]
+    ref = _reference(*leaves, visible)
+    ref.backward(grad.double())
+    torch.testing.assert_close(out.double(), ref, rtol=0, atol=2e-2)  # the output's bf16 rounding
+    for got, want in zip((q, k, v), leaves):
+        torch.testing.assert_close(got.grad.double(), want.grad, rtol=0, atol=3e-2)
+
+
 @pytest.mark.parametrize("causal", [False, True])
 def test_probsparse_bf16_training_takes_the_explicit_form_with_the_fused_kernels_values(causal, monkeypatch):
     kernel = build_attention("probsparse", factor=2, sampling="shared").train()
-    q, k, v = (torch.randn(2, 2, 40, 8).bfloat16().requires_grad_() for _ in range(3))
+    q, k, v = (torch.randn(2, 2, 40, EXPLICIT_MIN_HEAD_DIM).bfloat16().requires_grad_() for _ in range(3))
     torch.manual_seed(2)
     with torch.no_grad():
         fused = kernel(q, k, v, causal=causal)  # the fused kernel, before it is refused below
