@@ -6,8 +6,9 @@ one process, alternating, so every route sees the same machine load:
 - "fused bf16": the fused kernel in bf16 (the route outside small-size training).
 
 Two measurements: one attention call, forward and backward, per head width at PatchTST's 42 patches and batch
-896 (128 windows x 7 channels) and at Informer's heads of 64, and one training step of the PatchTST-style model's large setting (d_model 128, 16
-heads of 8, the LTSF table's ETTm and weather recipe) at batch 128 on 7 channels under bf16 autocast.
+896 (128 windows x 7 channels) and at Informer's heads of 64, and one training step of the PatchTST-style model's
+large setting (d_model 128, 16 heads of 8, the LTSF table's ETTm and weather recipe) at batch 128 on 7 channels
+under bf16 autocast.
 
     python benchmarks/narrow_heads.py --threads 1 --steps 7 --out benchmarks/results/narrow_heads/table.md
 """
@@ -88,12 +89,13 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     lines = [f"CPU: {cpu_summary()}; torch {torch.__version__}, bf16, {args.threads} thread(s), median of "
-             f"{args.steps} alternating repeats; ms (speed-up over the explicit form); bold: the route training takes", "",
+             f"{args.steps} alternating repeats; ms (speed-up over the explicit form); bold: the route training "
+             "takes", "",
              "| what | " + " | ".join(ROUTES) + " |", "|---|" + "---|" * len(ROUTES)]
-    cases = [(f"attention fwd+bwd, 896 x {128 // d} heads of {d} x 42 x 42", attention_call(896, 128 // d, 42, d), d)
-             for d in (4, 8, 16, 32)]
-    cases += [(f"attention fwd+bwd, 32 x 8 heads of 64 x {n} x {n} (Informer's width)", attention_call(32, 8, n, 64), 64)
-              for n in (48, 96)]
+    cases = [(f"attention fwd+bwd, 896 x {128 // d} heads of {d} x 42 x 42", attention_call(896, 128 // d, 42, d),
+              d) for d in (4, 8, 16, 32)]
+    cases += [(f"attention fwd+bwd, 32 x 8 heads of 64 x {n} x {n} (Informer's width)", attention_call(32, 8, n, 64),
+               64) for n in (48, 96)]
     cases.append(("PatchTST-style step (d_model 128, 16 heads of 8), batch 128 x 7 channels", patchtst_step(), 8))
     for label, step, head_dim in cases:
         res = alternate(step, head_dim, args.steps)

@@ -26,6 +26,18 @@ def _reference(q, k, v, visible, dtype=torch.float64):
     return torch.softmax(scores.masked_fill(~visible, float("-inf")), -1) @ v
 
 
+def _assert_float64_values_and_gradients(out, q, k, v, visible):
+    """``out`` (bf16) and the gradients it gives q, k, v against the float64 reference, within bf16 rounding."""
+    grad = torch.randn_like(out)
+    out.backward(grad)
+    leaves = [t.detach().double().requires_grad_() for t in (q, k, v)]
+    ref = _reference(*leaves, visible)
+    ref.backward(grad.double())
+    torch.testing.assert_close(out.double(), ref, rtol=0, atol=2e-2)  # the output's bf16 rounding
+    for got, want in zip((q, k, v), leaves):
+        torch.testing.assert_close(got.grad.double(), want.grad, rtol=0, atol=3e-2)
+
+
 @pytest.mark.parametrize("mask", ["none", "causal", "visible", "both"])
 def test_explicit_form_matches_float64_in_values_and_gradients(mask, no_fused):
     torch.manual_seed(0)
@@ -45,14 +57,7 @@ def test_explicit_form_matches_float64_in_values_and_gradients(mask, no_fused):
     assert out.dtype == torch.bfloat16
     # float32 throughout, rounded once at the end: bit for bit (bf16 products under autocast would not be)
     torch.testing.assert_close(out, _reference(q, k, v, visible, torch.float32).bfloat16(), rtol=0, atol=0)
-    grad = torch.randn_like(out)
-    out.backward(grad)
-    leaves = [t.detach().double().requires_grad_() for t in (q, k, v)]
-    ref = _reference(*leaves, visible)
-    ref.backward(grad.double())
-    torch.testing.assert_close(out.double(), ref, rtol=0, atol=2e-2)  # the output's bf16 rounding
-    for got, want in zip((q, k, v), leaves):
-        torch.testing.assert_close(got.grad.double(), want.grad, rtol=0, atol=3e-2)
+    _assert_float64_values_and_gradients(out, q, k, v, visible)
 
 
 def test_a_query_that_sees_no_key_gets_zeros(no_fused):
@@ -113,14 +118,7 @@ def test_narrow_heads_call_the_fused_kernel_on_float32_with_the_reference_values
     with torch.autocast("cpu", torch.bfloat16):  # switched off inside
         out = softmax_attention(q, k, v, causal=mask == "causal", visible=given)
     assert seen == [(torch.float32,) * 3] and out.dtype == torch.bfloat16
-    grad = torch.randn_like(out)
-    out.backward(grad)
-    leaves = [t.detach().double().requires_grad_() for t in (q, k, v)]
-    ref = _reference(*leaves, visible)
-    ref.backward(grad.double())
-    torch.testing.assert_close(out.double(), ref, rtol=0, atol=2e-2)  # the output's bf16 rounding
-    for got, want in zip((q, k, v), leaves):
-        torch.testing.assert_close(got.grad.double(), want.grad, rtol=0, atol=3e-2)
+    _assert_float64_values_and_gradients(out, q, k, v, visible)
 
 
 @pytest.mark.parametrize("causal", [False, True])
