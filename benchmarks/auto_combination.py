@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from sparsecast import DataError, Forecaster
-from sparsecast.forecasting.auto import RULES, auto_rule, combination_weights
+from sparsecast.forecasting.auto import AUTO_MAX_WINDOWS, RULES, auto_rule, combination_weights
 from sparsecast.forecasting.predict import forecast_at
 from sparsecast.forecasting.run_dir import record_result
 from sparsecast.training.precision import cpu_summary
@@ -34,18 +34,44 @@ from univariate import ORIGINS, series_list
 CANDIDATES = ("longpatch", "seasonal_naive", "auto_ets", "auto_theta", "auto_arima", "dlinear", "repeat_last")
 
 
-def collect(frame, freq: str, horizon: int, candidates, threads: int) -> dict:
-    """Validation scores and test-origin forecasts of every candidate on one series."""
+def settings_of(freq: str, horizon: int, threads: int) -> dict:
+    return dict(target="y", features="S", pred_len=horizon, freq=freq, progress=False, threads=threads)
+
+
+def entry_windows(frame, freq: str, horizon: int, old: dict, threads: int) -> int | None:
+    """The held-out horizons an earlier collection validated a series' candidates on: recorded, or (entries written
+    before it was) the count at which seasonal naive, which fits nothing, scores what it scored then."""
+    if "windows" in old:
+        return old["windows"]
+    stored = old.get("validation_mse", {}).get("seasonal_naive")
+    if stored is None:
+        return None
     fit_part = frame.iloc[:len(frame) - ORIGINS * horizon]
-    settings = dict(target="y", features="S", pred_len=horizon, freq=freq, progress=False, threads=threads)
+    for windows in range(1, AUTO_MAX_WINDOWS + 1):
+        try:
+            score = Forecaster("auto", **settings_of(freq, horizon, threads)).validate(
+                fit_part, ["seasonal_naive"], windows)["validation_mse"].get("seasonal_naive")
+        except DataError:
+            continue
+        if score is not None and math.isclose(score, stored, rel_tol=1e-9):
+            return windows
+    return None
+
+
+def collect(frame, freq: str, horizon: int, candidates, threads: int, windows: int | None = None) -> dict:
+    """Validation scores and test-origin forecasts of every candidate on one series (validated on ``windows``
+    held-out horizons where given: those of the candidates collected earlier)."""
+    fit_part = frame.iloc[:len(frame) - ORIGINS * horizon]
+    settings = settings_of(freq, horizon, threads)
     start = time.perf_counter()
     try:
-        report = Forecaster("auto", **settings).validate(fit_part, candidates)
+        report = Forecaster("auto", **settings).validate(fit_part, candidates, windows)
     except DataError as e:  # none of these candidates fits the rows: each is recorded as skipped
-        report = {"validation_mse": {}, "skipped": {n: str(e).splitlines()[0] for n in candidates}}
+        report = {"validation_mse": {}, "skipped": {n: str(e).splitlines()[0] for n in candidates},
+                  "windows": windows}
     out = {"rows": len(frame), "freq": freq, "horizon": horizon, "validation_mse": report["validation_mse"],
-           "validation_seconds": time.perf_counter() - start, "skipped": report["skipped"], "forecasts": {},
-           "seconds": {}}
+           "windows": report["windows"], "validation_seconds": time.perf_counter() - start,
+           "skipped": report["skipped"], "forecasts": {}, "seconds": {}}
     origins = [len(frame) - horizon - k * horizon for k in reversed(range(ORIGINS))]
     out["truth"] = [frame["y"].iloc[o:o + horizon].tolist() for o in origins]
     for name in candidates:
@@ -152,7 +178,11 @@ def main():
             if frame is None or not missing:
                 continue
             start = time.perf_counter()
-            new = collect(frame, freq, horizon, missing, a.threads)
+            if old and (old["rows"], old["horizon"]) != (len(frame), horizon):
+                sys.exit(f"{key}: the collection has {old['rows']} rows at horizon {old['horizon']}, the data "
+                         f"{len(frame)} at {horizon}; collect it into another --out")
+            windows = entry_windows(frame, freq, horizon, old, a.threads) if old else None
+            new = collect(frame, freq, horizon, missing, a.threads, windows)
             for part in ("validation_mse", "forecasts", "seconds", "skipped"):  # beside what an earlier run had
                 new[part] = {**old.get(part, {}), **new[part]}
             if old:  # the validation of every candidate collected so far, and the earlier run's truth (the same)

@@ -209,9 +209,10 @@ class Forecaster:
         if note:
             say(note)
 
-    def validate(self, df: pd.DataFrame, names) -> dict:
-        """The validation scores model='auto' weights its candidates by (``forecasting.auto.validate``)."""
-        return auto.validate(self, df, names)
+    def validate(self, df: pd.DataFrame, names, windows: int | None = None) -> dict:
+        """The validation scores model='auto' weights its candidates by (``forecasting.auto.validate``); ``windows``
+        fixes the number of held-out horizons instead of choosing it."""
+        return auto.validate(self, df, names, windows)
 
     def _shortest(self, frames: dict) -> tuple:
         """(id, frame) of the shortest series, and the data's frequency: the one given, or its inferred one."""

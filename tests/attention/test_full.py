@@ -60,8 +60,10 @@ def test_explicit_form_matches_float64_in_values_and_gradients(mask, no_fused):
     _assert_float64_values_and_gradients(out, q, k, v, visible)
 
 
-def test_a_query_that_sees_no_key_gets_zeros(no_fused):
-    q, k, v = (torch.randn(1, 1, 4, EXPLICIT_MIN_HEAD_DIM).bfloat16().requires_grad_() for _ in range(3))
+@pytest.mark.parametrize("head_dim", [EXPLICIT_MIN_HEAD_DIM, 8])  # the explicit form, the float32 fused kernel
+def test_a_query_that_sees_no_key_gets_zeros(head_dim):
+    q, k, v = (torch.randn(1, 1, 4, head_dim).bfloat16().requires_grad_() for _ in range(3))
+    assert explicit(q, k, v) or upcast(q, k, v)
     visible = torch.ones(4, 4, dtype=torch.bool)
     visible[2] = False
     out = softmax_attention(q, k, v, visible=visible)
@@ -98,16 +100,18 @@ def test_narrow_heads_upcast_to_the_fused_kernel_in_the_same_cases():
     assert not upcast(long, long, long)  # the fused kernel in bf16, as for wide heads
 
 
-@pytest.mark.parametrize("mask", ["none", "causal", "visible"])
-def test_narrow_heads_call_the_fused_kernel_on_float32_with_the_reference_values(mask, monkeypatch):
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("mask", ["none", "causal", "visible", "both"])
+def test_narrow_heads_call_the_fused_kernel_on_float32_with_the_reference_values(mask, dtype, monkeypatch):
     torch.manual_seed(0)
     B, H, L, S, D = 2, 3, 11, 24, 8
-    q, k, v = (torch.randn(B, H, n, D).bfloat16().requires_grad_() for n in (L, S, S))
-    given = torch.rand(B, H, L, S) < 0.6 if mask == "visible" else None
+    q, k, v = (torch.randn(B, H, n, D).to(dtype).requires_grad_() for n in (L, S, S))
+    given = torch.rand(B, H, L, S) < 0.6 if mask in ("visible", "both") else None
     if given is not None:
         given[..., 0] = True
     visible = given if given is not None else torch.ones(L, S, dtype=torch.bool)
-    if mask == "causal":
+    causal = mask in ("causal", "both")
+    if causal:
         visible = visible & torch.ones(L, S, dtype=torch.bool).tril()
     seen, fused = [], full.F.scaled_dot_product_attention
 
@@ -116,8 +120,12 @@ def test_narrow_heads_call_the_fused_kernel_on_float32_with_the_reference_values
         return fused(*args, **kwargs)
     monkeypatch.setattr(full.F, "scaled_dot_product_attention", record)
     with torch.autocast("cpu", torch.bfloat16):  # switched off inside
-        out = softmax_attention(q, k, v, causal=mask == "causal", visible=given)
-    assert seen == [(torch.float32,) * 3] and out.dtype == torch.bfloat16
+        out = softmax_attention(q, k, v, causal=causal, visible=given)
+    assert seen == [(torch.float32,) * 3] and out.dtype == dtype
+    # the float32 kernel's result rounded once: bit for bit (bf16 products under autocast would not be)
+    with torch.no_grad():
+        alone = fused(q.float(), k.float(), v.float(), attn_mask=given, is_causal=causal).to(dtype)
+    torch.testing.assert_close(out.detach(), alone, rtol=0, atol=0)
     _assert_float64_values_and_gradients(out, q, k, v, visible)
 
 

@@ -96,6 +96,18 @@ def test_validation_fits_candidates_on_the_rows_before_the_held_out_horizons_onl
     assert again["validation_mse"]["seasonal_naive"] > 1e10
 
 
+def test_validation_on_a_given_number_of_held_out_horizons_scores_those_rows():
+    df = _random_walk()
+    fc = Forecaster("auto", target="y", features="S", pred_len=12)
+    chosen = fc.validate(df, ["repeat_last"])
+    assert chosen["windows"] > 1
+    one = fc.validate(df, ["repeat_last"], windows=1)
+    assert one["windows"] == 1 and one["validation_mse"]["repeat_last"] != chosen["validation_mse"]["repeat_last"]
+    errors = (df["y"].iloc[-12:] - df["y"].iloc[-13]) ** 2  # the one origin of one held-out horizon: the last value
+    assert one["validation_mse"]["repeat_last"] == pytest.approx(errors.mean())  # of the rows before it, 12 steps
+    assert fc.validate(df, ["repeat_last"], windows=chosen["windows"]) == chosen
+
+
 def test_default_candidates_round_trip_through_save_and_load(tmp_path):
     df = _seasonal(n=500)
     fc = Forecaster("auto", target="y", features="S", pred_len=12, epochs=1, progress=False).fit(df)

@@ -39,7 +39,8 @@ def upcast(q: Tensor, k: Tensor, v: Tensor) -> bool:
     tiny matrices are slow and the fused kernel is faster in float32 than in bf16 (benchmarks/narrow_heads.py, one
     thread, AMX CPU, forward and backward at 42 x 42, batch 896: heads of 4 1.47x the explicit form's speed, of 8
     1.26x, of 16 1.14x, the fused bf16 kernel 0.2-0.3x; a PatchTST-style step with 16 heads of 8 1.15x). Heads of 32
-    were a tie (1.10x in one run, 0.9x in another) and Informer's of 64 are faster explicit (0.91-0.95x upcast)."""
+    were a tie (1.10x in one run, 0.9x in another) and Informer's of 64 are faster explicit (0.91-0.95x upcast).
+    Like the fused kernel at every other size, this route has no double backward or forward-mode derivative."""
     return _small_training(q, k, v) and q.shape[-1] < EXPLICIT_MIN_HEAD_DIM
 
 

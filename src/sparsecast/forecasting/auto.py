@@ -145,13 +145,14 @@ def build_ensemble(fc, members: dict, prepared) -> Ensemble:
     return Ensemble(config, models).to(device)  # members fit without weights (on the CPU) join them
 
 
-def validate(fc, df: pd.DataFrame, names) -> dict:
+def validate(fc, df: pd.DataFrame, names, windows: int | None = None) -> dict:
     """Each model in ``names`` is fit on every series but its last horizons (``AUTO_WINDOWS``; on long series
     ``AUTO_SHARE`` of the shortest series' rows, up to ``AUTO_MAX_WINDOWS``) and scored on forecasts from origins
     a third of a horizon apart within them; its score is the geometric-mean MSE over the series. Where some
     models cannot be fit on the rows left (short series), fewer horizons are held out: the number that scores the
     most models (the most horizons among equals). Models of ``AUTO_DAILY_OR_COARSER`` are left out of sub-daily
-    data (skipped, with why). Only ``df`` takes part.
+    data (skipped, with why). Only ``df`` takes part. ``windows`` holds out that many horizons instead of choosing
+    (to score a model on the rows other models were scored on).
 
     Returns:
         validation_mse (name -> score), windows (the horizons held out), series (how many), rows (the shortest
@@ -175,7 +176,8 @@ def validate(fc, df: pd.DataFrame, names) -> dict:
     whole, shortest = joined(frames, long), min(len(f) for f in frames.values())
     best = None  # (windows, scores, skipped) of the held-out length that scores the most names
     most = max(AUTO_WINDOWS, min(AUTO_MAX_WINDOWS, int(AUTO_SHARE * shortest) // P))
-    for windows in sorted({most, *range(1, AUTO_WINDOWS + 1)}, reverse=True):
+    tried = [windows] if windows else sorted({most, *range(1, AUTO_WINDOWS + 1)}, reverse=True)
+    for windows in tried:
         if shortest <= windows * P:  # nothing left to fit on
             continue
         part = joined({uid: f.iloc[:len(f) - windows * P] for uid, f in frames.items()}, long)
