@@ -25,6 +25,7 @@ import torch.nn.functional as F
 import sparsecast.attention.full as full
 from sparsecast.models.patchtst import PatchTST, PatchTSTConfig
 from sparsecast.training.precision import cpu_summary
+from step_speed import add_row, finish
 
 ROUTES = ("explicit", "upcast", "fused bf16")
 DEFAULTS = (full.EXPLICIT_MAX, full.EXPLICIT_MIN_HEAD_DIM)
@@ -102,12 +103,8 @@ def main():
         taken = "upcast" if head_dim < DEFAULTS[1] else "explicit"
         cells = [f"{'**' * (n == taken)}{1e3 * s:.0f} ms ({res['explicit'] / s:.2f}x){'**' * (n == taken)}"
                  for n, s in res.items()]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-        print(lines[-1], flush=True)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+        add_row(lines, label, cells)
+    finish(lines, args.out)
 
 
 if __name__ == "__main__":

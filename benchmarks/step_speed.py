@@ -129,12 +129,22 @@ def main():
         res = time_steps(build, args.steps)
         base = res["torch"][0]
         cells = [f"{s:.3f} s ({base / s:.2f}x), {mib:.0f} MiB" for s, mib in res.values()]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-        print(lines[-1], flush=True)
+        add_row(lines, label, cells)
+    finish(lines, args.out)
+
+
+def add_row(lines: list[str], label: str, cells: list[str]) -> None:
+    """Append a markdown row to ``lines`` and print it at once (a long benchmark shows its rows as they come)."""
+    lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    print(lines[-1], flush=True)
+
+
+def finish(lines: list[str], out: Path | None) -> None:
+    """Print the whole table and write it to ``out`` (when given)."""
     text = "\n".join(lines) + "\n"
     print(text)
-    if args.out:
-        args.out.write_text(text)
+    if out:
+        out.write_text(text)
 
 
 if __name__ == "__main__":
