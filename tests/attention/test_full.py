@@ -26,6 +26,21 @@ def _reference(q, k, v, visible, dtype=torch.float64):
     return torch.softmax(scores.masked_fill(~visible, float("-inf")), -1) @ v
 
 
+def _masks(mask: str, B: int, H: int, L: int, S: int):
+    """The case ``mask`` ("none", "causal", "visible", "both") as ``softmax_attention`` takes it, the bool mask
+    given (or None) and ``causal``, and as the reference takes it, the keys each query sees."""
+    visible = torch.ones(L, S, dtype=torch.bool)
+    given = None
+    if mask in ("visible", "both"):
+        given = torch.rand(B, H, L, S) < 0.6
+        given[..., 0] = True  # every query sees a key
+        visible = given
+    causal = mask in ("causal", "both")
+    if causal:
+        visible = visible & torch.ones(L, S, dtype=torch.bool).tril()  # both rules hold at once
+    return given, visible, causal
+
+
 def _assert_float64_values_and_gradients(out, q, k, v, visible):
     """``out`` (bf16) and the gradients it gives q, k, v against the float64 reference, within bf16 rounding."""
     grad = torch.randn_like(out)
@@ -43,17 +58,10 @@ def test_explicit_form_matches_float64_in_values_and_gradients(mask, no_fused):
     torch.manual_seed(0)
     B, H, L, S, D = 2, 3, 11, 24, EXPLICIT_MIN_HEAD_DIM
     q, k, v = (torch.randn(B, H, n, D).bfloat16().requires_grad_() for n in (L, S, S))
-    visible = torch.ones(L, S, dtype=torch.bool)
-    given = None
-    if mask in ("visible", "both"):
-        given = torch.rand(B, H, L, S) < 0.6
-        given[..., 0] = True  # every query sees a key
-        visible = given
-    if mask in ("causal", "both"):
-        visible = visible & torch.ones(L, S, dtype=torch.bool).tril()  # both rules hold at once
+    given, visible, causal = _masks(mask, B, H, L, S)
     assert explicit(q, k, v)
     with torch.autocast("cpu", torch.bfloat16):  # switched off inside: the products are float32
-        out = softmax_attention(q, k, v, causal=mask in ("causal", "both"), visible=given)
+        out = softmax_attention(q, k, v, causal=causal, visible=given)
     assert out.dtype == torch.bfloat16
     # float32 throughout, rounded once at the end: bit for bit (bf16 products under autocast would not be)
     torch.testing.assert_close(out, _reference(q, k, v, visible, torch.float32).bfloat16(), rtol=0, atol=0)
@@ -106,13 +114,7 @@ def test_narrow_heads_call_the_fused_kernel_on_float32_with_the_reference_values
     torch.manual_seed(0)
     B, H, L, S, D = 2, 3, 11, 24, 8
     q, k, v = (torch.randn(B, H, n, D).to(dtype).requires_grad_() for n in (L, S, S))
-    given = torch.rand(B, H, L, S) < 0.6 if mask in ("visible", "both") else None
-    if given is not None:
-        given[..., 0] = True
-    visible = given if given is not None else torch.ones(L, S, dtype=torch.bool)
-    causal = mask in ("causal", "both")
-    if causal:
-        visible = visible & torch.ones(L, S, dtype=torch.bool).tril()
+    given, visible, causal = _masks(mask, B, H, L, S)
     seen, fused = [], full.F.scaled_dot_product_attention
 
     def record(*args, **kwargs):
