@@ -30,7 +30,8 @@ run: install
 	$(BIN)/sparsecast train --data ETTh1 --model longpatch --features M --seq-len 336 --pred-len 96 --out runs/etth1-longpatch-M-96
 
 paper: install
-	$(BIN)/sparsecast train --data ETTh1 --features S --seq-len 96 --label-len 48 --pred-len 24 --out runs/etth1-S-24
+	$(BIN)/sparsecast train --data ETTh1 --model informer --features S --seq-len 96 --label-len 48 --pred-len 24 \
+		--out runs/etth1-informer-S-24
 
 clean:
 	rm -rf $(VENV) $(STATS_VENV) build src/*.egg-info

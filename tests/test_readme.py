@@ -35,3 +35,23 @@ def test_shell_example(tmp_path):
                              capture_output=True, text=True, timeout=600)
         assert res.returncode == 0, res.stderr[-2000:]
     assert (tmp_path / "forecast.csv").is_file() and (tmp_path / "forecast.png").is_file()
+
+
+def _make_train_args(target: str) -> list[str]:
+    """The arguments of the ``sparsecast train`` command of the Makefile's ``target`` (continuation lines joined)."""
+    text = (README.parent / "Makefile").read_text().replace("\\\n", " ")
+    recipe = re.search(rf"^{target}:.*\n((?:\t.*\n)+)", text, re.M)
+    assert recipe, f"no {target} target in the Makefile"
+    args = shlex.split(recipe.group(1))
+    return args[args.index("train"):]
+
+
+def test_make_run_and_make_paper_train_the_models_the_readme_names():
+    from sparsecast.cli.parser import build_parser
+    from sparsecast.cli.train import default_model
+    text = README.read_text()
+    for target, model, words in (("run", "longpatch", "then trains LongPatch"),
+                                 ("paper", "informer", "`make paper` trains the paper's Informer")):
+        assert words in text
+        a = build_parser().parse_args(_make_train_args(target))
+        assert default_model(a) == model, target

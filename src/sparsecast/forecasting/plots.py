@@ -41,6 +41,11 @@ def plot_forecasts(path: Path, history: np.ndarray, truth: np.ndarray, pred: np.
         ax.set_title(f"test window {i}{when}", fontsize=9)
         ax.set_ylabel(name)
         ax.tick_params(axis="x", labelsize=8)  # each panel its own dates
+        if dates is not None:  # concise labels (the day once, then hours), which do not run into each other
+            import matplotlib.dates as mdates
+            locator = mdates.AutoDateLocator(maxticks=8)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     axes[0, 0].legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -66,6 +71,8 @@ def plot_losses(path: Path, train_loss: list[float], val_loss: list[float]) -> N
     ax.plot(epochs, train_loss, marker="o", label="train")
     ax.plot(epochs, val_loss, marker="o", label="validation")
     ax.set_xlabel("epoch")
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
     ax.set_ylabel("MSE (normalized)")
     ax.legend()
     fig.tight_layout()
