@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .base import Attention, building_graph, check_qkv
+from .base import Attention, check_qkv
 
 EXPLICIT_MAX = 1 << 15  # query x key positions up to which bf16 CPU training takes the explicit form
 EXPLICIT_MAX_KEYS = 192  # and keys per query
@@ -15,11 +15,11 @@ EXPLICIT_MIN_HEAD_DIM = 32  # and head widths from which; narrower heads upcast 
 
 def _small_training(q: Tensor, k: Tensor, v: Tensor) -> bool:
     """CPU training (gradients recorded) in bf16 or fp16 at up to ``EXPLICIT_MAX`` (L x S) positions and
-    ``EXPLICIT_MAX_KEYS`` keys, outside a graph being built: where the fused kernel's own low-precision backward is
-    slow."""
+    ``EXPLICIT_MAX_KEYS`` keys: where the fused kernel's own low-precision backward is slow. Under torch.compile too:
+    both routes are plain tensor ops with no loop a graph would bake in."""
     return (q.device.type == "cpu" and q.dtype in (torch.bfloat16, torch.float16) and torch.is_grad_enabled()
             and (q.requires_grad or k.requires_grad or v.requires_grad) and k.shape[2] <= EXPLICIT_MAX_KEYS
-            and q.shape[2] * k.shape[2] <= EXPLICIT_MAX and not building_graph())
+            and q.shape[2] * k.shape[2] <= EXPLICIT_MAX)
 
 
 def explicit(q: Tensor, k: Tensor, v: Tensor) -> bool:

@@ -13,6 +13,8 @@ def lowered(*xs: Tensor) -> tuple[Tensor, ...]:
     if not torch.is_autocast_enabled(device):
         return xs
     dtype, cast = torch.get_autocast_dtype(device), {}
+    if torch.compiler.is_compiling():  # id() would guard on the objects and recompile each call; the compiler
+        return tuple(x.to(dtype) if x.is_floating_point() else x for x in xs)  # merges repeated casts itself
     for x in xs:
         if id(x) not in cast:
             cast[id(x)] = x.to(dtype) if x.is_floating_point() else x
