@@ -29,3 +29,13 @@ def shared_data() -> Path:
 
 # Tiny test models gain nothing from more threads, and extra threads spin against other work on small machines.
 torch.set_num_threads(1)
+
+
+@pytest.fixture
+def fresh_dynamo():
+    """torch.compile's caches emptied before and after the test, whether it passes or not."""
+    import torch._dynamo
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+

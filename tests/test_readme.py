@@ -42,7 +42,8 @@ def _make_train_args(target: str) -> list[str]:
     text = (README.parent / "Makefile").read_text().replace("\\\n", " ")
     recipe = re.search(rf"^{target}:.*\n((?:\t.*\n)+)", text, re.M)
     assert recipe, f"no {target} target in the Makefile"
-    args = shlex.split(recipe.group(1))
+    line = next(line for line in recipe.group(1).splitlines() if "sparsecast train " in line)
+    args = shlex.split(line)
     return args[args.index("train"):]
 
 

@@ -147,12 +147,11 @@ def test_probsparse_bf16_training_takes_the_explicit_form_with_the_fused_kernels
 
 
 @pytest.mark.parametrize("head_dim", [8, EXPLICIT_MIN_HEAD_DIM])
-def test_compiled_training_takes_the_same_route_as_eager(head_dim):
+def test_compiled_training_takes_the_same_route_as_eager(head_dim, fresh_dynamo):
     """Under torch.compile, bf16 CPU training keeps the upcast and explicit routes (plain tensor ops, no loops to bake
     in): the fused kernel's own bf16 backward, which they avoid, made a compiled PatchTST-style step 2.7x slower
-    than eager. The compiled graph runs the same ops, so values and gradients agree bit for bit."""
-    import torch._dynamo
-    torch._dynamo.reset()
+    than eager. The compiled graph runs the same ops, so values and gradients agree bit for bit (aot_eager: the
+    graph that ``--compile``'s inductor would compile, without the C++ build)."""
     torch.manual_seed(0)
     q, k, v = (torch.randn(3, 2, 12, head_dim, dtype=torch.bfloat16, requires_grad=True) for _ in range(3))
     results = []
@@ -161,5 +160,4 @@ def test_compiled_training_takes_the_same_route_as_eager(head_dim):
         results.append((out, *torch.autograd.grad(out.float().square().sum(), (q, k, v))))
     for got, want in zip(results[1], results[0]):
         torch.testing.assert_close(got, want, rtol=0, atol=0)
-    torch._dynamo.reset()
 

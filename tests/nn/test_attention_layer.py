@@ -29,19 +29,17 @@ def test_self_and_cross_attention_equal_the_projections_own_casts():
         torch.testing.assert_close(got, want, rtol=0, atol=0)
 
 
-def test_a_compiled_layer_under_autocast_is_traced_once(monkeypatch):
+def test_a_compiled_layer_under_autocast_is_traced_once(fresh_dynamo):
     """``lowered`` keys its casts by ``id``; a compiled graph would guard on those ids and be traced again for every
     new input (up to the recompile limit, then run eagerly). While compiling it casts each input instead."""
     import torch._dynamo
-    torch._dynamo.reset()
-    monkeypatch.setattr(torch._dynamo.config, "error_on_recompile", True)
     layer = AttentionLayer(build_attention("full"), d_model=8, n_heads=2)
     compiled = torch.compile(layer, backend="eager")
-    for _ in range(3):
-        x = torch.randn(2, 5, 8)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            out = compiled(x, x, x)
-            want = layer(x, x, x)
-        assert out.dtype == torch.bfloat16
-        torch.testing.assert_close(out, want, rtol=0, atol=0)
-    torch._dynamo.reset()
+    with torch._dynamo.config.patch(error_on_recompile=True):
+        for _ in range(3):
+            x = torch.randn(2, 5, 8)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                out = compiled(x, x, x)
+                want = layer(x, x, x)
+            assert out.dtype == torch.bfloat16
+            torch.testing.assert_close(out, want, rtol=0, atol=0)
