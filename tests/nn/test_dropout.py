@@ -39,6 +39,22 @@ def test_output_is_masked_scaled_input_and_gradient_matches():
     torch.testing.assert_close(x.grad, torch.where(kept, grad * scale[0], 0.0))
 
 
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_one_pass_masked_scale_gives_the_two_pass_values(dtype):
+    """The mask and scale applied in one pass give x * keep, then * scale, bit for bit, forward and backward."""
+    x = (torch.randn(4096, dtype=torch.float64) * torch.logspace(-3, 3, 4096, dtype=torch.float64)).to(dtype)
+    x.requires_grad_()
+    grad = torch.randn(4096).to(dtype)
+    torch.manual_seed(5)
+    out = dropout(x, 0.2)
+    out.backward(grad)
+    torch.manual_seed(5)
+    keep, scale = keep_mask(x.shape, 0.2)
+    assert torch.equal(out, x.detach().mul(keep).mul_(scale))
+    assert torch.equal(x.grad, grad.mul(keep).mul_(scale))
+
+
 def test_expectation_is_the_input():
     torch.manual_seed(3)
     x = torch.full((2_000_000,), 2.5)
