@@ -160,4 +160,3 @@ def test_compiled_training_takes_the_same_route_as_eager(head_dim, fresh_dynamo)
         results.append((out, *torch.autograd.grad(out.float().square().sum(), (q, k, v))))
     for got, want in zip(results[1], results[0]):
         torch.testing.assert_close(got, want, rtol=0, atol=0)
-

@@ -39,7 +39,6 @@ def test_output_is_masked_scaled_input_and_gradient_matches():
     torch.testing.assert_close(x.grad, torch.where(kept, grad * scale[0], 0.0))
 
 
-
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_one_pass_masked_scale_gives_the_two_pass_values(dtype):
     """The mask and scale applied in one pass give x * keep, then * scale, bit for bit, forward and backward."""

@@ -27,6 +27,7 @@ def plot_forecasts(path: Path, history: np.ndarray, truth: np.ndarray, pred: np.
     n = min(n_windows, len(pred))
     picks = np.linspace(0, len(pred) - 1, n).astype(int)
     plt = _pyplot()
+    import matplotlib.dates as mdates
     fig, axes = plt.subplots(n, 1, figsize=(9, 2.4 * n), squeeze=False)
     with_time = dates is not None and has_time_of_day(np.asarray(dates))
     for ax, i in zip(axes[:, 0], picks):
@@ -42,7 +43,6 @@ def plot_forecasts(path: Path, history: np.ndarray, truth: np.ndarray, pred: np.
         ax.set_ylabel(name)
         ax.tick_params(axis="x", labelsize=8)  # each panel its own dates
         if dates is not None:  # concise labels (the day once, then hours), which do not run into each other
-            import matplotlib.dates as mdates
             locator = mdates.AutoDateLocator(maxticks=8)
             ax.xaxis.set_major_locator(locator)
             ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
@@ -66,12 +66,12 @@ def moment(t, with_time: bool) -> str:
 
 def plot_losses(path: Path, train_loss: list[float], val_loss: list[float]) -> None:
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
     fig, ax = plt.subplots(figsize=(6, 3.5))
     epochs = np.arange(1, len(train_loss) + 1)
     ax.plot(epochs, train_loss, marker="o", label="train")
     ax.plot(epochs, val_loss, marker="o", label="validation")
     ax.set_xlabel("epoch")
-    from matplotlib.ticker import MaxNLocator
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
     ax.set_ylabel("MSE (normalized)")
     ax.legend()
