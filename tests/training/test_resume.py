@@ -140,3 +140,93 @@ def test_killed_inside_an_epoch_resumes_at_that_step_and_ends_the_same(tmp_path,
     assert resumed.train_loss == expected.train_loss and resumed.val_loss == expected.val_loss
     for a, b in zip(resumed_model.parameters(), whole.parameters()):
         assert torch.equal(a, b)
+
+
+class SignallingNet(DropoutNet):
+    """DropoutNet that sends this process ``sig`` ``times`` times during training call ``at`` (or, with ``in_eval``,
+    evaluation call ``at``), as a user's Ctrl-C or a scheduler's SIGTERM would arrive."""
+
+    def __init__(self, sig, at: int, in_eval: bool = False, times: int = 1):
+        super().__init__()
+        self.sig, self.at, self.in_eval, self.times = sig, at, in_eval, times
+
+    def forward(self, x, x_mark, future_mark, origin=None):
+        if self.training != self.in_eval and self.calls[self.training] + 1 == self.at:
+            for _ in range(self.times):
+                os.kill(os.getpid(), self.sig)
+        return super().forward(x, x_mark, future_mark, origin)
+
+
+def _fit_stoppable(model, checkpoint, resume=False, log=None):
+    """``_fit_windows`` with periodic checkpoints off: only the stop writes one inside an epoch."""
+    from sparsecast.data.windows import WindowSet
+    from sparsecast.training import TrainConfig, fit
+    g = torch.Generator().manual_seed(1)
+    series = torch.randn(60, 1, generator=g).cumsum(0)
+    windows = WindowSet(series, series, series, seq_len=8, pred_len=2)
+    cfg = TrainConfig(epochs=3, batch_size=5, lr=1e-2, patience=5, progress=False, checkpoint_minutes=60)
+    return fit(model, windows.loader(5, shuffle=True, seed=3), windows.loader(16), cfg,
+               log=log or (lambda _: None), checkpoint=checkpoint, resume=resume)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("at, in_eval, stopped, resumed_at", [
+    (16, False, "after step 5 of epoch 2", "at step 6 of epoch 2"),  # 11 training batches per epoch
+    (5, True, "after epoch 2", "after epoch 2"),  # 4 validation batches per epoch
+])
+def test_a_signal_stops_after_the_step_under_way_and_the_run_continues_exactly(tmp_path, sig, at, in_eval, stopped,
+                                                                               resumed_at):
+    from sparsecast.training.interrupt import Interrupted
+    handlers = [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)]
+    torch.manual_seed(0)
+    whole = DropoutNet()
+    expected = _fit_stoppable(whole, tmp_path / "whole.safetensors")
+
+    torch.manual_seed(0)
+    ckpt, logs = tmp_path / "stopped.safetensors", []
+    with pytest.raises(Interrupted, match=f"stopped by {sig.name} {stopped}, its checkpoint written"):
+        _fit_stoppable(SignallingNet(sig, at, in_eval), ckpt, log=logs.append)
+    assert any(line.startswith(f"{sig.name}: stopping after this step") for line in logs)
+    assert [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)] == handlers  # restored
+    logs = []
+    torch.manual_seed(123)  # the resumed run takes its RNG from the checkpoint
+    resumed_model = DropoutNet()
+    resumed = _fit_stoppable(resumed_model, ckpt, resume=True, log=logs.append)
+    assert logs[0] == f"resuming {resumed_at} of 3"
+    assert resumed.train_loss == expected.train_loss and resumed.val_loss == expected.val_loss
+    for a, b in zip(resumed_model.parameters(), whole.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_a_second_signal_stops_at_once(tmp_path):
+    from sparsecast.training.interrupt import Interrupted
+    handlers = [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)]
+    ckpt = tmp_path / "stopped.safetensors"
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        _fit_stoppable(SignallingNet(signal.SIGINT, at=3, times=2), ckpt)
+    assert not isinstance(stopped.value, Interrupted)  # not after the step: at once, with no checkpoint
+    assert not ckpt.exists()
+    assert [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)] == handlers
+
+
+def test_sigterm_to_the_cli_writes_the_checkpoint_and_says_how_to_continue(tmp_path):
+    csv = write_csv(tmp_path / "s.csv", n=1500)
+    run = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args = _args(csv, run) + ["--checkpoint-minutes", "60", "--no-refit"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    for line in proc.stdout:  # the first epoch done: the signal lands inside the second
+        if line.startswith("epoch 1:"):
+            break
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 130, err[-2000:]
+    assert "sparsecast: stopped by SIGTERM after step" in err
+    ckpt = run / "checkpoint.safetensors"
+    assert f"its checkpoint written ({ckpt}); sparsecast train --resume {run} continues it" in err
+    res = subprocess.run([sys.executable, "-m", "sparsecast.cli", "train", "--resume", str(run)],
+                         capture_output=True, text=True, env=env, timeout=900)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "resuming at step" in res.stdout
+    assert (run / "metrics.json").is_file() and not (run / "checkpoint.safetensors").exists()

@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 from ..errors import SparsecastError
+from ..training.interrupt import Interrupted
 from .flags import add_data_flags, add_input_flags, add_model_flags, add_threads_flag, add_train_flags
 from .lm import add_lm_parsers
 from .runs import cmd_backtest, cmd_evaluate, cmd_export, cmd_predict
@@ -113,6 +114,19 @@ def main(argv: list[str] | None = None) -> int:
     except (SparsecastError, ValueError, FloatingPointError, OSError) as e:  # OSError: e.g. the disk filled up
         print(f"sparsecast: error: {e}", file=sys.stderr)
         return 2
+    except Interrupted as e:
+        print(f"sparsecast: {e}; {_continue_with(args)}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("sparsecast: stopped", file=sys.stderr)
+        return 130
     finally:
         warnings.formatwarning = shown
     return 0
+
+
+def _continue_with(args) -> str:
+    """How to continue a run stopped with its checkpoint written, in words for the command that ran it."""
+    if args.command == "train":
+        return f"sparsecast train --resume {args.resume or args.out} continues it"
+    return "the same command continues it (finished cells are skipped)"

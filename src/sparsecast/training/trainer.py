@@ -4,11 +4,13 @@ import copy
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
@@ -17,6 +19,7 @@ from ..checks import require_positive
 from ..console import live_progress
 from .checkpoint import TrainState, read_checkpoint, rng_states, save_checkpoint, set_rng_states
 from .history import History
+from .interrupt import Interrupted, StopRequest, deferred_stop
 from .losses import LOSSES
 from .metrics import QUANTILES, check_levels
 from .precision import PRECISIONS, model_width, resolve_device, resolve_precision
@@ -239,63 +242,72 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
     def out_of_time() -> bool:
         return bool(cfg.max_minutes) and time.perf_counter() >= budget
 
-    for epoch in range(state.epoch, cfg.epochs):
-        history.stopped_for_time |= out_of_time()  # the budget may run out while validating
-        if history.stopped_early or history.stopped_for_time:
-            break
-        if hasattr(train, "set_epoch"):
-            train.set_epoch(epoch)
-        lr = cfg.lr * schedule(epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        model.train()
-        bar = tqdm(train, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not live_progress(cfg.progress), leave=False,
-                   dynamic_ncols=True)
-        batches = _skip(iter(bar), state.step)  # the batches a mid-epoch checkpoint already trained on
-        last_save = time.perf_counter()
-        start = last_save - state.epoch_seconds  # a resumed epoch counts the seconds it had before
-        tally = LossTally(state.loss_sum, state.loss_count, read_every(device),  # no wait per step on a GPU
-                          lambda s, e=epoch + 1: f"at epoch {e}, step {s}")
-        for step, batch in enumerate(batches, start=state.step):
-            batch = batch.to(device)
-            with autocast(bf16, device):
-                loss = loss_fn(_first(runner(**batch.inputs())).float(), batch.target)
-            if tally.add(loss, len(batch), step + 1):  # read (and checked) before the update on the CPU
-                bar.set_postfix(loss=f"{tally.mean:.4f}")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if checkpoint is not None and time.perf_counter() - last_save >= 60 * cfg.checkpoint_minutes:
-                tally.read()
-                state.step, state.epoch_seconds = step + 1, time.perf_counter() - start
-                state.loss_sum, state.loss_count = tally.total, tally.count
-                save_checkpoint(checkpoint, model, optimizer, state)
-                last_save = time.perf_counter()
-            if out_of_time():
-                history.stopped_for_time = True
-                log(f"time budget of {cfg.max_minutes:g} minutes reached at step {step + 1} of epoch {epoch + 1}: "
-                    f"validating the weights so far and stopping (the best weights are kept)")
+    # With a checkpoint, Ctrl-C or SIGTERM stops after the step under way, its checkpoint written (training.interrupt).
+    stoppable = checkpoint is not None and not (dist.is_available() and dist.is_initialized())
+    with deferred_stop(log) if stoppable else nullcontext(StopRequest()) as stop:
+        for epoch in range(state.epoch, cfg.epochs):
+            history.stopped_for_time |= out_of_time()  # the budget may run out while validating
+            if history.stopped_early or history.stopped_for_time:
                 break
-        tally.read()
-        state.loss_sum, state.loss_count = tally.total, tally.count
-        outputs = [] if keep else None
-        val_loss = evaluate_loss(runner, val, loss_fn, bf16, outputs)
-        history.train_loss.append(state.loss_sum / max(state.loss_count, 1))
-        history.val_loss.append(val_loss)
-        history.lr.append(lr)
-        history.epoch_seconds.append(time.perf_counter() - start)
-        state.step, state.loss_sum, state.loss_count, state.epoch_seconds = 0, 0.0, 0, 0.0
-        if val_loss < state.best_loss:
-            state.best_loss, state.best_state, state.bad_epochs = val_loss, copy.deepcopy(model.state_dict()), 0
-            history.best_epoch, kept = epoch, outputs
-        else:
-            state.bad_epochs += 1
-        history.stopped_early = state.bad_epochs >= cfg.patience
-        state.epoch = epoch + 1
-        log(f"epoch {epoch + 1}: train {history.train_loss[-1]:.4f}  val {val_loss:.4f}  lr {lr:.2e}  "
-            f"{history.epoch_seconds[-1]:.0f}s")
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, model, optimizer, state)
+            if hasattr(train, "set_epoch"):
+                train.set_epoch(epoch)
+            lr = cfg.lr * schedule(epoch)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            model.train()
+            bar = tqdm(train, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not live_progress(cfg.progress),
+                       leave=False, dynamic_ncols=True)
+            batches = _skip(iter(bar), state.step)  # the batches a mid-epoch checkpoint already trained on
+            last_save = time.perf_counter()
+            start = last_save - state.epoch_seconds  # a resumed epoch counts the seconds it had before
+            tally = LossTally(state.loss_sum, state.loss_count, read_every(device),  # no wait per step on a GPU
+                              lambda s, e=epoch + 1: f"at epoch {e}, step {s}")
+            for step, batch in enumerate(batches, start=state.step):
+                batch = batch.to(device)
+                with autocast(bf16, device):
+                    loss = loss_fn(_first(runner(**batch.inputs())).float(), batch.target)
+                if tally.add(loss, len(batch), step + 1):  # read (and checked) before the update on the CPU
+                    bar.set_postfix(loss=f"{tally.mean:.4f}")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if checkpoint is not None and (stop or time.perf_counter() - last_save >= 60 * cfg.checkpoint_minutes):
+                    tally.read()
+                    state.step, state.epoch_seconds = step + 1, time.perf_counter() - start
+                    state.loss_sum, state.loss_count = tally.total, tally.count
+                    save_checkpoint(checkpoint, model, optimizer, state)
+                    last_save = time.perf_counter()
+                    if stop:
+                        raise Interrupted(f"stopped by {stop.name} after step {step + 1} of epoch {epoch + 1}, its "
+                                          f"checkpoint written ({checkpoint})", checkpoint)
+                if out_of_time():
+                    history.stopped_for_time = True
+                    log(f"time budget of {cfg.max_minutes:g} minutes reached at step {step + 1} of epoch {epoch + 1}: "
+                        f"validating the weights so far and stopping (the best weights are kept)")
+                    break
+            tally.read()
+            state.loss_sum, state.loss_count = tally.total, tally.count
+            outputs = [] if keep else None
+            val_loss = evaluate_loss(runner, val, loss_fn, bf16, outputs)
+            history.train_loss.append(state.loss_sum / max(state.loss_count, 1))
+            history.val_loss.append(val_loss)
+            history.lr.append(lr)
+            history.epoch_seconds.append(time.perf_counter() - start)
+            state.step, state.loss_sum, state.loss_count, state.epoch_seconds = 0, 0.0, 0, 0.0
+            if val_loss < state.best_loss:
+                state.best_loss, state.best_state, state.bad_epochs = val_loss, copy.deepcopy(model.state_dict()), 0
+                history.best_epoch, kept = epoch, outputs
+            else:
+                state.bad_epochs += 1
+            history.stopped_early = state.bad_epochs >= cfg.patience
+            state.epoch = epoch + 1
+            log(f"epoch {epoch + 1}: train {history.train_loss[-1]:.4f}  val {val_loss:.4f}  lr {lr:.2e}  "
+                f"{history.epoch_seconds[-1]:.0f}s")
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, model, optimizer, state)
+                if stop:
+                    raise Interrupted(f"stopped by {stop.name} after epoch {epoch + 1}, its checkpoint written "
+                                      f"({checkpoint})", checkpoint)
     if state.best_state is not None:
         model.load_state_dict(state.best_state)
     if keep:

@@ -1,0 +1,63 @@
+"""Stopping a checkpointed run cleanly: the first Ctrl-C (SIGINT) or SIGTERM lets the training step under way
+finish, so the checkpoint written then continues the run exactly where it stopped; a second one stops at once.
+
+Without this a signal lands anywhere (SIGTERM ends the process outright) and a resumed run starts from the last
+periodic checkpoint, up to ``checkpoint_minutes`` of training earlier.
+"""
+
+import signal
+import threading
+from contextlib import contextmanager
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(KeyboardInterrupt):
+    """A run stopped by a signal after writing its checkpoint (``path``), from which it continues."""
+
+    def __init__(self, message: str, path):
+        super().__init__(message)
+        self.path = path
+
+
+class StopRequest:
+    """Truthy once a stop signal arrived (``name``: which one)."""
+
+    def __init__(self):
+        self.name: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.name is not None
+
+
+@contextmanager
+def deferred_stop(log):
+    """While active, SIGINT and SIGTERM set the yielded ``StopRequest`` instead of stopping the process; the caller
+    checks it after each step. A second signal restores the previous handlers and raises KeyboardInterrupt at once.
+    Outside the main thread (where Python cannot set handlers) the request never fires and signals act as before."""
+    request = StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield request
+        return
+    previous = {s: signal.getsignal(s) for s in SIGNALS}
+
+    def restore():
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+    def on_signal(signum, frame):
+        if request:
+            restore()
+            raise KeyboardInterrupt
+        request.name = signal.Signals(signum).name
+        try:
+            log(f"{request.name}: stopping after this step to write the checkpoint (again to stop at once)")
+        except RuntimeError:  # a reentrant write to the stream the signal interrupted
+            pass
+
+    for s in SIGNALS:
+        signal.signal(s, on_signal)
+    try:
+        yield request
+    finally:
+        restore()
