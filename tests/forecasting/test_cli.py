@@ -155,6 +155,9 @@ def test_reproduce_table_keeps_every_horizon(tmp_path, capsys):
     assert "1.222 / 0.671" in rows["24"] and "1.267 / 0.695" in rows["48"]  # repeat-last on the paper's splits
     assert "0.577 / 0.549" in rows["24"] and "not run" in rows["720"]
     assert "1.222 / 0.671 (+112%)" in rows["24"]  # the change against the paper's 0.577
+    header = next(line for line in table.splitlines() if line.startswith("| horizon"))
+    assert "| Informer |" in header and "| repeat last |" in header  # the faithful column, and what ran
+    assert "DLinear" not in header and "head mix" not in header  # no column for what has not run here
     plot = out / "ETTh1_multivariate.png"
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"]({plot.name})" in table
 

@@ -88,10 +88,11 @@ def test_decoder_gathers_exactly_u_queries_by_default():
     assert (kernel.last_active >= 0).all()
 
 
-@pytest.mark.parametrize("attn,d_layers", [("probsparse", 1), ("probsparse", 2), ("full", 2)])
-def test_decoder_cut_to_the_horizon_is_exact(attn, d_layers):
+@pytest.mark.parametrize("attn,d_layers,mix", [("probsparse", 1, False), ("probsparse", 2, False), ("full", 2, False),
+                                               ("probsparse", 2, True)])
+def test_decoder_cut_to_the_horizon_is_exact(attn, d_layers, mix):
     torch.manual_seed(0)
-    cfg = tiny(attn=attn, d_layers=d_layers, factor=5)
+    cfg = tiny(attn=attn, d_layers=d_layers, factor=5, mix=mix)
     model = Informer(cfg).double().eval()
     x, x_mark, future = (t.double() for t in batch(cfg))
     out = model(x, x_mark, future)
@@ -145,6 +146,28 @@ def test_config_rejects_bad_values(field, value):
 
 
 def test_config_round_trips_through_dict():
-    cfg = tiny(stack=(2, 1), attn="fixed", stride=4, c=2)
+    cfg = tiny(stack=(2, 1), attn="fixed", stride=4, c=2, mix=True)
     assert InformerConfig.from_dict(cfg.to_dict()) == cfg
+    old = {k: v for k, v in cfg.to_dict().items() if k != "mix"}  # a run saved before the option
+    assert InformerConfig.from_dict(old).mix is False
     assert cfg.attention_kwargs() == {"stride": 4, "c": 2}
+
+
+def test_mix_merges_the_decoder_heads_as_the_official_code_does():
+    """The official AttentionLayer with mix=True gets (B, L, H, D) from its kernel and does
+    out.transpose(2, 1).contiguous().view(B, L, -1); ours gets (B, H, L, D) and must give the same rows."""
+    torch.manual_seed(0)
+    model = Informer(tiny(mix=True)).double().eval()
+    layer = model.decoder.layers[0].self_attention
+    assert layer.mix and not model.decoder.layers[0].cross_attention.mix
+    assert not any(m.mix for name, m in model.named_modules() if name.startswith("encoder") and hasattr(m, "mix"))
+    assert sum(hasattr(m, "mix") for name, m in model.named_modules() if name.startswith("encoder")) == 2
+    x = torch.randn(2, 24, 16, dtype=torch.float64)
+    q, k, v = (layer._heads(proj(x)) for proj in (layer.q_proj, layer.k_proj, layer.v_proj))
+    context = layer.kernel(q, k, v, causal=True).transpose(1, 2)  # (B, L, H, D), as the official kernels return it
+    official = layer.out_proj(context.transpose(2, 1).contiguous().view(2, 24, -1))
+    torch.testing.assert_close(layer(x, x, x, causal=True), official, rtol=0, atol=0)
+    plain = Informer(tiny()).double().eval()
+    plain.load_state_dict(model.state_dict())  # the same weights: only the merge differs
+    inputs = [t.double() for t in batch(tiny())]
+    assert not torch.allclose(plain(*inputs), model(*inputs))

@@ -11,7 +11,7 @@ MODEL_FLAGS = {"d_model": int, "n_heads": int, "e_layers": int, "d_layers": int,
                "c": int, "moving_avg": int, "patch_len": int, "patch_stride": int, "head_dropout": float}
 # On/off model and series settings (--revin / --no-revin, ...); unset, the model's default applies.
 SWITCHES = ("distil", "linear_skip", "channel_skip", "season_offsets", "revin", "revin_affine", "channel_independent",
-            "deseason")
+            "deseason", "mix")
 
 
 def _stack(text: str) -> tuple[int, ...]:

@@ -10,14 +10,20 @@ from .autocast import lowered
 
 
 class AttentionLayer(nn.Module):
-    """Project (B, L, E) inputs to H heads, run the kernel on (B, H, L, D), merge heads back to (B, L, E)."""
+    """Project (B, L, E) inputs to H heads, run the kernel on (B, H, L, D), merge heads back to (B, L, E).
 
-    def __init__(self, kernel: Attention, d_model: int, n_heads: int):
+    ``mix`` merges the heads as the official Informer code's ``mix=True`` does (its decoder self-attention): the
+    kernel's (B, H, L, D) output read in memory order as (B, L, H*D), so row l holds H consecutive positions of one
+    head, not position l of every head. Off (the default), row l is position l's heads side by side.
+    """
+
+    def __init__(self, kernel: Attention, d_model: int, n_heads: int, mix: bool = False):
         super().__init__()
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
         self.kernel = kernel
         self.n_heads = n_heads
+        self.mix = mix
         self.q_proj = nn.Linear(d_model, d_model)
         self.k_proj = nn.Linear(d_model, d_model)
         self.v_proj = nn.Linear(d_model, d_model)
@@ -32,4 +38,5 @@ class AttentionLayer(nn.Module):
         q, k, v = self._heads(self.q_proj(queries)), self._heads(self.k_proj(keys)), self._heads(self.v_proj(values))
         out = self.kernel(q, k, v, causal=causal)  # (B, H, L, D)
         B, H, L, D = out.shape
-        return self.out_proj(out.transpose(1, 2).reshape(B, L, H * D))  # (B, L, E)
+        merged = out if self.mix else out.transpose(1, 2)  # mix: (B, H, L, D) memory order, positions and heads mixed
+        return self.out_proj(merged.reshape(B, L, H * D))  # (B, L, E)

@@ -31,6 +31,8 @@ class InformerConfig:
         stack: encoder layer counts of Informer† (e.g. (3, 2, 1): encoders on the whole, half and quarter input);
             None for the single encoder of ``e_layers`` layers.
         output_attention: forward also returns, per encoder layer, the active-query indices of ProbSparse layers.
+        mix: the decoder self-attention merges its heads as the official code's ``mix=True`` (its default) does,
+            mixing positions and heads (``nn.AttentionLayer``); False (ours) merges each position's own heads.
     """
 
     enc_in: int = 7
@@ -58,6 +60,7 @@ class InformerConfig:
     distil: bool = True
     stack: tuple[int, ...] | None = None
     output_attention: bool = False
+    mix: bool = False
 
     def __post_init__(self):
         require_positive(self, ("enc_in", "dec_in", "c_out", "seq_len", "pred_len", "d_model", "n_heads",

@@ -52,18 +52,18 @@ class Informer(nn.Module):
         else:
             self.encoder = self._encoder(cfg.e_layers)
         self.decoder = Decoder([
-            DecoderLayer(self._attention(cfg.attn), self._attention("full"), cfg.d_model, cfg.d_ff, cfg.dropout,
-                         cfg.activation)
+            DecoderLayer(self._attention(cfg.attn, mix=cfg.mix), self._attention("full"), cfg.d_model, cfg.d_ff,
+                         cfg.dropout, cfg.activation)
             for _ in range(cfg.d_layers)
         ], cfg.d_model)
         self.projection = nn.Linear(cfg.d_model, cfg.c_out)
 
-    def _attention(self, name: str) -> AttentionLayer:
+    def _attention(self, name: str, mix: bool = False) -> AttentionLayer:
         kwargs = self.config.attention_kwargs() if name == self.config.attn else {}
         if self.config.layer_seeds and "eval_seed" in attention_params(name):
             kwargs["eval_seed"] = self._kernels_built  # distinct, deterministic eval samples per layer
         self._kernels_built += 1
-        return AttentionLayer(build_attention(name, **kwargs), self.config.d_model, self.config.n_heads)
+        return AttentionLayer(build_attention(name, **kwargs), self.config.d_model, self.config.n_heads, mix)
 
     def _encoder(self, n_layers: int) -> Encoder:
         cfg = self.config
