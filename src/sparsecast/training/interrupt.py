@@ -39,11 +39,11 @@ def deferred_stop(log):
     if threading.current_thread() is not threading.main_thread():
         yield request
         return
-    previous = {s: signal.getsignal(s) for s in SIGNALS}
+    previous = {s: signal.getsignal(s) for s in SIGNALS}  # None: set outside Python, restored as the default
 
     def restore():
         for s, handler in previous.items():
-            signal.signal(s, handler)
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)
 
     def on_signal(signum, frame):
         if request:
