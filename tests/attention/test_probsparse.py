@@ -38,6 +38,24 @@ def test_uniform_output_is_the_mean_not_the_sum():
     v = torch.arange(1.0, 5.0).view(1, 1, 4, 1)
     assert uniform_output(v, 4, causal=True).flatten().tolist() == [1.0, 1.5, 2.0, 2.5]
     assert uniform_output(v, 2, causal=False).flatten().tolist() == [2.5, 2.5]
+    # the official code's masked decoder: the sum; unmasked it too takes the mean
+    assert uniform_output(v, 4, causal=True, cumulative_sum=True).flatten().tolist() == [1.0, 3.0, 6.0, 10.0]
+    assert uniform_output(v, 2, causal=False, cumulative_sum=True).flatten().tolist() == [2.5, 2.5]
+
+
+@pytest.mark.parametrize("selection", ["global", "prefix"])
+def test_lazy_cumsum_gives_causal_lazy_rows_the_sum_and_leaves_the_rest(selection):
+    B, H, L, D = 2, 3, 60, 8
+    q, k, v = (torch.randn(B, H, L, D, dtype=torch.float64) for _ in range(3))
+    mean = ProbSparseAttention(factor=2, selection=selection).eval()
+    summed = ProbSparseAttention(factor=2, selection=selection, lazy="cumsum").eval()
+    out, out_mean = summed(q, k, v, causal=True), mean(q, k, v, causal=True)
+    active = _active_mask(summed, B, H, L)
+    assert torch.equal(active, _active_mask(mean, B, H, L))  # the same rows attend
+    assert (~active).any()
+    torch.testing.assert_close(out[active], out_mean[active], rtol=0, atol=0)
+    torch.testing.assert_close(out[~active], v.cumsum(2)[~active])
+    torch.testing.assert_close(summed(q, k, v), mean(q, k, v), rtol=0, atol=0)  # no mask: the mean for both
 
 
 @pytest.mark.parametrize("causal", [False, True])
@@ -83,3 +101,5 @@ def test_rejects_bad_settings():
         ProbSparseAttention(factor=0)
     with pytest.raises(ValueError, match="sampling"):
         ProbSparseAttention(sampling="nope")
+    with pytest.raises(ValueError, match="lazy"):
+        ProbSparseAttention(lazy="sum")

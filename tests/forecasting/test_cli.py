@@ -339,10 +339,9 @@ def test_a_stopped_refit_resumes_from_its_checkpoint_and_ends_the_same(tmp_path,
 
     monkeypatch.setattr(trainer, "save_checkpoint", stop_after_the_refit_s_first_epoch)
     run = tmp_path / "run"
-    with pytest.raises(KeyboardInterrupt):
-        main([*args, "--out", str(run)])
+    assert main([*args, "--out", str(run)]) == 130  # stopped: one line, no traceback
+    assert capsys.readouterr().err.endswith("sparsecast: stopped\n")
     assert [p.parent.name for p in saves] == ["run"] * 3 + ["final"]
-    capsys.readouterr()
     monkeypatch.setattr(trainer, "save_checkpoint", save)
     assert main(["predict", str(run), "--input", str(csv), "--out", str(tmp_path / "f.csv")]) == 0  # not the
     assert "the run's model" in capsys.readouterr().out  # unfinished refit
@@ -368,8 +367,7 @@ def test_resume_finishes_the_refit_the_run_set_out_to_do(tmp_path, capsys, monke
     run, kept = tmp_path / "run", tmp_path / "kept"
     refit_run = final.refit_run
     monkeypatch.setattr(final, "refit_run", stopped)
-    with pytest.raises(KeyboardInterrupt):
-        main(["train", "--data", str(csv), *SMALL, "--out", str(run)])
+    assert main(["train", "--data", str(csv), *SMALL, "--out", str(run)]) == 130
     monkeypatch.setattr(final, "refit_run", refit_run)
     assert json.loads((run / "config.json").read_text())["refit"] and not (run / "final").exists()
     assert main(["train", "--resume", str(run)]) == 0

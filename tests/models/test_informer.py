@@ -139,17 +139,18 @@ def test_overfits_one_batch(attn):
 
 
 @pytest.mark.parametrize("field,value", [("d_model", 0), ("label_len", 99), ("attn", "dense"), ("embed", "x"),
-                                         ("n_heads", 3), ("dropout", 1.0), ("freq", "fortnightly"), ("stack", ())])
+                                         ("n_heads", 3), ("dropout", 1.0), ("freq", "fortnightly"), ("stack", ()),
+                                         ("lazy", "x")])
 def test_config_rejects_bad_values(field, value):
     with pytest.raises(ValueError, match=field if field != "n_heads" else "divisible"):
         tiny(**{field: value})
 
 
 def test_config_round_trips_through_dict():
-    cfg = tiny(stack=(2, 1), attn="fixed", stride=4, c=2, mix=True)
+    cfg = tiny(stack=(2, 1), attn="fixed", stride=4, c=2, mix=True, lazy="cumsum")
     assert InformerConfig.from_dict(cfg.to_dict()) == cfg
-    old = {k: v for k, v in cfg.to_dict().items() if k != "mix"}  # a run saved before the option
-    assert InformerConfig.from_dict(old).mix is False
+    old = {k: v for k, v in cfg.to_dict().items() if k not in ("mix", "lazy")}  # a run saved before the options
+    assert InformerConfig.from_dict(old).mix is False and InformerConfig.from_dict(old).lazy == "mean"
     assert cfg.attention_kwargs() == {"stride": 4, "c": 2}
 
 
@@ -171,3 +172,11 @@ def test_mix_merges_the_decoder_heads_as_the_official_code_does():
     plain.load_state_dict(model.state_dict())  # the same weights: only the merge differs
     inputs = [t.double() for t in batch(tiny())]
     assert not torch.allclose(plain(*inputs), model(*inputs))
+
+
+def test_lazy_reaches_every_probsparse_kernel_and_only_the_masked_one_acts_on_it():
+    model = Informer(tiny(lazy="cumsum"))
+    kernels = {name: m.lazy for name, m in model.named_modules() if hasattr(m, "lazy")}
+    assert kernels and all(v == "cumsum" for v in kernels.values())  # no effect on the unmasked encoder calls
+    assert model.decoder.layers[0].self_attention.kernel.lazy == "cumsum"
+    assert not hasattr(model.decoder.layers[0].cross_attention.kernel, "lazy")  # full attention

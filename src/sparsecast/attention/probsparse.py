@@ -13,6 +13,7 @@ from .full import softmax_attention
 
 SAMPLINGS = ("per_query", "shared")
 SELECTIONS = ("global", "prefix")
+LAZY = ("mean", "cumsum")  # what causal lazy queries get: uniform attention (the paper's) or the official code's sum
 # Elements of the (B, H, Lc, U, D) key gather per chunk in per-query sampling: bounds its memory.
 _GATHER_CHUNK = 1 << 24
 
@@ -22,10 +23,11 @@ def sample_size(factor: int, n: int) -> int:
     return max(1, min(n, factor * math.ceil(math.log(n)))) if n > 1 else 1
 
 
-def uniform_output(v: Tensor, L: int, causal: bool) -> Tensor:
+def uniform_output(v: Tensor, L: int, causal: bool, cumulative_sum: bool = False) -> Tensor:
     """Output of uniform attention: the mean of the values each query may see.
 
-    Non-causal: mean over all S values. Causal: query i gets mean(v_0 .. v_min(i, S-1)).
+    Non-causal: mean over all S values. Causal: query i gets mean(v_0 .. v_min(i, S-1)), or with ``cumulative_sum``
+    their sum (what the official Informer code gives the masked decoder's lazy queries).
 
     Shape:
         v: (B, H, S, D); returns (B, H, L, D).
@@ -33,12 +35,13 @@ def uniform_output(v: Tensor, L: int, causal: bool) -> Tensor:
     B, H, S, D = v.shape
     if not causal:
         return v.mean(dim=-2, keepdim=True).expand(B, H, L, D)
-    counts = torch.arange(1, S + 1, device=v.device, dtype=v.dtype).unsqueeze(-1)  # (S, 1)
-    cummean = v.cumsum(dim=-2) / counts  # (B, H, S, D)
+    running = v.cumsum(dim=-2)  # (B, H, S, D)
+    if not cumulative_sum:
+        running = running / torch.arange(1, S + 1, device=v.device, dtype=v.dtype).unsqueeze(-1)  # / (S, 1) counts
     if L == S:
-        return cummean
+        return running
     last = torch.arange(L, device=v.device).clamp(max=S - 1)  # (L,)
-    return cummean[:, :, last]
+    return running[:, :, last]
 
 
 def prefix_top(m: Tensor, u: int, chunk: int = 64) -> Tensor:
@@ -75,8 +78,8 @@ class ProbSparseAttention(Attention):
     with U = factor * ceil(ln S) and u = factor * ceil(ln L). The top-u queries get exact softmax attention over every
     key they may see; every other query gets the output of *uniform* attention, the mean of the values it may see:
     mean(V) without a mask, mean(v_0 .. v_i) with ``causal=True``. The official code fills masked lazy queries with
-    the cumulative *sum* of V instead; we use the mean, which is what uniform attention is. When u >= L every query is
-    active and the kernel is exactly full attention.
+    the cumulative *sum* of V instead (``lazy="cumsum"``); we use the mean, which is what uniform attention is. When
+    u >= L every query is active and the kernel is exactly full attention.
 
     Causal selection (``causal=True``) comes in two kinds, ``selection``:
 
@@ -113,10 +116,13 @@ class ProbSparseAttention(Attention):
         selection: which causal queries are active, "prefix" or "global" (above); no effect without ``causal``.
         eval_seed: the eval-mode seed when ``seed`` is None; a model gives each layer its own (Informer: the layer's
             index), so layers of the same length do not all measure with the same keys.
+        lazy: what the lazy queries of a causal call get: "mean" (uniform attention, the default) or "cumsum" (the
+            sum of the values they may see, as the official code's masked decoder does); no effect without ``causal``.
     """
 
     def __init__(self, factor: int = 5, sampling: str = "shared", seed: int | None = None,
-                 generator: torch.Generator | None = None, selection: str = "prefix", eval_seed: int = 0):
+                 generator: torch.Generator | None = None, selection: str = "prefix", eval_seed: int = 0,
+                 lazy: str = "mean"):
         super().__init__()
         if factor < 1:
             raise ValueError(f"factor must be >= 1, got {factor}")
@@ -124,9 +130,12 @@ class ProbSparseAttention(Attention):
             raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
         if selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
+        if lazy not in LAZY:
+            raise ValueError(f"lazy must be one of {LAZY}, got {lazy!r}")
         self.factor = factor
         self.sampling = sampling
         self.selection = selection
+        self.lazy = lazy
         self.eval_seed = eval_seed
         self.seed = seed
         self._train_generator = generator
@@ -140,7 +149,8 @@ class ProbSparseAttention(Attention):
         self._eval_samples: dict[tuple, Tensor] = {}
 
     def extra_repr(self) -> str:
-        return f"factor={self.factor}, sampling={self.sampling!r}, selection={self.selection!r}, seed={self.seed}"
+        return (f"factor={self.factor}, sampling={self.sampling!r}, selection={self.selection!r}, lazy={self.lazy!r}, "
+                f"seed={self.seed}")
 
     def _generator(self) -> torch.Generator | None:
         if self.training:
@@ -205,7 +215,7 @@ class ProbSparseAttention(Attention):
                 self.last_active = torch.arange(L, device=q.device).expand(B, H, L)
             return softmax_attention(q, k, v, causal)
         m = self.measurement(q, k, causal)  # (B, H, L)
-        context = uniform_output(v, L, causal)  # (B, H, L, D)
+        context = uniform_output(v, L, causal, self.lazy == "cumsum")  # (B, H, L, D)
         if causal and self.selection == "prefix":
             selected = prefix_top(m, u)  # (B, H, L)
             # Exported graphs need a static size: there every query is gathered and the lazy ones masked below.

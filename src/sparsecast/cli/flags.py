@@ -8,7 +8,7 @@ from ..models.registry import AUTO, FORECASTERS
 # Model flags: argparse name -> config field. Left unset, the model's config default (the paper's) applies.
 MODEL_FLAGS = {"d_model": int, "n_heads": int, "e_layers": int, "d_layers": int, "d_ff": int, "factor": int,
                "dropout": float, "attn": str, "activation": str, "sampling": str, "selection": str, "stride": int,
-               "c": int, "moving_avg": int, "patch_len": int, "patch_stride": int, "head_dropout": float}
+               "c": int, "moving_avg": int, "patch_len": int, "patch_stride": int, "head_dropout": float, "lazy": str}
 # On/off model and series settings (--revin / --no-revin, ...); unset, the model's default applies.
 SWITCHES = ("distil", "linear_skip", "channel_skip", "season_offsets", "revin", "revin_affine", "channel_independent",
             "deseason", "mix")

@@ -69,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root-path", default=None)
     p.add_argument("--horizons", default=None, help="comma-separated subset, e.g. 24,48")
     p.add_argument("--models", default=None,
-                   help="comma-separated subset of: informer, informer_prefix, informer_mix (the official code's "
-                        "decoder head mix), full (Informer‡), informer_revin, dlinear, repeat_last")
+                   help="comma-separated subset of: informer, informer_prefix, informer_official (the official "
+                        "code's decoder: --mix --lazy cumsum), full (Informer‡), informer_revin, dlinear, repeat_last")
     p.add_argument("--seeds", default=None, help="comma-separated seeds, each a run of every cell (default: --seed); "
                                                  "the table gives mean ± std")
     p.add_argument("--out", default="benchmarks/results/paper")

@@ -3,7 +3,7 @@
 from dataclasses import asdict, dataclass
 
 from ...attention import ATTENTION, kernel_settings
-from ...attention.probsparse import SELECTIONS
+from ...attention.probsparse import LAZY, SELECTIONS
 from ...checks import require_positive
 from ...nn import ACTIVATIONS, EMBEDDINGS
 from ...timefeatures import freq_family
@@ -33,6 +33,9 @@ class InformerConfig:
         output_attention: forward also returns, per encoder layer, the active-query indices of ProbSparse layers.
         mix: the decoder self-attention merges its heads as the official code's ``mix=True`` (its default) does,
             mixing positions and heads (``nn.AttentionLayer``); False (ours) merges each position's own heads.
+        lazy: what the masked (decoder) ProbSparse layer gives its lazy queries: "mean" (uniform attention, the
+            paper's) or "cumsum" (the official code's cumulative sum of the values). With ``mix``, the official
+            code's decoder.
     """
 
     enc_in: int = 7
@@ -61,6 +64,7 @@ class InformerConfig:
     stack: tuple[int, ...] | None = None
     output_attention: bool = False
     mix: bool = False
+    lazy: str = "mean"
 
     def __post_init__(self):
         require_positive(self, ("enc_in", "dec_in", "c_out", "seq_len", "pred_len", "d_model", "n_heads",
@@ -77,6 +81,8 @@ class InformerConfig:
             raise ValueError(f"embed must be one of {EMBEDDINGS}, got {self.embed!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+        if self.lazy not in LAZY:
+            raise ValueError(f"lazy must be one of {LAZY}, got {self.lazy!r}")
         if self.selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
         if self.stride is not None and self.stride < 1:
@@ -91,7 +97,7 @@ class InformerConfig:
     def attention_kwargs(self) -> dict:
         """The settings of this config that the kernel ``attn`` takes."""
         return kernel_settings(self.attn, factor=self.factor, sampling=self.sampling, selection=self.selection,
-                               stride=self.stride, c=self.c)
+                               stride=self.stride, c=self.c, lazy=self.lazy)
 
     def to_dict(self) -> dict:
         return asdict(self)
