@@ -157,7 +157,9 @@ def test_reproduce_table_keeps_every_horizon(tmp_path, capsys):
     assert "1.222 / 0.671 (+112%)" in rows["24"]  # the change against the paper's 0.577
     header = next(line for line in table.splitlines() if line.startswith("| horizon"))
     assert "| Informer |" in header and "| repeat last |" in header  # the faithful column, and what ran
-    assert "DLinear" not in header and "head mix" not in header  # no column for what has not run here
+    from sparsecast.forecasting.reproduce import ROWS
+    assert not [label for _, label, _, _ in ROWS if label not in ("Informer", "repeat last")
+                and f"| {label} |" in header]  # no column for what has not run in this table
     plot = out / "ETTh1_multivariate.png"
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"]({plot.name})" in table
 
@@ -441,3 +443,11 @@ def test_backtest_skill_is_taken_over_the_origins_seasonal_naive_can_forecast(tm
     assert (f"skill (mean MSE / seasonal naive's over the {len(table)} origins with a season before them) "
             f"{ratio:.3f}") in capsys.readouterr().out
 
+
+
+def test_reproduce_runs_the_opt_in_rows_only_when_named():
+    from sparsecast.forecasting.reproduce import ROWS, chosen_rows
+    assert [r[0] for r in chosen_rows(None)] == [r[0] for r in ROWS if r[0] != "informer_mix_cumsum"]
+    assert [r[0] for r in chosen_rows(["repeat_last", "informer_mix_cumsum"])] == ["repeat_last", "informer_mix_cumsum"]
+    with pytest.raises(ValueError, match="unknown model"):
+        chosen_rows(["informer_official"])

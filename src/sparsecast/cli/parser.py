@@ -69,8 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root-path", default=None)
     p.add_argument("--horizons", default=None, help="comma-separated subset, e.g. 24,48")
     p.add_argument("--models", default=None,
-                   help="comma-separated subset of: informer, informer_prefix, informer_official (the official "
-                        "code's decoder: --mix --lazy cumsum), full (Informer‡), informer_revin, dlinear, repeat_last")
+                   help="comma-separated subset of: informer, informer_prefix, full (Informer‡), informer_revin, "
+                        "dlinear, repeat_last (the default: all of these), informer_mix_cumsum (the official code's "
+                        "decoder head mix and lazy sum: --mix --lazy cumsum)")
     p.add_argument("--seeds", default=None, help="comma-separated seeds, each a run of every cell (default: --seed); "
                                                  "the table gives mean ± std")
     p.add_argument("--out", default="benchmarks/results/paper")
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Interrupted as e:
         print(f"sparsecast: {e}; {_continue_with(args)}", file=sys.stderr)
-        return 130
+        return 128 + e.signum  # the shell's status for a process its signal stopped: 130 SIGINT, 143 SIGTERM
     except KeyboardInterrupt:
         print("sparsecast: stopped", file=sys.stderr)
         return 130

@@ -14,7 +14,8 @@ class AttentionLayer(nn.Module):
 
     ``mix`` merges the heads as the official Informer code's ``mix=True`` does (its decoder self-attention): the
     kernel's (B, H, L, D) output read in memory order as (B, L, H*D), so row l holds H consecutive positions of one
-    head, not position l of every head. Off (the default), row l is position l's heads side by side.
+    head (of two where it crosses a head's end), not position l of every head. Off (the default), row l is position
+    l's heads side by side.
     """
 
     def __init__(self, kernel: Attention, d_model: int, n_heads: int, mix: bool = False):

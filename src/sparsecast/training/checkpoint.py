@@ -70,6 +70,8 @@ def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
                 extra[f"{idx}.{name}"] = value
     tensors["rng.torch"], np_state, python_state = rng_states()
     tensors["rng.numpy"] = torch.from_numpy(np_state[1].astype(np.int64))
+    if torch.cuda.is_available() and torch.cuda.is_initialized():  # a GPU run's dropout draws from these
+        tensors.update({f"rng.cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
     meta = {
         "epoch": state.epoch, "history": asdict(state.history), "best_loss": state.best_loss,
         "bad_epochs": state.bad_epochs, "step": state.step, "loss_sum": state.loss_sum,
@@ -118,6 +120,9 @@ class Checkpoint:
         kind, pos, has_gauss, cached = meta["rng_numpy"]
         np_state = (kind, tensors["rng.numpy"].numpy().astype(np.uint32), pos, has_gauss, cached)
         set_rng_states((tensors["rng.torch"], np_state, _tupled(meta["rng_python"])))
+        cuda = [tensors[f"rng.cuda.{i}"] for i in range(sum(k.startswith("rng.cuda.") for k in tensors))]
+        if cuda and torch.cuda.is_available() and torch.cuda.device_count() == len(cuda):  # same GPUs: same draws
+            torch.cuda.set_rng_state_all(cuda)
         return TrainState(epoch=meta["epoch"], history=History(**meta["history"]), best_loss=meta["best_loss"],
                           best_state=best, bad_epochs=meta["bad_epochs"], step=meta.get("step", 0),
                           loss_sum=meta.get("loss_sum", 0.0), loss_count=meta.get("loss_count", 0),

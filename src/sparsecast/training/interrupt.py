@@ -13,33 +13,40 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Interrupted(KeyboardInterrupt):
-    """A run stopped by a signal after writing its checkpoint (``path``), from which it continues."""
+    """A run stopped by signal ``signum`` after writing its checkpoint (``path``), from which it continues."""
 
-    def __init__(self, message: str, path):
+    def __init__(self, message: str, path, signum: int = signal.SIGINT):
         super().__init__(message)
         self.path = path
+        self.signum = signum
 
 
 class StopRequest:
-    """Truthy once a stop signal arrived (``name``: which one)."""
+    """Truthy once a stop signal arrived (``signum``; ``name``: which one)."""
 
     def __init__(self):
-        self.name: str | None = None
+        self.signum: int | None = None
+
+    @property
+    def name(self) -> str | None:
+        return None if self.signum is None else signal.Signals(self.signum).name
 
     def __bool__(self) -> bool:
-        return self.name is not None
+        return self.signum is not None
 
 
 @contextmanager
 def deferred_stop(log):
     """While active, SIGINT and SIGTERM set the yielded ``StopRequest`` instead of stopping the process; the caller
     checks it after each step. A second signal restores the previous handlers and raises KeyboardInterrupt at once.
-    Outside the main thread (where Python cannot set handlers) the request never fires and signals act as before."""
+    A signal the process ignores (a background job's SIGINT) stays ignored. Outside the main thread (where Python
+    cannot set handlers) the request never fires and signals act as before."""
     request = StopRequest()
     if threading.current_thread() is not threading.main_thread():
         yield request
         return
     previous = {s: signal.getsignal(s) for s in SIGNALS}  # None: set outside Python, restored as the default
+    previous = {s: h for s, h in previous.items() if h is not signal.SIG_IGN}
 
     def restore():
         for s, handler in previous.items():
@@ -49,13 +56,13 @@ def deferred_stop(log):
         if request:
             restore()
             raise KeyboardInterrupt
-        request.name = signal.Signals(signum).name
+        request.signum = signum
         try:
             log(f"{request.name}: stopping after this step to write the checkpoint (again to stop at once)")
         except RuntimeError:  # a reentrant write to the stream the signal interrupted
             pass
 
-    for s in SIGNALS:
+    for s in previous:
         signal.signal(s, on_signal)
     try:
         yield request

@@ -279,7 +279,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
                     last_save = time.perf_counter()
                     if stop:
                         raise Interrupted(f"stopped by {stop.name} after step {step + 1} of epoch {epoch + 1}, its "
-                                          f"checkpoint written ({checkpoint})", checkpoint)
+                                          f"checkpoint written ({checkpoint})", checkpoint, stop.signum)
                 if out_of_time():
                     history.stopped_for_time = True
                     log(f"time budget of {cfg.max_minutes:g} minutes reached at step {step + 1} of epoch {epoch + 1}: "
@@ -307,7 +307,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
                 save_checkpoint(checkpoint, model, optimizer, state)
                 if stop:
                     raise Interrupted(f"stopped by {stop.name} after epoch {epoch + 1}, its checkpoint written "
-                                      f"({checkpoint})", checkpoint)
+                                      f"({checkpoint})", checkpoint, stop.signum)
     if state.best_state is not None:
         model.load_state_dict(state.best_state)
     if keep:
