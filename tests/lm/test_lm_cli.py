@@ -38,3 +38,30 @@ def test_digits_batches():
 def test_lm_missing_file_is_a_clear_error(tmp_path, capsys):
     assert main(["lm", "train", "--data", str(tmp_path / "none.txt"), "--out", str(tmp_path / "o")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_ctrl_c_ends_an_lm_run_after_the_step_and_keeps_what_it_trained(tmp_path, capsys, monkeypatch):
+    import os
+    import signal
+
+    import sparsecast.lm.experiment as experiment
+    calls, loss = [], experiment.lm_loss
+
+    def signalling_loss(*args):
+        calls.append(1)
+        if len(calls) == 10:
+            os.kill(os.getpid(), signal.SIGINT)  # a user's Ctrl-C during step 10
+        return loss(*args)
+
+    monkeypatch.setattr(experiment, "lm_loss", signalling_loss)
+    text = tmp_path / "t.txt"
+    text.write_text("to be or not to be, that is the question. " * 200)
+    out = tmp_path / "run"
+    assert main(["lm", "train", "--data", str(text), "--context", "32", "--n-layers", "1", "--d-model", "16",
+                 "--n-heads", "2", "--steps", "40", "--eval-every", "20", "--batch-size", "4", "--no-progress",
+                 "--out", str(out)]) == 0
+    assert "stopped by SIGINT after step 10 of 40" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["steps"] == 10 and metrics["stopped_by"] == "SIGINT" and metrics["test"]["bits_per_byte"] > 0
+    assert json.loads((out / "history.json").read_text())["step"] == [10]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

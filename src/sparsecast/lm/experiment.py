@@ -88,8 +88,10 @@ def train_lm(data: str, model_params: dict, cfg: StepConfig, batch_size: int, ou
     key = f"bits_per_{tokens.unit}"
     metrics = {"test": {key: bits(model, tokens, "test", batch_size, bf16=bf16)},
                "val": {key: bits(model, tokens, "val", batch_size, bf16=bf16)},
-               "train_seconds": history.seconds, "seconds_per_step": history.seconds / cfg.steps,
-               "parameters": n_params}
+               "train_seconds": history.seconds, "seconds_per_step": history.seconds / max(1, history.steps_run),
+               "steps": history.steps_run, "parameters": n_params}
+    if history.stopped_by:
+        metrics["stopped_by"] = history.stopped_by
     save_weights(model, out)
     write_json(out / METRICS, metrics)
     write_json(out / HISTORY, dataclasses.asdict(history))

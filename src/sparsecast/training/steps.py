@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from ..console import live_progress
 from .precision import PRECISIONS, model_width, resolve_device, resolve_precision
+from .interrupt import deferred_stop
 from .tally import LossTally, read_every
 from .trainer import autocast
 
@@ -66,12 +67,15 @@ class StepHistory:
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    steps_run: int = 0
+    stopped_by: str | None = None  # the signal that ended the run before its last step
 
 
 def train_steps(model: nn.Module, batches: Iterator, cfg: StepConfig, loss_fn: Callable,
                 evaluate: Callable[[], float] | None = None, log: Callable[[str], None] = tqdm.write) -> StepHistory:
     """Run ``cfg.steps`` optimizer steps on ``cfg.device`` (the model is moved there); every ``eval_every`` steps
-    (and at the end) record ``evaluate()``."""
+    (and at the end) record ``evaluate()``. A first Ctrl-C or SIGTERM (in the main thread) ends the run after the
+    step under way, evaluated there like a last step (``history.stopped_by``); a second stops at once."""
     device = resolve_device(cfg.device)
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
@@ -80,29 +84,35 @@ def train_steps(model: nn.Module, batches: Iterator, cfg: StepConfig, loss_fn: C
     bar = tqdm(range(cfg.steps), disable=not live_progress(cfg.progress), dynamic_ncols=True)
     model.train()
     bf16 = cfg.resolved_precision(device, model)[0] == "bf16"
-    for step in bar:
-        for group in optimizer.param_groups:
-            group["lr"] = cfg.lr * warmup_cosine(step, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
-        batch = next(batches).to(device)
-        with autocast(bf16, device):
-            loss = loss_fn(model(**batch.inputs()), batch.target)
-        if tally.add(loss, 1, step + 1):  # read (and checked) before the update on the CPU
-            bar.set_postfix(loss=f"{tally.mean:.3f}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-            tally.read()
-            history.step.append(step + 1)
-            history.train_loss.append(tally.mean)
-            tally.reset()
-            if evaluate:
-                history.val_loss.append(evaluate())
-                model.train()
-            log(f"step {step + 1}: train {history.train_loss[-1]:.4f}"
-                + (f"  val {history.val_loss[-1]:.4f}" if evaluate else "")
-                + f"  {time.perf_counter() - start:.0f}s")
+    with deferred_stop(log) as stop:
+        for step in bar:
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.lr * warmup_cosine(step, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
+            batch = next(batches).to(device)
+            with autocast(bf16, device):
+                loss = loss_fn(model(**batch.inputs()), batch.target)
+            if tally.add(loss, 1, step + 1):  # read (and checked) before the update on the CPU
+                bar.set_postfix(loss=f"{tally.mean:.3f}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            history.steps_run = step + 1
+            if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps or stop:
+                tally.read()
+                history.step.append(step + 1)
+                history.train_loss.append(tally.mean)
+                tally.reset()
+                if evaluate:
+                    history.val_loss.append(evaluate())
+                    model.train()
+                log(f"step {step + 1}: train {history.train_loss[-1]:.4f}"
+                    + (f"  val {history.val_loss[-1]:.4f}" if evaluate else "")
+                    + f"  {time.perf_counter() - start:.0f}s")
+            if stop:
+                history.stopped_by = stop.name
+                log(f"stopped by {stop.name} after step {step + 1} of {cfg.steps}: the weights so far are the run's")
+                break
     history.seconds = time.perf_counter() - start
     return history
