@@ -108,13 +108,14 @@ class DropoutNet(nn.Module):
         return self.net(x[..., 0]).unsqueeze(-1)  # (B, 2, 1)
 
 
-def _fit_windows(model, checkpoint, resume=False, log=None):
+def _fit_windows(model, checkpoint, resume=False, log=None, checkpoint_minutes=0.0):
     from sparsecast.data.windows import WindowSet
     from sparsecast.training import TrainConfig, fit
     g = torch.Generator().manual_seed(1)
     series = torch.randn(60, 1, generator=g).cumsum(0)
     windows = WindowSet(series, series, series, seq_len=8, pred_len=2)
-    cfg = TrainConfig(epochs=3, batch_size=5, lr=1e-2, patience=5, progress=False, checkpoint_minutes=0)
+    cfg = TrainConfig(epochs=3, batch_size=5, lr=1e-2, patience=5, progress=False,
+                      checkpoint_minutes=checkpoint_minutes)
     return fit(model, windows.loader(5, shuffle=True, seed=3), windows.loader(16), cfg,
                log=log or (lambda _: None), checkpoint=checkpoint, resume=resume)
 
@@ -159,14 +160,7 @@ class SignallingNet(DropoutNet):
 
 def _fit_stoppable(model, checkpoint, resume=False, log=None):
     """``_fit_windows`` with periodic checkpoints off: only the stop writes one inside an epoch."""
-    from sparsecast.data.windows import WindowSet
-    from sparsecast.training import TrainConfig, fit
-    g = torch.Generator().manual_seed(1)
-    series = torch.randn(60, 1, generator=g).cumsum(0)
-    windows = WindowSet(series, series, series, seq_len=8, pred_len=2)
-    cfg = TrainConfig(epochs=3, batch_size=5, lr=1e-2, patience=5, progress=False, checkpoint_minutes=60)
-    return fit(model, windows.loader(5, shuffle=True, seed=3), windows.loader(16), cfg,
-               log=log or (lambda _: None), checkpoint=checkpoint, resume=resume)
+    return _fit_windows(model, checkpoint, resume, log, checkpoint_minutes=60)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
