@@ -133,10 +133,15 @@ def test_killed_inside_an_epoch_resumes_at_that_step_and_ends_the_same(tmp_path,
     ckpt = tmp_path / "killed.safetensors"
     with pytest.raises(KeyboardInterrupt):
         _fit_windows(DropoutNet(**kill), ckpt)
+    _assert_resumes_the_same(_fit_windows, ckpt, resumed_at, whole, expected)
+
+
+def _assert_resumes_the_same(fit_run, ckpt, resumed_at, whole, expected):
+    """``fit_run`` resumed from ``ckpt`` says where it resumes and ends as the unstopped run (``whole``) did."""
     logs = []
     torch.manual_seed(123)  # the resumed run takes its RNG from the checkpoint, not from here
     resumed_model = DropoutNet()
-    resumed = _fit_windows(resumed_model, ckpt, resume=True, log=logs.append)
+    resumed = fit_run(resumed_model, ckpt, resume=True, log=logs.append)
     assert logs[0] == f"resuming {resumed_at} of 3"
     assert resumed.train_loss == expected.train_loss and resumed.val_loss == expected.val_loss
     for a, b in zip(resumed_model.parameters(), whole.parameters()):
@@ -182,14 +187,7 @@ def test_a_signal_stops_after_the_step_under_way_and_the_run_continues_exactly(t
         _fit_stoppable(SignallingNet(sig, at, in_eval), ckpt, log=logs.append)
     assert any(line.startswith(f"{sig.name}: stopping after this step") for line in logs)
     assert [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)] == handlers  # restored
-    logs = []
-    torch.manual_seed(123)  # the resumed run takes its RNG from the checkpoint
-    resumed_model = DropoutNet()
-    resumed = _fit_stoppable(resumed_model, ckpt, resume=True, log=logs.append)
-    assert logs[0] == f"resuming {resumed_at} of 3"
-    assert resumed.train_loss == expected.train_loss and resumed.val_loss == expected.val_loss
-    for a, b in zip(resumed_model.parameters(), whole.parameters()):
-        assert torch.equal(a, b)
+    _assert_resumes_the_same(_fit_stoppable, ckpt, resumed_at, whole, expected)
 
 
 def test_a_second_signal_stops_at_once(tmp_path):
