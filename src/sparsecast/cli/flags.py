@@ -12,6 +12,11 @@ MODEL_FLAGS = {"d_model": int, "n_heads": int, "e_layers": int, "d_layers": int,
 # On/off model and series settings (--revin / --no-revin, ...); unset, the model's default applies.
 SWITCHES = ("distil", "linear_skip", "channel_skip", "season_offsets", "revin", "revin_affine", "channel_independent",
             "deseason", "mix")
+FLAG_HELP = {  # the model flags whose meaning their name does not say
+    "lazy": "Informer's masked ProbSparse: what lazy queries get, mean (uniform attention, the paper's) or cumsum "
+            "(the official code's)",
+    "mix": "Informer: merge the decoder self-attention's heads as the official code's mix=True does",
+}
 
 
 def _stack(text: str) -> tuple[int, ...]:
@@ -65,9 +70,10 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
                         "given), informer (the paper's), patchtst, dlinear, repeat_last, seasonal_naive, auto_ets / "
                         "auto_arima / auto_theta (statsforecast: the 'stats' extra)")
     for name, typ in MODEL_FLAGS.items():
-        g.add_argument("--" + name.replace("_", "-"), type=typ, default=None)
+        g.add_argument("--" + name.replace("_", "-"), type=typ, default=None, help=FLAG_HELP.get(name))
     for name in SWITCHES:
-        g.add_argument("--" + name.replace("_", "-"), action=argparse.BooleanOptionalAction, default=None)
+        g.add_argument("--" + name.replace("_", "-"), action=argparse.BooleanOptionalAction, default=None,
+                       help=FLAG_HELP.get(name))
     g.add_argument("--stack", type=_stack, default=None, help="Informer† encoder stack, e.g. 3,2,1")
 
 
