@@ -15,7 +15,7 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class Interrupted(KeyboardInterrupt):
     """A run stopped by signal ``signum`` after writing its checkpoint (``path``), from which it continues."""
 
-    def __init__(self, message: str, path, signum: int = signal.SIGINT):
+    def __init__(self, message: str, path, signum: int):
         super().__init__(message)
         self.path = path
         self.signum = signum
@@ -33,6 +33,11 @@ class StopRequest:
 
     def __bool__(self) -> bool:
         return self.signum is not None
+
+    def interrupted(self, where: str, checkpoint) -> Interrupted:
+        """The exception that ends a run stopped ``where`` (e.g. "after epoch 2") with ``checkpoint`` written."""
+        return Interrupted(f"stopped by {self.name} {where}, its checkpoint written ({checkpoint})", checkpoint,
+                           self.signum)
 
 
 @contextmanager

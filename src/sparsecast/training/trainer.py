@@ -19,7 +19,7 @@ from ..checks import require_positive
 from ..console import live_progress
 from .checkpoint import TrainState, read_checkpoint, rng_states, save_checkpoint, set_rng_states
 from .history import History
-from .interrupt import Interrupted, StopRequest, deferred_stop
+from .interrupt import StopRequest, deferred_stop
 from .losses import LOSSES
 from .metrics import QUANTILES, check_levels
 from .precision import PRECISIONS, model_width, resolve_device, resolve_precision
@@ -278,8 +278,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
                     save_checkpoint(checkpoint, model, optimizer, state)
                     last_save = time.perf_counter()
                     if stop:
-                        raise Interrupted(f"stopped by {stop.name} after step {step + 1} of epoch {epoch + 1}, its "
-                                          f"checkpoint written ({checkpoint})", checkpoint, stop.signum)
+                        raise stop.interrupted(f"after step {step + 1} of epoch {epoch + 1}", checkpoint)
                 if out_of_time():
                     history.stopped_for_time = True
                     log(f"time budget of {cfg.max_minutes:g} minutes reached at step {step + 1} of epoch {epoch + 1}: "
@@ -306,8 +305,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
             if checkpoint is not None:
                 save_checkpoint(checkpoint, model, optimizer, state)
                 if stop:
-                    raise Interrupted(f"stopped by {stop.name} after epoch {epoch + 1}, its checkpoint written "
-                                      f"({checkpoint})", checkpoint, stop.signum)
+                    raise stop.interrupted(f"after epoch {epoch + 1}", checkpoint)
     if state.best_state is not None:
         model.load_state_dict(state.best_state)
     if keep:

@@ -34,8 +34,8 @@ class InformerConfig:
         mix: the decoder self-attention merges its heads as the official code's ``mix=True`` (its default) does,
             mixing positions and heads (``nn.AttentionLayer``); False (ours) merges each position's own heads.
         lazy: what the masked (decoder) ProbSparse layer gives its lazy queries: "mean" (uniform attention, the
-            paper's) or "cumsum" (the official code's cumulative sum of the values). With ``mix``, the official
-            code's decoder.
+            paper's) or "cumsum" (the official code's cumulative sum of the values). With ``mix``, both of the
+            official decoder's quirks; its other departures (README) remain.
     """
 
     enc_in: int = 7
