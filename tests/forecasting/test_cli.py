@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -295,6 +296,27 @@ def test_own_csv_is_refit_on_every_row_for_predict(tmp_path, capsys):
     assert not (run / "final").exists()
 
 
+def test_predict_refuses_a_wrong_file_before_filling_its_gaps(tmp_path, capsys):
+    """An hourly run that fills gaps, given a file of other columns or of daily rows: one line that says which,
+    instead of filling the file's thousands of missing hours first (or forecasting from them)."""
+    csv = write_csv(tmp_path / "s.csv", n=400)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(csv), "--out", str(run), "--fill", "interpolate", "--no-refit", *SMALL]) == 0
+    capsys.readouterr()
+    other = write_csv(tmp_path / "other.csv", n=60, freq="D", columns=("x", "y"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["predict", str(run), "--input", str(other), "--out", str(tmp_path / "f.csv")]) == 2
+    assert not caught  # no fill was announced
+    err = capsys.readouterr().err
+    assert f"{other} lacks column(s) ['OT'] the model was trained on (it read ['OT']); {other} has ['x', 'y']" in err
+    daily = write_csv(tmp_path / "daily.csv", n=60, freq="D")
+    assert main(["predict", str(run), "--input", str(daily), "--out", str(tmp_path / "f.csv")]) == 2
+    err = capsys.readouterr().err
+    assert (f"{daily} has 60 distinct timestamps over 1417 steps of the h grid: filling its gaps would make up 1357 "
+            f"rows, more than it has; the model was fit on h rows") in err
+
+
 def test_a_new_run_replaces_the_earlier_one_in_its_folder(tmp_path):
     """A run writes fewer files than another (seasonal naive: no loss curve, no weights to train): none of the
     earlier run's are left beside it; a run refused for its input leaves the earlier one whole."""
@@ -451,3 +473,27 @@ def test_reproduce_runs_the_opt_in_rows_only_when_named():
     assert [r[0] for r in chosen_rows(["repeat_last", "informer_mix_cumsum"])] == ["repeat_last", "informer_mix_cumsum"]
     with pytest.raises(ValueError, match="unknown model"):
         chosen_rows(["informer_official"])
+
+
+def test_the_flags_help_names_every_value_they_take():
+    """The help lists (kept beside the flags, where torch is not imported) stay those of the code."""
+    from sparsecast.attention.probsparse import SAMPLINGS, SELECTIONS
+    from sparsecast.attention.registry import ATTENTION
+    from sparsecast.cli.flags import FLAG_HELP, SCHEDULE_NAMES
+    from sparsecast.nn.feed_forward import ACTIVATIONS
+    from sparsecast.training import SCHEDULES
+    assert sorted(SCHEDULE_NAMES) == sorted(SCHEDULES)
+    for flag, values in (("attn", ATTENTION), ("sampling", SAMPLINGS), ("selection", SELECTIONS),
+                         ("activation", ACTIVATIONS)):
+        assert all(v in FLAG_HELP[flag] for v in values), flag
+
+
+def test_messages_show_a_span_of_times_alike():
+    """The date alone only where every time shown with it is a midnight (daily data); an hourly forecast that
+    starts at midnight shows its first step's time too."""
+    from sparsecast.cli.runs import _when
+    hourly = pd.date_range("2020-01-17", periods=6, freq="h")
+    assert [_when(hourly[i], hourly) for i in (0, -1)] == ["2020-01-17 00:00:00", "2020-01-17 05:00:00"]
+    daily = pd.date_range("2020-01-17", periods=6, freq="D")
+    assert [_when(daily[i], daily) for i in (0, -1)] == ["2020-01-17", "2020-01-22"]
+    assert _when(pd.Timestamp("2020-01-17")) == "2020-01-17"

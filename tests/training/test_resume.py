@@ -217,6 +217,11 @@ def test_sigterm_to_the_cli_writes_the_checkpoint_and_says_how_to_continue(tmp_p
     assert "sparsecast: stopped by SIGTERM after " in err  # a step, or an epoch if it landed in validation
     ckpt = run / "checkpoint.safetensors"
     assert f"its checkpoint written ({ckpt}); sparsecast train --resume {run} continues it" in err
+    early = subprocess.run([sys.executable, "-m", "sparsecast.cli", "predict", str(run), "--input", str(csv)],
+                           capture_output=True, text=True, env=env, timeout=300)  # nothing to predict with yet
+    assert early.returncode != 0
+    assert (f"{run} is a run stopped before its training finished (it has a checkpoint, no trained weights yet): "
+            f"sparsecast train --resume {run} finishes it") in early.stderr
     res = subprocess.run([sys.executable, "-m", "sparsecast.cli", "train", "--resume", str(run)],
                          capture_output=True, text=True, env=env, timeout=900)
     assert res.returncode == 0, res.stderr[-2000:]

@@ -5,6 +5,7 @@ import argparse
 
 from ..models.registry import AUTO, FORECASTERS
 
+SCHEDULE_NAMES = ("type1", "type3", "cosine", "constant")  # training.schedules.SCHEDULES (not imported: torch)
 # Model flags: argparse name -> config field. Left unset, the model's config default (the paper's) applies.
 MODEL_FLAGS = {"d_model": int, "n_heads": int, "e_layers": int, "d_layers": int, "d_ff": int, "factor": int,
                "dropout": float, "attn": str, "activation": str, "sampling": str, "selection": str, "stride": int,
@@ -12,7 +13,13 @@ MODEL_FLAGS = {"d_model": int, "n_heads": int, "e_layers": int, "d_layers": int,
 # On/off model and series settings (--revin / --no-revin, ...); unset, the model's default applies.
 SWITCHES = ("distil", "linear_skip", "channel_skip", "season_offsets", "revin", "revin_affine", "channel_independent",
             "deseason", "mix")
-FLAG_HELP = {  # the model flags whose meaning their name does not say
+FLAG_HELP = {  # the model flags whose meaning their name does not say, and the values they take
+    "attn": "attention kernel: probsparse (Informer's and LongPatch's default), full, strided or fixed",
+    "sampling": "ProbSparse's key sample: shared (the default: one sample for every query) or per_query (the "
+                "paper's)",
+    "selection": "Informer's masked ProbSparse: global (the default: the paper's top u rows attend) or prefix (a row's "
+                 "score ranked among the rows before it)",
+    "activation": "feed-forward activation: gelu (the default) or relu",
     "lazy": "Informer's masked ProbSparse: what lazy queries get, mean (uniform attention, the paper's) or cumsum "
             "(the official code's)",
     "mix": "Informer: merge the decoder self-attention's heads as the official code's mix=True does",
@@ -40,16 +47,23 @@ def add_data_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--data", default="ETTh1", help="built-in name (ETTh1, ETTh2, ETTm1, ETTm2, WTH, ...) or CSV path")
     g.add_argument("--root-path", default=None, help="folder of the built-in files that are not bundled")
-    g.add_argument("--features", default="S", choices=["M", "S", "MS"])
-    g.add_argument("--target", default=None, help="forecast column (default: the dataset's, else OT)")
+    g.add_argument("--features", default="S", choices=["M", "S", "MS"],
+                   help="S (default): the target from its own past; M: every numeric column from all of them; MS: "
+                        "the target from all of them")
+    g.add_argument("--target", default=None,
+                   help="forecast column (default: the built-in dataset's; on a CSV, OT where there is one, else the "
+                        "only numeric column)")
     g.add_argument("--freq", default=None, help="pandas frequency (h, 15min, D, W, ...); inferred when not given")
-    g.add_argument("--date-col", default="date")
+    g.add_argument("--date-col", default="date",
+                   help="the time column (default: date, else the one column named for time, such as Date, "
+                        "timestamp or ds, whose every row is a date)")
     g.add_argument("--seq-len", type=int, default=None,
                    help="lookback (default: 96 on a built-in dataset; on a CSV of your own, chosen from its frequency "
-                        "and length, e.g. 336 hours, 28 days, 24 months)")
+                        "and length: 336 steps of sub-daily data, 4 weeks of days, 2 years of weeks or months, at "
+                        "least twice --pred-len; shortened to fit a short series)")
     g.add_argument("--label-len", type=int, default=None,
                    help="known steps the Informer decoder starts from (default 48, at most --seq-len)")
-    g.add_argument("--pred-len", type=int, default=24)
+    g.add_argument("--pred-len", type=int, default=24, help="steps to forecast, the horizon (default 24)")
     g.add_argument("--embed", default="timeF", choices=["timeF", "fixed", "learned"])
     g.add_argument("--fill", default=None, choices=["ffill", "interpolate"],
                    help="fill missing timestamps and missing values (default: refuse such data)")
@@ -84,7 +98,9 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--eval-batch-size", type=int, default=64)  # training.EVAL_BATCH_SIZE (not imported: torch)
     g.add_argument("--lr", type=float, default=None)
     g.add_argument("--patience", type=int, default=None)
-    g.add_argument("--lradj", default=None, help="learning-rate schedule: type1 (halve every epoch), type3, ...")
+    g.add_argument("--lradj", default=None, choices=SCHEDULE_NAMES,
+                   help="learning-rate schedule: type1 (halve every epoch, the paper's), type3 (PatchTST's: 3 epochs "
+                        "at --lr, then 0.9x a epoch), cosine, constant")
     g.add_argument("--loss", default=None, choices=["mse", "mae", "huber"],
                    help="training loss (default mse, the papers'; mae trains for the median forecast, huber "
                         "lets outlying windows pull less); early stopping validates with it")
@@ -143,8 +159,8 @@ def add_device_flag(g) -> None:
 def add_precision_flags(g) -> None:
     g.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                    help="auto (default): bfloat16 autocast where the hardware has native bf16 (CPUs with "
-                        "AVX512-BF16 or AMX, GPUs with bf16; on a CPU only for models wider than 64), float32 "
-                        "elsewhere")
+                        "AVX512-BF16 or AMX, GPUs with bf16; on a CPU not for models 64 wide or narrower, such as "
+                        "LongPatch), float32 elsewhere")
     g.add_argument("--bf16", action="store_true", help="the same as --precision bf16")
 
 

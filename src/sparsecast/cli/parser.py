@@ -45,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("predict", help="forecast the steps after the last row of a CSV, in original units")
     p.add_argument("run_dir")
-    p.add_argument("--input", required=True, help="CSV of recent history (at least seq_len rows, same columns)")
+    p.add_argument("--input", required=True,
+                   help="CSV of recent history: the training file's columns, at least the run's lookback of rows "
+                        "(the last ones are read)")
     p.add_argument("--out", default="forecast.csv", help="CSV to write (default forecast.csv, replaced)")
     p.add_argument("--plot", default=None, help="PNG of the history and the forecast")
     add_input_flags(p)

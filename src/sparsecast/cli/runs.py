@@ -25,7 +25,7 @@ def cmd_predict(a) -> None:
     from ..forecasting.final import forecast_dir
     from ..forecasting.intervals import column_name
     from ..forecasting.plots import plot_history_forecast
-    from ..forecasting.predict import ForecastSpec, forecast_future
+    from ..forecasting.predict import ForecastSpec, check_columns, forecast_future
     from ..forecasting.run_dir import load_intervals, load_run
     set_threads(a)
     folder = forecast_dir(a.run_dir)
@@ -34,6 +34,7 @@ def cmd_predict(a) -> None:
     frame = read_table(a.input, a.date_col or spec.data.date_col)
     time_column = frame.attrs.get("time_column", spec.data.date_col)  # the input's own name for it
     csv_format = frame.attrs.get("csv_format", {})
+    check_columns(frame, spec, str(a.input))  # before the time grid: a wrong file says so first
     frame = input_on_grid(frame, spec.data, str(a.input))  # the rows on the training rows' time grid
     forecast = forecast_future(model, spec, frame)
     forecast.rename(columns={"date": time_column}).to_csv(a.out, index=False, **csv_format)  # as the input is written
@@ -43,13 +44,16 @@ def cmd_predict(a) -> None:
             band = tuple(column_name(target, spec.intervals.levels[k]) for k in (0, -1))
         plot_history_forecast(a.plot, frame, forecast, target, spec.data.seq_len, band)
     which = "the model refit on every row" if folder != Path(a.run_dir) else "the run's model"
-    first, last = (_when(forecast["date"].iloc[i]) for i in (0, -1))
+    first, last = (_when(forecast["date"].iloc[i], forecast["date"]) for i in (0, -1))
     print(f"wrote {len(forecast)} steps from {first} to {last} to {a.out} ({which}, {folder})")
 
 
-def _when(t) -> str:
-    """A timestamp as messages show it: the date alone at midnight (daily and coarser data), else date and time."""
-    return str(t.date()) if t == t.normalize() else str(t)
+def _when(t, among=None) -> str:
+    """A timestamp as messages show it: the date alone where it and every timestamp of ``among`` (the others it is
+    shown with) fall at midnight (daily and coarser data), else date and time."""
+    import pandas as pd
+    times = pd.DatetimeIndex([t] if among is None else among)
+    return str(t.date()) if (times == times.normalize()).all() else str(t)
 
 
 def cmd_backtest(a) -> None:
@@ -75,8 +79,9 @@ def cmd_backtest(a) -> None:
         means += f"; skill (mean MSE / seasonal naive's{over}) {ratio:.3f}"
     cover = [c for c in table.columns if c.startswith("coverage_")]
     means += "".join(f"; {c} {table[c].mean():.3f}" for c in cover)
+    origins = pd.DatetimeIndex(table["origin"])
     print(f"backtest of {a.run_dir} on {source}: {len(table)} origins {a.stride or fc.data_cfg.pred_len} rows apart, "
-          f"from {_when(table['origin'].iloc[0])} to {_when(table['origin'].iloc[-1])}; means in original units: "
+          f"from {_when(origins[0], origins)} to {_when(origins[-1], origins)}; means in original units: "
           f"{means}")
     if seen:
         print(f"note: {seen} of the origins {'comes' if seen == 1 else 'come'} before "

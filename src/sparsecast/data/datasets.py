@@ -50,7 +50,8 @@ def anchor_weekly(freq: str, first: pd.Timestamp) -> str:
 
 def regular_frame(df: pd.DataFrame, freq: str, fill: str | None, source: str,
                   published: bool = False, remedy: str = FILL_REMEDY,
-                  freq_remedy: str = "check --freq", drop_repeats: bool = False) -> pd.DataFrame:
+                  freq_remedy: str = "check --freq", drop_repeats: bool = False,
+                  columns: list[str] | None = None) -> pd.DataFrame:
     """Check the timestamps lie on the ``freq`` grid from the first to the last; fill gaps if asked.
 
     Raises DataError naming the first off-grid timestamp (a frequency that does not match the data; ``freq_remedy``
@@ -90,8 +91,12 @@ def regular_frame(df: pd.DataFrame, freq: str, fill: str | None, source: str,
     if fill is None:
         raise DataError(f"{source} has {len(missing)} missing timestamp(s) at frequency {freq}, the first at "
                         f"{missing[0]}; {remedy}")
+    if len(missing) > len(unique):  # most of it would be made up: rows at another frequency, not gaps
+        raise DataError(f"{source} has {len(unique)} distinct timestamps over {len(grid)} steps of the {freq} grid: "
+                        f"filling its gaps would make up {len(missing)} rows, more than it has; {freq_remedy}")
     say_repeats(kept=False)
-    values = int(df.drop(columns="date").select_dtypes("number").isna().sum().sum())  # filled with the gaps
+    read = df[columns] if columns is not None else df.drop(columns="date").select_dtypes("number")
+    values = int(read.isna().sum().sum())  # filled with the gaps
     also = f" and {values} missing value(s)" if values else ""
     warnings.warn(f"filled {len(missing)} missing timestamp(s){also} of {source} by {fill}", stacklevel=2)
     full = df.drop_duplicates("date").set_index("date").reindex(grid)
@@ -283,14 +288,14 @@ def regular_rows(df: pd.DataFrame, cfg: DataConfig, source: str = "the data",
     ``cfg.fill`` asks (a built-in dataset keeps its published gaps). Returns them, the target column and the
     frequency."""
     target = cfg.target or (builtin.target if builtin else default_target(df, source))
-    select_columns(df, target, cfg.features, source=source, allow_missing=cfg.fill is not None)  # before filling
+    used = list(select_columns(df, target, cfg.features, source=source,
+                               allow_missing=cfg.fill is not None).columns)  # before filling
     freq = cfg.freq or (builtin.freq if builtin else None) or infer_freq(pd.DatetimeIndex(df["date"]), source)
     freq = anchor_weekly(normalize_freq(freq), pd.Timestamp(df["date"].iloc[0]))
     freq_family(freq)
-    df = regular_frame(df, freq, cfg.fill, source, published=builtin is not None)
-    if cfg.fill is not None:
-        numeric = [c for c in df.columns if c != "date" and pd.api.types.is_numeric_dtype(df[c])]
-        df = fill_values(df, numeric, cfg.fill, source)
+    df = regular_frame(df, freq, cfg.fill, source, published=builtin is not None, columns=used)
+    if cfg.fill is not None:  # the columns the run reads (the counts in the warnings are theirs)
+        df = fill_values(df, used, cfg.fill, source)
     return df, target, freq
 
 

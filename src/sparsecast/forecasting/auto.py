@@ -201,13 +201,19 @@ def validate(fc, df: pd.DataFrame, names, windows: int | None = None) -> dict:
                 skipped[name] = f"validation MSE is {score}"
                 continue
             scores[name] = score
-        if best is None or len(scores) > len(best[1]):
+        if best is None or len(scores) > len(best[1]) or not scores:  # none scored yet: say why on the most rows
             best = (windows, scores, skipped)
         if len(scores) == len(names):
             break
-    windows, scores, skipped = best or (0, {}, {})
+    if best is None:
+        raise DataError(f"model='auto' validates on the last horizon of {P} steps and fits on the rows before it, "
+                        f"but the {'shortest ' if len(frames) > 1 else ''}series has {shortest} rows: give a "
+                        f"shorter horizon (--pred-len, Python: pred_len=) or more rows")
+    windows, scores, skipped = best
     skipped = {**left_out, **skipped}
     if not scores:
-        raise DataError(f"model='auto' could not validate any candidate on {shortest} rows (it holds out the "
-                        f"last {P} rows and fits on the rest): {skipped}; give more data or a model")
+        why = "; ".join(f"{n}: {reason}" for n, reason in skipped.items())
+        raise DataError(f"model='auto' could not validate any candidate: it held out the last {windows} horizon(s) "
+                        f"of {P} steps and fit each on the {shortest - windows * P} rows before them, too few ({why}); "
+                        f"give a shorter horizon (--pred-len, Python: pred_len=) or more rows")
     return {"validation_mse": scores, "windows": windows, "series": len(frames), "rows": shortest, "skipped": skipped}

@@ -40,12 +40,19 @@ def future_dates(last: pd.Timestamp, freq: str, n: int) -> pd.DatetimeIndex:
     return pd.date_range(last, periods=n + 1, freq=normalize_freq(freq))[1:]
 
 
+def check_columns(frame: pd.DataFrame, spec: ForecastSpec, source: str = "the input") -> None:
+    """DataError naming the model's input columns that ``frame`` lacks, and the columns it has."""
+    missing = [c for c in spec.columns if c not in frame.columns]
+    if missing:
+        has = [c for c in frame.columns if c != "date"]
+        raise DataError(f"{source} lacks column(s) {missing} the model was trained on (it read {spec.columns}); "
+                        f"{source} has {has[:12]}{' ...' if len(has) > 12 else ''}")
+
+
 def _values(frame: pd.DataFrame, spec: ForecastSpec) -> np.ndarray:
     """The model's input columns of ``frame``; with the spec's ``fill`` its missing values are filled from the
     frame's own rows only (a window's rows, in ``forecast_at``, so no later row reaches a forecast)."""
-    missing = [c for c in spec.columns if c not in frame.columns]
-    if missing:
-        raise DataError(f"the input lacks column(s) {missing} the model was trained on ({spec.columns})")
+    check_columns(frame, spec)
     if spec.data.fill is not None:  # forecast_at said how many
         frame = fill_values(frame, spec.columns, spec.data.fill, "the input", warn=False)
     values = frame[spec.columns].to_numpy(dtype=np.float64)

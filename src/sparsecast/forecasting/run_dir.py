@@ -157,6 +157,9 @@ def load_model(run_dir: Path) -> tuple[nn.Module, dict]:
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{run_dir / CONFIG} does not describe a model sparsecast can build: {e}") from e
     weights = run_dir / WEIGHTS
+    if not weights.is_file() and (run_dir / CHECKPOINT).is_file():
+        raise CheckpointError(f"{run_dir} is a run stopped before its training finished (it has a checkpoint, no "
+                              f"trained weights yet): sparsecast train --resume {run_dir} finishes it")
     if not weights.is_file():
         raise CheckpointError(f"{weights} not found")
     try:
