@@ -274,6 +274,23 @@ def test_dlinear_takes_its_scripts_settings_per_dataset_and_horizon():
     assert cell_setup("ETTm2", recipe, overrides, 720, None, TrainConfig(), seed=0)[2].lr == 0.5  # variant wins
 
 
+def test_patchtst_takes_its_scripts_budget_and_schedule_per_dataset():
+    """100 epochs with the best validation kept; ETTh: type3, patience 100 (run_longExp.py's defaults); weather:
+    type3, patience 20; ETTm: the per-step one-cycle over 40% of the run, patience 20. The earlier budget stays
+    one label away (PATCHTST_SHORT), the same on every dataset."""
+    from sparsecast.forecasting.ltsf import PATCHTST_SHORT
+
+    def train(spec, data):
+        _, recipe, overrides = parse_variant(spec)
+        t = cell_setup(data, recipe, overrides, 96, None, TrainConfig(), seed=0)[2]
+        return t.epochs, t.patience, t.lradj, t.pct_start
+    assert train("patchtst", "ETTh1") == train("patchtst", "ETTh2") == (100, 100, "type3", 0.3)
+    assert train("patchtst", "weather") == (100, 20, "type3", 0.3)
+    assert train("patchtst", "ETTm1") == train("patchtst", "ETTm2") == (100, 20, "onecycle", 0.4)
+    for data in ("ETTh1", "ETTm1", "weather"):
+        assert train(PATCHTST_SHORT, data)[:3] == (10, 3, "type3")
+
+
 def test_readme_ltsf_table_is_the_one_built_from_the_recorded_cells():
     """README's LTSF table is regenerated from benchmarks/results/ltsf/*_ltsf.json (`sparsecast benchmark ltsf
     --summary --readme README.md`), never typed: the two agree line for line."""
@@ -301,6 +318,20 @@ def test_summary_bolds_the_lowest_mse_of_a_row_and_shows_the_anchors_windows(tmp
     assert row[1] == "**0.360 ± 0.014 / 0.180**" and row[2] == "0.400 / 0.200"
     assert row[8] == "0.370 / 0.400"  # PatchTST/64 L=512, ETTh1 96 in ltsf_published.csv
     assert row[-2:] == ["0.360 ± 0.014 / 0.180", "2"]
+
+
+def test_a_column_without_its_cells_shows_the_cells_it_stands_in_for_marked(tmp_path):
+    """The PatchTST-style column shows the scripts' budget where it ran, else the 10-epoch cells, marked."""
+    from sparsecast.forecasting.ltsf import PATCHTST_SHORT
+    from sparsecast.forecasting.ltsf_summary import summary_lines
+
+    def cell(h, variant, mse):
+        return {"horizon": h, "variant": variant, "seed": 0, "test": {"mse": mse, "mae": mse}}
+    cells = [cell(96, "longpatch", 0.35), cell(192, "longpatch", 0.4), cell(96, "patchtst", 0.38),
+             cell(96, PATCHTST_SHORT, 0.41), cell(192, PATCHTST_SHORT, 0.44)]
+    (tmp_path / "ETTh1_ltsf.json").write_text(json.dumps({f"{c['horizon']}|{c['variant']}|0": c for c in cells}))
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in summary_lines(tmp_path)[2:]]
+    assert [row[3] for row in rows] == ["0.380 / 0.380", "0.440 / 0.440 (10 epochs)"]
 
 
 def test_a_cell_killed_before_the_loss_setting_existed_still_resumes(tmp_path):

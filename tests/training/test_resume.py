@@ -1,5 +1,6 @@
 """A run killed with SIGKILL mid-training resumes from its last epoch checkpoint and ends bit-identical."""
 
+import functools
 import json
 import os
 import signal
@@ -108,32 +109,34 @@ class DropoutNet(nn.Module):
         return self.net(x[..., 0]).unsqueeze(-1)  # (B, 2, 1)
 
 
-def _fit_windows(model, checkpoint, resume=False, log=None, checkpoint_minutes=0.0):
+def _fit_windows(model, checkpoint, resume=False, log=None, checkpoint_minutes=0.0, lradj="type1"):
     from sparsecast.data.windows import WindowSet
     from sparsecast.training import TrainConfig, fit
     g = torch.Generator().manual_seed(1)
     series = torch.randn(60, 1, generator=g).cumsum(0)
     windows = WindowSet(series, series, series, seq_len=8, pred_len=2)
     cfg = TrainConfig(epochs=3, batch_size=5, lr=1e-2, patience=5, progress=False,
-                      checkpoint_minutes=checkpoint_minutes)
+                      checkpoint_minutes=checkpoint_minutes, lradj=lradj)
     return fit(model, windows.loader(5, shuffle=True, seed=3), windows.loader(16), cfg,
                log=log or (lambda _: None), checkpoint=checkpoint, resume=resume)
 
 
+@pytest.mark.parametrize("lradj", ["type1", "onecycle"])  # onecycle: the rate and beta1 set at every step
 @pytest.mark.parametrize("kill, resumed_at", [
     ({"stop_at": 16}, "at step 5 of epoch 2"),  # 11 training batches per epoch
     ({"stop_at_eval": 5}, "at the validation of epoch 2"),  # 4 validation batches per epoch
 ])
-def test_killed_inside_an_epoch_resumes_at_that_step_and_ends_the_same(tmp_path, kill, resumed_at):
+def test_killed_inside_an_epoch_resumes_at_that_step_and_ends_the_same(tmp_path, kill, resumed_at, lradj):
+    fit_run = functools.partial(_fit_windows, lradj=lradj)
     torch.manual_seed(0)
     whole = DropoutNet()
-    expected = _fit_windows(whole, tmp_path / "whole.safetensors")
+    expected = fit_run(whole, tmp_path / "whole.safetensors")
 
     torch.manual_seed(0)
     ckpt = tmp_path / "killed.safetensors"
     with pytest.raises(KeyboardInterrupt):
-        _fit_windows(DropoutNet(**kill), ckpt)
-    _assert_resumes_the_same(_fit_windows, ckpt, resumed_at, whole, expected)
+        fit_run(DropoutNet(**kill), ckpt)
+    _assert_resumes_the_same(fit_run, ckpt, resumed_at, whole, expected)
 
 
 def _assert_resumes_the_same(fit_run, ckpt, resumed_at, whole, expected):

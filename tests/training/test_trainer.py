@@ -27,6 +27,47 @@ def test_type1_halves_every_epoch_after_the_first():
     assert [SCHEDULES["type1"](e) for e in range(4)] == [1.0, 0.5, 0.25, 0.125]
 
 
+@pytest.mark.parametrize("pct_start", [0.3, 0.4])
+def test_onecycle_is_torch_s_one_cycle_at_every_step(pct_start):
+    """PatchTST's "TST" schedule: torch's OneCycleLR (its defaults) on Adam, rate and beta1, step by step; and fit
+    sets both at every step of the run, not once an epoch."""
+    from sparsecast.training.schedules import onecycle
+    p = nn.Parameter(torch.zeros(1))
+    opt = torch.optim.Adam([p], lr=1e-3)
+    total = 37
+    reference = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=total, pct_start=pct_start)
+    for step in range(total):
+        factor, beta1 = onecycle(step, total, pct_start)
+        assert factor * 1e-3 == pytest.approx(opt.param_groups[0]["lr"], rel=1e-12)
+        assert beta1 == pytest.approx(opt.param_groups[0]["betas"][0], abs=1e-12)
+        opt.step()
+        if step < total - 1:
+            reference.step()
+
+    seen = []
+
+    class Watch(Scale):
+        def forward(self, x, x_mark, future_mark, origin=None):
+            if self.training:
+                seen.append(self.optimizer.param_groups[0]["lr"])
+            return super().forward(x, x_mark, future_mark, origin)
+
+    model = Watch()
+    real_adam = torch.optim.Adam
+
+    def adam(params, **kw):
+        model.optimizer = real_adam(params, **kw)
+        return model.optimizer
+    torch.optim.Adam, saved = adam, torch.optim.Adam
+    try:
+        hist = fit(model, _batches(1.0) * 4, _batches(1.0), TrainConfig(epochs=3, lr=0.1, patience=5,
+                   lradj="onecycle", pct_start=pct_start, progress=False), log=lambda line: None)
+    finally:
+        torch.optim.Adam = saved
+    assert seen == pytest.approx([0.1 * onecycle(s, 12, pct_start)[0] for s in range(12)], rel=1e-12)
+    assert hist.lr == pytest.approx(seen[::4])  # each epoch's first rate
+
+
 def test_early_stopping_restores_the_best_weights():
     model = Scale()
     val = _batches(0.5)

@@ -35,7 +35,7 @@ def fit_lookback(freq: str, n_rows: int, pred_len: int, min_lookback: int = 1, s
             f"{pred_len} rows or 10% for validation and {pred_len} or 20% for test"
         raise DataError(f"{source} has {n_rows} rows: forecasting {pred_len} steps needs at least {need} (a "
                         f"lookback of {min_lookback}{windows} and {held_out}); "
-                        f"use a shorter pred_len or more data")
+                        f"give a shorter horizon (--pred-len, Python: pred_len=) or more rows")
     return max(min_lookback, min(preferred or preferred_lookback(freq, pred_len), longest(n_rows)))
 
 

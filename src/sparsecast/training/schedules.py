@@ -1,4 +1,5 @@
-"""Learning-rate schedules: plain functions of the 0-based epoch giving the multiplier of the base rate."""
+"""Learning-rate schedules: plain functions of the 0-based epoch giving the multiplier of the base rate, and
+``onecycle``, set at every step (PatchTST's "TST")."""
 
 import math
 
@@ -21,4 +22,23 @@ def type3(epoch: int) -> float:
     return 1.0 if epoch < 3 else 0.9 ** (epoch - 2)
 
 
-SCHEDULES = {"type1": type1, "type3": type3, "constant": constant, "cosine": cosine}
+def onecycle(step: int, total: int, pct_start: float = 0.3, div_factor: float = 25.0,
+             final_div_factor: float = 1e4, betas: tuple[float, float] = (0.85, 0.95)) -> tuple[float, float]:
+    """PatchTST's per-step schedule ("TST": torch's OneCycleLR with its defaults) at 0-based ``step`` of ``total``:
+    the multiplier of the base rate and Adam's beta1. The rate rises from 1 / ``div_factor`` of the base to the base
+    over the first ``pct_start`` of the steps, then falls to 1 / (``div_factor`` x ``final_div_factor``) of it, both
+    along half cosines; beta1 moves the other way, from ``betas[1]`` down to ``betas[0]`` and back."""
+    def anneal(start: float, end: float, pct: float) -> float:
+        return end + (start - end) / 2 * (math.cos(math.pi * pct) + 1)
+
+    peak = pct_start * total - 1  # the step at the top (a float, as torch's)
+    low, high = 1 / div_factor, 1 / (div_factor * final_div_factor)
+    if step <= peak:
+        pct = step / peak
+        return anneal(low, 1.0, pct), anneal(betas[1], betas[0], pct)
+    pct = (step - peak) / (total - 1 - peak)
+    return anneal(1.0, high, pct), anneal(betas[0], betas[1], pct)
+
+
+SCHEDULES = {"type1": type1, "type3": type3, "constant": constant, "cosine": cosine, "onecycle": onecycle}
+PER_STEP = {"onecycle"}  # schedules set at every step from the step's place in the run
