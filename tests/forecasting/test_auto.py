@@ -132,8 +132,8 @@ def test_a_short_yearly_series_ends_up_on_a_statistical_model():
 def test_auto_on_a_series_too_short_to_validate_stops_with_one_clear_line():
     # one held-out horizon leaves 14 rows, too few for every candidate: each one's reason, on one line
     with pytest.raises(DataError, match=r"could not validate any candidate: it held out the last 1 horizon\(s\) of 6 "
-                                        r"steps and fit each on the 14 rows before them, too few \(longpatch: .*"
-                                        r"seasonal_naive: .*\); give a shorter horizon \(--pred-len") as e:
+                                        r"steps and fit each on the 14 rows before them \(longpatch: .*"
+                                        r"seasonal_naive: .*\); give more rows or a shorter horizon \(--pred-len") as e:
         Forecaster("auto", target="y", features="S", pred_len=6).fit(_seasonal(n=20))
     assert "\n" not in str(e.value)
     # not even one horizon to hold out

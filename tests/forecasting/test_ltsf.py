@@ -284,11 +284,15 @@ def test_patchtst_takes_its_scripts_budget_and_schedule_per_dataset():
         _, recipe, overrides = parse_variant(spec)
         t = cell_setup(data, recipe, overrides, 96, None, TrainConfig(), seed=0)[2]
         return t.epochs, t.patience, t.lradj, t.pct_start
-    assert train("patchtst", "ETTh1") == train("patchtst", "ETTh2") == (100, 100, "type3", 0.3)
-    assert train("patchtst", "weather") == (100, 20, "type3", 0.3)
+    assert train("patchtst", "ETTh1") == train("patchtst", "ETTh2") == (100, 100, "patchtst_type3", 0.3)
+    assert train("patchtst", "weather") == (100, 20, "patchtst_type3", 0.3)
     assert train("patchtst", "ETTm1") == train("patchtst", "ETTm2") == (100, 20, "onecycle", 0.4)
     for data in ("ETTh1", "ETTm1", "weather"):
         assert train(PATCHTST_SHORT, data)[:3] == (10, 3, "type3")
+    # pct_start shapes the one-cycle only: it neither labels nor keeps from resuming a cell on another schedule
+    from sparsecast.forecasting.ltsf import with_table_flags
+    assert with_table_flags("patchtst", {"pct_start": 0.3}, "ETTh1", [96]) == "patchtst"
+    assert with_table_flags("patchtst", {"pct_start": 0.3}, "ETTm1", [96]) == "patchtst:pct_start=0.3"
 
 
 def test_readme_ltsf_table_is_the_one_built_from_the_recorded_cells():
@@ -347,6 +351,11 @@ def test_a_cell_killed_before_the_loss_setting_existed_still_resumes(tmp_path):
     (tmp_path / CHECKPOINT).write_bytes(b"x")
     assert interrupted(tmp_path, data, train)
     assert not interrupted(tmp_path, data, TrainConfig(epochs=3, loss="mae"))
+    # nor pct_start (0.3 then), which changes nothing but a per-step schedule
+    assert interrupted(tmp_path, data, TrainConfig(epochs=3, pct_start=0.4))
+    old = {k: v for k, v in TrainConfig(epochs=3, lradj="onecycle").to_dict().items() if k != "pct_start"}
+    (tmp_path / CONFIG).write_text(json.dumps({"data": data.to_dict(), "train": old}))
+    assert not interrupted(tmp_path, data, TrainConfig(epochs=3, lradj="onecycle", pct_start=0.4))
 
 
 def test_the_seconds_table_names_the_gpu_a_cell_ran_on(tmp_path):

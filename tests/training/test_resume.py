@@ -147,6 +147,7 @@ def _assert_resumes_the_same(fit_run, ckpt, resumed_at, whole, expected):
     resumed = fit_run(resumed_model, ckpt, resume=True, log=logs.append)
     assert logs[0] == f"resuming {resumed_at} of 3"
     assert resumed.train_loss == expected.train_loss and resumed.val_loss == expected.val_loss
+    assert resumed.lr == expected.lr  # each epoch's rate as recorded, resumed or not
     for a, b in zip(resumed_model.parameters(), whole.parameters()):
         assert torch.equal(a, b)
 

@@ -49,7 +49,8 @@ def test_onecycle_is_torch_s_one_cycle_at_every_step(pct_start):
     class Watch(Scale):
         def forward(self, x, x_mark, future_mark, origin=None):
             if self.training:
-                seen.append(self.optimizer.param_groups[0]["lr"])
+                group = self.optimizer.param_groups[0]
+                seen.append((group["lr"], group["betas"][0]))
             return super().forward(x, x_mark, future_mark, origin)
 
     model = Watch()
@@ -64,8 +65,31 @@ def test_onecycle_is_torch_s_one_cycle_at_every_step(pct_start):
                    lradj="onecycle", pct_start=pct_start, progress=False), log=lambda line: None)
     finally:
         torch.optim.Adam = saved
-    assert seen == pytest.approx([0.1 * onecycle(s, 12, pct_start)[0] for s in range(12)], rel=1e-12)
-    assert hist.lr == pytest.approx(seen[::4])  # each epoch's first rate
+    expected = [onecycle(s, 12, pct_start) for s in range(12)]
+    assert [lr for lr, _ in seen] == pytest.approx([0.1 * f for f, _ in expected], rel=1e-12)
+    assert [b for _, b in seen] == pytest.approx([b for _, b in expected], rel=1e-12)
+    assert hist.lr == pytest.approx([lr for lr, _ in seen[::4]])  # each epoch's first rate
+
+
+def test_patchtst_type3_is_type3_as_patchtst_s_code_runs_it():
+    """Its OneCycleLR, built but never stepped, leaves epoch 1 at lr / 25 and beta1 at 0.95; type3 then sets each
+    later epoch's rate one epoch behind ours."""
+    from sparsecast.training.schedules import patchtst_type3
+    p = nn.Parameter(torch.zeros(1))
+    opt = torch.optim.Adam([p], lr=1e-4)
+    torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-4, steps_per_epoch=5, epochs=10)  # as exp_main.py builds it
+    official = [(opt.param_groups[0]["lr"], opt.param_groups[0]["betas"][0])]
+    for epoch in range(1, 7):  # utils/tools.py adjust_learning_rate(epoch + 1) after 0-based epoch ``epoch - 1``
+        official.append((1e-4 if epoch < 3 else 1e-4 * 0.9 ** (epoch - 3), 0.95))
+    ours = [patchtst_type3(e) for e in range(7)]
+    assert [1e-4 * f for f, _ in ours] == pytest.approx([lr for lr, _ in official], rel=1e-12)
+    assert [b for _, b in ours] == pytest.approx([b for _, b in official])
+    assert [SCHEDULES["type3"](e) for e in range(1, 7)] == pytest.approx([f for f, _ in ours[2:]] + [0.9 ** 4])
+
+
+def test_onecycle_with_a_rise_shorter_than_a_step_starts_at_the_top():
+    from sparsecast.training.schedules import onecycle
+    assert onecycle(0, 10, 0.1) == (1.0, 0.85)  # torch's OneCycleLR divides by zero here
 
 
 def test_early_stopping_restores_the_best_weights():

@@ -5,7 +5,7 @@ import argparse
 
 from ..models.registry import AUTO, FORECASTERS
 
-SCHEDULE_NAMES = ("type1", "type3", "cosine", "constant", "onecycle")  # training.schedules.SCHEDULES (not imported: torch)
+SCHEDULE_NAMES = ("type1", "type3", "cosine", "constant", "onecycle", "patchtst_type3")  # training.schedules.SCHEDULES (not imported: torch)
 # Model flags: argparse name -> config field. Left unset, the model's config default (the paper's) applies.
 MODEL_FLAGS = {"d_model": int, "n_heads": int, "e_layers": int, "d_layers": int, "d_ff": int, "factor": int,
                "dropout": float, "attn": str, "activation": str, "sampling": str, "selection": str, "stride": int,
@@ -101,7 +101,8 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lradj", default=None, choices=SCHEDULE_NAMES,
                    help="learning-rate schedule: type1 (halve every epoch, the paper's), type3 (PatchTST's: 3 epochs "
                         "at --lr, then 0.9x a epoch), cosine, constant, onecycle (PatchTST's TST: at every step, up "
-                        "to --lr over --pct-start of the run, then down)")
+                        "to --lr over --pct-start of the run, then down), patchtst_type3 (type3 as PatchTST's code "
+                        "runs it: a first epoch at --lr / 25, Adam's beta1 0.95)")
     g.add_argument("--pct-start", type=float, default=None,
                    help="onecycle's share of the run spent rising to --lr (default 0.3)")
     g.add_argument("--loss", default=None, choices=["mse", "mae", "huber"],

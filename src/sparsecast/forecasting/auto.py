@@ -201,7 +201,7 @@ def validate(fc, df: pd.DataFrame, names, windows: int | None = None) -> dict:
                 skipped[name] = f"validation MSE is {score}"
                 continue
             scores[name] = score
-        if best is None or len(scores) > len(best[1]) or not scores:  # none scored yet: say why on the most rows
+        if best is None or len(scores) > len(best[1]) or not best[1]:  # none scored yet: say why on the most rows
             best = (windows, scores, skipped)
         if len(scores) == len(names):
             break
@@ -214,6 +214,6 @@ def validate(fc, df: pd.DataFrame, names, windows: int | None = None) -> dict:
     if not scores:
         why = "; ".join(f"{n}: {reason}" for n, reason in skipped.items())
         raise DataError(f"model='auto' could not validate any candidate: it held out the last {windows} horizon(s) "
-                        f"of {P} steps and fit each on the {shortest - windows * P} rows before them, too few ({why}); "
-                        f"give a shorter horizon (--pred-len, Python: pred_len=) or more rows")
+                        f"of {P} steps and fit each on the {shortest - windows * P} rows before them ({why}); give "
+                        f"more rows or a shorter horizon (--pred-len, Python: pred_len=), or name one model")
     return {"validation_mse": scores, "windows": windows, "series": len(frames), "rows": shortest, "skipped": skipped}

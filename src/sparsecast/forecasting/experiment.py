@@ -17,6 +17,7 @@ from ..training import METRIC_NAMES, TrainConfig, fit, seed_everything
 from ..timefeatures import season_length
 from ..training.distributed import Distributed
 from ..training.precision import device_label
+from ..training.schedules import PER_STEP
 from ..training.trainer import model_device
 from . import plots
 from .intervals import STATISTICAL_WINDOWS, fit_intervals, predict_windows
@@ -328,8 +329,11 @@ def interrupted(run_dir: Path, data_cfg: DataConfig, train_cfg: TrainConfig) -> 
     # how a run shows, where it runs and how it saves, not what it computes
     display = ("progress", "threads", "checkpoint_minutes", "device")
     saved = {**TrainConfig().to_dict(), **config["train"]}  # settings added since take their defaults (loss)
-    same_train = ({k: v for k, v in saved.items() if k not in display}
-                  == {k: v for k, v in train_cfg.to_dict().items() if k not in display})
+
+    def computing(train: dict) -> dict:  # pct_start shapes only a per-step schedule
+        unused = display + (() if train["lradj"] in PER_STEP else ("pct_start",))
+        return {k: v for k, v in train.items() if k not in unused}
+    same_train = computing(saved) == computing(train_cfg.to_dict())
     return same_train and data == {k: getattr(data_cfg, k) for k in data}
 
 

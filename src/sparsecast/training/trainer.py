@@ -35,7 +35,8 @@ class TrainConfig:
 
     Attributes:
         lradj: learning-rate schedule name in SCHEDULES ("type1" halves every epoch after the first; "onecycle",
-            PatchTST's "TST", sets the rate and Adam's beta1 at every step over ``epochs`` x the steps of an epoch).
+            PatchTST's "TST", sets the rate and Adam's beta1 at every step over ``epochs`` x the steps of an epoch;
+            "patchtst_type3" is type3 as PatchTST's code runs it, with its first epoch at 1/25 of the rate).
         pct_start: the share of the steps over which "onecycle" rises to ``lr`` (PatchTST's scripts: 0.3 or 0.4).
         eval_batch_size: batch size of validation and test passes (under inference_mode). 64, not larger: on a CPU a
             larger batch's activations leave the cache (an Informer pass on ETTh1 per window, 2 threads: 1.4x faster
@@ -263,7 +264,9 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
                 train.set_epoch(epoch)
             first = state.step  # where this epoch starts: 0, or a mid-epoch checkpoint's step
             lr = _set_rate(optimizer, cfg, schedule, epoch * steps + first, cfg.epochs * steps) if per_step \
-                else _set_rate(optimizer, cfg, schedule, epoch)  # the rate the epoch (or its resumed part) starts at
+                else _set_rate(optimizer, cfg, schedule, epoch)
+            if per_step:  # the history's rate of the epoch is that of its first step, resumed or not
+                lr = cfg.lr * schedule(epoch * steps, cfg.epochs * steps, cfg.pct_start)[0]
             model.train()
             bar = tqdm(train, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not live_progress(cfg.progress),
                        leave=False, dynamic_ncols=True)
@@ -333,11 +336,9 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
 
 def _set_rate(optimizer: torch.optim.Optimizer, cfg: TrainConfig, schedule: Callable, *at: int) -> float:
     """Set the optimizer's rate from ``schedule`` at ``at`` (the epoch, or for a per-step schedule the step and the
-    run's total; that one also sets Adam's beta1); returns the rate."""
-    if len(at) == 1:
-        factor, beta1 = schedule(*at), None
-    else:
-        factor, beta1 = schedule(*at, cfg.pct_start)
+    run's total), and Adam's beta1 where the schedule gives one; returns the rate."""
+    out = schedule(*at) if len(at) == 1 else schedule(*at, cfg.pct_start)
+    factor, beta1 = out if isinstance(out, tuple) else (out, None)
     for group in optimizer.param_groups:
         group["lr"] = cfg.lr * factor
         if beta1 is not None:
