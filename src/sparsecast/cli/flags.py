@@ -5,7 +5,8 @@ import argparse
 
 from ..models.registry import AUTO, FORECASTERS
 
-SCHEDULE_NAMES = ("type1", "type3", "cosine", "constant", "onecycle", "patchtst_type3")  # training.schedules.SCHEDULES (not imported: torch)
+# training.schedules.SCHEDULES' names (not imported here: that imports torch)
+SCHEDULE_NAMES = ("type1", "type3", "cosine", "constant", "onecycle", "patchtst_type3")
 # Model flags: argparse name -> config field. Left unset, the model's config default (the paper's) applies.
 MODEL_FLAGS = {"d_model": int, "n_heads": int, "e_layers": int, "d_layers": int, "d_ff": int, "factor": int,
                "dropout": float, "attn": str, "activation": str, "sampling": str, "selection": str, "stride": int,
