@@ -31,6 +31,47 @@ def test_forward_backward(cls, cfg_cls, attn):
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
 
 
+def test_patchtst_s_own_encoder_layers_train_and_carry_their_logits():
+    torch.manual_seed(0)
+    model = PatchTST(PatchTSTConfig(**TINY, tst_layers=True))
+    x = torch.randn(4, 40, 3)
+    out = model(x, None, None)
+    assert out.shape == (4, 8, 3)
+    out.square().mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    with pytest.raises(ValueError, match="tst_layers carries each layer's dense attention logits"):
+        PatchTSTConfig(**TINY, tst_layers=True, attn="probsparse")
+    assert PatchTSTConfig.from_dict({k: v for k, v in PatchTSTConfig().to_dict().items()
+                                     if k != "tst_layers"}).tst_layers is False  # runs saved before it
+
+
+def test_tst_layer_is_patchtst_s_layer_written_out():
+    """PatchTST's TSTEncoderLayer (BatchNorm, the previous logits added, post-norm) against the same math written
+    out, in float64, training mode (batch statistics) without dropout."""
+    from sparsecast.models.patchtst.tst_layer import TSTEncoderLayer
+    torch.manual_seed(0)
+    layer = TSTEncoderLayer(8, 2, 16, 0.0, "gelu").double().train()
+    for norm in (layer.norm1.norm, layer.norm2.norm):  # not the identity they start as
+        nn.init.uniform_(norm.weight, 0.5, 1.5)
+        nn.init.uniform_(norm.bias, -0.5, 0.5)
+    x, prev = torch.randn(5, 6, 8, dtype=torch.float64), torch.randn(5, 2, 6, 6, dtype=torch.float64)
+    out, logits = layer(x, prev)
+
+    def heads(t):
+        return t.view(5, 6, 2, 4).transpose(1, 2)
+
+    def batch_norm(t, bn):
+        mean, var = t.mean((0, 1)), t.var((0, 1), unbiased=False)
+        return (t - mean) / torch.sqrt(var + bn.eps) * bn.weight + bn.bias
+    q, k, v = (heads(proj(x)) for proj in (layer.q_proj, layer.k_proj, layer.v_proj))
+    expected_logits = q @ k.transpose(-2, -1) / 2.0 + prev  # sqrt(D) = 2
+    attended = (torch.softmax(expected_logits, -1) @ v).transpose(1, 2).reshape(5, 6, 8)
+    y = batch_norm(x + layer.out_proj(attended), layer.norm1.norm)
+    ff = layer.ff.fc2(torch.nn.functional.gelu(layer.ff.fc1(y)))
+    torch.testing.assert_close(logits, expected_logits)
+    torch.testing.assert_close(out, batch_norm(y + ff, layer.norm2.norm))
+
+
 def test_patches_cover_the_padded_lookback():
     assert n_patches(336, 16, 8) == 42  # PatchTST's count at lookback 336
     assert n_patches(40, 8, 4) == 10

@@ -13,7 +13,7 @@ MODEL_FLAGS = {"d_model": int, "n_heads": int, "e_layers": int, "d_layers": int,
                "c": int, "moving_avg": int, "patch_len": int, "patch_stride": int, "head_dropout": float, "lazy": str}
 # On/off model and series settings (--revin / --no-revin, ...); unset, the model's default applies.
 SWITCHES = ("distil", "linear_skip", "channel_skip", "season_offsets", "revin", "revin_affine", "channel_independent",
-            "deseason", "mix")
+            "deseason", "mix", "tst_layers")
 FLAG_HELP = {  # the model flags whose meaning their name does not say, and the values they take
     "attn": "attention kernel: probsparse (Informer's and LongPatch's default), full, strided or fixed",
     "sampling": "ProbSparse's key sample: shared (the default: one sample for every query) or per_query (the "
@@ -24,6 +24,7 @@ FLAG_HELP = {  # the model flags whose meaning their name does not say, and the 
     "lazy": "Informer's masked ProbSparse: what lazy queries get, mean (uniform attention, the paper's) or cumsum "
             "(the official code's)",
     "mix": "Informer: merge the decoder self-attention's heads as the official code's mix=True does",
+    "tst_layers": "PatchTST: the encoder layers of its own code (BatchNorm, residual attention) instead of ours",
 }
 
 

@@ -18,6 +18,8 @@ class PatchTSTConfig:
         d_model, n_heads, e_layers, d_ff, dropout: the encoder; defaults are PatchTST's small ETTh1 setting.
         head_dropout: dropout before the flatten head.
         attn: encoder attention, any registered kernel; factor, stride, c its settings (as for Informer).
+        tst_layers: the encoder layers of PatchTST's own code (``tst_layer.py``: BatchNorm, residual attention, the
+            attention output dropped out twice) instead of our post-norm ``EncoderLayer``; dense attention only.
     """
 
     enc_in: int = 7
@@ -38,6 +40,7 @@ class PatchTSTConfig:
     stride: int | None = None
     c: int = 1
     activation: str = "gelu"
+    tst_layers: bool = False
 
     def __post_init__(self):
         require_positive(self, ("enc_in", "c_out", "seq_len", "pred_len", "patch_len", "patch_stride", "d_model",
@@ -53,6 +56,9 @@ class PatchTSTConfig:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if self.attn not in ATTENTION:
             raise ValueError(f"attn must be one of {sorted(ATTENTION)}, got {self.attn!r}")
+        if self.tst_layers and self.attn != "full":
+            raise ValueError(f"tst_layers carries each layer's dense attention logits to the next: attn must be "
+                             f"'full', got {self.attn!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
 

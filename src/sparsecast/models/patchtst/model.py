@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from ...attention import build_attention
 from ...nn import AttentionLayer, Dropout, EncoderLayer, PatchEmbedding, n_patches
 from .config import PatchTSTConfig
+from .tst_layer import TSTEncoderLayer
 
 
 class PatchTST(nn.Module):
@@ -25,10 +26,14 @@ class PatchTST(nn.Module):
         super().__init__()
         self.config = cfg = config
         self.embedding = PatchEmbedding(cfg.seq_len, cfg.patch_len, cfg.patch_stride, cfg.d_model, cfg.dropout)
-        self.layers = nn.ModuleList([
-            EncoderLayer(AttentionLayer(build_attention(cfg.attn, **cfg.attention_kwargs()), cfg.d_model,
-                                        cfg.n_heads), cfg.d_model, cfg.d_ff, cfg.dropout, cfg.activation)
-            for _ in range(cfg.e_layers)])
+        if cfg.tst_layers:
+            self.layers = nn.ModuleList([TSTEncoderLayer(cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout,
+                                                         cfg.activation) for _ in range(cfg.e_layers)])
+        else:
+            self.layers = nn.ModuleList([
+                EncoderLayer(AttentionLayer(build_attention(cfg.attn, **cfg.attention_kwargs()), cfg.d_model,
+                                            cfg.n_heads), cfg.d_model, cfg.d_ff, cfg.dropout, cfg.activation)
+                for _ in range(cfg.e_layers)])
         k = n_patches(cfg.seq_len, cfg.patch_len, cfg.patch_stride)
         self.head = nn.Sequential(nn.Flatten(start_dim=1), Dropout(cfg.head_dropout),
                                   nn.Linear(k * cfg.d_model, cfg.pred_len))
@@ -40,8 +45,9 @@ class PatchTST(nn.Module):
 
     def encode(self, z: Tensor) -> Tensor:
         h = self.embedding(z)  # (B * C_out, K, E)
+        logits = None  # PatchTST's layers carry their attention logits to the next
         for layer in self.layers:
-            h = layer(h)
+            h, logits = layer(h, logits) if self.config.tst_layers else (layer(h), None)
         return self.head(h)  # (B * C_out, P)
 
     def forward(self, x: Tensor, x_mark: Tensor | None = None, future_mark: Tensor | None = None,
