@@ -276,8 +276,8 @@ def test_dlinear_takes_its_scripts_settings_per_dataset_and_horizon():
 
 def test_patchtst_takes_its_scripts_budget_and_schedule_per_dataset():
     """100 epochs with the best validation kept; ETTh: type3, patience 100 (run_longExp.py's defaults); weather:
-    type3, patience 20; ETTm: the per-step one-cycle over 40% of the run, patience 20. The earlier budget stays
-    one label away (PATCHTST_SHORT), the same on every dataset."""
+    type3, patience 20; ETTm: the per-step one-cycle over 40% of the run, patience 20; PatchTST's own layers. The
+    earlier budget stays one label away (PATCHTST_SHORT), the same on every dataset."""
     from sparsecast.forecasting.ltsf import PATCHTST_SHORT
 
     def train(spec, data):
@@ -289,6 +289,10 @@ def test_patchtst_takes_its_scripts_budget_and_schedule_per_dataset():
     assert train("patchtst", "ETTm1") == train("patchtst", "ETTm2") == (100, 20, "onecycle", 0.4)
     for data in ("ETTh1", "ETTm1", "weather"):
         assert train(PATCHTST_SHORT, data)[:3] == (10, 3, "type3")
+    # PatchTST's own encoder layers; the earlier budget had ours
+    layers = {spec: cell_setup("ETTh1", *parse_variant(spec)[1:], 96, None, TrainConfig(), seed=0)[1]["tst_layers"]
+              for spec in ("patchtst", PATCHTST_SHORT)}
+    assert layers == {"patchtst": True, PATCHTST_SHORT: False}
     # pct_start shapes the one-cycle only: it neither labels nor keeps from resuming a cell on another schedule
     from sparsecast.forecasting.ltsf import with_table_flags
     assert with_table_flags("patchtst", {"pct_start": 0.3}, "ETTh1", [96]) == "patchtst"

@@ -30,9 +30,9 @@ from .peers import run_peer
 from .run_dir import CONFIG, claim, read_json, read_results, record_result
 
 HORIZONS = (96, 192, 336, 720)
-# The PatchTST-style model's budget before its recipe took the scripts' (10 epochs, patience 3, type3 everywhere):
-# the label its earlier cells are recorded under, and what reruns them.
-PATCHTST_SHORT = "patchtst:epochs=10,patience=3,lradj=type3"
+# The PatchTST-style model before its recipe took the scripts' budget and layers (10 epochs, patience 3, type3
+# everywhere, our encoder layers): the label its earlier cells are recorded under, and what reruns them.
+PATCHTST_SHORT = "patchtst:epochs=10,patience=3,lradj=type3,tst_layers=false"
 # Dataset families that share one configuration (PatchTST's scripts use a small model on the small ETTh sets).
 SMALL = {"ETTh1", "ETTh2", "exchange_rate", "national_illness"}
 
@@ -80,9 +80,10 @@ RECIPES = {
     # "type3" as its code runs it (patchtst_type3: a first epoch at lr / 25, beta1 0.95) and patience 100
     # (run_longExp.py's defaults), on weather the same with patience 20, on ETTm1 / ETTm2 the per-step one-cycle
     # ("TST") rising over 40% of the run and patience 20. Its train loader drops the last partial batch; ours
-    # trains on it. The cells before the thirty-seventh session trained 10 epochs, patience 3, our type3
+    # trains on it. Its encoder layers are those of its code (tst_layers: BatchNorm, residual attention). The cells
+    # before the thirty-seventh session trained 10 epochs, patience 3, our type3, our encoder layers
     # (PATCHTST_SHORT; on ETTh1 96 still improving when they stopped).
-    "patchtst": Recipe("patchtst", 336, {"e_layers": 3},
+    "patchtst": Recipe("patchtst", 336, {"e_layers": 3, "tst_layers": True},
                        {**train_defaults("patchtst"), "epochs": 100, "patience": 100, "lradj": "patchtst_type3"},
                        small=_PATCH_SMALL, large=_PATCH_LARGE,
                        train_by_data={"weather": {"patience": 20},
