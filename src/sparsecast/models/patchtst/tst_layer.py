@@ -54,11 +54,12 @@ class TSTEncoderLayer(nn.Module):
 
     def forward(self, x: Tensor, prev: Tensor | None = None) -> tuple[Tensor, Tensor]:
         q, k, v = self._heads(self.q_proj(x)), self._heads(self.k_proj(x)), self._heads(self.v_proj(x))
-        logits = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (N, H, K, K)
-        if prev is not None:
-            logits = logits + prev
+        N, H, K, D = q.shape
+        q = (q / math.sqrt(D)).reshape(N * H, K, D)  # scaled before the product: D values a row, not K
+        k = k.reshape(N * H, K, D).transpose(1, 2)
+        logits = torch.bmm(q, k) if prev is None else torch.baddbmm(prev.reshape(N * H, K, K), q, k)
+        logits = logits.view(N, H, K, K)
         out = torch.softmax(logits, dim=-1) @ v  # (N, H, K, D)
-        N, H, K, D = out.shape
         attended = self.proj_dropout(self.out_proj(out.transpose(1, 2).reshape(N, K, H * D)))  # (N, K, E)
         x = self.norm1(x + self.dropout(attended))
         return self.norm2(x + self.ff(x)), logits  # (N, K, E), (N, H, K, K)
