@@ -481,10 +481,11 @@ def test_the_flags_help_names_every_value_they_take():
     from sparsecast.attention.registry import ATTENTION
     from sparsecast.cli.flags import FLAG_HELP, SCHEDULE_NAMES
     from sparsecast.nn.feed_forward import ACTIVATIONS
+    from sparsecast.nn.norm import NORMS
     from sparsecast.training import SCHEDULES
     assert sorted(SCHEDULE_NAMES) == sorted(SCHEDULES)
     for flag, values in (("attn", ATTENTION), ("sampling", SAMPLINGS), ("selection", SELECTIONS),
-                         ("activation", ACTIVATIONS)):
+                         ("activation", ACTIVATIONS), ("norm", NORMS)):
         assert all(v in FLAG_HELP[flag] for v in values), flag
 
 

@@ -45,6 +45,25 @@ def test_patchtst_s_own_encoder_layers_train_and_carry_their_logits():
                                      if k != "tst_layers"}).tst_layers is False  # runs saved before it
 
 
+@pytest.mark.parametrize("cls,cfg_cls,attn", [(PatchTST, PatchTSTConfig, "full"), (LongPatch, LongPatchConfig,
+                                                                                    "probsparse")])
+def test_batch_norm_in_our_layers_with_any_kernel(cls, cfg_cls, attn):
+    """norm="batch": BatchNorm over the width in our encoder layers, statistics over every series and patch."""
+    from sparsecast.nn.norm import BatchNormWidth
+    torch.manual_seed(0)
+    model = cls(cfg_cls(**TINY, attn=attn, norm="batch", **(NO_OFFSETS if cls is LongPatch else {})))
+    assert all(isinstance(layer.norm1, BatchNormWidth) for layer in model.layers)
+    out = model(torch.randn(4, 40, 3), None, None)
+    out.square().mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    x = torch.randn(5, 7, 16, dtype=torch.float64)
+    bn = BatchNormWidth(16).double()
+    expected = (x - x.mean((0, 1))) / torch.sqrt(x.var((0, 1), unbiased=False) + bn.norm.eps)
+    torch.testing.assert_close(bn(x), expected)
+    with pytest.raises(ValueError, match="norm must be one of"):
+        cfg_cls(**TINY, norm="group")
+
+
 def test_tst_layer_is_patchtst_s_layer_written_out():
     """PatchTST's TSTEncoderLayer (BatchNorm, the previous logits added, post-norm) against the same math written
     out, in float64, training mode (batch statistics) without dropout."""

@@ -10,7 +10,8 @@ SCHEDULE_NAMES = ("type1", "type3", "cosine", "constant", "onecycle", "patchtst_
 # Model flags: argparse name -> config field. Left unset, the model's config default (the paper's) applies.
 MODEL_FLAGS = {"d_model": int, "n_heads": int, "e_layers": int, "d_layers": int, "d_ff": int, "factor": int,
                "dropout": float, "attn": str, "activation": str, "sampling": str, "selection": str, "stride": int,
-               "c": int, "moving_avg": int, "patch_len": int, "patch_stride": int, "head_dropout": float, "lazy": str}
+               "c": int, "moving_avg": int, "patch_len": int, "patch_stride": int, "head_dropout": float, "lazy": str,
+               "norm": str}
 # On/off model and series settings (--revin / --no-revin, ...); unset, the model's default applies.
 SWITCHES = ("distil", "linear_skip", "channel_skip", "season_offsets", "revin", "revin_affine", "channel_independent",
             "deseason", "mix", "tst_layers")
@@ -21,6 +22,8 @@ FLAG_HELP = {  # the model flags whose meaning their name does not say, and the 
     "selection": "Informer's masked ProbSparse: global (the default: the paper's top u rows attend) or prefix (a row's "
                  "score ranked among the rows before it)",
     "activation": "feed-forward activation: gelu (the default) or relu",
+    "norm": "LongPatch / PatchTST encoder layers' normalization: layer (LayerNorm, the default) or batch (BatchNorm "
+            "over the width, PatchTST's)",
     "lazy": "Informer's masked ProbSparse: what lazy queries get, mean (uniform attention, the paper's) or cumsum "
             "(the official code's)",
     "mix": "Informer: merge the decoder self-attention's heads as the official code's mix=True does",

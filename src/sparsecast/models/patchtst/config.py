@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass
 from ...attention import ATTENTION, kernel_settings
 from ...checks import require_positive, require_targets_in_inputs
 from ...nn import ACTIVATIONS
+from ...nn.norm import NORMS
 
 
 @dataclass(frozen=True)
@@ -18,8 +19,11 @@ class PatchTSTConfig:
         d_model, n_heads, e_layers, d_ff, dropout: the encoder; defaults are PatchTST's small ETTh1 setting.
         head_dropout: dropout before the flatten head.
         attn: encoder attention, any registered kernel; factor, stride, c its settings (as for Informer).
-        tst_layers: the encoder layers of PatchTST's own code (``tst_layer.py``: BatchNorm, residual attention, the
-            attention output dropped out twice) instead of our post-norm ``EncoderLayer``; dense attention only.
+        norm: the normalization of our encoder layers, "layer" (LayerNorm) or "batch" (BatchNorm over the width, as
+            PatchTST's code); with any attention kernel.
+        tst_layers: the encoder layers of PatchTST's own code (``tst_layer.py``: BatchNorm whatever ``norm`` says,
+            residual attention, the attention output dropped out twice) instead of our post-norm ``EncoderLayer``;
+            dense attention only.
     """
 
     enc_in: int = 7
@@ -40,6 +44,7 @@ class PatchTSTConfig:
     stride: int | None = None
     c: int = 1
     activation: str = "gelu"
+    norm: str = "layer"
     tst_layers: bool = False
 
     def __post_init__(self):
@@ -56,6 +61,8 @@ class PatchTSTConfig:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if self.attn not in ATTENTION:
             raise ValueError(f"attn must be one of {sorted(ATTENTION)}, got {self.attn!r}")
+        if self.norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
         if self.tst_layers and self.attn != "full":
             raise ValueError(f"tst_layers carries each layer's dense attention logits to the next: attn must be "
                              f"'full', got {self.attn!r}")

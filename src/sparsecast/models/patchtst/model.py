@@ -32,7 +32,8 @@ class PatchTST(nn.Module):
         else:
             self.layers = nn.ModuleList([
                 EncoderLayer(AttentionLayer(build_attention(cfg.attn, **cfg.attention_kwargs()), cfg.d_model,
-                                            cfg.n_heads), cfg.d_model, cfg.d_ff, cfg.dropout, cfg.activation)
+                                            cfg.n_heads), cfg.d_model, cfg.d_ff, cfg.dropout, cfg.activation,
+                             cfg.norm)
                 for _ in range(cfg.e_layers)])
         k = n_patches(cfg.seq_len, cfg.patch_len, cfg.patch_stride)
         self.head = nn.Sequential(nn.Flatten(start_dim=1), Dropout(cfg.head_dropout),

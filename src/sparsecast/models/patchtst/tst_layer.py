@@ -12,18 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from ...nn import Dropout, FeedForward
-
-
-class BatchNormWidth(nn.Module):
-    """BatchNorm1d over the model width of (N, K, E) tokens: statistics over every series and patch (PatchTST
-    transposes to (N, E, K); the same statistics over (N * K, E) rows need no copy: 2.5x faster here)."""
-
-    def __init__(self, d_model: int):
-        super().__init__()
-        self.norm = nn.BatchNorm1d(d_model)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.norm(x.reshape(-1, x.shape[-1])).view(x.shape)  # (N, K, E)
+from ...nn.norm import BatchNormWidth
 
 
 class TSTEncoderLayer(nn.Module):
