@@ -212,7 +212,7 @@ def validate(fc, df: pd.DataFrame, names, windows: int | None = None) -> dict:
     windows, scores, skipped = best
     skipped = {**left_out, **skipped}
     if not scores:
-        why = "; ".join(f"{n}: {reason}" for n, reason in skipped.items())
+        why = "; ".join(f"{n}: {reason.split('; give ')[0]}" for n, reason in skipped.items())  # one remedy, below
         raise DataError(f"model='auto' could not validate any candidate: it held out the last {windows} horizon(s) "
                         f"of {P} steps and fit each on the {shortest - windows * P} rows before them ({why}); give "
                         f"more rows or a shorter horizon (--pred-len, Python: pred_len=), or name one model")
