@@ -17,7 +17,7 @@ from ..training import METRIC_NAMES, TrainConfig, fit, seed_everything
 from ..timefeatures import season_length
 from ..training.distributed import Distributed
 from ..training.precision import device_label
-from ..training.schedules import PER_STEP
+from ..training.schedules import unused_settings
 from ..training.trainer import model_device
 from . import plots
 from .intervals import STATISTICAL_WINDOWS, fit_intervals, predict_windows
@@ -330,9 +330,8 @@ def interrupted(run_dir: Path, data_cfg: DataConfig, train_cfg: TrainConfig) -> 
     display = ("progress", "threads", "checkpoint_minutes", "device")
     saved = {**TrainConfig().to_dict(), **config["train"]}  # settings added since take their defaults (loss)
 
-    def computing(train: dict) -> dict:  # pct_start shapes only a per-step schedule
-        unused = display + (() if train["lradj"] in PER_STEP else ("pct_start",))
-        return {k: v for k, v in train.items() if k not in unused}
+    def computing(train: dict) -> dict:
+        return {k: v for k, v in train.items() if k not in display and k not in unused_settings(train["lradj"])}
     same_train = computing(saved) == computing(train_cfg.to_dict())
     return same_train and data == {k: getattr(data_cfg, k) for k in data}
 

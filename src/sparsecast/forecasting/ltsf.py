@@ -22,7 +22,7 @@ from ..models.registry import STATISTICAL, train_defaults
 from ..reference import ltsf_published
 from ..training import TrainConfig
 from ..training.precision import cpu_summary, machine_summary
-from ..training.schedules import PER_STEP
+from ..training.schedules import unused_settings
 from .evaluate import score_spaced
 from .experiment import interrupted, train_run
 from .scoring import ANCHOR_TEST_BATCH, SPACED_TEST
@@ -148,8 +148,8 @@ def with_table_flags(spec: str, train_overrides: dict | None, data: str, horizon
     fields = TrainConfig.__dataclass_fields__
 
     def changes(key, value) -> bool:
-        def used(train: dict) -> bool:  # pct_start shapes only a per-step schedule
-            return key != "pct_start" or train.get("lradj", fields["lradj"].default) in PER_STEP
+        def used(train: dict) -> bool:
+            return key not in unused_settings(train.get("lradj", fields["lradj"].default))
         return any(used(train) and train.get(key, fields[key].default) != value
                    for train in (recipe.for_data(data, h)[1] for h in horizons))
     extra = [f"{k}={v}" for k, v in (train_overrides or {}).items()

@@ -51,3 +51,8 @@ def onecycle(step: int, total: int, pct_start: float = 0.3, div_factor: float = 
 SCHEDULES = {"type1": type1, "type3": type3, "constant": constant, "cosine": cosine, "onecycle": onecycle,
              "patchtst_type3": patchtst_type3}
 PER_STEP = {"onecycle"}  # schedules set at every step from the step's place in the run
+
+
+def unused_settings(lradj: str) -> frozenset[str]:
+    """The TrainConfig fields that change nothing under schedule ``lradj``: pct_start shapes a per-step one only."""
+    return frozenset() if lradj in PER_STEP else frozenset({"pct_start"})
