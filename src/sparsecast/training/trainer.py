@@ -236,6 +236,13 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         raise ValueError(f"lradj {cfg.lradj!r} sets the rate at every step of the run: the training batches need "
                          f"a len()")
     steps = len(train) if per_step else 0
+
+    def rate(epoch: int, step: int) -> tuple[float, float | None]:
+        """The rate at ``step`` of ``epoch`` and Adam's beta1 where the schedule sets it (a per-epoch schedule
+        ignores the step)."""
+        out = schedule(epoch * steps + step, cfg.epochs * steps, cfg.pct_start) if per_step else schedule(epoch)
+        factor, beta1 = out if isinstance(out, tuple) else (out, None)
+        return cfg.lr * factor, beta1
     state = saved.restore(optimizer) if saved else TrainState()
     history = state.history
     keep = val_predictions is not None
@@ -263,10 +270,8 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
             if hasattr(train, "set_epoch"):
                 train.set_epoch(epoch)
             first = state.step  # where this epoch starts: 0, or a mid-epoch checkpoint's step
-            lr = _set_rate(optimizer, cfg, schedule, epoch * steps + first, cfg.epochs * steps) if per_step \
-                else _set_rate(optimizer, cfg, schedule, epoch)
-            if per_step:  # the history's rate of the epoch is that of its first step, resumed or not
-                lr = cfg.lr * schedule(epoch * steps, cfg.epochs * steps, cfg.pct_start)[0]
+            _set_rate(optimizer, *rate(epoch, first))
+            lr = rate(epoch, 0)[0]  # the history's rate of the epoch: its first step's, resumed or not
             model.train()
             bar = tqdm(train, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not live_progress(cfg.progress),
                        leave=False, dynamic_ncols=True)
@@ -277,7 +282,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
                               lambda s, e=epoch + 1: f"at epoch {e}, step {s}")
             for step, batch in enumerate(batches, start=state.step):
                 if per_step and step > first:
-                    _set_rate(optimizer, cfg, schedule, epoch * steps + step, cfg.epochs * steps)
+                    _set_rate(optimizer, *rate(epoch, step))
                 batch = batch.to(device)
                 with autocast(bf16, device):
                     loss = loss_fn(_first(runner(**batch.inputs())).float(), batch.target)
@@ -334,16 +339,12 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
     return history
 
 
-def _set_rate(optimizer: torch.optim.Optimizer, cfg: TrainConfig, schedule: Callable, *at: int) -> float:
-    """Set the optimizer's rate from ``schedule`` at ``at`` (the epoch, or for a per-step schedule the step and the
-    run's total), and Adam's beta1 where the schedule gives one; returns the rate."""
-    out = schedule(*at) if len(at) == 1 else schedule(*at, cfg.pct_start)
-    factor, beta1 = out if isinstance(out, tuple) else (out, None)
+def _set_rate(optimizer: torch.optim.Optimizer, lr: float, beta1: float | None) -> None:
+    """Set the optimizer's rate, and Adam's beta1 where one is given."""
     for group in optimizer.param_groups:
-        group["lr"] = cfg.lr * factor
+        group["lr"] = lr
         if beta1 is not None:
             group["betas"] = (beta1, group["betas"][1])
-    return cfg.lr * factor
 
 
 def _resume_point(state: TrainState, train: Iterable) -> str:
