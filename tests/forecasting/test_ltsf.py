@@ -162,7 +162,7 @@ def test_table_wide_flags_that_change_a_cell_join_its_label():
 
 
 def test_the_validation_column_is_mse_whatever_loss_trained_a_cell():
-    from sparsecast.forecasting.ltsf import _val_mse
+    from sparsecast.forecasting.ltsf_pages import _val_mse
     assert _val_mse({"val_loss": 0.5, "train": {"loss": "mae"}, "val": {"mse": 0.7, "mae": 0.5}}) == 0.7
     assert _val_mse({"val_loss": 0.5, "train": {"loss": "mae"}}) is None  # an MAE, not comparable
     assert _val_mse({"val_loss": 0.6, "train": {"lr": 1e-4}}) == 0.6  # cells before the loss choice: MSE
@@ -363,7 +363,7 @@ def test_a_cell_killed_before_the_loss_setting_existed_still_resumes(tmp_path):
 
 
 def test_the_seconds_table_names_the_gpu_a_cell_ran_on(tmp_path):
-    from sparsecast.forecasting.ltsf import write_markdown
+    from sparsecast.forecasting.ltsf_pages import write_markdown
     cell = {"horizon": 96, "seed": 0, "seq_len": 96, "test": {"mse": 0.5, "mae": 0.5}, "val_loss": 0.9,
             "seconds": 34.0, "epochs": 4, "machine": "NVIDIA H200"}
     results = {"96|informer|0": {**cell, "variant": "informer"},

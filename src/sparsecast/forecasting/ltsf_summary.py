@@ -8,7 +8,8 @@ import statistics
 from pathlib import Path
 
 from ..reference import ltsf_published
-from .ltsf import PATCHTST_SHORT, mean_std, published_text
+from .ltsf import PATCHTST_SHORT
+from .ltsf_pages import mean_std, published_text
 from .run_dir import read_results
 
 SUMMARY_DATA = ("ETTh1", "ETTh2", "ETTm1", "ETTm2", "weather", "exchange_rate")
