@@ -28,7 +28,7 @@ def test_type1_halves_every_epoch_after_the_first():
 
 
 @pytest.mark.parametrize("pct_start", [0.3, 0.4])
-def test_onecycle_is_torch_s_one_cycle_at_every_step(pct_start):
+def test_onecycle_is_torch_s_one_cycle_at_every_step(pct_start, monkeypatch):
     """PatchTST's "TST" schedule: torch's OneCycleLR (its defaults) on Adam, rate and beta1, step by step; and fit
     sets both at every step of the run, not once an epoch."""
     from sparsecast.training.schedules import onecycle
@@ -56,15 +56,13 @@ def test_onecycle_is_torch_s_one_cycle_at_every_step(pct_start):
     model = Watch()
     real_adam = torch.optim.Adam
 
-    def adam(params, **kw):
+    def adam(params, **kw):  # the optimizer fit builds, seen from the model
         model.optimizer = real_adam(params, **kw)
         return model.optimizer
-    torch.optim.Adam, saved = adam, torch.optim.Adam
-    try:
-        hist = fit(model, _batches(1.0) * 4, _batches(1.0), TrainConfig(epochs=3, lr=0.1, patience=5,
-                   lradj="onecycle", pct_start=pct_start, progress=False), log=lambda line: None)
-    finally:
-        torch.optim.Adam = saved
+    monkeypatch.setattr(torch.optim, "Adam", adam)
+    hist = fit(model, _batches(1.0) * 4, _batches(1.0), TrainConfig(epochs=3, lr=0.1, patience=5, lradj="onecycle",
+                                                                    pct_start=pct_start, progress=False),
+               log=lambda line: None)
     expected = [onecycle(s, 12, pct_start) for s in range(12)]
     assert [lr for lr, _ in seen] == pytest.approx([0.1 * f for f, _ in expected], rel=1e-12)
     assert [b for _, b in seen] == pytest.approx([b for _, b in expected], rel=1e-12)
