@@ -6,7 +6,10 @@ run many times slower than fp32 (37x measured on an AVX2 machine), so ``auto`` d
 a CPU that has them it also asks how wide the model is: a model of width (d_model) up to ``NARROW_MAX`` is bound by
 memory traffic, not by its matrix multiplies, and bf16 autocast only adds casts there (LongPatch, 16 wide: a whole
 run 0.94x and 0.97x the fp32 one on an AMX and an AVX512-BF16 CPU; benchmarks/results/train_speed_etth1.md), so
-it stays in fp32. GPUs take bf16 at any width.
+it stays in fp32. GPUs take bf16 at any width. A model without a width (DLinear: two linear maps from the lookback
+to the horizon) is left to the hardware: its maps are wide matrix multiplies (336 x 720 at the longest horizon), and
+a DLinear training step took 0.99x / 0.72x / 0.63x the fp32 time in bf16 at horizons 96 / 720 / 720 with 7 / 7 / 21
+channels on an AVX512-BF16 AMD EPYC (one thread, batch 32; test MSE unchanged, 6.919 against 6.917 on a user's CSV).
 """
 
 import os
