@@ -1,5 +1,6 @@
 """Stopping a checkpointed run cleanly: the first Ctrl-C (SIGINT) or SIGTERM lets the training step under way
-finish, so the checkpoint written then continues the run exactly where it stopped; a second one stops at once.
+finish, so the checkpoint written then continues the run exactly where it stopped (during validation, the validation
+batch under way: the resumed run validates that epoch again, with no step trained twice); a second one stops at once.
 
 Without this a signal lands anywhere (SIGTERM ends the process outright) and a resumed run starts from the last
 periodic checkpoint, up to ``checkpoint_minutes`` of training earlier.

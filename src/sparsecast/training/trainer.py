@@ -133,13 +133,16 @@ def model_device(model: nn.Module) -> torch.device:
 
 @torch.inference_mode()
 def evaluate_loss(model: nn.Module, batches: Iterable, loss_fn: Callable = F.mse_loss, bf16: bool = False,
-                  outputs: list | None = None) -> float:
+                  outputs: list | None = None, stop: StopRequest | None = None) -> float | None:
     """Mean loss over every window (weighted by batch size), in eval mode without autograd. The batches' losses
     are read from the device once, at the end (no wait for a GPU per batch). ``outputs``: a list that each batch's
-    float32 predictions are appended to (left on the model's device)."""
+    float32 predictions are appended to (left on the model's device). None, with the pass left unfinished, once
+    ``stop`` is set (a stop signal during validation: the caller checkpoints and validates again on resume)."""
     model.eval()
     losses, sizes, device = [], [], model_device(model)
     for batch in batches:
+        if stop:
+            return None
         batch = batch.to(device)
         with autocast(bf16, device):
             pred = _first(model(**batch.inputs())).float()
@@ -260,7 +263,8 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
     def out_of_time() -> bool:
         return bool(cfg.max_minutes) and time.perf_counter() >= budget
 
-    # With a checkpoint, Ctrl-C or SIGTERM stops after the step under way, its checkpoint written (training.interrupt).
+    # With a checkpoint, Ctrl-C or SIGTERM stops after the step (or validation batch) under way, its checkpoint written
+    # (training.interrupt).
     stoppable = checkpoint is not None and not (dist.is_available() and dist.is_initialized())
     with deferred_stop(log) if stoppable else nullcontext(StopRequest()) as stop:
         for epoch in range(state.epoch, cfg.epochs):
@@ -280,6 +284,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
             start = last_save - state.epoch_seconds  # a resumed epoch counts the seconds it had before
             tally = LossTally(state.loss_sum, state.loss_count, read_every(device),  # no wait per step on a GPU
                               lambda s, e=epoch + 1: f"at epoch {e}, step {s}")
+            trained = state.step  # steps of this epoch done, for a checkpoint written while validating
             for step, batch in enumerate(batches, start=state.step):
                 if per_step and step > first:
                     _set_rate(optimizer, *rate(epoch, step))
@@ -291,6 +296,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                trained = step + 1
                 if checkpoint is not None and (stop or time.perf_counter() - last_save >= 60 * cfg.checkpoint_minutes):
                     tally.read()
                     state.step, state.epoch_seconds = step + 1, time.perf_counter() - start
@@ -307,7 +313,12 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
             tally.read()
             state.loss_sum, state.loss_count = tally.total, tally.count
             outputs = [] if keep else None
-            val_loss = evaluate_loss(runner, val, loss_fn, bf16, outputs)
+            trained_seconds = time.perf_counter() - start
+            val_loss = evaluate_loss(runner, val, loss_fn, bf16, outputs, stop if checkpoint is not None else None)
+            if val_loss is None:  # stopped while validating: the resumed run trains no step of it again
+                state.step, state.epoch_seconds = trained, trained_seconds
+                save_checkpoint(checkpoint, model, optimizer, state)
+                raise stop.interrupted(f"while validating epoch {epoch + 1}", checkpoint)
             history.train_loss.append(state.loss_sum / max(state.loss_count, 1))
             history.val_loss.append(val_loss)
             history.lr.append(lr)
