@@ -314,7 +314,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
             state.loss_sum, state.loss_count = tally.total, tally.count
             outputs = [] if keep else None
             trained_seconds = time.perf_counter() - start
-            val_loss = evaluate_loss(runner, val, loss_fn, bf16, outputs, stop if checkpoint is not None else None)
+            val_loss = evaluate_loss(runner, val, loss_fn, bf16, outputs, stop)  # stop fires only with a checkpoint
             if val_loss is None:  # stopped while validating: the resumed run trains no step of it again
                 state.step, state.epoch_seconds = trained, trained_seconds
                 save_checkpoint(checkpoint, model, optimizer, state)
