@@ -139,6 +139,82 @@ def test_fused_backend_computes_bf16_slices_in_float32(monkeypatch, name, params
         torch.testing.assert_close(a.float(), b, rtol=2e-2, atol=1e-2)
 
 
+@pytest.mark.parametrize("name,params", [("strided", {"stride": 5}), ("fixed", {"stride": 6, "c": 2})])
+def test_fused_backend_runs_slices_on_one_thread_workers_bit_for_bit(monkeypatch, name, params):
+    """With two torch threads and several slices, the slices run on two worker threads of one torch thread each,
+    forward and backward: values and gradients equal those of one thread bit for bit, and the caller keeps its
+    thread count."""
+    import threading
+
+    from sparsecast.attention import parts
+    monkeypatch.setattr(parts, "SLICE_ELEMENTS", 2 * 36 * 8)  # four slices
+    ran = set()
+
+    def spy(original):
+        def run(*args):
+            ran.add((original.__name__, threading.current_thread().name.split("_")[0], torch.get_num_threads()))
+            return original(*args)
+        return run
+
+    monkeypatch.setattr(parts, "_forward_slice", spy(parts._forward_slice))
+    monkeypatch.setattr(parts, "_backward_slice", spy(parts._backward_slice))
+    kernel = build_attention(name, backend="fused", **params)
+    q, k, v = (torch.randn(2, 3, 33, 8, requires_grad=True) for _ in range(3))
+    g = torch.randn(2, 3, 33, 8)
+    before, results = torch.get_num_threads(), {}
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            out = kernel(q, k, v, causal=True)
+            results[n] = (out, *torch.autograd.grad(out, (q, k, v), g))
+            assert torch.get_num_threads() == n
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(results[1], results[2]):
+        assert torch.equal(a, b)
+    workers = {(f, n) for f, thread, n in ran if thread == "sparsecast-slices"}
+    assert workers == {("_forward_slice", 1), ("_backward_slice", 1)}, ran
+
+
+@pytest.mark.parametrize("n", [128, 256, 300, 512])
+def test_causal_items_split_into_rows_cover_each_pair_once(n):
+    """On one thread a causal item of n >= CAUSAL_SPLIT queries runs as causal squares on its diagonal and the
+    rectangles below them: together the calls see each (query, key <= query) pair once and no other."""
+    from sparsecast.attention import parts
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        calls = parts._calls(parts.Piece(0, 1, causal=True), n)
+    finally:
+        torch.set_num_threads(before)
+    assert len(calls) > 1
+    seen = torch.zeros(n, n, dtype=torch.int64)
+    for rows, keys, causal in calls:
+        block = torch.ones_like(seen[rows, keys])
+        seen[rows, keys] += block.tril() if causal else block
+    assert torch.equal(seen, torch.ones(n, n, dtype=torch.int64).tril())
+
+
+@pytest.mark.parametrize("name,params", [("strided", {"stride": 128}), ("fixed", {"stride": 256, "c": 3})])
+def test_fused_backend_with_causal_items_split_into_rows_equals_dense(name, params):
+    """The row split of long causal blocks (one thread) gives the dense values and gradients."""
+    before = torch.get_num_threads()
+    L = 300
+    mask = strided_mask(L, 128, True) if name == "strided" else fixed_mask(L, 256, 3, True)
+    q, k, v = _qkv(1, 2, L, 4, requires_grad=True)
+    try:
+        torch.set_num_threads(1)
+        out = build_attention(name, backend="fused", **params)(q, k, v, causal=True)
+        g = torch.randn_like(out)
+        grads = torch.autograd.grad(out, (q, k, v), g)
+    finally:
+        torch.set_num_threads(before)
+    ref = dense_attention(q, k, v, mask)
+    torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
+    for a, b in zip(grads, torch.autograd.grad(ref, (q, k, v), g)):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
 def test_fused_backend_refuses_second_derivatives_instead_of_giving_wrong_ones():
     """The flash-attention backward has no derivative: a gradient penalty through the fused kernels raises."""
     q = torch.randn(1, 1, 8, 4, dtype=torch.float64, requires_grad=True)

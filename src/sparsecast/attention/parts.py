@@ -14,15 +14,17 @@ which is exactly one softmax over all the query's keys, provided the parts are d
 shared by two halves of a pattern in one part only). A query in no piece of a part sees no key there.
 
 Two backends compute the same function:
-- "fused" (CPU, not under export): each piece is PyTorch's fused CPU flash-attention kernel, which never stores a
-  score matrix, on views of q, k, v (only "flat" parts that gather keys copy them, a few per block). Pieces are run
-  a tile of items at a time (about ``SLICE_ELEMENTS`` queries' elements) on a slice of the batch and heads, and each
-  tile is folded into the output at once (the running log-sum-exp above), so the memory beside q, k, v and the
-  output is a few tiles, whatever the length. The backward pass is the flash-attention backward of each tile called
-  with the *combined* O and LSE: with them, a tile's recomputed probabilities exp(s - LSE) are the query's true
-  weights restricted to that tile, and the row term rowsum(dO * O) is the combined one, so the tiles' gradients add
-  up to the gradient of the whole; they are added straight into the views of dq, dk, dv they came from. Nothing of
-  size (queries x keys) is kept between forward and backward: the attention is recomputed in the backward pass.
+- "fused" (CPU, not under export): each piece is PyTorch's fused CPU flash-attention kernel, which never stores a score
+  matrix, on views of q, k, v (only "flat" parts that gather keys copy them, a few per block). Pieces are run a tile of
+  items at a time (about ``SLICE_ELEMENTS`` queries' elements) on a slice of the batch and heads, and each tile is
+  folded into the output at once (the running log-sum-exp above), so the memory beside q, k, v and the output is a few
+  tiles, whatever the length. With n > 1 torch threads and several slices, the slices run on n worker threads of one
+  torch thread each (``_on_threads``): the kernel's own threads scale poorly on tiles this small. The backward pass is
+  the flash-attention backward of each tile called with the *combined* O and LSE: with them, a tile's recomputed
+  probabilities exp(s - LSE) are the query's true weights restricted to that tile, and the row term rowsum(dO * O) is
+  the combined one, so the tiles' gradients add up to the gradient of the whole; they are added straight into the views
+  of dq, dk, dv they came from. Nothing of size (queries x keys) is kept between forward and backward: the attention is
+  recomputed in the backward pass.
 - "matmul" (any device, ONNX/torch.export): explicit scores per part, one softmax over their concatenation.
 
 Notation: B batch, H heads, P = nb * l padded length, D head dim; a blocks / columns part's tensors are (N, M, n, D)
@@ -31,6 +33,8 @@ M items of n queries); a flat part's are (B', H', n, D) and (B', H', m, D).
 """
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import torch
@@ -273,6 +277,42 @@ def _slices(B: int, H: int, P: int, D: int) -> list[tuple[slice, slice]]:
     return [(slice(b0, min(B, b0 + n)), slice(0, H)) for b0 in range(0, B, n)]
 
 
+_WORKERS: dict[tuple[int, int], ThreadPoolExecutor] = {}  # (process, torch threads) -> that many one-thread workers
+
+
+def _one_torch_thread() -> None:
+    torch.set_num_threads(1)  # this worker's kernels run on one thread (OpenMP's count is per thread)
+
+
+def _on_threads(work, slices: list[tuple[slice, slice]]) -> None:
+    """Call ``work(b, h)`` for every slice: in turn on this thread when torch has one thread or there is one slice,
+    else on as many worker threads as torch has threads, each running its kernels on one thread: the flash kernel's
+    own two threads gained only 1.4x on tiles of 16 blocks of 256 queries (13.3 against 9.6 ms), two workers about
+    1.8x (fixed, L = 8192, B 8, H 8, two cores: about 3.4 s one thread, 1.9 s on two workers). The slices write
+    disjoint parts of the outputs; the workers run without autograd, as this thread does inside the Function."""
+    n = torch.get_num_threads()
+    if n < 2 or len(slices) < 2:
+        for b, h in slices:
+            work(b, h)
+        return
+    key = (os.getpid(), n)  # a forked child has none of its parent's threads: it starts its own pool
+    pool = _WORKERS.get(key)
+    if pool is None:
+        pool = _WORKERS[key] = ThreadPoolExecutor(n, thread_name_prefix="sparsecast-slices",
+                                                initializer=_one_torch_thread)
+
+    def run(b: slice, h: slice) -> None:
+        with torch.no_grad():  # grad mode is per thread
+            work(b, h)
+
+    try:
+        done, _ = wait([pool.submit(run, b, h) for b, h in slices])
+        for future in done:
+            future.result()  # raise a worker's error here
+    finally:
+        torch.set_num_threads(n)  # a worker's set_num_threads(1) also set the count new threads start from
+
+
 def _sub_grid(grid: Grid, x: Tensor) -> Grid:
     return Grid(x.shape[0], x.shape[1], grid.nb, grid.l)
 
@@ -285,6 +325,30 @@ def _fold_in(out: Tensor, lse: Tensor, o: Tensor, l: Tensor) -> None:
     lse.copy_(new)
 
 
+# A causal square item of n >= CAUSAL_SPLIT queries is computed in rows of s = max(64, n / 4) when the kernel runs on
+# one thread. The CPU flash kernel skips no keys of a causal item up to 512 long (its key tiles are the whole item),
+# so it computes n x n scores for n^2 / 2; as s x s causal squares on the diagonal and the s-row rectangles below
+# them it computes (n / s + 1) / (2 n / s) of those: 62.5% at n / s = 4. One thread, an AVX512 EPYC, tiles of 16
+# blocks of 256 x 64: forward+backward 13.3 ms whole, 9.3 ms in rows of 64. With two threads inside the kernel the
+# smaller calls parallelize worse and the split gained nothing (9.6 against 11.2 ms), hence one thread only.
+CAUSAL_SPLIT = 128
+
+
+def _calls(piece: Piece, n: int) -> list[tuple[slice, slice, bool]]:
+    """The kernel calls of a tile whose items hold n queries: (query rows, key rows, causal) within each item."""
+    whole = slice(None)
+    if not piece.causal or n < CAUSAL_SPLIT or torch.get_num_threads() > 1:
+        return [(whole, whole, piece.causal)]
+    s = max(64, n // 4)
+    calls = []
+    for r0 in range(0, n, s):
+        rows = slice(r0, min(n, r0 + s))
+        calls.append((rows, rows, True))  # the diagonal square: causal within it
+        if r0:
+            calls.append((rows, slice(0, r0), False))  # every key before the square
+    return calls
+
+
 def _forward_slice(grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor,
                    cache: dict) -> None:
     """Combined output and log-sum-exp of a slice (B', H', P, D) of the batch and heads, written into ``out``
@@ -294,10 +358,13 @@ def _forward_slice(grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tenso
         kf, vf = _keys(k, grid, p), _keys(v, grid, p)
         for t in _tiles(p, qf, q.dtype, cache):
             pk, pv = (_piece_keys(x, p, t.piece, t.a, t.b) for x in (kf, vf))
-            o, l = _FLASH(_take(qf, p.layout, t.a, t.b), pk, pv, is_causal=t.piece.causal, attn_mask=t.bias)
-            if t.empty is not None:
-                l = l.masked_fill(t.empty, float("-inf"))  # the kernel reports 0 for a query with no key
-            _fold_in(_take(of, p.layout, t.a, t.b), _take(lf, p.layout, t.a, t.b), o, l.unsqueeze(-1))
+            tq, to, tl = (_take(x, p.layout, t.a, t.b) for x in (qf, of, lf))
+            for rows, keys, causal in _calls(t.piece, tq.shape[-2]):
+                o, l = _FLASH(tq[..., rows, :], pk[..., keys, :], pv[..., keys, :], is_causal=causal,
+                              attn_mask=t.bias)
+                if t.empty is not None:
+                    l = l.masked_fill(t.empty, float("-inf"))  # the kernel reports 0 for a query with no key
+                _fold_in(to[..., rows, :], tl[..., rows, :], o, l.unsqueeze(-1))
 
 
 def _backward_slice(grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor,
@@ -314,12 +381,15 @@ def _backward_slice(grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tens
                     (_keys(grads[1], grid, p), _keys(grads[2], grid, p)))
         for t in _tiles(p, qf, q.dtype, cache):
             pk, pv = (_piece_keys(x, p, t.piece, t.a, t.b) for x in (kf, vf))
-            tq, to, tl, tg = (_take(x, p.layout, t.a, t.b) for x in (qf, of, lf, gf))
-            d_q, d_k, d_v = _FLASH_BACKWARD(tg, tq, pk, pv, to, tl.squeeze(-1), 0.0, t.piece.causal,
-                                            attn_mask=t.bias)
-            _take(dqf, p.layout, t.a, t.b).add_(d_q)
-            _piece_keys(dkf, p, t.piece, t.a, t.b).add_(d_k)
-            _piece_keys(dvf, p, t.piece, t.a, t.b).add_(d_v)
+            tq, to, tl, tg, tdq = (_take(x, p.layout, t.a, t.b) for x in (qf, of, lf, gf, dqf))
+            tdk, tdv = (_piece_keys(x, p, t.piece, t.a, t.b) for x in (dkf, dvf))
+            for rows, keys, causal in _calls(t.piece, tq.shape[-2]):
+                d_q, d_k, d_v = _FLASH_BACKWARD(tg[..., rows, :], tq[..., rows, :], pk[..., keys, :],
+                                                pv[..., keys, :], to[..., rows, :], tl[..., rows, 0], 0.0, causal,
+                                                attn_mask=t.bias)
+                tdq[..., rows, :].add_(d_q)
+                tdk[..., keys, :].add_(d_k)
+                tdv[..., keys, :].add_(d_v)
         if gathered:
             grads[1].index_add_(2, p.positions, dkf.to(k.dtype))
             grads[2].index_add_(2, p.positions, dvf.to(v.dtype))
@@ -349,11 +419,14 @@ class _FusedParts(torch.autograd.Function):
         lse = q.new_full((*q.shape[:3], 1), float("-inf"),
                          dtype=torch.promote_types(q.dtype, torch.float32))  # (B, H, P, 1)
         cache = {}
-        for b, h in _slices(*q.shape):
+
+        def work(b: slice, h: slice) -> None:
             sub = [_wide(x[b, h]) for x in (q, k, v)]
             o = _wide(out[b, h])
             _forward_slice(_sub_grid(grid, sub[0]), parts, *sub, o, lse[b, h], cache)
             _store(out[b, h], o)
+
+        _on_threads(work, _slices(*q.shape))
         lse.masked_fill_(torch.isneginf(lse), 0.0)  # no key at all: zero weights everywhere in the backward
         ctx.grid, ctx.parts = grid, parts  # the additive masks are made again in the backward (small: they
         ctx.save_for_backward(q, k, v, out, lse)  # broadcast over the items)
@@ -366,10 +439,13 @@ class _FusedParts(torch.autograd.Function):
         grad = grad.contiguous()
         grads = [q.new_zeros(x.shape) for x in (q, k, v)]  # contiguous: the tiles add into views of them
         cache = {}
-        for b, h in _slices(*q.shape):
+
+        def work(b: slice, h: slice) -> None:
             sub = [_wide(x[b, h]) for x in (q, k, v, out, lse, grad)]
             wide = [_wide(g[b, h]) for g in grads]
             _backward_slice(_sub_grid(ctx.grid, sub[0]), ctx.parts, *sub, wide, cache)
             for g, w in zip(grads, wide):
                 _store(g[b, h], w)
+
+        _on_threads(work, _slices(*q.shape))
         return None, None, *grads
