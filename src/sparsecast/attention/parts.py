@@ -285,13 +285,13 @@ def _one_torch_thread() -> None:
 
 
 def _on_threads(work, slices: list[tuple[slice, slice]]) -> None:
-    """Call ``work(b, h)`` for every slice: in turn on this thread when torch has one thread or there is one slice,
-    else on as many worker threads as torch has threads, each running its kernels on one thread: the flash kernel's
-    own two threads gained only 1.4x on tiles of 16 blocks of 256 queries (13.3 against 9.6 ms), two workers about
-    1.8x (fixed, L = 8192, B 8, H 8, two cores: about 3.4 s one thread, 1.9 s on two workers). The slices write
+    """Call ``work(b, h)`` for every slice: in turn on this thread when torch has one thread or there are fewer slices
+    than threads, else on as many worker threads as torch has threads, each running its kernels on one thread: the flash
+    kernel's own two threads gained only 1.4x on tiles of 16 blocks of 256 queries (13.3 against 9.6 ms), two workers
+    about 1.8x (fixed, L = 8192, B 8, H 8, two cores: about 3.4 s one thread, 1.9 s on two workers). The slices write
     disjoint parts of the outputs; the workers run without autograd, as this thread does inside the Function."""
     n = torch.get_num_threads()
-    if n < 2 or len(slices) < 2:
+    if n < 2 or len(slices) < n:
         for b, h in slices:
             work(b, h)
         return
