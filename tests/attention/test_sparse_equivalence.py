@@ -147,7 +147,7 @@ def test_fused_backend_runs_slices_on_one_thread_workers_bit_for_bit(monkeypatch
     import threading
 
     from sparsecast.attention import parts
-    monkeypatch.setattr(parts, "SLICE_ELEMENTS", 2 * 36 * 8)  # four slices
+    monkeypatch.setattr(parts, "SLICE_ELEMENTS", 2 * 36 * 8)  # four slices: two per worker
     ran = set()
 
     def spy(original):

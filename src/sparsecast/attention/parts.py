@@ -18,8 +18,8 @@ Two backends compute the same function:
   matrix, on views of q, k, v (only "flat" parts that gather keys copy them, a few per block). Pieces are run a tile of
   items at a time (about ``SLICE_ELEMENTS`` queries' elements) on a slice of the batch and heads, and each tile is
   folded into the output at once (the running log-sum-exp above), so the memory beside q, k, v and the output is a few
-  tiles, whatever the length. With n > 1 torch threads and several slices, the slices run on n worker threads of one
-  torch thread each (``_on_threads``): the kernel's own threads scale poorly on tiles this small. The backward pass is
+  tiles, whatever the length. With n > 1 torch threads and at least 2n slices, the slices run on n worker threads of
+  one torch thread each (``_on_threads``): the kernel's own threads scale poorly on tiles this small. The backward pass is
   the flash-attention backward of each tile called with the *combined* O and LSE: with them, a tile's recomputed
   probabilities exp(s - LSE) are the query's true weights restricted to that tile, and the row term rowsum(dO * O) is
   the combined one, so the tiles' gradients add up to the gradient of the whole; they are added straight into the views
@@ -285,13 +285,18 @@ def _one_torch_thread() -> None:
 
 
 def _on_threads(work, slices: list[tuple[slice, slice]]) -> None:
-    """Call ``work(b, h)`` for every slice: in turn on this thread when torch has one thread or there are fewer slices
-    than threads, else on as many worker threads as torch has threads, each running its kernels on one thread: the flash
-    kernel's own two threads gained only 1.4x on tiles of 16 blocks of 256 queries (13.3 against 9.6 ms), two workers
-    about 1.8x (fixed, L = 8192, B 8, H 8, two cores: about 3.4 s one thread, 1.9 s on two workers). The slices write
-    disjoint parts of the outputs; the workers run without autograd, as this thread does inside the Function."""
+    """Call ``work(b, h)`` for every slice: on n worker threads (n = torch's threads), each running its kernels on one
+    thread, when there are at least two slices per worker; else in turn on this thread, the kernels on its n threads.
+
+    The flash kernel's own two threads gained only 1.4x on tiles of 16 blocks of 256 queries (13.3 against 9.6 ms
+    forward+backward); two workers about 1.8x (fixed, L = 8192, B 8, H 8: about 3.4 s on one thread, 1.9 s on two
+    workers). With one slice per worker they lost instead: the Sparse Transformer at context 4096 (B 1, H 4, D 32:
+    two slices of two heads), fixed forward+backward 30 ms in turn against 37 ms on two workers, whose many small
+    calls contend for the interpreter; at 16384 (four slices of one head) a training step took 13% less on workers.
+    The slices write disjoint parts of the outputs; the workers run without autograd, as this thread does inside the
+    Function."""
     n = torch.get_num_threads()
-    if n < 2 or len(slices) < n:
+    if n < 2 or len(slices) < 2 * n:
         for b, h in slices:
             work(b, h)
         return
