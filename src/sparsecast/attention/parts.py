@@ -18,8 +18,8 @@ Two backends compute the same function:
   matrix, on views of q, k, v (only "flat" parts that gather keys copy them, a few per block). Pieces are run a tile of
   items at a time (about ``SLICE_ELEMENTS`` queries' elements) on a slice of the batch and heads, and each tile is
   folded into the output at once (the running log-sum-exp above), so the memory beside q, k, v and the output is a few
-  tiles, whatever the length. With n > 1 torch threads and at least 2n slices, the slices run on n worker threads of
-  one torch thread each (``_on_threads``): the kernel's own threads scale poorly on tiles this small. The backward pass is
+  tiles, whatever the length. With n > 1 torch threads and at least 2n slices, the slices run on n worker threads of one
+  torch thread each (``_on_threads``): the kernel's own threads scale poorly on tiles this small. The backward pass is
   the flash-attention backward of each tile called with the *combined* O and LSE: with them, a tile's recomputed
   probabilities exp(s - LSE) are the query's true weights restricted to that tile, and the row term rowsum(dO * O) is
   the combined one, so the tiles' gradients add up to the gradient of the whole; they are added straight into the views
