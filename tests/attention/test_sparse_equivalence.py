@@ -139,15 +139,20 @@ def test_fused_backend_computes_bf16_slices_in_float32(monkeypatch, name, params
         torch.testing.assert_close(a.float(), b, rtol=2e-2, atol=1e-2)
 
 
-@pytest.mark.parametrize("name,params", [("strided", {"stride": 5}), ("fixed", {"stride": 6, "c": 2})])
-def test_fused_backend_runs_slices_on_one_thread_workers_bit_for_bit(monkeypatch, name, params):
-    """With two torch threads and several slices, the slices run on two worker threads of one torch thread each,
-    forward and backward: values and gradients equal those of one thread bit for bit, and the caller keeps its
-    thread count."""
+@pytest.mark.parametrize("name,params,L,slice_elements", [
+    ("strided", {"stride": 5}, 33, 2 * 36 * 4),  # four slices of up to two heads
+    ("fixed", {"stride": 6, "c": 2}, 33, 2 * 36 * 4),
+    ("strided", {"stride": 128}, 300, 384 * 4),  # six slices of one head, causal blocks split into rows
+    ("fixed", {"stride": 256, "c": 3}, 300, 512 * 4),
+])
+def test_fused_backend_runs_slices_on_one_thread_workers_bit_for_bit(monkeypatch, name, params, L, slice_elements):
+    """With two torch threads and at least two slices per thread, the slices run on two worker threads of one torch
+    thread each, forward and backward: values and gradients equal those of one thread bit for bit, and the caller
+    keeps its thread count."""
     import threading
 
     from sparsecast.attention import parts
-    monkeypatch.setattr(parts, "SLICE_ELEMENTS", 2 * 36 * 8)  # four slices: two per worker
+    monkeypatch.setattr(parts, "SLICE_ELEMENTS", slice_elements)
     ran = set()
 
     def spy(original):
@@ -159,8 +164,11 @@ def test_fused_backend_runs_slices_on_one_thread_workers_bit_for_bit(monkeypatch
     monkeypatch.setattr(parts, "_forward_slice", spy(parts._forward_slice))
     monkeypatch.setattr(parts, "_backward_slice", spy(parts._backward_slice))
     kernel = build_attention(name, backend="fused", **params)
-    q, k, v = (torch.randn(2, 3, 33, 8, requires_grad=True) for _ in range(3))
-    g = torch.randn(2, 3, 33, 8)
+    B, H, D = 2, 3, 4
+    P = -(-L // params["stride"]) * params["stride"]
+    assert len(parts._slices(B, H, P, D)) >= 4
+    q, k, v = (torch.randn(B, H, L, D, requires_grad=True) for _ in range(3))
+    g = torch.randn(B, H, L, D)
     before, results = torch.get_num_threads(), {}
     try:
         for n in (1, 2):
@@ -174,6 +182,22 @@ def test_fused_backend_runs_slices_on_one_thread_workers_bit_for_bit(monkeypatch
         assert torch.equal(a, b)
     workers = {(f, n) for f, thread, n in ran if thread == "sparsecast-slices"}
     assert workers == {("_forward_slice", 1), ("_backward_slice", 1)}, ran
+
+
+def test_fused_backend_on_workers_under_inference_mode(monkeypatch):
+    """Evaluation runs under torch.inference_mode: the workers write the output in that mode too."""
+    from sparsecast.attention import parts
+    monkeypatch.setattr(parts, "SLICE_ELEMENTS", 2 * 36 * 8)
+    kernel = build_attention("fixed", stride=6, c=2, backend="fused")
+    q, k, v = (torch.randn(2, 3, 33, 8) for _ in range(3))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with torch.inference_mode():
+            out = kernel(q, k, v, causal=True)
+    finally:
+        torch.set_num_threads(before)
+    torch.testing.assert_close(out, kernel(q, k, v, causal=True), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("n", [128, 256, 300, 512])

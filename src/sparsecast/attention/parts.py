@@ -19,8 +19,8 @@ Two backends compute the same function:
   items at a time (about ``SLICE_ELEMENTS`` queries' elements) on a slice of the batch and heads, and each tile is
   folded into the output at once (the running log-sum-exp above), so the memory beside q, k, v and the output is a few
   tiles, whatever the length. With n > 1 torch threads and at least 2n slices, the slices run on n worker threads of one
-  torch thread each (``_on_threads``): the kernel's own threads scale poorly on tiles this small. The backward pass is
-  the flash-attention backward of each tile called with the *combined* O and LSE: with them, a tile's recomputed
+  torch thread each (``attention.workers``): the kernel's own threads scale poorly on tiles this small. The backward
+  pass is the flash-attention backward of each tile called with the *combined* O and LSE: with them, a tile's recomputed
   probabilities exp(s - LSE) are the query's true weights restricted to that tile, and the row term rowsum(dO * O) is
   the combined one, so the tiles' gradients add up to the gradient of the whole; they are added straight into the views
   of dq, dk, dv they came from. Nothing of size (queries x keys) is kept between forward and backward: the attention is
@@ -33,14 +33,13 @@ M items of n queries); a flat part's are (B', H', n, D) and (B', H', m, D).
 """
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from .base import building_graph
+from .workers import run_slices
 
 _FLASH = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
 _FLASH_BACKWARD = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
@@ -277,47 +276,6 @@ def _slices(B: int, H: int, P: int, D: int) -> list[tuple[slice, slice]]:
     return [(slice(b0, min(B, b0 + n)), slice(0, H)) for b0 in range(0, B, n)]
 
 
-_WORKERS: dict[tuple[int, int], ThreadPoolExecutor] = {}  # (process, torch threads) -> that many one-thread workers
-
-
-def _one_torch_thread() -> None:
-    torch.set_num_threads(1)  # this worker's kernels run on one thread (OpenMP's count is per thread)
-
-
-def _on_threads(work, slices: list[tuple[slice, slice]]) -> None:
-    """Call ``work(b, h)`` for every slice: on n worker threads (n = torch's threads), each running its kernels on one
-    thread, when there are at least two slices per worker; else in turn on this thread, the kernels on its n threads.
-
-    The flash kernel's own two threads gained only 1.4x on tiles of 16 blocks of 256 queries (13.3 against 9.6 ms
-    forward+backward); two workers about 1.8x (fixed, L = 8192, B 8, H 8: about 3.4 s on one thread, 1.9 s on two
-    workers). With one slice per worker they lost instead: the Sparse Transformer at context 4096 (B 1, H 4, D 32:
-    two slices of two heads), fixed forward+backward 30 ms in turn against 37 ms on two workers, whose many small
-    calls contend for the interpreter; at 16384 (four slices of one head) a training step took 13% less on workers.
-    The slices write disjoint parts of the outputs; the workers run without autograd, as this thread does inside the
-    Function."""
-    n = torch.get_num_threads()
-    if n < 2 or len(slices) < 2 * n:
-        for b, h in slices:
-            work(b, h)
-        return
-    key = (os.getpid(), n)  # a forked child has none of its parent's threads: it starts its own pool
-    pool = _WORKERS.get(key)
-    if pool is None:
-        pool = _WORKERS[key] = ThreadPoolExecutor(n, thread_name_prefix="sparsecast-slices",
-                                                initializer=_one_torch_thread)
-
-    def run(b: slice, h: slice) -> None:
-        with torch.no_grad():  # grad mode is per thread
-            work(b, h)
-
-    try:
-        done, _ = wait([pool.submit(run, b, h) for b, h in slices])
-        for future in done:
-            future.result()  # raise a worker's error here
-    finally:
-        torch.set_num_threads(n)  # a worker's set_num_threads(1) also set the count new threads start from
-
-
 def _sub_grid(grid: Grid, x: Tensor) -> Grid:
     return Grid(x.shape[0], x.shape[1], grid.nb, grid.l)
 
@@ -416,7 +374,7 @@ class _FusedParts(torch.autograd.Function):
     fp16) slice is computed in float32 and its result cast back: the kernel's bf16 backward pass is slower at these
     tile sizes even with native bf16 (AMX CPU, B 8, H 8, D 64, strided at L = 8192: forward and backward 2.88 s in
     bf16 against 1.54 in fp32), and the running combination of the tiles keeps float32 precision. The float32
-    copies are one slice's, about SLICE_ELEMENTS each."""
+    copies are one slice's per worker thread, about SLICE_ELEMENTS each."""
 
     @staticmethod
     def forward(ctx, grid: Grid, parts: list[Part], q: Tensor, k: Tensor, v: Tensor) -> Tensor:
@@ -431,7 +389,7 @@ class _FusedParts(torch.autograd.Function):
             _forward_slice(_sub_grid(grid, sub[0]), parts, *sub, o, lse[b, h], cache)
             _store(out[b, h], o)
 
-        _on_threads(work, _slices(*q.shape))
+        run_slices(work, _slices(*q.shape))
         lse.masked_fill_(torch.isneginf(lse), 0.0)  # no key at all: zero weights everywhere in the backward
         ctx.grid, ctx.parts = grid, parts  # the additive masks are made again in the backward (small: they
         ctx.save_for_backward(q, k, v, out, lse)  # broadcast over the items)
@@ -452,5 +410,5 @@ class _FusedParts(torch.autograd.Function):
             for g, w in zip(grads, wide):
                 _store(g[b, h], w)
 
-        _on_threads(work, _slices(*q.shape))
+        run_slices(work, _slices(*q.shape))
         return None, None, *grads
