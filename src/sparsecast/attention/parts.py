@@ -293,7 +293,7 @@ def _fold_in(out: Tensor, lse: Tensor, o: Tensor, l: Tensor) -> None:
 # so it computes n x n scores for n^2 / 2; as s x s causal squares on the diagonal and the s-row rectangles below
 # them it computes (n / s + 1) / (2 n / s) of those: 62.5% at n / s = 4. One thread, an AVX512 EPYC, tiles of 16
 # blocks of 256 x 64: forward+backward 13.3 ms whole, 9.3 ms in rows of 64. With two threads inside the kernel the
-# smaller calls parallelize worse and the split gained nothing (9.6 against 11.2 ms), hence one thread only.
+# smaller calls parallelize worse and the split lost (11.2 against 9.6 ms), hence one thread only.
 CAUSAL_SPLIT = 128
 
 
