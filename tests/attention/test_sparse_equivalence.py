@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from helpers import torch_threads
 from sparsecast.attention import build_attention, dense_attention, fixed_mask, strided_mask
 
 CASES = [  # (B, H, L, D, l)
@@ -169,15 +170,12 @@ def test_fused_backend_runs_slices_on_one_thread_workers_bit_for_bit(monkeypatch
     assert len(parts._slices(B, H, P, D)) >= 4
     q, k, v = (torch.randn(B, H, L, D, requires_grad=True) for _ in range(3))
     g = torch.randn(B, H, L, D)
-    before, results = torch.get_num_threads(), {}
-    try:
-        for n in (1, 2):
-            torch.set_num_threads(n)
+    results = {}
+    for n in (1, 2):
+        with torch_threads(n):
             out = kernel(q, k, v, causal=True)
             results[n] = (out, *torch.autograd.grad(out, (q, k, v), g))
             assert torch.get_num_threads() == n
-    finally:
-        torch.set_num_threads(before)
     for a, b in zip(results[1], results[2]):
         assert torch.equal(a, b)
     workers = {(f, n) for f, thread, n in ran if thread == "sparsecast-slices"}
@@ -190,13 +188,8 @@ def test_fused_backend_on_workers_under_inference_mode(monkeypatch):
     monkeypatch.setattr(parts, "SLICE_ELEMENTS", 2 * 36 * 8)
     kernel = build_attention("fixed", stride=6, c=2, backend="fused")
     q, k, v = (torch.randn(2, 3, 33, 8) for _ in range(3))
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(2)
-        with torch.inference_mode():
-            out = kernel(q, k, v, causal=True)
-    finally:
-        torch.set_num_threads(before)
+    with torch_threads(2), torch.inference_mode():
+        out = kernel(q, k, v, causal=True)
     torch.testing.assert_close(out, kernel(q, k, v, causal=True), rtol=0, atol=0)
 
 
@@ -205,12 +198,8 @@ def test_causal_items_split_into_rows_cover_each_pair_once(n):
     """On one thread a causal item of n >= CAUSAL_SPLIT queries runs as causal squares on its diagonal and the
     rectangles below them: together the calls see each (query, key <= query) pair once and no other."""
     from sparsecast.attention import parts
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
+    with torch_threads(1):
         calls = parts._calls(parts.Piece(0, 1, causal=True), n)
-    finally:
-        torch.set_num_threads(before)
     assert len(calls) > 1
     seen = torch.zeros(n, n, dtype=torch.int64)
     for rows, keys, causal in calls:
@@ -222,17 +211,13 @@ def test_causal_items_split_into_rows_cover_each_pair_once(n):
 @pytest.mark.parametrize("name,params", [("strided", {"stride": 128}), ("fixed", {"stride": 256, "c": 3})])
 def test_fused_backend_with_causal_items_split_into_rows_equals_dense(name, params):
     """The row split of long causal blocks (one thread) gives the dense values and gradients."""
-    before = torch.get_num_threads()
     L = 300
     mask = strided_mask(L, 128, True) if name == "strided" else fixed_mask(L, 256, 3, True)
     q, k, v = _qkv(1, 2, L, 4, requires_grad=True)
-    try:
-        torch.set_num_threads(1)
+    with torch_threads(1):
         out = build_attention(name, backend="fused", **params)(q, k, v, causal=True)
         g = torch.randn_like(out)
         grads = torch.autograd.grad(out, (q, k, v), g)
-    finally:
-        torch.set_num_threads(before)
     ref = dense_attention(q, k, v, mask)
     torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
     for a, b in zip(grads, torch.autograd.grad(ref, (q, k, v), g)):

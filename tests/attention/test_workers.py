@@ -5,6 +5,7 @@ import threading
 import pytest
 import torch
 
+from helpers import torch_threads
 from sparsecast.attention.workers import run_slices
 
 
@@ -15,12 +16,8 @@ def _record(calls: list):
 
 
 def _with_threads(n: int, fn):
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(n)
+    with torch_threads(n):
         return fn()
-    finally:
-        torch.set_num_threads(before)
 
 
 def test_two_slices_per_thread_run_on_one_thread_workers_and_fewer_in_turn():
