@@ -6,13 +6,13 @@
 #   benchmarks/reproduce_gpu.sh [BUDGET_MINUTES] [PARALLEL]     (defaults: 40 minutes, 8 processes)
 # Environment: PY (a python with torch and sparsecast's dependencies, default .venv/bin/python; on a machine where
 # sparsecast is not installed, PY=python3 PYTHONPATH=src), ROOT (data folder, default ../shared/data), OUT (default
-# benchmarks/results/paper), MODELS (default informer,full,dlinear,repeat_last).
+# benchmarks/results/paper), MODELS (default informer,full,dlinear,repeat_last,seasonal_naive).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 ROOT=${ROOT:-../shared/data}
 OUT=${OUT:-benchmarks/results/paper}
-MODELS=${MODELS:-informer,full,dlinear,repeat_last}
+MODELS=${MODELS:-informer,full,dlinear,repeat_last,seasonal_naive}
 BUDGET=${1:-40}
 PARALLEL=${2:-8}
 mkdir -p "$OUT"

@@ -165,6 +165,27 @@ def test_reproduce_table_keeps_every_horizon(tmp_path, capsys):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"]({plot.name})" in table
 
 
+def test_reproduce_scores_seasonal_naive_on_the_paper_windows(tmp_path, capsys):
+    """The seasonal-naive column: each test window's horizon repeats the day before it (season 24 on hourly ETTh1,
+    pred_len 24), scored on the paper's normalized windows; checked against the rows of the split by hand."""
+    from sparsecast.data import DataConfig
+    from sparsecast.data.datasets import prepare_data
+    out = tmp_path / "paper"
+    assert main(["reproduce", "--table", "multivariate", "--data", "ETTh1", "--horizons", "24",
+                 "--models", "seasonal_naive", "--out", str(out), "--no-progress"]) == 0
+    cell = json.loads((out / "ETTh1_multivariate.json").read_text())["24|seasonal_naive"]
+    test = prepare_data(DataConfig(data="ETTh1", features="M", seq_len=48, label_len=48, pred_len=24)).splits["test"]
+    rows = test.targets.numpy()  # (rows of the test split with its lookback, C)
+    L, P = test.seq_len, test.pred_len
+    truth = np.stack([rows[i + L:i + L + P] for i in range(len(test))])  # (N, P, C)
+    naive = np.stack([rows[i + L - 24:i + L - 24 + P] for i in range(len(test))])  # (N, P, C): a day before
+    assert cell["test"]["mse"] == pytest.approx(float(((truth - naive) ** 2).mean()), rel=1e-5)
+    assert cell["test"]["mae"] == pytest.approx(float(np.abs(truth - naive).mean()), rel=1e-5)
+    header = next(line for line in (out / "ETTh1_multivariate.md").read_text().splitlines()
+                  if line.startswith("| horizon"))
+    assert "| seasonal naive |" in header
+
+
 def test_reproduce_records_how_each_cell_trained(tmp_path, capsys):
     out = tmp_path / "paper"
     assert main(["reproduce", "--table", "multivariate", "--data", "ETTh1", "--horizons", "24", "--models", "dlinear",

@@ -72,8 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--horizons", default=None, help="comma-separated subset, e.g. 24,48")
     p.add_argument("--models", default=None,
                    help="comma-separated subset of: informer, informer_prefix, full (Informer‡), informer_revin, "
-                        "dlinear, repeat_last (the default: all of these), informer_mix_cumsum (the official code's "
-                        "decoder head mix and lazy sum: --mix --lazy cumsum)")
+                        "dlinear, repeat_last, seasonal_naive (the default: all of these), informer_mix_cumsum (the "
+                        "official code's decoder head mix and lazy sum: --mix --lazy cumsum)")
     p.add_argument("--seeds", default=None, help="comma-separated seeds, each a run of every cell (default: --seed); "
                                                  "the table gives mean ± std")
     p.add_argument("--out", default="benchmarks/results/paper")

@@ -1,7 +1,8 @@
 """Re-run the paper's tables: per dataset and horizon, the paper's settings for Informer (with the paper's global top-u
 decoder, with the causal-prefix decoder that earlier cells ran, and, on request, with two of the official code's
-decoder quirks: heads mixed and lazy rows the cumulative sum), Informer‡ (full attention), Informer + RevIN, DLinear
-and repeat-last-value on the same splits; a Markdown table of ours beside the paper's numbers."""
+decoder quirks: heads mixed and lazy rows the cumulative sum), Informer‡ (full attention), Informer + RevIN, DLinear,
+repeat-last-value and seasonal naive (the value one season, a day at hourly or 15-minute steps, before) on the same
+splits; a Markdown table of ours beside the paper's numbers."""
 
 import dataclasses
 import itertools
@@ -31,6 +32,7 @@ ROWS = [("informer", "Informer", "informer", {"attn": "probsparse"}),
         ("full", "Informer‡ (full attn)", "informer", {"attn": "full"}),
         ("informer_revin", "Informer + RevIN", "informer", {"attn": "probsparse", "revin": True}),
         ("dlinear", "DLinear", "dlinear", {}), ("repeat_last", "repeat last", "repeat_last", {}),
+        ("seasonal_naive", "seasonal naive", "seasonal_naive", {}),
         ("informer_mix_cumsum", "Informer, official mix + cumsum", "informer", {"attn": "probsparse", "mix": True,
                                                                                 "lazy": "cumsum"})]
 OPT_IN = {"informer_mix_cumsum"}  # rows that run only when --models names them
