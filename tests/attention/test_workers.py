@@ -15,15 +15,11 @@ def _record(calls: list):
     return work
 
 
-def _with_threads(n: int, fn):
-    with torch_threads(n):
-        return fn()
-
-
 def test_two_slices_per_thread_run_on_one_thread_workers_and_fewer_in_turn():
     many, few = [], []
-    _with_threads(2, lambda: run_slices(_record(many), [(i,) for i in range(4)]))
-    _with_threads(2, lambda: run_slices(_record(few), [(i,) for i in range(3)]))
+    with torch_threads(2):
+        run_slices(_record(many), [(i,) for i in range(4)])
+        run_slices(_record(few), [(i,) for i in range(3)])
     assert sorted(i for i, _, _ in many) == [0, 1, 2, 3]
     assert {(name, n) for _, name, n in many} == {("sparsecast-slices", 1)}
     assert {(name, n) for _, name, n in few} == {(threading.current_thread().name.split("_")[0], 2)}
@@ -38,12 +34,10 @@ def test_the_caller_and_threads_started_later_keep_the_callers_thread_count():
         thread.start()
         thread.join()
 
-    def check():
+    with torch_threads(3):  # a pool of three, made here unless an earlier test made it
         run_slices(lambda i: None, [(i,) for i in range(6)])
         later()
-        return torch.get_num_threads()
-
-    assert _with_threads(3, check) == 3  # a pool of three, made here unless an earlier test made it
+        assert torch.get_num_threads() == 3
     assert seen == [3]
 
 
@@ -56,7 +50,8 @@ def test_a_workers_error_is_raised_after_every_slice_ended():
         done.append(i)
 
     with pytest.raises(ValueError, match="slice 1 failed"):
-        _with_threads(2, lambda: run_slices(work, [(i,) for i in range(6)]))
+        with torch_threads(2):
+            run_slices(work, [(i,) for i in range(6)])
     assert sorted(done) == [0, 2, 3, 4, 5]
 
 
@@ -66,12 +61,10 @@ def test_workers_take_the_callers_grad_and_inference_mode():
     def work(i):
         modes.append((torch.is_grad_enabled(), torch.is_inference_mode_enabled()))
 
-    def run():
+    with torch_threads(2):
         with torch.no_grad():
             run_slices(work, [(i,) for i in range(4)])
         with torch.inference_mode():
             run_slices(work, [(i,) for i in range(4)])
         run_slices(work, [(i,) for i in range(4)])
-
-    _with_threads(2, run)
     assert modes == [(False, False)] * 4 + [(False, True)] * 4 + [(True, False)] * 4
