@@ -270,3 +270,48 @@ def test_a_gpu_s_random_state_travels_with_the_checkpoint(tmp_path, monkeypatch)
     restored.clear()
     load_checkpoint(tmp_path / "c.safetensors", model, opt)
     assert restored == []
+
+
+@pytest.mark.parametrize("argv, resume", [
+    (["train", "--data", "my.csv", "--out", "runs/mine"], "; where its checkpoint was written, "
+                                                          "sparsecast train --resume runs/mine continues it"),
+    (["reproduce", "--table", "univariate"], "; where its checkpoint was written, the same command continues it "
+                                                    "(finished cells are skipped)"),
+    (["predict", "runs/mine", "--input", "my.csv"], ""),
+])
+def test_sigterm_outside_a_training_step_runs_cleanup_and_says_so(monkeypatch, capsys, argv, resume):
+    """SIGTERM while a command loads data or scores its kept weights (no deferred stop active) raises where the
+    process is, so its ``finally`` blocks run, and the CLI ends with one line and the status 143; before, Python's
+    default ended the process with nothing said."""
+    from sparsecast.cli import parser
+    cleaned = []
+
+    def command(args):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(30)  # the handler raises before this returns
+        finally:
+            cleaned.append(args.command)
+
+    name = {"train": "cmd_train", "reproduce": "cmd_reproduce", "predict": "cmd_predict"}[argv[0]]
+    monkeypatch.setattr(parser, name, command)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    start = time.perf_counter()
+    assert parser.main(argv) == 128 + signal.SIGTERM
+    assert time.perf_counter() - start < 20
+    assert cleaned == [argv[0]]
+    assert capsys.readouterr().err == f"sparsecast: stopped by SIGTERM{resume}\n"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored
+
+
+def test_sigterm_raises_leaves_a_handler_set_by_someone_else():
+    from sparsecast.training.interrupt import sigterm_raises
+    seen = []
+    before = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    try:
+        with sigterm_raises():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.1)
+        assert seen == [signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 from ..errors import SparsecastError
-from ..training.interrupt import Interrupted
+from ..training.interrupt import Interrupted, Terminated, sigterm_raises
 from .flags import add_data_flags, add_input_flags, add_model_flags, add_threads_flag, add_train_flags
 from .lm import add_lm_parsers
 from .runs import cmd_backtest, cmd_evaluate, cmd_export, cmd_predict
@@ -113,19 +113,29 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     shown, warnings.formatwarning = warnings.formatwarning, _warning_line
     try:
-        args.func(args)
+        with sigterm_raises():
+            args.func(args)
     except (SparsecastError, ValueError, FloatingPointError, OSError) as e:  # OSError: e.g. the disk filled up
         print(f"sparsecast: error: {e}", file=sys.stderr)
         return 2
     except Interrupted as e:
         print(f"sparsecast: {e}; {_continue_with(args)}", file=sys.stderr)
         return 128 + e.signum  # the shell's status for a process its signal stopped: 130 SIGINT, 143 SIGTERM
+    except Terminated as e:  # outside a training step: loading, scoring, writing
+        resume = f"; where its checkpoint was written, {_continue_with(args)}" if _trains(args) else ""
+        print(f"sparsecast: stopped by SIGTERM{resume}", file=sys.stderr)
+        return 128 + e.signum
     except KeyboardInterrupt:
         print("sparsecast: stopped", file=sys.stderr)
         return 130
     finally:
         warnings.formatwarning = shown
     return 0
+
+
+def _trains(args) -> bool:
+    """Whether the command trains forecasters with checkpoints (train, reproduce, benchmark ltsf)."""
+    return hasattr(args, "checkpoint_minutes")
 
 
 def _continue_with(args) -> str:

@@ -3,7 +3,9 @@ finish, so the checkpoint written then continues the run exactly where it stoppe
 batch under way: the resumed run validates that epoch again, with no step trained twice); a second one stops at once.
 
 Without this a signal lands anywhere (SIGTERM ends the process outright) and a resumed run starts from the last
-periodic checkpoint, up to ``checkpoint_minutes`` of training earlier.
+periodic checkpoint, up to ``checkpoint_minutes`` of training earlier. Outside those steps (loading data, scoring the
+kept weights) ``sigterm_raises`` turns SIGTERM into an exception, so ``finally`` blocks run and the CLI says what
+stopped it instead of the process vanishing.
 """
 
 import signal
@@ -20,6 +22,12 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(message)
         self.path = path
         self.signum = signum
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived outside a deferred stop (``sigterm_raises``): raised wherever the process was."""
+
+    signum = signal.SIGTERM
 
 
 class StopRequest:
@@ -74,3 +82,24 @@ def deferred_stop(log):
         yield request
     finally:
         restore()
+
+
+@contextmanager
+def sigterm_raises():
+    """While active, SIGTERM raises ``Terminated`` where the process is, like Ctrl-C's KeyboardInterrupt, instead of
+    Python's default of ending the process with no ``finally`` run and nothing said (a scheduler's or a session's
+    SIGTERM during the scoring after training, say). ``deferred_stop`` takes precedence inside it. A handler set by
+    someone else, or SIGTERM ignored, is left alone, as is any thread but the main one."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+
+    def on_sigterm(signum, frame):
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
