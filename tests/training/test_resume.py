@@ -195,12 +195,13 @@ def test_a_signal_stops_after_the_step_under_way_and_the_run_continues_exactly(t
     _assert_resumes_the_same(_fit_stoppable, ckpt, resumed_at, whole, expected)
 
 
-def test_a_second_signal_stops_at_once(tmp_path):
-    from sparsecast.training.interrupt import Interrupted
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_second_signal_stops_at_once(tmp_path, sig):
+    from sparsecast.training.interrupt import Interrupted, Terminated
     handlers = [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)]
     ckpt = tmp_path / "stopped.safetensors"
-    with pytest.raises(KeyboardInterrupt) as stopped:
-        _fit_stoppable(SignallingNet(signal.SIGINT, at=3, times=2), ckpt)
+    with pytest.raises(Terminated if sig == signal.SIGTERM else KeyboardInterrupt) as stopped:
+        _fit_stoppable(SignallingNet(sig, at=3, times=2), ckpt)
     assert not isinstance(stopped.value, Interrupted)  # not after the step: at once, with no checkpoint
     assert not ckpt.exists()
     assert [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)] == handlers
@@ -304,14 +305,23 @@ def test_sigterm_outside_a_training_step_runs_cleanup_and_says_so(monkeypatch, c
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored
 
 
-def test_sigterm_raises_leaves_a_handler_set_by_someone_else():
+def test_sigterm_raises_leaves_a_handler_set_by_someone_else_and_a_distributed_run_alone(monkeypatch):
     from sparsecast.training.interrupt import sigterm_raises
     seen = []
-    before = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+
+    def theirs(signum, frame):
+        seen.append(signum)
+
+    before = signal.signal(signal.SIGTERM, theirs)
     try:
         with sigterm_raises():
             os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(0.1)
+            assert signal.getsignal(signal.SIGTERM) is theirs
         assert seen == [signal.SIGTERM]
+        assert signal.getsignal(signal.SIGTERM) is theirs
     finally:
         signal.signal(signal.SIGTERM, before)
+
+    monkeypatch.setenv("WORLD_SIZE", "2")  # a torchrun rank: SIGTERM keeps ending it at once
+    with sigterm_raises():
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

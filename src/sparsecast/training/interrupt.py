@@ -8,6 +8,7 @@ kept weights) ``sigterm_raises`` turns SIGTERM into an exception, so ``finally``
 stopped it instead of the process vanishing.
 """
 
+import os
 import signal
 import threading
 from contextlib import contextmanager
@@ -24,8 +25,9 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived outside a deferred stop (``sigterm_raises``): raised wherever the process was."""
+class Terminated(BaseException):
+    """SIGTERM arrived outside a deferred stop (``sigterm_raises``), or a second one inside it: raised wherever the
+    process was. Not a KeyboardInterrupt, which libraries (Lightning) catch and turn into an exit of their own."""
 
     signum = signal.SIGTERM
 
@@ -52,9 +54,9 @@ class StopRequest:
 @contextmanager
 def deferred_stop(log):
     """While active, SIGINT and SIGTERM set the yielded ``StopRequest`` instead of stopping the process; the caller
-    checks it after each step. A second signal restores the previous handlers and raises KeyboardInterrupt at once.
-    A signal the process ignores (a background job's SIGINT) stays ignored. Outside the main thread (where Python
-    cannot set handlers) the request never fires and signals act as before."""
+    checks it after each step. A second signal restores the previous handlers and raises at once (KeyboardInterrupt,
+    or Terminated for SIGTERM). A signal the process ignores (a background job's SIGINT) stays ignored. Outside the
+    main thread (where Python cannot set handlers) the request never fires and signals act as before."""
     request = StopRequest()
     if threading.current_thread() is not threading.main_thread():
         yield request
@@ -69,7 +71,7 @@ def deferred_stop(log):
     def on_signal(signum, frame):
         if request:
             restore()
-            raise KeyboardInterrupt
+            raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
         request.signum = signum
         try:
             log(f"{request.name}: stopping after this step to write the checkpoint (again to stop at once)")
@@ -89,8 +91,10 @@ def sigterm_raises():
     """While active, SIGTERM raises ``Terminated`` where the process is, like Ctrl-C's KeyboardInterrupt, instead of
     Python's default of ending the process with no ``finally`` run and nothing said (a scheduler's or a session's
     SIGTERM during the scoring after training, say). ``deferred_stop`` takes precedence inside it. A handler set by
-    someone else, or SIGTERM ignored, is left alone, as is any thread but the main one."""
-    if (threading.current_thread() is not threading.main_thread()
+    someone else, or SIGTERM ignored, is left alone, as is any thread but the main one, and so is a process of a
+    distributed run (``WORLD_SIZE`` above 1): a rank waiting in a collective for a peer that has gone would not get
+    back to Python to raise, and torchrun's SIGTERM-then-SIGKILL shutdown needs it to end at once."""
+    if (int(os.environ.get("WORLD_SIZE", "1")) > 1 or threading.current_thread() is not threading.main_thread()
             or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
         yield
         return
