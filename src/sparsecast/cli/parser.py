@@ -3,6 +3,7 @@ sparsecast's errors and warnings as one line each."""
 
 import argparse
 import sys
+from contextlib import nullcontext
 import warnings
 from pathlib import Path
 
@@ -113,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     shown, warnings.formatwarning = warnings.formatwarning, _warning_line
     try:
-        with sigterm_raises():
+        # under --ddp a rank waiting in a collective would not get back to Python to raise: SIGTERM ends it
+        with nullcontext() if getattr(args, "ddp", False) else sigterm_raises():
             args.func(args)
     except (SparsecastError, ValueError, FloatingPointError, OSError) as e:  # OSError: e.g. the disk filled up
         print(f"sparsecast: error: {e}", file=sys.stderr)

@@ -8,7 +8,6 @@ kept weights) ``sigterm_raises`` turns SIGTERM into an exception, so ``finally``
 stopped it instead of the process vanishing.
 """
 
-import os
 import signal
 import threading
 from contextlib import contextmanager
@@ -91,10 +90,10 @@ def sigterm_raises():
     """While active, SIGTERM raises ``Terminated`` where the process is, like Ctrl-C's KeyboardInterrupt, instead of
     Python's default of ending the process with no ``finally`` run and nothing said (a scheduler's or a session's
     SIGTERM during the scoring after training, say). ``deferred_stop`` takes precedence inside it. A handler set by
-    someone else, or SIGTERM ignored, is left alone, as is any thread but the main one, and so is a process of a
-    distributed run (``WORLD_SIZE`` above 1): a rank waiting in a collective for a peer that has gone would not get
-    back to Python to raise, and torchrun's SIGTERM-then-SIGKILL shutdown needs it to end at once."""
-    if (int(os.environ.get("WORLD_SIZE", "1")) > 1 or threading.current_thread() is not threading.main_thread()
+    someone else, or SIGTERM ignored, is left alone, as is any thread but the main one. Not for a rank of a
+    data-parallel run: one waiting in a collective for a peer that has gone would not get back to Python to raise,
+    and torchrun's SIGTERM-then-SIGKILL shutdown needs it to end at once (the CLI leaves ``--ddp`` out)."""
+    if (threading.current_thread() is not threading.main_thread()
             or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
         yield
         return
