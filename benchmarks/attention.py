@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 from sparsecast.atomic import atomic_path
+from sparsecast.training.precision import cpu_summary
 
 KERNELS = {  # label: (registry name, params, causal, SDPA baseline label)
     "SDPA": ("full", {}, False, None),
@@ -210,7 +211,8 @@ def main():
             "timing_env": {k: os.environ.get(k, "unset") for k in ALLOCATOR_ENV},
             "memory_threshold": a.memory_threshold,
             "torch": torch.__version__,
-            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+                       + (f", {cpu_summary()}" if a.device == "cpu" else ""),
             "device": a.device, "dtype": dtype,
             "device_name": torch.cuda.get_device_name() if a.device.startswith("cuda") else "the CPU"}
     results = {label: {} for label in KERNELS}

@@ -81,6 +81,21 @@ def test_auto_takes_fp32_where_onednn_is_capped_below_bf16(monkeypatch, cap, exp
     assert (f"ONEDNN_MAX_CPU_ISA={cap}" in why) == (expected == "fp32")
 
 
+def test_cpu_summary_records_the_flags_and_every_instruction_cap(monkeypatch):
+    """A benchmark's CPU line says which kernels ran: an AVX512 CPU capped to AVX2 (ATen, oneDNN and MKL) is not
+    an AVX512 one."""
+    from sparsecast.training import precision
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2", "avx512f", "avx512_bf16", "sse4_2"}))
+    for var in ("ATEN_CPU_CAPABILITY", *precision.ISA_CAPS, "MKL_ENABLE_INSTRUCTIONS"):
+        monkeypatch.delenv(var, raising=False)
+    assert precision.cpu_summary() == "flags avx2 avx512f avx512_bf16"
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", "AVX2")
+    assert precision.cpu_summary() == ("flags avx2 avx512f avx512_bf16 (capped: ATEN_CPU_CAPABILITY=avx2, "
+                                       "ONEDNN_MAX_CPU_ISA=AVX2, MKL_ENABLE_INSTRUCTIONS=AVX2)")
+
+
 def test_auto_keeps_narrow_models_in_fp32_on_a_bf16_cpu(monkeypatch):
     """bf16 does not pay for a model bound by memory (LongPatch, 16 wide): auto keeps it in fp32 on the CPU only."""
     from sparsecast.training import precision

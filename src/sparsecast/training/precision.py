@@ -78,7 +78,8 @@ def cpu_summary() -> str:
     """The vector and bf16 flags this CPU has, for benchmark records (speed ratios depend on them)."""
     wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
     flags = [f for f in wanted if f in cpu_flags()]
-    caps = [f"{v}={os.environ[v]}" for v in ("ATEN_CPU_CAPABILITY", *ISA_CAPS) if os.environ.get(v)]
+    caps = [f"{v}={os.environ[v]}" for v in ("ATEN_CPU_CAPABILITY", *ISA_CAPS, "MKL_ENABLE_INSTRUCTIONS")
+            if os.environ.get(v)]
     capped = f" (capped: {', '.join(caps)})" if caps else ""  # an older CPU's kernels on this one
     return "flags " + (" ".join(flags) if flags else "unknown") + capped
 
