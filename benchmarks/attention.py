@@ -37,7 +37,6 @@ import time
 from pathlib import Path
 
 from sparsecast.atomic import atomic_path
-from sparsecast.training.precision import cpu_summary
 
 KERNELS = {  # label: (registry name, params, causal, SDPA baseline label)
     "SDPA": ("full", {}, False, None),
@@ -207,6 +206,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / "attention.json"
     import torch
+    from sparsecast.training.precision import cpu_summary  # it imports torch too: here, not at the top
     meta = {"B": a.batch, "H": a.heads, "D": a.head_dim, "threads": a.threads, "repeats": a.repeats,
             "timing_env": {k: os.environ.get(k, "unset") for k in ALLOCATOR_ENV},
             "memory_threshold": a.memory_threshold,

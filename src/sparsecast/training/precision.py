@@ -23,6 +23,9 @@ BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 # oneDNN, which runs torch's CPU matmuls, can be capped below the CPU's instruction set (an AVX2 machine's speed
 # measured on a newer one): at these levels it has no bf16 instructions
 ISA_CAPS = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+# every variable that holds a library below this CPU's instructions, as benchmark records name them: PyTorch's own
+# kernels, oneDNN's and MKL's matmuls
+INSTRUCTION_CAPS = ("ATEN_CPU_CAPABILITY", *ISA_CAPS, "MKL_ENABLE_INSTRUCTIONS")
 NO_BF16_ISAS = frozenset({"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI"})
 NARROW_MAX = 64  # model widths up to which ``auto`` keeps a CPU run in fp32 (as nn.feed_forward.CHUNK_MAX_WIDTH)
 
@@ -78,8 +81,7 @@ def cpu_summary() -> str:
     """The vector and bf16 flags this CPU has, for benchmark records (speed ratios depend on them)."""
     wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
     flags = [f for f in wanted if f in cpu_flags()]
-    caps = [f"{v}={os.environ[v]}" for v in ("ATEN_CPU_CAPABILITY", *ISA_CAPS, "MKL_ENABLE_INSTRUCTIONS")
-            if os.environ.get(v)]
+    caps = [f"{v}={os.environ[v]}" for v in INSTRUCTION_CAPS if os.environ.get(v)]
     capped = f" (capped: {', '.join(caps)})" if caps else ""  # an older CPU's kernels on this one
     return "flags " + (" ".join(flags) if flags else "unknown") + capped
 
