@@ -81,6 +81,7 @@ class Forecaster:
         self.intervals_note: str | None = None  # what the last fit's intervals were fit on, or why there are none
         self.published = False  # a run of a built-in dataset (Forecaster.load): its published gaps are kept
         self.notes = True  # say what the user should know about the fit (off for auto's candidates and members)
+        self.data_name: str | None = None  # how messages name a wide frame given to fit (None: "the DataFrame")
         self.model_name = model
         self.auto_lookback = seq_len is None  # chosen in fit from the frequency and the series' length
         self.label_len_given = label_len
@@ -102,14 +103,19 @@ class Forecaster:
         ``fill`` is set and refused where not, so predict and backtest see rows as fit did. ``name``: how messages
         name a wide frame (a file's path; default "the DataFrame")."""
         if not long:
-            frames = {None: normalize_frame(df, self.data_cfg.date_col, name or _source(None))}
+            frames = {None: normalize_frame(df, self.data_cfg.date_col, name or self._source(None))}
         else:
-            frames = {uid: normalize_frame(group[["ds", "y"]].reset_index(drop=True), "ds", _source(uid))
+            frames = {uid: normalize_frame(group[["ds", "y"]].reset_index(drop=True), "ds", self._source(uid))
                       for uid, group in df.groupby("unique_id", sort=False)}
         return {uid: self._regular(f, uid, name) for uid, f in frames.items()} if on_grid else frames
 
+    def _source(self, uid) -> str:
+        """How messages name a series: ``data_name`` for a wide frame where it is set, else ``frames.source``."""
+        return self.data_name if uid is None and self.data_name else _source(uid)
+
     def _regular(self, frame: pd.DataFrame, uid, name: str | None = None) -> pd.DataFrame:
-        return input_on_grid(frame, self.data_cfg, name if uid is None and name else _source(uid), self.published)
+        name = name if uid is None and name else self._source(uid)
+        return input_on_grid(frame, self.data_cfg, name, self.published)
 
     def fit(self, df: pd.DataFrame | pd.Series, *, checkpoint: str | Path | None = None, resume: bool = False) -> "Forecaster":
         """Fit on ``df`` (wide, long with unique_id / ds / y, or a Series on a DatetimeIndex); returns self.
@@ -123,7 +129,7 @@ class Forecaster:
         members = None  # model='auto' with more than one weighted candidate: name -> its Forecaster, fit on df
         if self.data_cfg.target is None and not is_long(df):
             values = df.drop(columns=[self.data_cfg.date_col], errors="ignore")
-            self.kwargs["target"] = default_target(values, _source(None))
+            self.kwargs["target"] = default_target(values, self._source(None))
             self.data_cfg = dataclasses.replace(self.data_cfg, target=self.kwargs["target"])
         if self.notes:
             self._note_covariates(df)
@@ -151,7 +157,7 @@ class Forecaster:
         elif self.auto_lookback:
             self._choose_lookback(frames)
         untrained = self.model_name in STATISTICAL or bool(members)  # nothing to train: no training window needed
-        prepared = {uid: prepare_frame(f, self.data_cfg, split="fit", source=_source(uid),
+        prepared = {uid: prepare_frame(f, self.data_cfg, split="fit", source=self._source(uid),
                                        train_windows=0 if untrained else 1) for uid, f in frames.items()}
         freqs = {p.freq for p in prepared.values()}
         if len(freqs) > 1:
@@ -217,7 +223,7 @@ class Forecaster:
     def _shortest(self, frames: dict) -> tuple:
         """(id, frame) of the shortest series, and the data's frequency: the one given, or its inferred one."""
         uid, shortest = min(frames.items(), key=lambda kv: len(kv[1]))
-        return uid, shortest, self.data_cfg.freq or infer_freq(pd.DatetimeIndex(shortest["date"]), _source(uid))
+        return uid, shortest, self.data_cfg.freq or infer_freq(pd.DatetimeIndex(shortest["date"]), self._source(uid))
 
     def _choose_lookback(self, frames: dict) -> None:
         """seq_len from the frequency, shortened to fit the shortest series (see ``data.lookback``)."""
@@ -226,7 +232,7 @@ class Forecaster:
         # the shortest series in the rows fit will have, gaps filled as its fill says
         uid, rows = min(((u, grid_rows(f, freq, cfg.fill)) for u, f in frames.items()), key=lambda t: t[1])
         seq_len = choose_lookback(self.model_name, self.model_params, freq, rows, cfg.pred_len, cfg.season,
-                                  _source(uid))
+                                  self._source(uid))
         label_len = 48 if self.label_len_given is None else self.label_len_given
         self.data_cfg = dataclasses.replace(cfg, seq_len=seq_len, label_len=min(label_len, seq_len))
 

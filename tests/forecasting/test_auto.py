@@ -138,7 +138,7 @@ def test_auto_on_a_series_too_short_to_validate_stops_with_one_clear_line():
     assert "\n" not in str(e.value) and str(e.value).count("give ") == 1  # the remedy once, not per candidate
     # not even one horizon to hold out
     with pytest.raises(DataError, match="validates on the last horizon of 24 steps and fits on the rows before it, "
-                                        "but the series has 20 rows"):
+                                        "but the DataFrame has 20 rows"):
         Forecaster("auto", target="y", features="S", pred_len=24).fit(_seasonal(n=20))
 
 

@@ -110,12 +110,13 @@ def _bad_inputs(tmp):
         (["--data", str(empty)], "empty"),
         (["--data", str(nodate)], "no 'date' column"),
         (["--data", str(ok), "--target", "price"], "target column 'price'"),
+        (["--data", str(ok), "--target", "date"], "it is the time column; its value columns are"),
         (["--data", str(text), "--features", "M"], "non-numeric"),
         (["--data", str(short), "--seq-len", "96"], "fewer than seq_len + pred_len"),
         (["--data", str(baddate)], "cannot parse date"),
         (["--data", str(nan)], "missing or infinite value"),
         (["--data", str(ok), "--seq-len", "24", "--label-len", "48"], "label_len"),
-        (["--data", str(ok), "--pred-len", "0"], "pred_len"),
+        (["--data", str(ok), "--pred-len", "0"], "pred_len (--pred-len) must be at least 1"),
         (["--data", "ETTm1"], "--root-path"),
     ]
 
@@ -500,7 +501,7 @@ def test_the_flags_help_names_every_value_they_take():
     """The help lists (kept beside the flags, where torch is not imported) stay those of the code."""
     from sparsecast.attention.probsparse import SAMPLINGS, SELECTIONS
     from sparsecast.attention.registry import ATTENTION
-    from sparsecast.cli.flags import FLAG_HELP, SCHEDULE_NAMES
+    from sparsecast.cli.flags import FLAG_HELP, MODEL_FLAGS, SCHEDULE_NAMES, SWITCHES
     from sparsecast.nn.feed_forward import ACTIVATIONS
     from sparsecast.nn.norm import NORMS
     from sparsecast.training import SCHEDULES
@@ -508,6 +509,17 @@ def test_the_flags_help_names_every_value_they_take():
     for flag, values in (("attn", ATTENTION), ("sampling", SAMPLINGS), ("selection", SELECTIONS),
                          ("activation", ACTIVATIONS), ("norm", NORMS)):
         assert all(v in FLAG_HELP[flag] for v in values), flag
+    assert set(FLAG_HELP) == {*MODEL_FLAGS, *SWITCHES}  # every model flag says what it sets in --help
+
+
+def test_auto_on_a_horizon_too_long_for_the_file_names_its_rows(tmp_path, capsys):
+    """The rows auto chooses on are the file's before its test split: the line says which, of how many."""
+    csv = write_csv(tmp_path / "my.csv", n=400)
+    assert main(["train", "--data", str(csv), "--target", "OT", "--pred-len", "250", "--out",
+                 str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "but the part of my.csv before its test split (the last 250 of its 400 rows) has 150 rows: give a " \
+           "shorter horizon (--pred-len" in err and "Traceback" not in err
 
 
 def test_messages_show_a_span_of_times_alike():

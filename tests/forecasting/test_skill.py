@@ -91,3 +91,21 @@ def test_a_constant_target_trains_and_scores_without_ratios(tmp_path, capsys):
     skill = json.loads((out / "metrics.json").read_text())["skill"]
     assert skill["baselines"]["repeat_last"]["mse"] == 0 and skill["skill_vs_repeat_last"] is None
     assert skill["skill_vs_seasonal_naive"] is None
+
+
+def test_scores_say_why_skill_and_mase_disagree_and_never_compare_seasonal_naive_with_itself(capsys):
+    from sparsecast.cli.scores import print_test_scores
+    naive = {"mse": 0.5, "mae": 0.5}
+    metrics = {"test": {"mse": 0.4, "mae": 0.45}, "test_original_units": {"mse": 1.0, "mae": 1.0}, "test_windows": 10,
+               "skill": {"season": 24, "skill_vs_seasonal_naive": 0.8, "mase": 1.3,
+                         "baselines": {"seasonal_naive": naive, "repeat_last": {"mse": 0.9, "mae": 0.7}}}}
+    print_test_scores(metrics, model_name="longpatch")  # beats seasonal naive on the test windows, MASE above 1
+    assert "skill and MASE disagree" in capsys.readouterr().out
+    metrics["skill"]["mase"] = 0.9
+    print_test_scores(metrics, model_name="longpatch")
+    assert "disagree" not in capsys.readouterr().out
+    metrics["test"], metrics["skill"]["skill_vs_seasonal_naive"], metrics["skill"]["mase"] = naive, 1.0, 1.4
+    print_test_scores(metrics, auto=True, model_name="seasonal_naive")  # auto chose seasonal naive alone
+    printed = capsys.readouterr().out
+    assert "the model is seasonal naive: its skill is 1 by definition" in printed
+    assert "does not beat seasonal naive" not in printed and "disagree" not in printed

@@ -15,7 +15,26 @@ MODEL_FLAGS = {"d_model": int, "n_heads": int, "e_layers": int, "d_layers": int,
 # On/off model and series settings (--revin / --no-revin, ...); unset, the model's default applies.
 SWITCHES = ("distil", "linear_skip", "channel_skip", "season_offsets", "revin", "revin_affine", "channel_independent",
             "deseason", "mix", "tst_layers")
-FLAG_HELP = {  # the model flags whose meaning their name does not say, and the values they take
+FLAG_HELP = {  # every model flag and switch: what it sets, and the values it takes
+    "d_model": "model width (Informer's default 512, LongPatch's and PatchTST's 16)",
+    "n_heads": "attention heads", "e_layers": "encoder layers", "d_layers": "Informer decoder layers",
+    "d_ff": "feed-forward width of each layer",
+    "factor": "ProbSparse sampling factor c: u = c ln L queries attend, each scored on c ln L keys",
+    "dropout": "dropout inside the layers",
+    "stride": "strided / fixed attention: block length l (default: a power of two near the square root of L)",
+    "c": "fixed attention: summary positions at the end of each block",
+    "moving_avg": "DLinear: the moving-average window that splits trend from the rest (default 25)",
+    "patch_len": "LongPatch / PatchTST: steps per patch (default 16)",
+    "patch_stride": "LongPatch / PatchTST: steps between patch starts (default 8)",
+    "head_dropout": "LongPatch / PatchTST: dropout before the flatten head",
+    "distil": "Informer: halve the sequence between encoder layers (conv, BatchNorm, ELU, max-pool; default on)",
+    "linear_skip": "LongPatch: add a linear map of the whole lookback to the horizon (default on)",
+    "channel_skip": "LongPatch: one linear skip per channel (on), one shared (off); unset: validation chooses",
+    "season_offsets": "LongPatch: per channel, a horizon profile for the phase of the season the forecast starts in",
+    "revin": "instance normalization: each window's mean and std out at the input, back at the output (RevIN)",
+    "revin_affine": "RevIN's learnable per-channel scale and shift",
+    "channel_independent": "every channel a univariate series through the same weights",
+    "deseason": "take each channel's daily profile out of sub-daily input and put it back on the forecast",
     "attn": "attention kernel: probsparse (Informer's and LongPatch's default), full, strided or fixed",
     "sampling": "ProbSparse's key sample: shared (the default: one sample for every query) or per_query (the "
                 "paper's)",
@@ -57,7 +76,7 @@ def add_data_flags(p: argparse.ArgumentParser) -> None:
                         "the target from all of them")
     g.add_argument("--target", default=None,
                    help="forecast column (default: the built-in dataset's; on a CSV, OT where there is one, else the "
-                        "only numeric column)")
+                        "only numeric column; with several and none named OT, train asks for one)")
     g.add_argument("--freq", default=None, help="pandas frequency (h, 15min, D, W, ...); inferred when not given")
     g.add_argument("--date-col", default="date",
                    help="the time column (default: date, else the one column named for time, such as Date, "
@@ -69,7 +88,9 @@ def add_data_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--label-len", type=int, default=None,
                    help="known steps the Informer decoder starts from (default 48, at most --seq-len)")
     g.add_argument("--pred-len", type=int, default=24, help="steps to forecast, the horizon (default 24)")
-    g.add_argument("--embed", default="timeF", choices=["timeF", "fixed", "learned"])
+    g.add_argument("--embed", default="timeF", choices=["timeF", "fixed", "learned"],
+                   help="Informer's time-stamp embedding: timeF (continuous features, the default), fixed (sinusoidal "
+                        "tables) or learned")
     g.add_argument("--fill", default=None, choices=["ffill", "interpolate"],
                    help="fill missing timestamps and missing values (default: refuse such data)")
     g.add_argument("--season", type=int, default=None,
@@ -81,7 +102,8 @@ def add_data_flags(p: argparse.ArgumentParser) -> None:
 
 
 def add_model_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("model (unset flags take the paper's defaults)")
+    g = p.add_argument_group("model (unset flags take the model's defaults: the paper's for Informer, the recipe's for "
+                             "LongPatch and PatchTST)")
     g.add_argument("--model", default=None, choices=[*FORECASTERS, AUTO],
                    help="auto (the default on a CSV of your own: chooses among LongPatch, DLinear, seasonal naive "
                         "and, with the 'stats' extra, AutoETS and AutoARIMA on the rows before the test split, or "
@@ -127,7 +149,7 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--quantiles", type=_levels, default=None,
                    help="levels of the prediction intervals fit on the validation windows (default 0.1,0.5,0.9; "
                         "none: no intervals)")
-    g.add_argument("--no-progress", action="store_true")
+    g.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
 
 
 def add_threads_flag(p: argparse.ArgumentParser) -> None:

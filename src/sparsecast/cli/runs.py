@@ -15,7 +15,8 @@ def cmd_evaluate(a) -> None:
     if a.json:
         print(json.dumps(metrics, indent=2))
         return
-    print_test_scores(metrics, auto=read_json(Path(a.run_dir) / CONFIG).get("auto") is not None)
+    config = read_json(Path(a.run_dir) / CONFIG)
+    print_test_scores(metrics, auto=config.get("auto") is not None, model_name=config["model_name"])
     print(f"re-scored {a.run_dir} on its test split (--json prints every figure as JSON)")
 
 

@@ -23,9 +23,11 @@ def print_paper(metrics: dict) -> None:
         print(f"paper Informer           MSE {paper['mse']:.4f}  MAE {paper['mae']:.4f}  ({note})")
 
 
-def print_test_scores(metrics: dict, auto: bool = False) -> None:
+def print_test_scores(metrics: dict, auto: bool = False, model_name: str | None = None) -> None:
     """A run's test scores: normalized, in original units, and against the seasonal-naive and repeat-last baselines
-    on the same windows (``auto``: a run of --model auto, which needs no hint to try it)."""
+    on the same windows (``auto``: a run of --model auto, which needs no hint to try it; ``model_name``: the model
+    scored, auto's choice for an auto run: seasonal naive is not compared with itself)."""
+    naive_run = model_name == "seasonal_naive"
     t, u = metrics["test"], metrics["test_original_units"]
     print(f"test ({metrics['test_windows']} windows)  MSE {t['mse']:.4f}  MAE {t['mae']:.4f}  (normalized)")
     print(f"test in original units   MSE {_figure(u['mse'])}  MAE {_figure(u['mae'])}")
@@ -36,7 +38,14 @@ def print_test_scores(metrics: dict, auto: bool = False) -> None:
         print(f"seasonal naive (season {skill['season']})  MSE {naive['mse']:.4f}  MAE {naive['mae']:.4f}; "
               f"skill (MSE / seasonal naive's, below 1 beats it) {ratio}, MASE {mase} (MAE over seasonal naive's "
               f"in-sample MAE on the training rows)")
-        if skill["skill_vs_seasonal_naive"] is not None and skill["skill_vs_seasonal_naive"] >= 1:
+        if naive_run:
+            print("(the model is seasonal naive: its skill is 1 by definition)")
+        elif skill["mase"] is not None and skill["skill_vs_seasonal_naive"] is not None \
+                and (skill["mase"] > 1) != (skill["skill_vs_seasonal_naive"] > 1):
+            print("(skill and MASE disagree: skill divides the MSE by seasonal naive's on these test windows, MASE "
+                  "the MAE by seasonal naive's on the training rows; they part where the test rows are harder or "
+                  "easier to forecast than the training rows)")
+        if not naive_run and skill["skill_vs_seasonal_naive"] is not None and skill["skill_vs_seasonal_naive"] >= 1:
             hint = "" if auto else "; try more epochs or another --seq-len, or --model auto (it chooses among " \
                 "LongPatch, DLinear and seasonal naive on the rows before the test split)"
             print(f"note: on these test windows the model does not beat seasonal naive (MSE {t['mse']:.4f} against "

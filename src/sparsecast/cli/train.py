@@ -107,7 +107,9 @@ def cmd_train(a) -> None:
                 dist.close()
             if not dist.is_main:
                 return
-    print_test_scores(metrics, auto=model == AUTO)
+    from ..forecasting.run_dir import CONFIG, read_json
+    scored = read_json(Path(a.out) / CONFIG)["model_name"] if Path(a.out, CONFIG).is_file() else model  # auto's choice
+    print_test_scores(metrics, auto=model == AUTO, model_name=scored)
     print_intervals(metrics)
     print_paper(metrics)
     user_csv = _user_csv(data)

@@ -161,9 +161,9 @@ class DataConfig:
 
     def __post_init__(self):
         if self.pred_len < 1:
-            raise DataError(f"pred_len must be >= 1, got {self.pred_len}")
+            raise DataError(f"pred_len (--pred-len) must be at least 1, got {self.pred_len}")
         if self.seq_len < 1:
-            raise DataError(f"seq_len must be >= 1, got {self.seq_len}")
+            raise DataError(f"seq_len (--seq-len) must be at least 1, got {self.seq_len}")
         if not 0 <= self.label_len <= self.seq_len:
             raise DataError(f"label_len must be between 0 and seq_len ({self.seq_len}), got {self.label_len}")
         if self.features not in ("M", "S", "MS"):

@@ -113,7 +113,7 @@ def fit_members(fc, df: pd.DataFrame, report: dict) -> dict:
     ``report``) renormalized."""
     members = {}
     for name in report["weights"]:
-        say(f"auto: fitting {name} on all the rows (weight {report['weights'][name]:.2f})")
+        say(f"auto: fitting {name} on all {len(df)} rows given (weight {report['weights'][name]:.2f})")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -189,6 +189,7 @@ def validate(fc, df: pd.DataFrame, names, windows: int | None = None) -> dict:
                     warnings.simplefilter("ignore")
                     candidate = type(fc)(name, **kwargs)
                     candidate.with_intervals = candidate.notes = False  # the choice needs point forecasts only
+                    candidate.data_name = f"the data before the last {windows} horizon(s)"
                     candidate.fit(part)
                 result = candidate.backtest(whole, windows=((windows - 1) * P) // stride + 1,
                                             stride=stride)  # every origin inside the held-out rows
@@ -207,8 +208,8 @@ def validate(fc, df: pd.DataFrame, names, windows: int | None = None) -> dict:
             break
     if best is None:
         raise DataError(f"model='auto' validates on the last horizon of {P} steps and fits on the rows before it, "
-                        f"but the {'shortest ' if len(frames) > 1 else ''}series has {shortest} rows: give a "
-                        f"shorter horizon (--pred-len, Python: pred_len=) or more rows")
+                        f"but {'the shortest series' if len(frames) > 1 else fc._source(None)} has {shortest} rows: "
+                        f"give a shorter horizon (--pred-len, Python: pred_len=) or more rows")
     windows, scores, skipped = best
     skipped = {**left_out, **skipped}
     if not scores:

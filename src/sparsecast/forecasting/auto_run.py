@@ -56,6 +56,8 @@ def train_auto_run(data_cfg: DataConfig, train_settings: dict, out: str | Path, 
     before_test = rows.iloc[:first_test]
     fc = auto_forecaster({"data": {**data_cfg.to_dict(), "target": target, "freq": freq, "date_col": "date"},
                           "auto_settings": {"train": train_settings, "seq_len": seq_len}})
+    held = len(rows) - len(before_test)
+    fc.data_name = f"the part of {Path(source).name} before its test split (the last {held} of its {len(rows)} rows)"
     log(f"auto: choosing on the {len(before_test)} rows before the test split of {Path(source).name} "
         f"(the test rows take no part)")
     start = time.perf_counter()
