@@ -73,7 +73,8 @@ def resolve_precision(precision: str, device: torch.device | str = "cpu", width:
         return precision, "chosen"
     ok, why = native_bf16(device)
     if ok and width is not None and width <= NARROW_MAX and torch.device(device).type == "cpu":
-        return "fp32", f"auto: {why}, but a model {width} wide is bound by memory, not matmuls, where bf16 does not pay"
+        return "fp32", f"auto: {why}, but a model {width} wide spends its time moving memory, not multiplying " \
+            "matrices, so bf16 would not speed it up"
     return ("bf16" if ok else "fp32"), f"auto: {why}"
 
 

@@ -257,7 +257,8 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         history.initial_val_loss = state.best_loss = evaluate_loss(runner, val, loss_fn, bf16, outputs)
         kept = outputs
         state.best_state = copy.deepcopy(model.state_dict())
-        log(f"fitted to the training windows before training: val {state.best_loss:.4f}")
+        log(f"start: a least-squares fit to the training windows, val {state.best_loss:.4f} before any epoch "
+            f"(training keeps it unless an epoch validates better)")
     budget = time.perf_counter() + 60 * cfg.max_minutes - sum(history.epoch_seconds) - state.epoch_seconds
 
     def out_of_time() -> bool:
