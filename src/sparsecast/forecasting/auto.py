@@ -191,6 +191,7 @@ def validate(fc, df: pd.DataFrame, names, windows: int | None = None) -> dict:
                     candidate.with_intervals = candidate.notes = False  # the choice needs point forecasts only
                     candidate.data_name = f"the data before the last {windows} horizon(s)"
                     candidate.fit(part)
+                    candidate.data_name = None  # the backtest reads every row
                 result = candidate.backtest(whole, windows=((windows - 1) * P) // stride + 1,
                                             stride=stride)  # every origin inside the held-out rows
             except (DataError, ValueError) as e:
