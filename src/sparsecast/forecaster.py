@@ -103,18 +103,19 @@ class Forecaster:
         ``fill`` is set and refused where not, so predict and backtest see rows as fit did. ``name``: how messages
         name a wide frame (a file's path; default "the DataFrame")."""
         if not long:
-            frames = {None: normalize_frame(df, self.data_cfg.date_col, name or self._source(None))}
+            frames = {None: normalize_frame(df, self.data_cfg.date_col, name or self._series_name(None))}
         else:
-            frames = {uid: normalize_frame(group[["ds", "y"]].reset_index(drop=True), "ds", self._source(uid))
+            frames = {uid: normalize_frame(group[["ds", "y"]].reset_index(drop=True), "ds",
+                                           self._series_name(uid))
                       for uid, group in df.groupby("unique_id", sort=False)}
         return {uid: self._regular(f, uid, name) for uid, f in frames.items()} if on_grid else frames
 
-    def _source(self, uid) -> str:
+    def _series_name(self, uid) -> str:
         """How messages name a series: ``data_name`` for a wide frame where it is set, else ``frames.source``."""
         return self.data_name if uid is None and self.data_name else _source(uid)
 
     def _regular(self, frame: pd.DataFrame, uid, name: str | None = None) -> pd.DataFrame:
-        name = name if uid is None and name else self._source(uid)
+        name = name if uid is None and name else self._series_name(uid)
         return input_on_grid(frame, self.data_cfg, name, self.published)
 
     def fit(self, df: pd.DataFrame | pd.Series, *, checkpoint: str | Path | None = None, resume: bool = False) -> "Forecaster":
@@ -129,7 +130,7 @@ class Forecaster:
         members = None  # model='auto' with more than one weighted candidate: name -> its Forecaster, fit on df
         if self.data_cfg.target is None and not is_long(df):
             values = df.drop(columns=[self.data_cfg.date_col], errors="ignore")
-            self.kwargs["target"] = default_target(values, self._source(None))
+            self.kwargs["target"] = default_target(values, self._series_name(None))
             self.data_cfg = dataclasses.replace(self.data_cfg, target=self.kwargs["target"])
         if self.notes:
             self._note_covariates(df)
@@ -157,7 +158,7 @@ class Forecaster:
         elif self.auto_lookback:
             self._choose_lookback(frames)
         untrained = self.model_name in STATISTICAL or bool(members)  # nothing to train: no training window needed
-        prepared = {uid: prepare_frame(f, self.data_cfg, split="fit", source=self._source(uid),
+        prepared = {uid: prepare_frame(f, self.data_cfg, split="fit", source=self._series_name(uid),
                                        train_windows=0 if untrained else 1) for uid, f in frames.items()}
         freqs = {p.freq for p in prepared.values()}
         if len(freqs) > 1:
@@ -223,7 +224,8 @@ class Forecaster:
     def _shortest(self, frames: dict) -> tuple:
         """(id, frame) of the shortest series, and the data's frequency: the one given, or its inferred one."""
         uid, shortest = min(frames.items(), key=lambda kv: len(kv[1]))
-        return uid, shortest, self.data_cfg.freq or infer_freq(pd.DatetimeIndex(shortest["date"]), self._source(uid))
+        freq = self.data_cfg.freq or infer_freq(pd.DatetimeIndex(shortest["date"]), self._series_name(uid))
+        return uid, shortest, freq
 
     def _choose_lookback(self, frames: dict) -> None:
         """seq_len from the frequency, shortened to fit the shortest series (see ``data.lookback``)."""
@@ -232,7 +234,7 @@ class Forecaster:
         # the shortest series in the rows fit will have, gaps filled as its fill says
         uid, rows = min(((u, grid_rows(f, freq, cfg.fill)) for u, f in frames.items()), key=lambda t: t[1])
         seq_len = choose_lookback(self.model_name, self.model_params, freq, rows, cfg.pred_len, cfg.season,
-                                  self._source(uid))
+                                  self._series_name(uid))
         label_len = 48 if self.label_len_given is None else self.label_len_given
         self.data_cfg = dataclasses.replace(cfg, seq_len=seq_len, label_len=min(label_len, seq_len))
 

@@ -111,10 +111,10 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
                         "given), informer (the paper's), patchtst, dlinear, repeat_last, seasonal_naive, auto_ets / "
                         "auto_arima / auto_theta (statsforecast: the 'stats' extra)")
     for name, typ in MODEL_FLAGS.items():
-        g.add_argument("--" + name.replace("_", "-"), type=typ, default=None, help=FLAG_HELP.get(name))
+        g.add_argument("--" + name.replace("_", "-"), type=typ, default=None, help=FLAG_HELP[name])
     for name in SWITCHES:
         g.add_argument("--" + name.replace("_", "-"), action=argparse.BooleanOptionalAction, default=None,
-                       help=FLAG_HELP.get(name))
+                       help=FLAG_HELP[name])
     g.add_argument("--stack", type=_stack, default=None, help="Informer† encoder stack, e.g. 3,2,1")
 
 

@@ -34,18 +34,18 @@ def print_test_scores(metrics: dict, auto: bool = False, model_name: str | None 
     skill = metrics["skill"]
     naive = skill["baselines"].get("seasonal_naive")
     if naive:
-        ratio, mase = (f"{v:.3f}" if v is not None else "-" for v in (skill["skill_vs_seasonal_naive"], skill["mase"]))
+        shown, mase = (f"{v:.3f}" if v is not None else "-" for v in (skill["skill_vs_seasonal_naive"], skill["mase"]))
         print(f"seasonal naive (season {skill['season']})  MSE {naive['mse']:.4f}  MAE {naive['mae']:.4f}; "
-              f"skill (MSE / seasonal naive's, below 1 beats it) {ratio}, MASE {mase} (MAE over seasonal naive's "
+              f"skill (MSE / seasonal naive's, below 1 beats it) {shown}, MASE {mase} (MAE over seasonal naive's "
               f"in-sample MAE on the training rows)")
+        ratio = skill["skill_vs_seasonal_naive"]
         if naive_run:
             print("(the model is seasonal naive: its skill is 1 by definition)")
-        elif skill["mase"] is not None and skill["skill_vs_seasonal_naive"] is not None \
-                and (skill["mase"] > 1) != (skill["skill_vs_seasonal_naive"] > 1):
+        elif skill["mase"] is not None and ratio is not None and (skill["mase"] > 1) != (ratio > 1):
             print("(skill and MASE disagree: skill divides the MSE by seasonal naive's on these test windows, MASE "
                   "the MAE by seasonal naive's on the training rows; they part where the test rows are harder or "
                   "easier to forecast than the training rows)")
-        if not naive_run and skill["skill_vs_seasonal_naive"] is not None and skill["skill_vs_seasonal_naive"] >= 1:
+        if not naive_run and ratio is not None and ratio >= 1:
             hint = "" if auto else "; try more epochs or another --seq-len, or --model auto (it chooses among " \
                 "LongPatch, DLinear and seasonal naive on the rows before the test split)"
             print(f"note: on these test windows the model does not beat seasonal naive (MSE {t['mse']:.4f} against "

@@ -107,8 +107,11 @@ def cmd_train(a) -> None:
                 dist.close()
             if not dist.is_main:
                 return
-    from ..forecasting.run_dir import CONFIG, read_json
-    scored = read_json(Path(a.out) / CONFIG)["model_name"] if Path(a.out, CONFIG).is_file() else model  # auto's choice
+    if model == AUTO:  # what it chose, as the run folder records it
+        from ..forecasting.run_dir import CONFIG, read_json
+        scored = read_json(Path(a.out) / CONFIG)["model_name"]
+    else:
+        scored = model
     print_test_scores(metrics, auto=model == AUTO, model_name=scored)
     print_intervals(metrics)
     print_paper(metrics)

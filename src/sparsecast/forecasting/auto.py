@@ -209,8 +209,8 @@ def validate(fc, df: pd.DataFrame, names, windows: int | None = None) -> dict:
             break
     if best is None:
         raise DataError(f"model='auto' validates on the last horizon of {P} steps and fits on the rows before it, "
-                        f"but {'the shortest series' if len(frames) > 1 else fc._source(None)} has {shortest} rows: "
-                        f"give a shorter horizon (--pred-len, Python: pred_len=) or more rows")
+                        f"but {'the shortest series' if len(frames) > 1 else fc._series_name(None)} has {shortest} "
+                        f"rows: give a shorter horizon (--pred-len, Python: pred_len=) or more rows")
     windows, scores, skipped = best
     skipped = {**left_out, **skipped}
     if not scores:
