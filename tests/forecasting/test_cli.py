@@ -110,7 +110,7 @@ def _bad_inputs(tmp):
         (["--data", str(empty)], "empty"),
         (["--data", str(nodate)], "no 'date' column"),
         (["--data", str(ok), "--target", "price"], "target column 'price'"),
-        (["--data", str(ok), "--target", "date"], "it is the time column; its value columns are"),
+        (["--data", str(ok), "--target", "date"], "is its time column, not a value to forecast; its value columns are"),
         (["--data", str(text), "--features", "M"], "non-numeric"),
         (["--data", str(short), "--seq-len", "96"], "fewer than seq_len + pred_len"),
         (["--data", str(baddate)], "cannot parse date"),

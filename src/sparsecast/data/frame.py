@@ -319,9 +319,11 @@ def select_columns(df: pd.DataFrame, target: str, features: str, source: str = "
         raise DataError(f"features must be M, S or MS, got {features!r}")
     if target not in df.columns or target == "date":  # "date": the time column, as normalize_frame names it
         cols = [c for c in df.columns if c != "date"]
-        time = "; it is the time column" if target in ("date", df.attrs.get("time_column")) else ""
-        raise DataError(f"target column {target!r} not in {source}{time}; its value columns are {cols[:12]} "
-                        f"(--target, Python: target=)")
+        if target in ("date", df.attrs.get("time_column")):
+            what = f"target column {target!r} of {source} is its time column, not a value to forecast"
+        else:
+            what = f"target column {target!r} not in {source}"
+        raise DataError(f"{what}; its value columns are {cols[:12]} (--target, Python: target=)")
     others = [c for c in df.columns if c not in ("date", target)]
     cols = [target] if features == "S" else others + [target]
     values = df[cols]
