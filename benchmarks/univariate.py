@@ -11,6 +11,9 @@ origin (its own validation, and auto's choice, come from those rows only) and fo
 before it. Score: the mean MSE over the origins, and its ratio to seasonal naive's on the same origins.
 
     python benchmarks/univariate.py --freqs D,W,M --out benchmarks/results/univariate   # resumable
+
+A model may carry settings, as in the LTSF table: ``--models "informer:revin=true,d_model=128,seasonal_naive"`` scores
+Forecaster("informer", revin=True, d_model=128) under the key "informer:revin=true,d_model=128".
 """
 
 import argparse
@@ -28,6 +31,7 @@ import pandas as pd
 from sparsecast import Forecaster
 from sparsecast.data import read_table
 from sparsecast.data.datasets import regular_frame
+from sparsecast.forecasting.ltsf import RECIPES, parse_variant
 from sparsecast.forecasting.run_dir import record_result
 from sparsecast.timefeatures import season_length
 from sparsecast.training.precision import cpu_summary
@@ -44,6 +48,30 @@ ORIGINS = 3
 # cut: weather.csv misses nine 10-minute rows and repeats some exactly, which a Forecaster refuses unfilled.
 FILL_NATIVE = {"weather"}
 MODELS = ("auto", "longpatch", "auto_ets", "auto_arima", "auto_theta", "dlinear", "seasonal_naive")
+
+
+def split_models(text: str) -> list[str]:
+    """A --models list split at the commas that start a model: "informer:revin=true,d_model=128,dlinear" is two."""
+    out = []
+    for part in text.split(","):
+        if out and "=" in part.partition(":")[0]:  # key=value: a setting of the model before
+            out[-1] += "," + part
+        else:
+            out.append(part)
+    return out
+
+
+def model_settings(spec: str) -> tuple[str, dict]:
+    """"informer:revin=true,d_model=128" -> ("informer", {"revin": True, "d_model": 128}); "auto" -> ("auto", {})."""
+    if spec == "auto":
+        return spec, {}
+    _, _, overrides = parse_variant(spec)
+    return spec.partition(":")[0], overrides
+
+
+def is_model(key: str) -> bool:
+    """Whether a key of a series' results is a model run (not an earlier pass kept beside, such as auto_3h)."""
+    return key == "auto" or key.partition(":")[0] in RECIPES
 
 
 def series_list(root: Path, freqs: list[str], datasets: list[str] | None):
@@ -88,7 +116,7 @@ def score_peer(name: str, frame: pd.DataFrame, freq: str, horizon: int, threads:
     torch.set_num_threads(threads)
     long = frame.rename(columns={"date": "ds"}).assign(unique_id="series")[["unique_id", "ds", "y"]]
     origins = [len(frame) - horizon - k * horizon for k in reversed(range(ORIGINS))]
-    model = getattr(models, name.removeprefix("nf_").replace("patchtst", "PatchTST").replace("nhits", "NHITS"))(
+    model = getattr(models, RECIPES[name].model)(
         h=horizon, input_size=3 * horizon, enable_progress_bar=False, enable_model_summary=False, logger=False,
         accelerator="cpu", **NF_UNIVARIATE)
     nf = NeuralForecast(models=[model], freq=freq)
@@ -106,16 +134,17 @@ def score_series(frame: pd.DataFrame, freq: str, horizon: int, models, threads: 
     out = {"rows": len(frame), "freq": freq, "horizon": horizon}
     for model in models:
         start = time.perf_counter()
-        if model.startswith("nf_"):
+        name, settings = model_settings(model)
+        if name.startswith("nf_"):
             try:
-                out[model] = {**score_peer(model, frame, freq, horizon, threads),
+                out[model] = {**score_peer(name, frame, freq, horizon, threads),
                               "seconds": time.perf_counter() - start}
             except Exception as e:  # noqa: BLE001 (recorded, not fatal)
                 out[model] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0]}"}
             continue
         try:
-            fc = Forecaster(model, target="y", features="S", pred_len=horizon, freq=freq, progress=False,
-                            threads=threads, **({} if bands else {"quantiles": ()})).fit(fit_part)
+            fc = Forecaster(name, target="y", features="S", pred_len=horizon, freq=freq, progress=False,
+                            threads=threads, **settings, **({} if bands else {"quantiles": ()})).fit(fit_part)
             bt = fc.backtest(frame, windows=ORIGINS, stride=horizon)
         except Exception as e:  # a model that cannot fit this series is recorded, not fatal
             out[model] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0]}"}
@@ -124,7 +153,7 @@ def score_series(frame: pd.DataFrame, freq: str, horizon: int, models, threads: 
                       "coverage": float(bt["coverage_0.1-0.9"].mean()) if "coverage_0.1-0.9" in bt else None,
                       **({"pinball": float(bt["pinball"].mean())} if "pinball" in bt else {}),
                       **({"chosen": fc.auto_report["chosen"], "weights": fc.auto_report["weights"],
-                          "validation_mse": fc.auto_report["validation_mse"]} if model == "auto" else {})}
+                          "validation_mse": fc.auto_report["validation_mse"]} if name == "auto" else {})}
         if "seasonal_naive_mse" in bt:
             out["seasonal_naive_backtest_mse"] = float(bt["seasonal_naive_mse"].mean())
     return out
@@ -189,7 +218,7 @@ def main():
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "univariate.json"
-    models = a.models.split(",")
+    models = split_models(a.models)
     print(f"CPU {cpu_summary()}, {a.threads} thread(s); models {models}; {ORIGINS} origins per series", flush=True)
     done = json.loads(path.read_text()) if path.is_file() else {}
     every, _, first = a.every.partition(":")
@@ -216,7 +245,8 @@ def main():
                           for m in models)
               + (f" (auto: {result['auto']['weights']})" if "weights" in result.get("auto", {}) else ""),
               flush=True)
-    table = summary(done, [*MODELS, *(m for m in models if m not in MODELS)])  # every model, not this run's alone
+    others = sorted({m for v in done.values() if isinstance(v, dict) for m in v if is_model(m)} - set(MODELS))
+    table = summary(done, [*MODELS, *others])  # every model run on these series, not this run's alone
     (out / "univariate.md").write_text(table + "\n")
     print(table)
 
