@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from sparsecast.cli import main
+from sparsecast.forecasting.experiment import INFORMER_OWN_SERIES
 from sparsecast.forecasting.skill import seasonal_naive
 from sparsecast.timefeatures import season_length
 
@@ -44,6 +45,23 @@ def test_every_run_reports_skill_and_warns_without_it(tmp_path, capsys):
     assert main(["evaluate", str(out)]) == 0  # for people: the lines train prints
     printed = capsys.readouterr().out
     assert "seasonal naive (season 24)" in printed and "repeat last" in printed and "re-scored" in printed
+
+
+def test_an_informer_without_skill_on_a_csv_hints_at_the_flags_for_own_series(tmp_path, capsys):
+    n = 600
+    t = np.arange(n)
+    df = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=n, freq="h"), "OT": np.sin(2 * np.pi * t / 24)})
+    csv = tmp_path / "periodic.csv"
+    df.to_csv(csv, index=False)  # exactly periodic: no model beats seasonal naive
+    tiny = ["--d-model", "16", "--n-heads", "2", "--d-ff", "16", "--e-layers", "1", "--seq-len", "48",
+            "--label-len", "24", "--pred-len", "12", "--epochs", "1", "--no-progress"]
+    for extra, hinted in (([], True), (["--revin"], False)):
+        out = tmp_path / f"run{len(extra)}"
+        assert main(["train", "--data", str(csv), "--features", "S", "--model", "informer", *tiny, *extra,
+                     "--out", str(out)]) == 0
+        printed = capsys.readouterr().out
+        assert "does not beat seasonal naive (season 24) on validation" in printed
+        assert ("hint: on a series of your own" in printed and INFORMER_OWN_SERIES in printed) == hinted
 
 
 def test_train_says_so_when_the_test_windows_lose_to_seasonal_naive(tmp_path, capsys, monkeypatch):
