@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from sparsecast import Forecaster
+from sparsecast.cli.tables import split_models
 from sparsecast.data import read_table
 from sparsecast.data.datasets import regular_frame
 from sparsecast.forecasting.ltsf import RECIPES, parse_variant
@@ -48,17 +49,6 @@ ORIGINS = 3
 # cut: weather.csv misses nine 10-minute rows and repeats some exactly, which a Forecaster refuses unfilled.
 FILL_NATIVE = {"weather"}
 MODELS = ("auto", "longpatch", "auto_ets", "auto_arima", "auto_theta", "dlinear", "seasonal_naive")
-
-
-def split_models(text: str) -> list[str]:
-    """A --models list split at the commas that start a model: "informer:revin=true,d_model=128,dlinear" is two."""
-    out = []
-    for part in text.split(","):
-        if out and "=" in part.partition(":")[0]:  # key=value: a setting of the model before
-            out[-1] += "," + part
-        else:
-            out.append(part)
-    return out
 
 
 def model_settings(spec: str) -> tuple[str, dict]:

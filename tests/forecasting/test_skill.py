@@ -24,12 +24,18 @@ def test_seasonal_naive_repeats_the_last_season():
     assert seasonal_naive(history, 4, 6).flatten().tolist() == [6, 7, 8, 9, 6, 7]
 
 
-def test_every_run_reports_skill_and_warns_without_it(tmp_path, capsys):
-    n = 600
-    t = np.arange(n)
-    df = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=n, freq="h"), "OT": np.sin(2 * np.pi * t / 24)})
+def _periodic_csv(tmp_path):
+    """An hourly CSV of 600 rows of an exact daily sine: seasonal naive is perfect, so no model beats it."""
+    t = np.arange(600)
+    df = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=len(t), freq="h"),
+                       "OT": np.sin(2 * np.pi * t / 24)})
     csv = tmp_path / "periodic.csv"
-    df.to_csv(csv, index=False)  # exactly periodic: seasonal naive is perfect, so no model beats it
+    df.to_csv(csv, index=False)
+    return csv
+
+
+def test_every_run_reports_skill_and_warns_without_it(tmp_path, capsys):
+    csv = _periodic_csv(tmp_path)
     out = tmp_path / "run"
     assert main(["train", "--data", str(csv), "--features", "S", "--model", "dlinear", "--seq-len", "48",
                  "--label-len", "24", "--pred-len", "12", "--epochs", "1", "--no-progress", "--out", str(out)]) == 0
@@ -48,11 +54,7 @@ def test_every_run_reports_skill_and_warns_without_it(tmp_path, capsys):
 
 
 def test_an_informer_without_skill_on_a_csv_hints_at_the_flags_for_own_series(tmp_path, capsys):
-    n = 600
-    t = np.arange(n)
-    df = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=n, freq="h"), "OT": np.sin(2 * np.pi * t / 24)})
-    csv = tmp_path / "periodic.csv"
-    df.to_csv(csv, index=False)  # exactly periodic: no model beats seasonal naive
+    csv = _periodic_csv(tmp_path)
     tiny = ["--d-model", "16", "--n-heads", "2", "--d-ff", "16", "--e-layers", "1", "--seq-len", "48",
             "--label-len", "24", "--pred-len", "12", "--epochs", "1", "--no-progress"]
     for extra, hinted in (([], True), (["--revin"], False)):

@@ -34,14 +34,14 @@ def print_test_scores(metrics: dict, auto: bool = False, model_name: str | None 
     skill = metrics["skill"]
     naive = skill["baselines"].get("seasonal_naive")
     if naive:
-        shown, mase = (f"{v:.3f}" if v is not None else "-" for v in (skill["skill_vs_seasonal_naive"], skill["mase"]))
+        ratio, mase = skill["skill_vs_seasonal_naive"], skill["mase"]
+        shown_ratio, shown_mase = (f"{v:.3f}" if v is not None else "-" for v in (ratio, mase))
         print(f"seasonal naive (season {skill['season']})  MSE {naive['mse']:.4f}  MAE {naive['mae']:.4f}; "
-              f"skill (MSE / seasonal naive's, below 1 beats it) {shown}, MASE {mase} (MAE over seasonal naive's "
-              f"in-sample MAE on the training rows)")
-        ratio = skill["skill_vs_seasonal_naive"]
+              f"skill (MSE / seasonal naive's, below 1 beats it) {shown_ratio}, MASE {shown_mase} (MAE over "
+              f"seasonal naive's in-sample MAE on the training rows)")
         if naive_run:
             print("(the model is seasonal naive: its skill is 1 by definition)")
-        elif skill["mase"] is not None and ratio is not None and (skill["mase"] > 1) != (ratio > 1):
+        elif mase is not None and ratio is not None and (mase > 1) != (ratio > 1):
             print("(skill and MASE disagree: skill divides the MSE by seasonal naive's on these test windows, MASE "
                   "the MAE by seasonal naive's on the training rows; they part where the test rows are harder or "
                   "easier to forecast than the training rows)")

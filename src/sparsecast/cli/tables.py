@@ -28,11 +28,11 @@ def cmd_benchmark_ltsf(a) -> None:
 
 
 def split_models(text: str) -> list[str]:
-    """Split a --models list at commas that start a new model (``longpatch:attn=full,seq_len=336,dlinear``)."""
-    from ..forecasting.ltsf import RECIPES
+    """Split a --models list at commas that start a new model (``longpatch:attn=full,seq_len=336,dlinear``): a part
+    that is a key=value continues the model before it, any other part (a model's name) starts one."""
     out = []
     for part in text.split(","):
-        if out and part.partition(":")[0] not in RECIPES:
+        if out and "=" in part.partition(":")[0]:
             out[-1] += "," + part
         else:
             out.append(part)
