@@ -165,14 +165,46 @@ def _ratio_table(rows: dict, models) -> list[str]:
     return lines
 
 
+def split_seed(key: str) -> tuple[str, int]:
+    """"informer:revin=true,seed=2" -> ("informer:revin=true", 2); a key without a seed setting ran at seed 0 (the
+    training default)."""
+    name, _, rest = key.partition(":")
+    parts = [p for p in rest.split(",") if p]
+    seeds = [int(p.partition("=")[2]) for p in parts if p.startswith("seed=")]
+    rest = ",".join(p for p in parts if not p.startswith("seed="))
+    return (f"{name}:{rest}" if rest else name), (seeds[0] if seeds else 0)
+
+
+def add_seed_means(rows: dict, models) -> list[str]:
+    """For a model run at several seeds (keys that differ only in ``seed=``), a row of its own: on every series where
+    all those seeds ran, the mean of their MSEs. Adds that entry to each such row of ``rows``; returns the names."""
+    groups: dict[str, dict[int, str]] = {}
+    for model in models:
+        base, seed = split_seed(model)
+        groups.setdefault(base, {})[seed] = model
+    names = []
+    for base, by_seed in groups.items():
+        if len(by_seed) < 2:
+            continue
+        name = f"{base} (mean of seeds {', '.join(map(str, sorted(by_seed)))})"
+        for v in rows.values():
+            if all("mse" in v.get(m, {}) for m in by_seed.values()):
+                v[name] = {"mse": statistics.fmean(v[m]["mse"] for m in by_seed.values())}
+        names.append(name)
+    return names
+
+
 def summary(results: dict, models) -> str:
-    rows = {k: v for k, v in results.items() if isinstance(v, dict) and "seasonal_naive" in v
+    rows = {k: dict(v) for k, v in results.items() if isinstance(v, dict) and "seasonal_naive" in v
             and "mse" in v["seasonal_naive"] and v["seasonal_naive"]["mse"] > 0}
+    models = [*models, *add_seed_means(rows, models)]
     lines = [f"{len(rows)} series scored; ratio = model MSE / seasonal naive MSE on the same origins", "",
              *_ratio_table(rows, models)]
+    shown = set()
     for partial in models:  # a model run on a subsample: every model on the same series
         subset = {k: v for k, v in rows.items() if "mse" in v.get(partial, {})}
-        if 0 < len(subset) < len(rows):
+        if 0 < len(subset) < len(rows) and frozenset(subset) not in shown:
+            shown.add(frozenset(subset))
             lines += ["", f"On the {len(subset)} series {partial} ran (every model on the same series):", "",
                       *_ratio_table(subset, models)]
     chosen = [v["auto"]["chosen"] for v in rows.values() if "chosen" in v.get("auto", {})]
