@@ -258,9 +258,10 @@ def main():
         if not missing:
             continue
         start = time.perf_counter()
-        result = {**old, **score_series(frame, freq, horizon, missing, a.threads, not a.no_bands)}  # beside the
-        # earlier runs' models
-        done = record_result(path, key, result)
+        # beside the models of earlier runs and of other processes running on the same series meanwhile
+        done = record_result(path, key, score_series(frame, freq, horizon, missing, a.threads, not a.no_bands),
+                             merge=True)
+        result = done[key]
         sn = result.get("seasonal_naive", {}).get("mse")
         print(f"{key}: {len(frame)} rows, horizon {horizon}, {time.perf_counter() - start:.0f}s; "
               + ", ".join(f"{m} {result[m]['mse'] / sn:.3f}" if sn and "mse" in result[m] else f"{m} -"

@@ -86,6 +86,17 @@ def test_ltsf_table_skips_a_cell_another_process_is_training(tmp_path):
     assert len(json.loads((out / "s_ltsf.json").read_text())) == 2
 
 
+def test_record_result_merges_an_entry_two_processes_add_models_to(tmp_path):
+    """Two collections adding different models to the same series: with merge, the second write keeps the first's
+    model (without it, the entry is replaced, as a table's cell is)."""
+    from sparsecast.forecasting.run_dir import record_result
+    path = tmp_path / "results.json"
+    record_result(path, "s", {"rows": 10, "a": {"mse": 1.0}})
+    merged = record_result(path, "s", {"rows": 10, "b": {"mse": 2.0}}, merge=True)
+    assert merged["s"] == {"rows": 10, "a": {"mse": 1.0}, "b": {"mse": 2.0}} == json.loads(path.read_text())["s"]
+    assert record_result(path, "s", {"c": {"mse": 3.0}})["s"] == {"c": {"mse": 3.0}}
+
+
 @pytest.mark.parametrize("model", ["longpatch", "patchtst"])
 def test_train_and_predict_with_the_patch_models(tmp_path, model):
     csv = write_csv(tmp_path / "s.csv", n=400)

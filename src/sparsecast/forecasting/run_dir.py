@@ -70,15 +70,17 @@ def read_results(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def record_result(path: Path, key: str, value) -> dict:
+def record_result(path: Path, key: str, value, merge: bool = False) -> dict:
     """Set ``key`` in the JSON object of ``path`` and return the whole object, merged under a file lock with what
-    other processes wrote meanwhile (a table's cells may run in several processes at once)."""
+    other processes wrote meanwhile (a table's cells may run in several processes at once). With ``merge`` a dict
+    ``value`` updates the key's dict instead of replacing it, so two processes adding different models to the same
+    entry keep both."""
     path = Path(path)
     with open(path.with_suffix(".lock"), "w") as lock:
         if fcntl:
             fcntl.flock(lock, fcntl.LOCK_EX)
         results = read_results(path)
-        results[key] = value
+        results[key] = {**results.get(key, {}), **value} if merge else value
         write_json(path, results)
     return results
 
