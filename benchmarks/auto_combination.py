@@ -149,6 +149,18 @@ CANDIDATE_SETS = {
 }
 
 
+def add_candidates(old: dict, new: dict) -> dict:
+    """A series' entry as on disk (``old``, {} if none) with the candidates of ``new`` beside those it had: run
+    under the results file's lock, so a collection running at the same time keeps what it added."""
+    entry = {**old, **new}
+    for part in ("validation_mse", "forecasts", "seconds", "skipped"):
+        entry[part] = {**old.get(part, {}), **new[part]}
+    if old:  # the validation of every candidate collected so far, and the earlier run's truth (the same)
+        entry["validation_seconds"] = new["validation_seconds"] + old.get("validation_seconds", 0.0)
+        entry["truth"] = old.get("truth", new["truth"])
+    return entry
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--root-path", default="../shared/data")
@@ -183,12 +195,7 @@ def main():
                          f"{len(frame)} at {horizon}; collect it into another --out")
             windows = entry_windows(frame, freq, horizon, old, a.threads) if old else None
             new = collect(frame, freq, horizon, missing, a.threads, windows)
-            for part in ("validation_mse", "forecasts", "seconds", "skipped"):  # beside what an earlier run had
-                new[part] = {**old.get(part, {}), **new[part]}
-            if old:  # the validation of every candidate collected so far, and the earlier run's truth (the same)
-                new["validation_seconds"] += old.get("validation_seconds", 0.0)
-                new["truth"] = old.get("truth", new["truth"])
-            done = record_result(path, key, new)
+            done = record_result(path, key, new, merge=add_candidates)
             print(f"{key}: {len(frame)} rows, horizon {horizon}, {time.perf_counter() - start:.0f}s; seconds "
                   + ", ".join(f"{n} {s:.1f}" for n, s in done[key]["seconds"].items()), flush=True)
     included = [json.loads(Path(f).read_text()) for f in a.include.split(",")] if a.include else []

@@ -95,6 +95,8 @@ def test_record_result_merges_an_entry_two_processes_add_models_to(tmp_path):
     merged = record_result(path, "s", {"rows": 10, "b": {"mse": 2.0}}, merge=True)
     assert merged["s"] == {"rows": 10, "a": {"mse": 1.0}, "b": {"mse": 2.0}} == json.loads(path.read_text())["s"]
     assert record_result(path, "s", {"c": {"mse": 3.0}})["s"] == {"c": {"mse": 3.0}}
+    nested = record_result(path, "s", {"c": {"mae": 0.5}}, merge=lambda old, new: {"c": {**old["c"], **new["c"]}})
+    assert nested["s"] == {"c": {"mse": 3.0, "mae": 0.5}}
 
 
 @pytest.mark.parametrize("model", ["longpatch", "patchtst"])

@@ -5,7 +5,7 @@ Loading never unpickles: weights come from safetensors, everything else from JSO
 """
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -70,17 +70,19 @@ def read_results(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def record_result(path: Path, key: str, value, merge: bool = False) -> dict:
+def record_result(path: Path, key: str, value, merge: bool | Callable[[dict, dict], dict] = False) -> dict:
     """Set ``key`` in the JSON object of ``path`` and return the whole object, merged under a file lock with what
     other processes wrote meanwhile (a table's cells may run in several processes at once). With ``merge`` a dict
     ``value`` updates the key's dict instead of replacing it, so two processes adding different models to the same
-    entry keep both."""
+    entry keep both; a function ``merge(on_disk, value)`` gives the entry itself (for nested parts), called under the
+    lock with the entry as it is on disk ({} when there is none)."""
     path = Path(path)
     with open(path.with_suffix(".lock"), "w") as lock:
         if fcntl:
             fcntl.flock(lock, fcntl.LOCK_EX)
         results = read_results(path)
-        results[key] = {**results.get(key, {}), **value} if merge else value
+        old = results.get(key, {})
+        results[key] = merge(old, value) if callable(merge) else {**old, **value} if merge else value
         write_json(path, results)
     return results
 
