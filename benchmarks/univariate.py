@@ -32,7 +32,7 @@ from sparsecast import Forecaster
 from sparsecast.cli.tables import split_models
 from sparsecast.data import read_table
 from sparsecast.data.datasets import regular_frame
-from sparsecast.forecasting.ltsf import RECIPES, parse_variant
+from sparsecast.forecasting.ltsf import RECIPES, parse_overrides, parse_variant
 from sparsecast.forecasting.run_dir import record_result
 from sparsecast.timefeatures import season_length
 from sparsecast.training.precision import cpu_summary
@@ -52,16 +52,17 @@ MODELS = ("auto", "longpatch", "auto_ets", "auto_arima", "auto_theta", "dlinear"
 
 
 def model_settings(spec: str) -> tuple[str, dict]:
-    """"informer:revin=true,d_model=128" -> ("informer", {"revin": True, "d_model": 128}); "auto" -> ("auto", {})."""
-    if spec == "auto":
-        return spec, {}
+    """"informer:revin=true,d_model=128" -> ("informer", {"revin": True, "d_model": 128}); "auto" -> ("auto", {});
+    "auto:train_on_val=true" -> ("auto", {"train_on_val": True}) (auto takes data and training settings)."""
+    if spec.partition(":")[0] == "auto":
+        return "auto", parse_overrides(spec)
     _, _, overrides = parse_variant(spec)
     return spec.partition(":")[0], overrides
 
 
 def is_model(key: str) -> bool:
     """Whether a key of a series' results is a model run (not an earlier pass kept beside, such as auto_3h)."""
-    return key == "auto" or key.partition(":")[0] in RECIPES
+    return key.partition(":")[0] in ("auto", *RECIPES)
 
 
 def series_list(root: Path, freqs: list[str], datasets: list[str] | None):

@@ -94,6 +94,7 @@ class Forecaster:
                                         **{k: v for k, v in settings.items() if k in _TRAIN_FIELDS}})
         self.model_params = {k: v for k, v in settings.items() if k not in _TRAIN_FIELDS}
         self.model, self.history, self.series_cfg, self.intervals = None, None, None, None
+        self.all_windows_history = None  # TrainConfig.train_on_val's training, beside the validated run's history
         self.series: dict = {}  # series id (None for a wide frame) -> (ForecastSpec, recent rows)
 
     # -- frames in, per series -------------------------------------------------------------------------------------
@@ -198,11 +199,30 @@ class Forecaster:
             self.intervals_note = note
             if self.intervals is None:
                 warnings.warn(note, stacklevel=2)
+        if self.train_cfg.train_on_val and self.history is not None:
+            self._train_on_val(ConcatWindows([p.splits[s] for p in prepared.values() for s in ("train", "val")]), first)
         self.model.eval()
         self.series = {uid: (ForecastSpec(self.data_cfg, p.columns, p.target_columns, p.scaler, self.intervals),
                              frames[uid].tail(self.data_cfg.seq_len).reset_index(drop=True))
                        for uid, p in prepared.items()}
         return self
+
+    def _train_on_val(self, windows: ConcatWindows, prepared) -> None:
+        """Train the model again from its start on ``windows`` (training and validation together) for the epochs
+        validation kept (``TrainConfig.train_on_val``); a closed-form start (LongPatch's) solves the ridge and offsets
+        validation chose on them. The validated run's history stays ``self.history``."""
+        epochs = self.history.best_epoch + 1  # 0: validation kept a closed-form start
+        # what each closed-form start chose on validation (the series wrapper's profile, LongPatch's ridge)
+        choices = [m.start_choice for m in self.model.modules() if hasattr(m, "reuse_start_choice")]
+        seed_everything(self.train_cfg.seed)
+        self.model, _, self.series_cfg = build_forecaster(self.model_name, self.model_params, self.data_cfg, prepared)
+        for module, choice in zip((m for m in self.model.modules() if hasattr(m, "reuse_start_choice")), choices):
+            module.reuse_start_choice(choice)
+        cfg = dataclasses.replace(self.train_cfg, epochs=max(epochs, 1))
+        if epochs:
+            self.all_windows_history = fit(self.model, windows.loader(cfg.batch_size, True, cfg.seed), None, cfg)
+        elif hasattr(self.model, "init_from_data"):
+            self.model.init_from_data(windows.loader(cfg.eval_batch_size), ())
 
     def _note_covariates(self, df: pd.DataFrame) -> None:
         """Say so when features MS gives other columns to a model that forecasts the target from its own history."""

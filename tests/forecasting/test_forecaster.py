@@ -57,6 +57,32 @@ def test_save_load_gives_identical_predictions(tmp_path):
     assert not list(tmp_path.glob("fc/*.pt")) and not list(tmp_path.glob("fc/*.pkl"))
 
 
+def test_train_on_val_trains_again_on_the_validation_windows_for_the_epochs_validation_chose(monkeypatch):
+    """train_on_val=True: the validated run is the plain fit's; then a fresh start, same seed, trains on the
+    training and validation windows together for the kept epoch's count, without validating; the intervals stay
+    the held-out ones."""
+    import sparsecast.forecaster as forecaster_module
+
+    calls, real = [], forecaster_module.fit
+
+    def spy(model, train, val, cfg, **kw):
+        calls.append((len(train.windows), None if val is None else len(val.windows), cfg.epochs))
+        return real(model, train, val, cfg, **kw)
+
+    monkeypatch.setattr(forecaster_module, "fit", spy)
+    df = _frame("h", n=600)
+    settings = dict(features="S", seq_len=48, pred_len=12, epochs=4, patience=4, lr=1e-3, progress=False)
+    plain = Forecaster("dlinear", **settings).fit(df)
+    fc = Forecaster("dlinear", train_on_val=True, **settings).fit(df)
+    (n_train, n_val, epochs), again, (n_all, no_val, again_epochs) = calls
+    assert again == (n_train, n_val, epochs) == (n_train, n_val, 4)
+    assert no_val is None and n_all == n_train + n_val and again_epochs == fc.history.best_epoch + 1
+    assert fc.history.val_loss == plain.history.val_loss and len(fc.all_windows_history.train_loss) == again_epochs
+    np.testing.assert_array_equal(fc.intervals.offsets, plain.intervals.offsets)
+    assert not np.allclose(fc.predict()["OT"], plain.predict()["OT"])  # the weights trained again forecast
+    assert Forecaster("dlinear", train_on_val=True, **settings).fit(df).predict().equals(fc.predict())  # repeatable
+
+
 def test_backtest_windows_never_see_the_future():
     df = _frame("h", n=400)
     fc = Forecaster("longpatch", features="MS", **TINY).fit(df.iloc[:300])  # 30 validation rows: 5 horizons for intervals

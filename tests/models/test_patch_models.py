@@ -1,5 +1,7 @@
 """PatchTST-style baseline and LongPatch on tiny data: shapes, gradients, the least-squares start, bad settings."""
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
@@ -284,6 +286,45 @@ def test_longpatch_chooses_its_ridge_by_the_validation_error():
         fixed.append(val_mse(m))
     assert val_mse(chosen) == pytest.approx(min(fixed), rel=1e-9)  # the closed-form validation error picks it
     assert fixed.index(min(fixed)) > 0  # and here it is not the smallest ridge: few noisy windows need shrinkage
+
+
+def test_a_start_given_the_validated_choice_solves_it_on_all_its_windows():
+    """reuse_start_choice(start_choice): the next start takes the ridge, offsets and skip kind validation chose
+    and solves them on the windows it is given (training and validation together), as a model built with that ridge
+    and kind fits them; without it, a start with no validation windows takes the smallest ridge."""
+    torch.manual_seed(0)
+    cfg = dict(**{**TINY, "enc_in": 1, "c_out": 1}, **NO_OFFSETS)
+    w_true = torch.randn(40, 8, dtype=torch.float64) / 40
+    def noisy(n):
+        x = torch.randn(n, 40, 1, dtype=torch.float64)
+        return windows(x, torch.einsum("blc,lp->bpc", x, w_true) + torch.randn(n, 8, 1, dtype=torch.float64))
+    train, val = noisy(50), noisy(400)
+    validated = LongPatch(LongPatchConfig(**cfg)).double()
+    validated.init_from_data([train], [val])
+    kind, ((ridge, offset_ridge, last),) = validated.start_choice
+    assert kind is False and ridge > LongPatchConfig(**cfg).ridge and offset_ridge is None and last is False
+    again = LongPatch(LongPatchConfig(**cfg)).double()
+    again.reuse_start_choice(validated.start_choice)
+    assert again.init_from_data([train, val]) is None and again.start_choice is None
+    expected = LongPatch(LongPatchConfig(**cfg, ridge=ridge)).double()
+    expected.init_from_data([train, val])  # no validation windows: its own (smallest) ridge
+    expected.config = dataclasses.replace(expected.config, ridge=again.config.ridge)  # the rest is the same start
+    _same_start(again, expected)
+    plain = LongPatch(LongPatchConfig(**cfg)).double()
+    plain.init_from_data([train, val])
+    assert not torch.allclose(plain.linear.weight, again.linear.weight)
+    # the skip kind: per channel where validation chose it, though a start without validation would share
+    laws_train, laws_val, _ = _two_laws()
+    chooser = LongPatch(LongPatchConfig(**TWO)).double()
+    chooser.init_from_data([laws_train], [laws_val])
+    again = LongPatch(LongPatchConfig(**TWO)).double()
+    again.reuse_start_choice(chooser.start_choice)
+    again.init_from_data([laws_train, laws_val])
+    assert chooser.config.channel_skip is True and again.config.channel_skip is True
+    per_channel = LongPatch(LongPatchConfig(**TWO, channel_skip=True)).double()
+    per_channel.reuse_start_choice(chooser.start_choice)
+    per_channel.init_from_data([laws_train, laws_val])
+    _same_start(again, per_channel)
 
 
 def test_longpatch_shrinks_towards_the_last_value_where_validation_prefers_it():

@@ -130,5 +130,11 @@ def test_deseason_stays_only_where_the_start_fits_validation_better(val_profile_
         x, y, origin = _seasonal(n, 8, 4, prof, noise=0.3, seed=seed)
         return ForecastBatch(x=x, x_mark=None, future_mark=None, y=y, origin=origin)
     # the validation period's profile is the training one's, or its opposite (a season that turned over)
-    model.init_from_data([batch(1500, profile, 1)], [batch(500, val_profile_sign * profile, 2)])
-    assert bool(model.profile.abs().max() > 0) == kept
+    train, val = batch(1500, profile, 1), batch(500, val_profile_sign * profile, 2)
+    model.init_from_data([train], [val])
+    assert bool(model.profile.abs().max() > 0) == kept and model.start_choice is kept
+    # training again on all the windows (TrainConfig.train_on_val) keeps the choice validation made
+    again = SeriesModel(LongPatch(inner.config), SeriesConfig(deseason=True, profile_len=24), 2, 2).double()
+    again.reuse_start_choice(model.start_choice)
+    again.init_from_data([train, val])
+    assert bool(again.profile.abs().max() > 0) == kept and again.start_choice is None

@@ -106,6 +106,24 @@ def test_early_stopping_restores_the_best_weights():
     assert model.w.item() < 1.5
 
 
+def test_without_validation_every_epoch_runs_and_the_last_weights_stay():
+    """val None (training again for a chosen number of epochs): no early stopping, and the last epoch's weights are the
+    model's, the same as a run whose validation never stopped it and whose last epoch was its best."""
+    torch.manual_seed(0)
+    train = _batches(3.0)
+    lines = []
+    hist = fit(Scale(), train, None, TrainConfig(epochs=7, lr=0.1, lradj="type1", progress=False), log=lines.append)
+    assert len(hist.train_loss) == 7 and hist.val_loss == [] and hist.lr == [0.1 / 2 ** k for k in range(7)]
+    assert not hist.stopped_early and lines[-1].startswith("epoch 7: train ") and "val" not in lines[-1]
+    # the same steps with validation on the training windows themselves: each epoch improves, so the last is kept
+    model, reference = Scale(), Scale()
+    fit(model, train, None, TrainConfig(epochs=7, lr=0.1, progress=False), log=lambda _: None)
+    checked = fit(reference, train, train, TrainConfig(epochs=7, lr=0.1, patience=7, progress=False),
+                  log=lambda _: None)
+    assert checked.best_epoch == 6
+    assert model.w.item() == reference.w.item() and 0 < model.w.item() < 3
+
+
 def test_fit_hands_back_the_kept_weights_validation_forecasts():
     """The best epoch's validation pass is what predicting with the restored weights gives, not the last epoch's."""
     model, val, kept = Scale(), _batches(0.5) * 3, ["stale"]

@@ -160,16 +160,21 @@ def parse_variant(spec: str) -> tuple[str, Recipe, dict]:
     ``seq_len``, ``label_len`` and TrainConfig fields (lr, epochs, batch_size, ...) in the overrides change the
     recipe's; anything else is a model or series setting (attn, revin, patch_len, ...).
     """
-    name, _, rest = spec.partition(":")
+    name = spec.partition(":")[0]
     if name not in RECIPES:
         raise ValueError(f"unknown model {name!r} in {spec!r}; choose from {sorted(RECIPES)}")
+    return spec, RECIPES[name], parse_overrides(spec)
+
+
+def parse_overrides(spec: str) -> dict:
+    """``name:key=value,key=value`` -> {key: value} (numbers, true / false / none read as such)."""
     overrides = {}
-    for item in filter(None, rest.split(",")):
+    for item in filter(None, spec.partition(":")[2].split(",")):
         key, eq, value = item.partition("=")
         if not eq:
             raise ValueError(f"override {item!r} in {spec!r} is not key=value")
         overrides[key.strip()] = _value(value.strip())
-    return spec, RECIPES[name], overrides
+    return overrides
 
 
 def cell_setup(data: str, recipe: Recipe, overrides: dict, pred_len: int, root_path: str | None,

@@ -83,6 +83,16 @@ class SeriesModel(nn.Module):
         self.register_buffer("profile", torch.zeros(config.profile_len, n_channels) if config.deseason else None)
         if hasattr(model, "init_from_data") or config.deseason:  # only then does the trainer find one
             self.init_from_data = self._init_from_data
+        # whether the last start that validated kept the profile (None: it did not choose); training again on all
+        # windows keeps that choice
+        self.start_choice: bool | None = None
+        self.given_choice: bool | None = None
+
+    def reuse_start_choice(self, choice: bool | None) -> None:
+        """Make the next start keep or drop the profile as a validated start chose (its ``start_choice``) instead of
+        choosing on validation windows (``TrainConfig.train_on_val``: training again on training and validation
+        windows)."""
+        self.given_choice = choice
 
     @property
     def config(self):
@@ -123,6 +133,10 @@ class SeriesModel(nn.Module):
         if not hasattr(self.inner, "init_from_data"):
             return
         error = self._init_inner(batches, val_batches)
+        if self.given_choice is False and self.profile is not None:  # again a start that validation made drop it
+            self.profile.zero_()
+            self._init_inner(batches, val_batches)
+            return
         if error is None or self.profile is None or not self.profile.any():
             return
         # The inner start's validation error decides whether the profile stays (as it decides LongPatch's offsets):
@@ -130,7 +144,8 @@ class SeriesModel(nn.Module):
         # hurt (weather's start: validation 0.4164 with it, 0.4000 without).
         fitted = {k: v.clone() for k, v in self.state_dict().items()}
         self.profile.zero_()
-        if self._init_inner(batches, val_batches) >= error:
+        self.start_choice = self._init_inner(batches, val_batches) >= error  # the profile kept
+        if self.start_choice:
             self.load_state_dict(fitted)
 
     def _init_inner(self, batches, val_batches) -> float | None:

@@ -57,6 +57,11 @@ class TrainConfig:
             the part of the epoch that ran is validated like a whole one, and the best weights so far are kept, as
             with early stopping. Counted from the first training step, validation passes included; the closed-form
             start before it is not. What a run reaches then depends on the machine's speed.
+        train_on_val: (``Forecaster.fit`` only) after early stopping on the validation windows chose the epoch,
+            train the model again from its start, same seed, on the training and validation windows together for
+            that many epochs, and keep the last: the most recent rows, which validation held out, are learnt from
+            too. A closed-form start (LongPatch's) solves the ridge, offsets and skip kind validation chose on all
+            the windows. The prediction intervals stay those fit on the validated model's held-out errors.
         checkpoint_minutes: inside an epoch, write the checkpoint (when ``fit`` has one) whenever this much training
             time passed since the last write, so a killed run loses at most this much; 0 writes after every step.
             The results do not depend on it.
@@ -78,6 +83,7 @@ class TrainConfig:
     progress: bool = True
     checkpoint_minutes: float = 10.0
     max_minutes: float = 0.0
+    train_on_val: bool = False
     loss: str = "mse"
     quantiles: tuple[float, ...] = QUANTILES
 
@@ -189,12 +195,14 @@ def compile_warm(model: nn.Module, batches: Iterable, bf16: bool = False) -> nn.
     return torch.compile(model)
 
 
-def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss_fn: Callable | None = None,
+def fit(model: nn.Module, train: Iterable, val: Iterable | None, cfg: TrainConfig, loss_fn: Callable | None = None,
         log: Callable[[str], None] = tqdm.write, checkpoint: Path | None = None, resume: bool = False,
         val_predictions: list | None = None) -> History:
     """Adam with the chosen schedule, early stopping on validation loss; the best weights are restored at the end.
 
     The model is moved to ``cfg.device`` (a GPU where there is one, by default) and left there; batches follow it.
+    ``val`` None trains every one of ``cfg.epochs`` without validating and keeps the last epoch's weights (training on
+    all windows for the number of epochs an earlier, validated run chose).
 
     Args:
         checkpoint: a file written atomically after every epoch, and inside an epoch every
@@ -221,7 +229,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         # first (its ridge chosen on the validation windows; on the CPU, in float64, where the windows are); those
         # weights are the first candidate of early stopping, so training keeps them unless it helps.
         before = sum(p.numel() for p in model.parameters())
-        model.init_from_data(train, val)  # batches of windows (ForecastBatch)
+        model.init_from_data(train, () if val is None else val)  # batches of windows (ForecastBatch)
         after = sum(p.numel() for p in model.parameters())
         if after != before:  # the start chose a shape (LongPatch's skip)
             log(f"the start's choice makes it {after / 1e6:.2f}M parameters")
@@ -230,7 +238,8 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         saved.load_model(model)  # before the optimizer: the saved weights may set a shape the start chose
     model.to(device)
     bf16 = cfg.resolved_precision(device, model)[0] == "bf16"
-    runner = compile_warm(model, val, bf16) if cfg.compile else model  # shares the parameters of ``model``
+    # shares the parameters of ``model``
+    runner = compile_warm(model, train if val is None else val, bf16) if cfg.compile else model
     # fused: one pass over the weights and their moments per step (an Informer step's update 19 -> 4 ms on a CPU)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
     schedule = SCHEDULES[cfg.lradj]
@@ -248,11 +257,11 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
         return cfg.lr * factor, beta1
     state = saved.restore(optimizer) if saved else TrainState()
     history = state.history
-    keep = val_predictions is not None
+    keep = val_predictions is not None and val is not None
     kept = None  # the validation predictions of the kept weights, where this process computed them
     if resume:
         log(f"resuming {_resume_point(state, train)} of {cfg.epochs}")
-    elif fitted:
+    elif fitted and val is not None:
         outputs = [] if keep else None
         history.initial_val_loss = state.best_loss = evaluate_loss(runner, val, loss_fn, bf16, outputs)
         kept = outputs
@@ -315,23 +324,28 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
             state.loss_sum, state.loss_count = tally.total, tally.count
             outputs = [] if keep else None
             trained_seconds = time.perf_counter() - start
+            if val is None:  # no validation: every epoch runs, the last one's weights are kept
+                _end_epoch(history, state, lr, start, epoch)
+                log(f"epoch {epoch + 1}: train {history.train_loss[-1]:.4f}  lr {lr:.2e}  "
+                    f"{history.epoch_seconds[-1]:.0f}s")
+                if checkpoint is not None:
+                    save_checkpoint(checkpoint, model, optimizer, state)
+                    if stop:
+                        raise stop.interrupted(f"after epoch {epoch + 1}", checkpoint)
+                continue
             val_loss = evaluate_loss(runner, val, loss_fn, bf16, outputs, stop)  # stop fires only with a checkpoint
             if val_loss is None:  # stopped while validating: the resumed run trains no step of it again
                 state.step, state.epoch_seconds = trained, trained_seconds
                 save_checkpoint(checkpoint, model, optimizer, state)
                 raise stop.interrupted(f"while validating epoch {epoch + 1}", checkpoint)
-            history.train_loss.append(state.loss_sum / max(state.loss_count, 1))
             history.val_loss.append(val_loss)
-            history.lr.append(lr)
-            history.epoch_seconds.append(time.perf_counter() - start)
-            state.step, state.loss_sum, state.loss_count, state.epoch_seconds = 0, 0.0, 0, 0.0
+            _end_epoch(history, state, lr, start, epoch)
             if val_loss < state.best_loss:
                 state.best_loss, state.best_state, state.bad_epochs = val_loss, copy.deepcopy(model.state_dict()), 0
                 history.best_epoch, kept = epoch, outputs
             else:
                 state.bad_epochs += 1
             history.stopped_early = state.bad_epochs >= cfg.patience
-            state.epoch = epoch + 1
             log(f"epoch {epoch + 1}: train {history.train_loss[-1]:.4f}  val {val_loss:.4f}  lr {lr:.2e}  "
                 f"{history.epoch_seconds[-1]:.0f}s")
             if checkpoint is not None:
@@ -349,6 +363,15 @@ def fit(model: nn.Module, train: Iterable, val: Iterable, cfg: TrainConfig, loss
                 "the fitted start" if history.initial_val_loss is not None else "the last epoch")
         log(f"{why}kept the weights of {kept}: val {history.best_val_loss:.4f}")
     return history
+
+
+def _end_epoch(history: History, state: TrainState, lr: float, start: float, epoch: int) -> None:
+    """Record a finished epoch's training loss, rate and seconds, and reset the state for the next epoch."""
+    history.train_loss.append(state.loss_sum / max(state.loss_count, 1))
+    history.lr.append(lr)
+    history.epoch_seconds.append(time.perf_counter() - start)
+    state.step, state.loss_sum, state.loss_count, state.epoch_seconds = 0, 0.0, 0, 0.0
+    state.epoch = epoch + 1
 
 
 def _set_rate(optimizer: torch.optim.Optimizer, lr: float, beta1: float | None) -> None:

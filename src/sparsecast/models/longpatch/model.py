@@ -6,7 +6,6 @@ Notation: B batch, L seq_len, P pred_len, C_out forecast channels, K patches, E 
 """
 
 from collections.abc import Iterable
-from itertools import chain
 from dataclasses import dataclass, replace
 
 import torch
@@ -80,6 +79,10 @@ class LongPatch(PatchTST):
         # channel_skip=None: every start chooses (the config then records the last choice), and saved weights
         # bring their kind back
         self.choose_skip = config.linear_skip and config.channel_skip is None
+        # what the last start with validation windows chose (skip kind; per group ridge, offsets' penalty, target):
+        # a later start given it (``reuse_start_choice``) solves the same choice on more windows
+        self.start_choice: tuple[bool, list] | None = None
+        self.given_choice: tuple[bool, list] | None = None  # set by reuse_start_choice
         if self.choose_skip:
             self.register_load_state_dict_pre_hook(self._take_saved_skip)
 
@@ -149,19 +152,28 @@ class LongPatch(PatchTST):
         """
         if self.linear is None:
             return None
+        given = self.given_choice
         kind = None if self.choose_skip else self.config.channel_skip  # None: both, the validation error chooses
+        if given is not None:
+            kind = given[0]
         per_channel = kind or (kind is None and self.config.c_out > 1)  # sums per channel
         train = self._sums(batches, per_channel)
         if not train.weight.sum():
             return None
         val = self._sums(val_batches, per_channel)
-        fits = {}  # per channel (True) or shared (False): ((G, D, P) fit, validation error)
-        if per_channel:
-            fits[True] = self._fit(train, val)
-        if kind is not True:
-            fits[False] = self._fit(*(self._shared(s) for s in (train, val))) if per_channel else self._fit(train, val)
+        if given is not None:  # the validated choice, solved on these windows
+            fits = {kind: self._fit(train, val, given[1])}
+        else:
+            fits = {}  # per channel (True) or shared (False): ((G, D, P) fit, validation error, choices)
+            if per_channel:
+                fits[True] = self._fit(train, val)
+            if kind is not True:
+                fits[False] = self._fit(*(self._shared(s) for s in (train, val))) if per_channel else \
+                    self._fit(train, val)
         chosen = min(fits, key=lambda k: (fits[k][1] if val.windows else 0.0, k))  # ties and no validation: shared
-        fit, error = fits[chosen]
+        fit, error, choices = fits[chosen]
+        if val.windows:
+            self.start_choice = (bool(chosen), choices)
         self._use_skip(bool(chosen))
         L = self.config.seq_len
         # (G, P, L) and (G, P): ChannelLinear's shapes, or nn.Linear's (P, L) and (P,) for the one shared group
@@ -173,9 +185,18 @@ class LongPatch(PatchTST):
             return None
         return error / (val.windows * self.config.c_out * self.config.pred_len)  # per value: the loss's MSE
 
-    def _fit(self, train: "_Sums", val: "_Sums") -> tuple[Tensor, float]:
+    def reuse_start_choice(self, choice: tuple[bool, list] | None) -> None:
+        """Make the next ``init_from_data`` solve ``choice`` (a validated start's ``start_choice``: skip kind, and
+        per group the ridge, offsets' penalty and target) on the windows it is given, instead of choosing on
+        validation windows: training again on the training and validation windows together
+        (``TrainConfig.train_on_val``)."""
+        self.given_choice = choice
+
+    def _fit(self, train: "_Sums", val: "_Sums", choices: list | None = None) -> tuple[Tensor, float, list]:
         """Each group's ridge fit, its ridge and offsets' penalty chosen by the validation error (the smallest
-        ridge, with NO_VAL_OFFSET, without validation windows); the (G, D, P) fit and its summed validation error."""
+        ridge, with NO_VAL_OFFSET, without validation windows), or given by ``choices``; the (G, D, P) fit, its
+        summed validation error, and per group the choice: (ridge, offsets' penalty, towards the last value), or None
+        for repeating the last value."""
         L, P = self.config.seq_len, self.config.pred_len
         O = train.gram.shape[-1] - L - 1  # offset columns per group
 
@@ -203,17 +224,24 @@ class LongPatch(PatchTST):
         offset_ridges = OFFSET_RIDGES if O and train.windows >= MIN_SEASONS * phases else (None,)
         target = self.config.ridge_target
         lasts = {"zero": (False,), "last": (True,), "auto": (False, True)}[target]
-        best = []  # (D, P) per group
+        def fit(choice: tuple | None) -> Tensor:  # (D, P)
+            return persistence() if choice is None else solve(g, choice[0], choice[1], choice[2])
+
+        best, chosen = [], []  # (D, P) per group, and its choice
         for g in range(len(train.gram)):
-            if val.windows:
-                fits = (solve(g, r, o, last) for last in lasts for r in ridges for o in offset_ridges)  # one at a
-                fits = chain(fits, [persistence()] if target != "zero" else [])  # time: (D, P) can be large
-                best.append(min(fits, key=lambda w: val_error(g, w)))
+            if choices is not None:
+                choice = choices[g]
+            elif val.windows:
+                candidates = [(r, o, last) for last in lasts for r in ridges for o in offset_ridges]
+                candidates += [None] if target != "zero" else []
+                # one (D, P) fit at a time: it can be large
+                choice = min(candidates, key=lambda c: val_error(g, fit(c)))
             else:
-                best.append(solve(g, ridges[0], NO_VAL_OFFSET if offset_ridges[0] is not None else None,
-                                  target == "last"))
+                choice = (ridges[0], NO_VAL_OFFSET if offset_ridges[0] is not None else None, target == "last")
+            best.append(fit(choice))
+            chosen.append(choice)
         error = sum(val_error(g, w) for g, w in enumerate(best)) if val.windows else float("nan")
-        return torch.stack(best), error
+        return torch.stack(best), error, chosen
 
     def _shared(self, sums: "_Sums") -> "_Sums":
         """The shared skip's sums (one group; offset columns per channel and phase) from the per-channel sums."""
