@@ -324,29 +324,27 @@ def fit(model: nn.Module, train: Iterable, val: Iterable | None, cfg: TrainConfi
             state.loss_sum, state.loss_count = tally.total, tally.count
             outputs = [] if keep else None
             trained_seconds = time.perf_counter() - start
-            if val is None:  # no validation: every epoch runs, the last one's weights are kept
-                _end_epoch(history, state, lr, start, epoch)
-                log(f"epoch {epoch + 1}: train {history.train_loss[-1]:.4f}  lr {lr:.2e}  "
-                    f"{history.epoch_seconds[-1]:.0f}s")
-                if checkpoint is not None:
-                    save_checkpoint(checkpoint, model, optimizer, state)
-                    if stop:
-                        raise stop.interrupted(f"after epoch {epoch + 1}", checkpoint)
-                continue
-            val_loss = evaluate_loss(runner, val, loss_fn, bf16, outputs, stop)  # stop fires only with a checkpoint
-            if val_loss is None:  # stopped while validating: the resumed run trains no step of it again
+            # without validation every epoch runs and the last one's weights are kept
+            val_loss = None if val is None else evaluate_loss(runner, val, loss_fn, bf16, outputs, stop)
+            if val is not None and val_loss is None:  # stopped while validating: the resumed run trains none of it
                 state.step, state.epoch_seconds = trained, trained_seconds
                 save_checkpoint(checkpoint, model, optimizer, state)
                 raise stop.interrupted(f"while validating epoch {epoch + 1}", checkpoint)
-            history.val_loss.append(val_loss)
-            _end_epoch(history, state, lr, start, epoch)
-            if val_loss < state.best_loss:
-                state.best_loss, state.best_state, state.bad_epochs = val_loss, copy.deepcopy(model.state_dict()), 0
-                history.best_epoch, kept = epoch, outputs
-            else:
-                state.bad_epochs += 1
-            history.stopped_early = state.bad_epochs >= cfg.patience
-            log(f"epoch {epoch + 1}: train {history.train_loss[-1]:.4f}  val {val_loss:.4f}  lr {lr:.2e}  "
+            history.train_loss.append(state.loss_sum / max(state.loss_count, 1))
+            history.lr.append(lr)
+            history.epoch_seconds.append(time.perf_counter() - start)
+            state.step, state.loss_sum, state.loss_count, state.epoch_seconds = 0, 0.0, 0, 0.0
+            state.epoch = epoch + 1
+            if val_loss is not None:
+                history.val_loss.append(val_loss)
+                if val_loss < state.best_loss:
+                    state.best_loss, state.best_state, state.bad_epochs = val_loss, copy.deepcopy(model.state_dict()), 0
+                    history.best_epoch, kept = epoch, outputs
+                else:
+                    state.bad_epochs += 1
+                history.stopped_early = state.bad_epochs >= cfg.patience
+            shown = "" if val_loss is None else f"  val {val_loss:.4f}"
+            log(f"epoch {epoch + 1}: train {history.train_loss[-1]:.4f}{shown}  lr {lr:.2e}  "
                 f"{history.epoch_seconds[-1]:.0f}s")
             if checkpoint is not None:
                 save_checkpoint(checkpoint, model, optimizer, state)
@@ -363,15 +361,6 @@ def fit(model: nn.Module, train: Iterable, val: Iterable | None, cfg: TrainConfi
                 "the fitted start" if history.initial_val_loss is not None else "the last epoch")
         log(f"{why}kept the weights of {kept}: val {history.best_val_loss:.4f}")
     return history
-
-
-def _end_epoch(history: History, state: TrainState, lr: float, start: float, epoch: int) -> None:
-    """Record a finished epoch's training loss, rate and seconds, and reset the state for the next epoch."""
-    history.train_loss.append(state.loss_sum / max(state.loss_count, 1))
-    history.lr.append(lr)
-    history.epoch_seconds.append(time.perf_counter() - start)
-    state.step, state.loss_sum, state.loss_count, state.epoch_seconds = 0, 0.0, 0, 0.0
-    state.epoch = epoch + 1
 
 
 def _set_rate(optimizer: torch.optim.Optimizer, lr: float, beta1: float | None) -> None:
