@@ -83,6 +83,15 @@ def test_train_on_val_trains_again_on_the_validation_windows_for_the_epochs_vali
     assert Forecaster("dlinear", train_on_val=True, **settings).fit(df).predict().equals(fc.predict())  # repeatable
 
 
+def test_a_run_scored_on_a_test_split_refuses_train_on_val(tmp_path):
+    from sparsecast.data import DataConfig
+    from sparsecast.forecasting import train_run
+    from sparsecast.training import TrainConfig
+    with pytest.raises(ValueError, match="train_on_val is a Forecaster setting"):
+        train_run(DataConfig(), "dlinear", {}, TrainConfig(train_on_val=True), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_backtest_windows_never_see_the_future():
     df = _frame("h", n=400)
     fc = Forecaster("longpatch", features="MS", **TINY).fit(df.iloc[:300])  # 30 validation rows: 5 horizons for intervals

@@ -128,6 +128,9 @@ def train_run(data_cfg: DataConfig, model_name: str, model_params: dict, train_c
     dist = dist or Distributed()
     if dist.world_size > 1 and train_cfg.max_minutes:
         raise ValueError("max_minutes does not combine with --ddp: the processes would stop at different steps")
+    if train_cfg.train_on_val:
+        raise ValueError("train_on_val is a Forecaster setting (Forecaster(..., train_on_val=True)): a run scored on "
+                         "a test split trains on its training windows and early-stops on its validation ones")
     made = _missing_folders(out)  # the folders this run creates: removed again if the input is refused
     if dist.is_main:
         try:
