@@ -57,7 +57,9 @@ class Forecaster:
     ...) and model settings (d_model, n_heads, e_layers, attn, factor, ...). Without ``target``, a wide frame's
     forecast column is "OT" where it has one, else its only numeric column (``fit`` asks where there are several).
 
-    ``fit`` holds out the last 10% of each series' rows for early stopping; scalers are fit on the first 90%.
+    ``fit`` holds out the last 10% of each series' rows for early stopping; scalers are fit on the first 90%. With
+    ``train_on_val=True`` the model is then trained again from its start on every window, held-out ones included, for
+    the epochs validation kept (``TrainConfig.train_on_val``).
     With features "MS" only "informer" reads the other columns; every other model (and so "auto") forecasts the target
     from its own history (``models.registry.covariates_note`` says so at fit).
     """
