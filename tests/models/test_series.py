@@ -1,5 +1,7 @@
 """Series wrappers: RevIN and channel independence around any forecasting model."""
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
@@ -133,8 +135,18 @@ def test_deseason_stays_only_where_the_start_fits_validation_better(val_profile_
     train, val = batch(1500, profile, 1), batch(500, val_profile_sign * profile, 2)
     model.init_from_data([train], [val])
     assert bool(model.profile.abs().max() > 0) == kept and model.start_choice is kept
-    # training again on all the windows (TrainConfig.train_on_val) keeps the choice validation made
-    again = SeriesModel(LongPatch(inner.config), SeriesConfig(deseason=True, profile_len=24), 2, 2).double()
-    again.reuse_start_choice(model.start_choice)
-    again.init_from_data([train, val])
+    # a start given the choices validation made (the profile's, the inner skip's: TrainConfig.train_on_val) solves
+    # them on the windows it gets: on the training windows alone, the validated start exactly
+    def given(windows):
+        fresh = LongPatch(LongPatchConfig(**{**dataclasses.asdict(inner.config), "channel_skip": None}))
+        again = SeriesModel(fresh, SeriesConfig(deseason=True, profile_len=24), 2, 2).double()
+        again.reuse_start_choice(model.start_choice)
+        again.inner.reuse_start_choice(model.inner.start_choice)
+        again.init_from_data(windows)
+        return again
+    same = given([train])
+    for name, value in model.state_dict().items():  # the start's tensors (the encoder's are a random init)
+        if name in ("profile", "inner.linear.weight", "inner.linear.bias", "inner.offsets"):
+            torch.testing.assert_close(same.state_dict()[name], value, atol=1e-9, rtol=0, msg=name)
+    again = given([train, val])
     assert bool(again.profile.abs().max() > 0) == kept and again.start_choice is None

@@ -130,23 +130,24 @@ class SeriesModel(nn.Module):
         kept only if the start fits validation better with it than without."""
         if self.profile is not None:
             self._fit_profile(batches)
+            if self.given_choice is False:  # again a start whose validation dropped the profile
+                self.profile.zero_()
         if not hasattr(self.inner, "init_from_data"):
             return
         error = self._init_inner(batches, val_batches)
-        if self.given_choice is False and self.profile is not None:  # again a start that validation made drop it
-            self.profile.zero_()
-            self._init_inner(batches, val_batches)
-            return
-        if error is None or self.profile is None or not self.profile.any():
+        if self.given_choice is not None or error is None or self.profile is None or not self.profile.any():
             return
         # The inner start's validation error decides whether the profile stays (as it decides LongPatch's offsets):
         # where the validation period's days differ from the training period's, taking the training profile out can
         # hurt (weather's start: validation 0.4164 with it, 0.4000 without).
         fitted = {k: v.clone() for k, v in self.state_dict().items()}
+        inner_choice = getattr(self.inner, "start_choice", None)  # what the inner start chose with the profile
         self.profile.zero_()
         self.start_choice = self._init_inner(batches, val_batches) >= error  # the profile kept
         if self.start_choice:
             self.load_state_dict(fitted)
+            if inner_choice is not None:
+                self.inner.start_choice = inner_choice
 
     def _init_inner(self, batches, val_batches) -> float | None:
         return self.inner.init_from_data((self._seen_batch(b) for b in batches),
