@@ -83,6 +83,29 @@ def test_train_on_val_trains_again_on_the_validation_windows_for_the_epochs_vali
     assert Forecaster("dlinear", train_on_val=True, **settings).fit(df).predict().equals(fc.predict())  # repeatable
 
 
+def test_train_on_val_solves_longpatch_s_validated_start_on_every_window(monkeypatch):
+    """LongPatch's closed-form start, trained again: the choice its validated start made (ridge, offsets, skip kind),
+    solved on the training and validation windows with none held out."""
+    from sparsecast.models import LongPatch
+
+    starts, real = [], LongPatch.init_from_data
+
+    def spy(self, batches, val_batches=()):
+        batches, val_batches = list(batches), list(val_batches)
+        error = real(self, batches, val_batches)
+        starts.append((sum(len(b.x) for b in batches), sum(len(b.x) for b in val_batches), self.given_choice,
+                       self.start_choice))
+        return error
+
+    monkeypatch.setattr(LongPatch, "init_from_data", spy)
+    df = _frame("D", n=500)
+    Forecaster("longpatch", features="S", seq_len=28, pred_len=7, epochs=2, progress=False, quantiles=(),
+               train_on_val=True).fit(df)
+    (n_train, n_val, given, chosen), (n_all, no_val, again_given, again_chosen) = starts
+    assert given is None and chosen is not None and n_val > 0
+    assert (n_all, no_val, again_given, again_chosen) == (n_train + n_val, 0, chosen, None)
+
+
 def test_a_run_scored_on_a_test_split_refuses_train_on_val(tmp_path):
     from sparsecast.data import DataConfig
     from sparsecast.forecasting import train_run
