@@ -35,6 +35,7 @@ from .models.registry import AUTO, ENSEMBLE, STATISTICAL, covariates_note, train
 from .timefeatures import season_length
 from .training import TrainConfig, fit, forecast_metrics, seed_everything
 from .training.precision import resolve_device
+from .training.train_on_val import train_on_val
 
 # The data settings a Forecaster takes (no file, and no test split to subsample)
 _DATA_FIELDS = {f.name for f in dataclasses.fields(DataConfig)} - {"data", "root_path", "test_windows", "scaler_rows"}
@@ -201,30 +202,17 @@ class Forecaster:
             self.intervals_note = note
             if self.intervals is None:
                 warnings.warn(note, stacklevel=2)
-        if self.train_cfg.train_on_val and self.history is not None:
-            self._train_on_val(ConcatWindows([p.splits[s] for p in prepared.values() for s in ("train", "val")]), first)
+        if self.train_cfg.train_on_val and self.history is not None:  # the held-out windows too
+            windows = ConcatWindows([p.splits[s] for p in prepared.values() for s in ("train", "val")])
+            self.model, self.all_windows_history = train_on_val(
+                self.model, self.history.best_epoch + 1,
+                lambda: build_forecaster(self.model_name, self.model_params, self.data_cfg, first)[0],
+                windows, self.train_cfg)
         self.model.eval()
         self.series = {uid: (ForecastSpec(self.data_cfg, p.columns, p.target_columns, p.scaler, self.intervals),
                              frames[uid].tail(self.data_cfg.seq_len).reset_index(drop=True))
                        for uid, p in prepared.items()}
         return self
-
-    def _train_on_val(self, windows: ConcatWindows, prepared) -> None:
-        """Train the model again from its start on ``windows`` (training and validation together) for the epochs
-        validation kept (``TrainConfig.train_on_val``); a closed-form start (LongPatch's) solves the ridge and offsets
-        validation chose on them. The validated run's history stays ``self.history``."""
-        epochs = self.history.best_epoch + 1  # 0: validation kept a closed-form start
-        # what each closed-form start chose on validation (the series wrapper's profile, LongPatch's ridge)
-        choices = [m.start_choice for m in self.model.modules() if hasattr(m, "reuse_start_choice")]
-        seed_everything(self.train_cfg.seed)
-        self.model, _, self.series_cfg = build_forecaster(self.model_name, self.model_params, self.data_cfg, prepared)
-        for module, choice in zip((m for m in self.model.modules() if hasattr(m, "reuse_start_choice")), choices):
-            module.reuse_start_choice(choice)
-        cfg = dataclasses.replace(self.train_cfg, epochs=max(epochs, 1))
-        if epochs:
-            self.all_windows_history = fit(self.model, windows.loader(cfg.batch_size, True, cfg.seed), None, cfg)
-        elif hasattr(self.model, "init_from_data"):
-            self.model.init_from_data(windows.loader(cfg.eval_batch_size), ())
 
     def _note_covariates(self, df: pd.DataFrame) -> None:
         """Say so when features MS gives other columns to a model that forecasts the target from its own history."""

@@ -62,6 +62,7 @@ def test_train_on_val_trains_again_on_the_validation_windows_for_the_epochs_vali
     training and validation windows together for the kept epoch's count, without validating; the intervals stay
     the held-out ones."""
     import sparsecast.forecaster as forecaster_module
+    import sparsecast.training.train_on_val as train_on_val_module
 
     calls, real = [], forecaster_module.fit
 
@@ -70,6 +71,7 @@ def test_train_on_val_trains_again_on_the_validation_windows_for_the_epochs_vali
         return real(model, train, val, cfg, **kw)
 
     monkeypatch.setattr(forecaster_module, "fit", spy)
+    monkeypatch.setattr(train_on_val_module, "fit", spy)
     df = _frame("h", n=600)
     settings = dict(features="S", seq_len=48, pred_len=12, epochs=4, patience=4, lr=1e-3, progress=False)
     plain = Forecaster("dlinear", **settings).fit(df)

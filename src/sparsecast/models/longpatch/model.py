@@ -224,8 +224,8 @@ class LongPatch(PatchTST):
         offset_ridges = OFFSET_RIDGES if O and train.windows >= MIN_SEASONS * phases else (None,)
         target = self.config.ridge_target
         lasts = {"zero": (False,), "last": (True,), "auto": (False, True)}[target]
-        def fit(choice: tuple | None) -> Tensor:  # (D, P)
-            return persistence() if choice is None else solve(g, choice[0], choice[1], choice[2])
+        def fit(g: int, choice: tuple | None) -> Tensor:  # (D, P)
+            return persistence() if choice is None else solve(g, *choice)
 
         best, chosen = [], []  # (D, P) per group, and its choice
         for g in range(len(train.gram)):
@@ -235,10 +235,10 @@ class LongPatch(PatchTST):
                 candidates = [(r, o, last) for last in lasts for r in ridges for o in offset_ridges]
                 candidates += [None] if target != "zero" else []
                 # one (D, P) fit at a time: it can be large
-                choice = min(candidates, key=lambda c: val_error(g, fit(c)))
+                choice = min(candidates, key=lambda c: val_error(g, fit(g, c)))
             else:
                 choice = (ridges[0], NO_VAL_OFFSET if offset_ridges[0] is not None else None, target == "last")
-            best.append(fit(choice))
+            best.append(fit(g, choice))
             chosen.append(choice)
         error = sum(val_error(g, w) for g, w in enumerate(best)) if val.windows else float("nan")
         return torch.stack(best), error, chosen
